@@ -1,0 +1,56 @@
+/**
+ * 256-bit ring positions. Node ids are SHA-256 of the peer id bytes, keys are
+ * SHA-256 of the normalised URL (hashing lives outside the overlay, in
+ * `src/keys.ts`, because the overlay may not touch `crypto`). In memory a
+ * position is a `bigint`; on the wire it is 32 big-endian bytes.
+ */
+
+import { InvalidMessageError } from './errors.ts'
+
+export const RING_BITS = 256
+export const ID_BYTES = RING_BITS / 8
+export const RING_SIZE = 1n << BigInt(RING_BITS)
+const MASK = RING_SIZE - 1n
+
+const HEX: string[] = []
+for (let i = 0; i < 256; i++) {
+  HEX.push(i.toString(16).padStart(2, '0'))
+}
+
+/** 32 big-endian bytes → position; anything else is an `InvalidMessageError` */
+export function idFromBytes (bytes: Uint8Array): bigint {
+  if (bytes.byteLength !== ID_BYTES) {
+    throw new InvalidMessageError(`ring id must be ${ID_BYTES} bytes, got ${bytes.byteLength}`)
+  }
+  let hex = '0x'
+  for (let i = 0; i < ID_BYTES; i++) {
+    hex += HEX[bytes[i]]
+  }
+  return BigInt(hex)
+}
+
+/** Position → 32 big-endian bytes */
+export function idToBytes (id: bigint): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(ID_BYTES)
+  let x = id & MASK
+  for (let i = ID_BYTES - 1; i >= 0; i--) {
+    out[i] = Number(x & 0xffn)
+    x >>= 8n
+  }
+  return out
+}
+
+/** Position as 64 lowercase hex digits (logs, maps keyed by string) */
+export function idToHex (id: bigint): string {
+  return id.toString(16).padStart(ID_BYTES * 2, '0')
+}
+
+/** `id + 2^i` on the ring: the start of finger `i` */
+export function fingerStart (id: bigint, i: number): bigint {
+  return (id + (1n << BigInt(i))) & MASK
+}
+
+/** Clockwise distance from `a` to `b` */
+export function distance (a: bigint, b: bigint): bigint {
+  return (b - a) & MASK
+}

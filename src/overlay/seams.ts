@@ -1,0 +1,78 @@
+/**
+ * The seams between the pure ring core and the world. Everything under
+ * `src/overlay/` reaches time, randomness and peers only through these
+ * interfaces, so the same code runs over libp2p streams in production and over
+ * the in-process network with virtual time in the simulator.
+ */
+
+/**
+ * How the transport reaches a node. Opaque to the overlay: a peer id string
+ * over libp2p, a simulated node name in the simulator.
+ */
+export type Address = string
+
+/**
+ * A ring member as other nodes see it
+ */
+export interface Peer {
+  /** 256-bit ring position */
+  id: bigint
+  /** How to reach it */
+  address: Address
+}
+
+/**
+ * A cancellable one-shot timer
+ */
+export interface Timer {
+  cancel(): void
+}
+
+/**
+ * Time, injected. Production uses wall-clock time, the simulator virtual time.
+ */
+export interface Clock {
+  /** Milliseconds since an arbitrary epoch */
+  now(): number
+  /** Run `fn` once after `ms` milliseconds of this clock's time */
+  setTimer(fn: () => void, ms: number): Timer
+}
+
+/**
+ * Randomness, injected. The simulator hands every node its own seeded stream.
+ */
+export interface Random {
+  /** Uniform in [0, 1) */
+  next(): number
+}
+
+export interface RpcOptions {
+  /**
+   * Deadline for the whole request in milliseconds of the adapter's clock.
+   * Every request has one: a remote that never answers rejects with
+   * `RpcTimeoutError` after this long.
+   */
+  timeout: number
+  /** Rejects with `AbortError` when aborted */
+  signal?: AbortSignal
+}
+
+export interface RpcHandlerOptions {
+  /** Aborted when the request can no longer be answered (stream reset, node stopping) */
+  signal?: AbortSignal
+}
+
+/**
+ * Request/response messaging between nodes. Adapters: libp2p streams
+ * (`src/libp2p/`) and the simulated network (`sim/`); both pass one compliance
+ * suite.
+ *
+ * `request` rejects with `RpcTimeoutError`, `PeerUnreachableError`,
+ * `RemoteError` (the remote handler failed), `InvalidMessageError` (the answer
+ * did not decode) or `AbortError`.
+ */
+export interface Rpc<Req, Res> {
+  request(to: Address, req: Req, options: RpcOptions): Promise<Res>
+  /** Sets the single handler for inbound requests; a handler that throws makes the caller's request reject */
+  handle(handler: (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>): void
+}

@@ -91,3 +91,23 @@ export function codeOf (err: unknown): number {
   const code = (err as { code?: unknown })?.code
   return typeof code === 'number' ? code : ErrorCode.UNKNOWN
 }
+
+/** A node could not join: no bootstrap contact answered */
+export class JoinFailedError extends Error {
+  static name = 'JoinFailedError'
+  name = 'JoinFailedError'
+}
+
+/**
+ * Rebuilds the named error for a code received on the wire
+ */
+export function errorFromCode (code: number, message: string): Error {
+  switch (code) {
+    case ErrorCode.HOP_LIMIT: return new HopLimitError(message)
+    case ErrorCode.LOOKUP_FAILED: return new LookupFailedError(message)
+    case ErrorCode.INVALID_MESSAGE: return new InvalidMessageError(message)
+    case ErrorCode.WRONG_NAMESPACE: return new WrongNamespaceError(message)
+    case ErrorCode.NOT_MEMBER: return new NotMemberError(message)
+    default: return new RemoteError(message, code)
+  }
+}

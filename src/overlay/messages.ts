@@ -1100,7 +1100,9 @@ export namespace RingRequest {
     ROUTE = 'ROUTE',
     STABILIZE = 'STABILIZE',
     LEAVE = 'LEAVE',
-    APP = 'APP'
+    APP = 'APP',
+    PROBE = 'PROBE',
+    NUDGE = 'NUDGE'
   }
 
   enum __TypeValues {
@@ -1108,7 +1110,9 @@ export namespace RingRequest {
     ROUTE = 1,
     STABILIZE = 2,
     LEAVE = 3,
-    APP = 4
+    APP = 4,
+    PROBE = 5,
+    NUDGE = 6
   }
 
   export namespace Type {

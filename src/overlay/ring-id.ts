@@ -54,3 +54,11 @@ export function fingerStart (id: bigint, i: number): bigint {
 export function distance (a: bigint, b: bigint): bigint {
   return (b - a) & MASK
 }
+
+/** Orders positions for sorting */
+export function compareIds (a: bigint, b: bigint): number {
+  if (a === b) {
+    return 0
+  }
+  return a < b ? -1 : 1
+}

@@ -76,3 +76,19 @@ export interface Rpc<Req, Res> {
   /** Sets the single handler for inbound requests; a handler that throws makes the caller's request reject */
   handle(handler: (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>): void
 }
+
+/**
+ * Debug logging, shaped like the libp2p component logger so production passes
+ * `components.logger.forComponent('ringcdn:ring')` straight in
+ */
+export interface Log {
+  (formatter: string, ...args: any[]): void
+  error(formatter: string, ...args: any[]): void
+  trace(formatter: string, ...args: any[]): void
+  enabled: boolean
+}
+
+function noop (): void {}
+
+/** A logger that discards everything (the default, and the simulator's) */
+export const silentLog: Log = Object.assign(noop, { error: noop, trace: noop, enabled: false })

@@ -1,0 +1,218 @@
+/**
+ * The simulator's result document: what one run measured, written by the CLI as JSON (`--json`) and
+ * rendered as HTML (`--report`). The field names are the CLI's JSON contract, so add fields rather than
+ * rename them. Every value is a number (never NaN or Infinity, which JSON cannot carry): a metric with
+ * no samples reads as 0.
+ *
+ * Also here: the percentile helpers the run loop uses to fill it in, including a fixed-bucket latency
+ * histogram so that 10^7 lookups do not have to be kept in memory to get their p50 and p99.
+ */
+
+export interface SimResult {
+  /** The `--nodes` the run was configured with (the steady-state population) */
+  nodes: number
+  /** Simulated time covered by the run, warm-up included */
+  virtualSeconds: number
+  /** Wall-clock time the run took */
+  wallSeconds: number
+  /** Peak resident set size of the process during the run */
+  peakRssMB: number
+  /** Scheduler events executed */
+  events: number
+  /** Lookups judged by the oracle after warm-up: correct + wrong + failed = total */
+  lookups: { total: number, correct: number, wrong: number, failed: number }
+  /** Overlay hops per answered lookup */
+  hops: { mean: number, p50: number, p99: number }
+  /** Virtual time from issuing a lookup to its answer */
+  latencyMs: { p50: number, p99: number }
+  /** Object fetches after warm-up, by where the bytes came from */
+  fetches: { total: number, fromPeers: number, fromOrigin: number, fromLocal: number }
+  /** Fraction in [0, 1] of fetched bytes that did not come from the origin */
+  offload: number
+  /** The offload a perfect cache of the same total size would reach on this workload, in [0, 1] */
+  idealOffload: number
+  /** Ring maintenance traffic (stabilize, fix-fingers, successor lists, pings) */
+  maintenanceBytesPerNodePerSec: number
+  /** Upload balance: the busiest node's upload bytes over the mean node's */
+  upload: { maxOverMean: number }
+  /** Ring invariant violations seen by the oracle's checks */
+  ring: { violations: number }
+  /** The options used, for reproducibility */
+  options: Record<string, unknown>
+  /** One point per sample interval; all arrays have the same length */
+  series: { tSeconds: number[], correctRatio: number[], offload: number[], liveNodes: number[] }
+  /** hopHistogram[h] = lookups answered in h hops */
+  hopHistogram: number[]
+}
+
+/**
+ * Nearest-rank percentile of an ascending array: the smallest sample such that at least a fraction `p`
+ * of the samples are ≤ it. `p` is a fraction (0.99, not 99) so that passing a percentage fails loudly
+ * instead of silently returning the maximum. Always returns a sample (no interpolation), so the p50 of
+ * integer hop counts is an integer. An empty array yields 0 (see the file header).
+ */
+export function percentile (sorted: readonly number[], p: number): number {
+  checkFraction(p)
+  if (sorted.length === 0) {
+    return 0
+  }
+  return sorted[nearestRankIndex(sorted.length, p)]
+}
+
+/**
+ * Mean, p50 and p99 of a count histogram where `counts[v]` is how many samples had the integer value
+ * `v`, such as `SimResult.hopHistogram`. Same nearest-rank rule as {@link percentile}.
+ */
+export function countHistogramStats (counts: readonly number[]): { mean: number, p50: number, p99: number } {
+  let total = 0
+  let sum = 0
+  for (let v = 0; v < counts.length; v++) {
+    total += counts[v]
+    sum += v * counts[v]
+  }
+  if (total === 0) {
+    return { mean: 0, p50: 0, p99: 0 }
+  }
+  return { mean: sum / total, p50: countQuantile(counts, total, 0.5), p99: countQuantile(counts, total, 0.99) }
+}
+
+/**
+ * Latencies at 1 ms resolution up to this bound, which covers every plausible lookup (timeouts are
+ * seconds), so the headline p50/p99 are exact to the millisecond.
+ */
+export const LATENCY_FINE_LIMIT_MS = 10_000
+/** Above the fine range, each bucket is this much wider than the one before (1 % relative error) */
+export const LATENCY_COARSE_RATIO = 1.01
+/** Above this, samples share one overflow bucket and are reported as the largest sample seen */
+export const LATENCY_MAX_MS = 3_600_000
+
+const RANK_EPSILON = 1e-12
+const COARSE_BUCKETS = Math.ceil(Math.log(LATENCY_MAX_MS / LATENCY_FINE_LIMIT_MS) / Math.log(LATENCY_COARSE_RATIO))
+const LN_COARSE_RATIO = Math.log(LATENCY_COARSE_RATIO)
+
+/**
+ * Streaming latency histogram in constant memory (about 85 KB whatever the sample count).
+ *
+ * Buckets: [k, k+1) ms for k < 10 000; then geometric buckets [10 000·r^i, 10 000·r^(i+1)) with r = 1.01
+ * up to 1 hour; then one overflow bucket. A quantile is the nearest-rank sample's bucket, reported as
+ * follows. Below 10 s: the bucket's lower edge, so it is ≤ the true sample and less than 1 ms below it
+ * (exact when samples are whole milliseconds). From 10 s to 1 h: the bucket's geometric midpoint, within
+ * 0.5 % of the true sample. Above 1 h: the largest sample seen. Every reported quantile is also clamped to [min, max] of the samples, which are tracked exactly, as
+ * are the count and the mean.
+ */
+export class LatencyHistogram {
+  private readonly fine = new Float64Array(LATENCY_FINE_LIMIT_MS)
+  private readonly coarse = new Float64Array(COARSE_BUCKETS)
+  private overflow = 0
+  private n = 0
+  private sum = 0
+  private lo = Infinity
+  private hi = -Infinity
+
+  add (ms: number): void {
+    if (!(ms >= 0) || ms === Infinity) {
+      throw new RangeError(`latency must be a finite number ≥ 0 ms, got ${ms}`)
+    }
+    if (ms < LATENCY_FINE_LIMIT_MS) {
+      this.fine[Math.floor(ms)]++
+    } else if (ms < LATENCY_MAX_MS) {
+      // min() guards the last bucket against floating-point rounding at the top edge
+      this.coarse[Math.min(COARSE_BUCKETS - 1, Math.floor(Math.log(ms / LATENCY_FINE_LIMIT_MS) / LN_COARSE_RATIO))]++
+    } else {
+      this.overflow++
+    }
+    this.n++
+    this.sum += ms
+    this.lo = Math.min(this.lo, ms)
+    this.hi = Math.max(this.hi, ms)
+  }
+
+  /** Number of samples added */
+  get count (): number {
+    return this.n
+  }
+
+  /** Exact mean, 0 when empty */
+  get mean (): number {
+    return this.n === 0 ? 0 : this.sum / this.n
+  }
+
+  /** Exact minimum, 0 when empty */
+  get min (): number {
+    return this.n === 0 ? 0 : this.lo
+  }
+
+  /** Exact maximum, 0 when empty */
+  get max (): number {
+    return this.n === 0 ? 0 : this.hi
+  }
+
+  /** Nearest-rank quantile for a fraction `p` in [0, 1] (0.99 for p99), within the bounds in the class doc; 0 when empty */
+  quantile (p: number): number {
+    checkFraction(p)
+    if (this.n === 0) {
+      return 0
+    }
+    const rank = nearestRankIndex(this.n, p) + 1
+    let seen = 0
+    for (let k = 0; k < this.fine.length; k++) {
+      seen += this.fine[k]
+      if (seen >= rank) {
+        return this.clamp(k)
+      }
+    }
+    for (let i = 0; i < this.coarse.length; i++) {
+      seen += this.coarse[i]
+      if (seen >= rank) {
+        return this.clamp(LATENCY_FINE_LIMIT_MS * Math.pow(LATENCY_COARSE_RATIO, i + 0.5))
+      }
+    }
+    return this.hi
+  }
+
+  /** Adds another histogram's samples to this one (e.g. per-node histograms into a global one) */
+  merge (other: LatencyHistogram): void {
+    for (let k = 0; k < this.fine.length; k++) {
+      this.fine[k] += other.fine[k]
+    }
+    for (let i = 0; i < this.coarse.length; i++) {
+      this.coarse[i] += other.coarse[i]
+    }
+    this.overflow += other.overflow
+    this.n += other.n
+    this.sum += other.sum
+    this.lo = Math.min(this.lo, other.lo)
+    this.hi = Math.max(this.hi, other.hi)
+  }
+
+  private clamp (ms: number): number {
+    return Math.min(this.hi, Math.max(this.lo, ms))
+  }
+}
+
+/**
+ * 0-based index of the nearest-rank sample: rank ⌈p·n⌉, but at least the first sample. The product is
+ * nudged down by a relative 1e-12 because binary fractions overshoot (0.07 × 100 = 7.000000000000001),
+ * which would otherwise skip a rank.
+ */
+function nearestRankIndex (n: number, p: number): number {
+  return Math.max(0, Math.ceil(p * n * (1 - RANK_EPSILON)) - 1)
+}
+
+function countQuantile (counts: readonly number[], total: number, p: number): number {
+  const rank = nearestRankIndex(total, p) + 1
+  let seen = 0
+  for (let v = 0; v < counts.length; v++) {
+    seen += counts[v]
+    if (seen >= rank) {
+      return v
+    }
+  }
+  return counts.length - 1
+}
+
+function checkFraction (p: number): void {
+  if (!(p >= 0 && p <= 1)) {
+    throw new RangeError(`percentile wants a fraction in [0, 1] (0.99 for p99), got ${p}`)
+  }
+}

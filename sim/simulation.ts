@@ -1,0 +1,506 @@
+/**
+ * One simulated run: the production ring (`RingNode`) and holder directory
+ * (`DirectoryService`) on every simulated page, over `SimNetwork` in virtual
+ * time, with churn, a Zipf CDN workload and an oracle judging every lookup.
+ *
+ * What a page does for a request (DESIGN §1): its own cache → a LOCATE lookup
+ * routed to the key's home node → a transfer from one of the holders the home
+ * node names (at most two tried) → the origin otherwise; then it caches the
+ * object and ANNOUNCEs itself to the home node. Bytes are not materialised:
+ * transfers carry the object's size as virtual bytes, so they cost transfer
+ * time and count as upload.
+ *
+ * Only lookups and fetches that start after the warm-up are measured.
+ */
+
+import { createHash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import { DirectoryService } from '../src/cdn/directory-service.ts'
+import { keyForUrl } from '../src/keys.ts'
+import { RingRequest, RingResponse } from '../src/overlay/messages.ts'
+import { idFromBytes } from '../src/overlay/ring-id.ts'
+import { RingNode } from '../src/overlay/ring-node.ts'
+import { SimNetwork } from './network.ts'
+import { Oracle } from './oracle.ts'
+import { SeededRandom, ZipfSampler } from './random.ts'
+import { countHistogramStats, LatencyHistogram } from './result.ts'
+import { Scheduler } from './scheduler.ts'
+import type { SimHooks } from './cli-main.ts'
+import type { SimOptions } from './cli-options.ts'
+import type { SimProtocol, SimTrace } from './network.ts'
+import type { SimResult } from './result.ts'
+import type { Peer, Rpc } from '../src/overlay/seams.ts'
+
+/** Holders a page tries before it gives up on peers and asks the origin */
+const HOLDER_ATTEMPTS = 2
+/** Origin round trip before the first byte, ms */
+const ORIGIN_RTT_MS = 80
+/** Origin and peer links, bytes per second (10 Mbit/s) */
+const LINK_BYTES_PER_SEC = 1_250_000
+/** Smallest and largest simulated object, bytes */
+const MIN_OBJECT_BYTES = 1024
+const MAX_OBJECT_BYTES = 64 * 1024 * 1024
+/** Spread of object sizes (lognormal sigma) */
+const OBJECT_SIZE_SIGMA = 1
+/** Points in the time series */
+const SERIES_POINTS = 60
+/** Contacts the bootstrap list (the relay's live member list) hands a joining page */
+const BOOTSTRAP_CONTACTS = 3
+/** Length of a simulated peer id string (libp2p Ed25519 peer ids are 52 characters) */
+const ADDRESS_LENGTH = 52
+
+export interface SimulationHooks extends Partial<SimHooks> {
+  /** Receives every message delivery (for trace hashing in determinism tests) */
+  trace?: SimTrace
+}
+
+/** The content transfer protocol: a page asks a holder for object `index` */
+interface ContentRequest { index: number }
+interface ContentResponse { size: number }
+
+const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
+  name: 'ring',
+  encodeRequest: (req) => RingRequest.encode(req),
+  decodeRequest: (bytes) => RingRequest.decode(bytes),
+  encodeResponse: (res) => RingResponse.encode(res),
+  decodeResponse: (bytes) => RingResponse.decode(bytes),
+  classify: (req) => {
+    switch (req.type) {
+      case RingRequest.Type.ROUTE: return req.route?.maintenance === true ? 'maintenance' : 'lookup'
+      case RingRequest.Type.APP: return 'directory'
+      default: return 'maintenance'
+    }
+  }
+}
+
+const contentProtocol: SimProtocol<ContentRequest, ContentResponse> = {
+  name: 'content',
+  encodeRequest: (req) => uint32(req.index),
+  decodeRequest: (bytes) => ({ index: readUint32(bytes) }),
+  encodeResponse: (res) => uint32(res.size),
+  decodeResponse: (bytes) => ({ size: readUint32(bytes) }),
+  virtualBytes: (msg) => 'size' in msg ? msg.size : 0
+}
+
+/** One simulated page */
+interface Page {
+  peer: Peer
+  ring: RingNode
+  directory: DirectoryService
+  content: Rpc<ContentRequest, ContentResponse>
+  cache: LRUCache<number, number>
+  alive: boolean
+}
+
+interface Catalogue {
+  keys: bigint[]
+  sizes: number[]
+  zipf: ZipfSampler
+}
+
+export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): Promise<SimResult> {
+  const wallStart = performance.now()
+  let peakRss = process.memoryUsage().rss
+  const root = new SeededRandom(opts.seed)
+  const scheduler = new Scheduler()
+  const clock = scheduler.clock()
+  const network = new SimNetwork(scheduler, root.fork('network'), { loss: opts.loss, trace: hooks.trace, bandwidthBytesPerSec: LINK_BYTES_PER_SEC })
+  const oracle = new Oracle()
+  const pages = new Map<string, Page>()
+  const workload = root.fork('workload')
+  const churn = root.fork('churn')
+  const catalogue = makeCatalogue(opts, root.fork('catalogue'))
+  const measureFrom = opts.warmupMs
+  const measuredMs = opts.durationMs - opts.warmupMs
+
+  // ---- metrics -----------------------------------------------------------
+  const lookups = { total: 0, correct: 0, wrong: 0, failed: 0 }
+  const fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
+  const bytes = { peers: 0, origin: 0, idealOrigin: 0 }
+  const hopHistogram: number[] = []
+  const latency = new LatencyHistogram()
+  const uploaded = new Map<string, number>()
+  const requestedEver = new Set<number>()
+  const series = { tSeconds: [] as number[], correctRatio: [] as number[], offload: [] as number[], liveNodes: [] as number[] }
+  let window = { lookups: 0, correct: 0, peerBytes: 0, originBytes: 0 }
+  let maintenanceAtWarmup = 0
+  let liveNodeSeconds = 0
+  let lastLiveSample = { t: 0, n: 0 }
+  let nextAddress = 0
+
+  const measuring = (): boolean => scheduler.now >= measureFrom
+  const trackLive = (): void => {
+    const now = scheduler.now
+    if (now > measureFrom) {
+      const from = Math.max(lastLiveSample.t, measureFrom)
+      liveNodeSeconds += lastLiveSample.n * (now - from) / 1000
+    }
+    lastLiveSample = { t: now, n: oracle.size }
+  }
+
+  // ---- pages -------------------------------------------------------------
+  const createPage = (): Page => {
+    const address = makeAddress(nextAddress++)
+    const peer: Peer = { id: idFromBytes(createHash('sha256').update(address).digest()), address }
+    const random = root.fork(`node:${address}`)
+    const ring = new RingNode({ clock, random, rpc: network.rpc(address, ringProtocol) }, {
+      self: peer,
+      successorListSize: opts.successors,
+      stabilizeIntervalMs: opts.stabilizeIntervalMs,
+      fixFingersIntervalMs: opts.fixFingersIntervalMs,
+      bootstrap: () => bootstrapContacts(address)
+    })
+    const cache = new LRUCache<number, number>({ maxSize: opts.cacheMB * 1024 * 1024, sizeCalculation: size => size })
+    const directory = new DirectoryService({ ring, random }, {
+      holdsLocally: key => cache.has(catalogueIndex.get(key) ?? -1)
+    })
+    const content = network.rpc(address, contentProtocol)
+    content.handle(async (_from, req) => {
+      const size = cache.get(req.index) ?? 0
+      if (size > 0 && measuring()) {
+        uploaded.set(address, (uploaded.get(address) ?? 0) + size)
+      }
+      return { size }
+    })
+    const page: Page = { peer, ring, directory, content, cache, alive: true }
+    pages.set(address, page)
+    return page
+  }
+  const catalogueIndex = new Map<bigint, number>(catalogue.keys.map((k, i) => [k, i]))
+
+  const bootstrapContacts = (except: string): string[] => {
+    const out: string[] = []
+    for (let i = 0; i < BOOTSTRAP_CONTACTS * 2 && out.length < BOOTSTRAP_CONTACTS && oracle.size > 0; i++) {
+      const p = oracle.pick(churn.next())
+      if (p != null && p.address !== except && !out.includes(p.address)) {
+        out.push(p.address)
+      }
+    }
+    return out
+  }
+
+  const arrive = (): void => {
+    const page = createPage()
+    if (oracle.size === 0) {
+      page.ring.create()
+      joined(page)
+    } else {
+      page.ring.join(bootstrapContacts(page.peer.address))
+        .then(() => { joined(page) })
+        .catch(() => {
+          // could not join (contacts died meanwhile): the page gives up, like a visitor leaving
+          depart(page, true)
+        })
+    }
+  }
+
+  const joined = (page: Page): void => {
+    if (!page.alive) {
+      return
+    }
+    trackLive()
+    oracle.add(page.peer)
+    if (opts.sessionMedianMs > 0) {
+      scheduler.after(sessionLength(opts, churn), () => { depart(page, churn.next() < opts.crashFraction) })
+    }
+  }
+
+  const depart = (page: Page, crash: boolean): void => {
+    if (!page.alive) {
+      return
+    }
+    if (crash) {
+      page.alive = false
+      trackLive()
+      oracle.remove(page.peer.address)
+      page.ring.stop()
+      network.crash(page.peer.address)
+      pages.delete(page.peer.address)
+      return
+    }
+    page.ring.leave().finally(() => {
+      page.alive = false
+      trackLive()
+      oracle.remove(page.peer.address)
+      network.leave(page.peer.address)
+      pages.delete(page.peer.address)
+    }).catch(() => {})
+  }
+
+  // ---- workload ----------------------------------------------------------
+  const fetchObject = async (page: Page, index: number): Promise<void> => {
+    const measured = measuring()
+    const size = catalogue.sizes[index]
+    if (page.cache.get(index) != null) {
+      if (measured) {
+        fetches.total++
+        fetches.fromLocal++
+      }
+      return
+    }
+    const firstEver = !requestedEver.has(index)
+    requestedEver.add(index)
+    const key = catalogue.keys[index]
+    const started = scheduler.now
+    let holders: Peer[] = []
+    let home: Peer | undefined
+    try {
+      const found = await page.directory.locate(key)
+      home = found.home
+      holders = found.holders
+      if (measured) {
+        judge(key, found.home, found.hops, scheduler.now - started)
+      }
+    } catch {
+      if (measured) {
+        lookups.total++
+        lookups.failed++
+        window.lookups++
+      }
+    }
+    if (!page.alive) {
+      return
+    }
+    const gone: string[] = []
+    let fromPeer = false
+    for (const holder of holders.slice(0, HOLDER_ATTEMPTS)) {
+      try {
+        const res = await page.content.request(holder.address, { index }, { timeout: transferTimeout(size) })
+        if (res.size === size) {
+          fromPeer = true
+          break
+        }
+        gone.push(holder.address)
+      } catch {
+        gone.push(holder.address)
+      }
+    }
+    if (!fromPeer) {
+      await new Promise<void>(resolve => scheduler.after(ORIGIN_RTT_MS + 1000 * size / LINK_BYTES_PER_SEC, resolve))
+    }
+    if (!page.alive) {
+      return
+    }
+    if (measured) {
+      fetches.total++
+      if (fromPeer) {
+        fetches.fromPeers++
+        bytes.peers += size
+        window.peerBytes += size
+      } else {
+        fetches.fromOrigin++
+        bytes.origin += size
+        window.originBytes += size
+      }
+      if (firstEver) {
+        bytes.idealOrigin += size
+      }
+    }
+    page.cache.set(index, size)
+    if (home != null) {
+      page.directory.announce(home, key, gone).catch(() => {})
+    }
+  }
+
+  const judge = (key: bigint, owner: Peer, hops: number, ms: number): void => {
+    lookups.total++
+    window.lookups++
+    if (oracle.successor(key)?.address === owner.address) {
+      lookups.correct++
+      window.correct++
+    } else {
+      lookups.wrong++
+    }
+    hopHistogram[hops] = (hopHistogram[hops] ?? 0) + 1
+    latency.add(ms)
+  }
+
+  const pureLookup = async (page: Page): Promise<void> => {
+    const key = idFromBytes(createHash('sha256').update(`lookup:${workload.next()}`).digest())
+    const started = scheduler.now
+    const measured = measuring()
+    try {
+      const res = await page.ring.lookup(key)
+      if (measured) {
+        judge(key, res.owner, res.hops, scheduler.now - started)
+      }
+    } catch {
+      if (measured) {
+        lookups.total++
+        lookups.failed++
+        window.lookups++
+      }
+    }
+  }
+
+  /** A Poisson process over the whole population: the superposition of every page's own */
+  const poisson = (ratePerNode: number, act: (page: Page) => void): void => {
+    if (ratePerNode <= 0) {
+      return
+    }
+    const tick = (): void => {
+      const member = oracle.size > 0 ? oracle.pick(workload.next()) : undefined
+      const page = member != null ? pages.get(member.address) : undefined
+      if (page?.alive === true && page.ring.joined) {
+        act(page)
+      }
+      scheduler.after(workload.exponential(1000 / (ratePerNode * Math.max(1, oracle.size))), tick)
+    }
+    scheduler.after(workload.exponential(1000 / (ratePerNode * opts.nodes)), tick)
+  }
+
+  // ---- schedule ----------------------------------------------------------
+  // the initial population arrives during the first half of the warm-up
+  const rampMs = opts.warmupMs / 2
+  for (let i = 0; i < opts.nodes; i++) {
+    scheduler.at(i === 0 ? 0 : churn.next() * rampMs, arrive)
+  }
+  if (opts.sessionMedianMs > 0) {
+    // arrivals keep the population steady: rate = nodes / mean session
+    const meanSessionMs = meanSession(opts)
+    const nextArrival = (): void => {
+      arrive()
+      scheduler.after(churn.exponential(meanSessionMs / opts.nodes), nextArrival)
+    }
+    scheduler.at(rampMs + churn.exponential(meanSessionMs / opts.nodes), nextArrival)
+  }
+  if (opts.massFailureAtMs != null) {
+    scheduler.at(opts.massFailureAtMs, () => {
+      for (const member of [...oracle.all()]) {
+        if (churn.next() < opts.massFailureFraction) {
+          const page = pages.get(member.address)
+          if (page != null) {
+            depart(page, true)
+          }
+        }
+      }
+    })
+  }
+  poisson(opts.requestRate, page => { void fetchObject(page, catalogue.zipf.sample()) })
+  poisson(opts.lookupRate, page => { void pureLookup(page) })
+  scheduler.at(measureFrom, () => {
+    maintenanceAtWarmup = network.totals().maintenance?.bytes ?? 0
+    trackLive()
+  })
+  const sampleEvery = Math.max(1000, measuredMs / SERIES_POINTS)
+  const sample = (): void => {
+    series.tSeconds.push(round(scheduler.now / 1000, 1))
+    series.correctRatio.push(window.lookups > 0 ? window.correct / window.lookups : 1)
+    series.offload.push(window.peerBytes + window.originBytes > 0 ? window.peerBytes / (window.peerBytes + window.originBytes) : 0)
+    series.liveNodes.push(oracle.size)
+    window = { lookups: 0, correct: 0, peerBytes: 0, originBytes: 0 }
+    if (scheduler.now + sampleEvery <= opts.durationMs + 1e-6) {
+      scheduler.after(sampleEvery, sample)
+    }
+  }
+  scheduler.at(measureFrom + sampleEvery, sample)
+
+  await scheduler.run({
+    until: opts.durationMs,
+    progressEveryMs: Math.max(1000, opts.durationMs / 200),
+    onProgress: (now) => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+      hooks.onProgress?.(now / opts.durationMs, `${oracle.size} nodes, ${lookups.total} lookups`)
+    }
+  })
+  trackLive()
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+
+  // ---- results -----------------------------------------------------------
+  let violations = 0
+  for (const member of oracle.all()) {
+    const page = pages.get(member.address)
+    const truth = oracle.next(member)
+    const believed = page?.ring.successors[0]
+    if (truth != null && believed?.address !== truth.address) {
+      violations++
+    }
+  }
+  const meanLive = liveNodeSeconds / Math.max(1e-9, measuredMs / 1000)
+  const maintenanceBytes = (network.totals().maintenance?.bytes ?? 0) - maintenanceAtWarmup
+  const uploads = [...uploaded.values()]
+  const totalUploaded = uploads.reduce((a, b) => a + b, 0)
+  // mean over every page that was a member during the measured window, uploaders or not
+  const pagesInWindow = Math.max(1, countPagesInWindow(nextAddress, opts))
+  const hops = countHistogramStats(Array.from(hopHistogram, h => h ?? 0))
+  const delivered = bytes.peers + bytes.origin
+
+  for (const page of pages.values()) {
+    page.ring.stop()
+  }
+
+  return {
+    nodes: opts.nodes,
+    virtualSeconds: opts.durationMs / 1000,
+    wallSeconds: round((performance.now() - wallStart) / 1000, 2),
+    peakRssMB: round(peakRss / 1024 / 1024, 1),
+    events: scheduler.events,
+    lookups,
+    hops: { mean: round(hops.mean, 3), p50: hops.p50, p99: hops.p99 },
+    latencyMs: { p50: round(latency.quantile(0.5), 1), p99: round(latency.quantile(0.99), 1) },
+    fetches,
+    offload: round(delivered > 0 ? bytes.peers / delivered : 0, 4),
+    idealOffload: round(delivered > 0 ? 1 - bytes.idealOrigin / delivered : 0, 4),
+    maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / (measuredMs / 1000) : 0, 1),
+    upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
+    ring: { violations },
+    options: { ...opts },
+    series,
+    hopHistogram: Array.from(hopHistogram, h => h ?? 0)
+  }
+
+  function countPagesInWindow (created: number, o: SimOptions): number {
+    // pages alive at warm-up plus those that arrived after it
+    return o.sessionMedianMs > 0 ? Math.max(o.nodes, created - o.nodes) : o.nodes
+  }
+}
+
+function makeCatalogue (opts: SimOptions, random: SeededRandom): Catalogue {
+  const mean = opts.meanObjectKB * 1024
+  const mu = Math.log(mean) - OBJECT_SIZE_SIGMA ** 2 / 2
+  const keys: bigint[] = []
+  const sizes: number[] = []
+  for (let i = 0; i < opts.objects; i++) {
+    keys.push(keyForUrl(`https://site.example/assets/${i}`))
+    sizes.push(Math.round(Math.min(MAX_OBJECT_BYTES, Math.max(MIN_OBJECT_BYTES, random.lognormal(mu, OBJECT_SIZE_SIGMA)))))
+  }
+  return { keys, sizes, zipf: new ZipfSampler(opts.objects, opts.zipf, random.fork('zipf')) }
+}
+
+function meanSession (opts: SimOptions): number {
+  // exponential: median = mean · ln 2; Pareto (shape 2): median = scale · √2, mean = 2 · scale
+  return opts.sessionDist === 'pareto' ? 2 * opts.sessionMedianMs / Math.SQRT2 : opts.sessionMedianMs / Math.LN2
+}
+
+function sessionLength (opts: SimOptions, random: SeededRandom): number {
+  return opts.sessionDist === 'pareto'
+    ? random.pareto(opts.sessionMedianMs / Math.SQRT2, 2)
+    : random.exponential(meanSession(opts))
+}
+
+function transferTimeout (size: number): number {
+  return 2_000 + 3 * 1000 * size / LINK_BYTES_PER_SEC
+}
+
+function makeAddress (n: number): string {
+  const tail = n.toString(36)
+  return '12D3KooW' + tail.padStart(ADDRESS_LENGTH - 8, '0')
+}
+
+function uint32 (n: number): Uint8Array {
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, n)
+  return out
+}
+
+function readUint32 (bytes: Uint8Array): number {
+  if (bytes.byteLength !== 4) {
+    throw new Error('content message must be 4 bytes')
+  }
+  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0)
+}
+
+function round (x: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}

@@ -1,0 +1,157 @@
+/**
+ * The holder directory as a ring application: it answers LOCATE lookups that
+ * arrive at this node as the key's home, records ANNOUNCEs, and moves entries
+ * to the new home when the ring changes (a node joined just before us, or we
+ * leave). Seams only (no ambient time, randomness or I/O), so the simulator
+ * runs it unchanged.
+ */
+
+import { InvalidMessageError } from '../overlay/errors.ts'
+import { inHalfOpen, inOpen } from '../overlay/interval.ts'
+import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
+import { peerFromWire, peerToWire } from '../overlay/wire.ts'
+import { DirectoryRequest, DirectoryResponse } from './directory-messages.ts'
+import { HolderDirectory } from './holder-directory.ts'
+import type { HolderDirectoryInit } from './holder-directory.ts'
+import type { LookupResult, RingApplication, RingNode } from '../overlay/ring-node.ts'
+import type { Address, Peer, Random } from '../overlay/seams.ts'
+
+/** Longest list of entries or gone holders accepted in one directory message */
+export const MAX_DIRECTORY_ITEMS = 10_000
+
+export interface DirectoryServiceComponents {
+  ring: RingNode
+  random: Random
+}
+
+export interface DirectoryServiceInit extends HolderDirectoryInit {
+  /** Whether this node holds `key` itself (then it lists itself first) */
+  holdsLocally?(key: bigint): boolean
+}
+
+export interface LocateResult {
+  /** The key's home node */
+  home: Peer
+  hops: number
+  holders: Peer[]
+}
+
+export class DirectoryService implements RingApplication {
+  readonly directory: HolderDirectory
+  private readonly ring: RingNode
+  private readonly random: Random
+  private readonly holdsLocally: (key: bigint) => boolean
+
+  constructor (components: DirectoryServiceComponents, init: DirectoryServiceInit = {}) {
+    this.ring = components.ring
+    this.random = components.random
+    this.directory = new HolderDirectory(init)
+    this.holdsLocally = init.holdsLocally ?? (() => false)
+    this.ring.setApplication(this)
+  }
+
+  // ---- client side -------------------------------------------------------
+
+  /** Looks `key` up on the ring and asks its home node who holds it */
+  async locate (key: bigint, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<LocateResult> {
+    const app = DirectoryRequest.encode({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(key), gone: [], entries: [] })
+    const res: LookupResult = await this.ring.lookup(key, { ...options, app })
+    const holders = res.app != null ? decodeResponse(res.app).filter(p => p.address !== this.ring.self.address) : []
+    return { home: res.owner, hops: res.hops, holders }
+  }
+
+  /** Tells `home` that we hold `key` now, and which holders turned out not to */
+  async announce (home: Peer, key: bigint, gone: Address[] = [], options: { timeout?: number, signal?: AbortSignal } = {}): Promise<void> {
+    const payload = DirectoryRequest.encode({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(key), gone, entries: [], holder: peerToWire(this.ring.self) })
+    if (home.address === this.ring.self.address) {
+      await this.message(this.ring.self.address, payload)
+      return
+    }
+    await this.ring.message(home.address, payload, options)
+  }
+
+  // ---- home node side (RingApplication) ----------------------------------
+
+  async deliver (key: bigint, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const req = decodeRequest(payload)
+    if (req.type !== DirectoryRequest.Type.LOCATE) {
+      throw new InvalidMessageError(`routed directory request must be LOCATE, got ${req.type}`)
+    }
+    const holders = this.directory.locate(key, this.random)
+    if (this.holdsLocally(key)) {
+      holders.unshift(this.ring.self)
+    }
+    return DirectoryResponse.encode({ holders: holders.map(peerToWire) })
+  }
+
+  async message (from: Address, payload: Uint8Array): Promise<undefined> {
+    const req = decodeRequest(payload)
+    switch (req.type) {
+      case DirectoryRequest.Type.ANNOUNCE: {
+        const key = idFromBytes(req.key)
+        for (const address of req.gone) {
+          this.directory.remove(key, address)
+        }
+        const holder = peerFromWire(req.holder)
+        if (holder.address !== from) {
+          throw new InvalidMessageError('a node can only announce itself')
+        }
+        this.directory.announce(key, holder)
+        return
+      }
+      case DirectoryRequest.Type.HANDOVER:
+        this.directory.merge(req.entries.map(e => [idFromBytes(e.key), e.holders.map(peerFromWire)]))
+        return
+      default:
+        throw new InvalidMessageError(`unexpected directory request ${req.type}`)
+    }
+  }
+
+  handoverOnLeave (): Uint8Array<ArrayBuffer> {
+    return encodeHandover(this.directory.extract(() => true))
+  }
+
+  receiveHandover (_from: Peer, payload: Uint8Array): void {
+    void this.message(this.ring.self.address, payload).catch(() => {})
+  }
+
+  predecessorChanged (previous: Peer | undefined, current: Peer | undefined): void {
+    if (previous == null || current == null || !inOpen(current.id, previous.id, this.ring.self.id)) {
+      return
+    }
+    // a node joined between our old predecessor and us: it is home for (previous, current] now
+    const moving = this.directory.extract(key => inHalfOpen(key, previous.id, current.id))
+    if (moving.length === 0) {
+      return
+    }
+    this.ring.message(current.address, encodeHandover(moving)).catch(() => {
+      // the newcomer is gone already: its keys come back to us, and so do the entries
+      this.directory.merge(moving)
+    })
+  }
+}
+
+function decodeRequest (payload: Uint8Array): DirectoryRequest {
+  try {
+    return DirectoryRequest.decode(payload, { limits: { gone: MAX_DIRECTORY_ITEMS, entries: MAX_DIRECTORY_ITEMS } })
+  } catch (err: any) {
+    throw new InvalidMessageError(`bad directory request: ${err.message}`)
+  }
+}
+
+function decodeResponse (payload: Uint8Array): Peer[] {
+  try {
+    return DirectoryResponse.decode(payload, { limits: { holders: MAX_DIRECTORY_ITEMS } }).holders.map(peerFromWire)
+  } catch (err: any) {
+    throw new InvalidMessageError(`bad directory response: ${err.message}`)
+  }
+}
+
+function encodeHandover (entries: Array<[bigint, Peer[]]>): Uint8Array<ArrayBuffer> {
+  return DirectoryRequest.encode({
+    type: DirectoryRequest.Type.HANDOVER,
+    key: new Uint8Array(0),
+    gone: [],
+    entries: entries.map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
+  })
+}

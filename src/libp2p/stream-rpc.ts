@@ -1,0 +1,688 @@
+/**
+ * The `Rpc` seam over libp2p streams.
+ *
+ * Theory of operation: one protocol id, one new stream per request on the
+ * existing connection to the remote (libp2p reuses it; a dial happens only when
+ * there is none). The requester writes one length-prefixed request frame and
+ * closes its writable end; the server reads exactly one frame, runs the
+ * handler, writes one length-prefixed response frame (see
+ * `response-envelope.ts`) and closes its writable end. A stream is released
+ * only when both ends have closed or one has reset it, so every path below
+ * ends in `close()` followed by waiting for the remote's close, or in
+ * `abort()` — a leaked stream counts against the per-connection stream limit
+ * until the connection dies.
+ *
+ * Every wait is bounded: requests by their deadline (`RpcOptions.timeout`),
+ * the serving side by `handlerTimeout`, closing by `closeTimeout`, because
+ * libp2p enforces no stream inactivity timeout by itself.
+ *
+ * Addresses are peer id strings.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import {
+  AbortError,
+  ErrorCode,
+  InvalidMessageError,
+  PeerUnreachableError,
+  RemoteError,
+  RpcTimeoutError,
+  codeOf
+} from '../overlay/errors.ts'
+import { MAX_ERROR_FRAME_BYTES, OK_HEADER_BYTES, decodeEnvelope, encodeError, encodeOk } from './response-envelope.ts'
+import type { Address, Rpc, RpcHandlerOptions, RpcOptions } from '../overlay/seams.ts'
+import type {
+  AbortOptions,
+  ComponentLogger,
+  Connection,
+  Libp2p,
+  Logger,
+  PeerId,
+  Startable,
+  Stream,
+  StreamHandler,
+  StreamHandlerOptions
+} from '@libp2p/interface'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Largest encoded request or response, in bytes */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+/**
+ * Concurrent streams of one protocol per connection and direction. libp2p's
+ * own defaults (32 in, 64 out) reset the 33rd concurrent request.
+ */
+export const MAX_INBOUND_STREAMS = 256
+export const MAX_OUTBOUND_STREAMS = 256
+
+/** Milliseconds the serving side allows for reading a request and running the handler */
+export const HANDLER_TIMEOUT = 30_000
+
+/** Milliseconds allowed for writing an answer and for the remote to close its end afterwards */
+export const CLOSE_TIMEOUT = 5_000
+
+/** Longest delay a timer takes (signed 32-bit ms); Node fires longer ones after 1 ms */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** The length prefix is a varint; this much room beyond a frame is buffered */
+const MAX_VARINT_BYTES = 10
+
+/** Errors of `@libp2p/utils` framing: the bytes on the wire broke the framing rules */
+const FRAMING_ERRORS = new Set([
+  'InvalidDataLengthError',
+  'InvalidDataLengthLengthError',
+  'InvalidMessageLengthError',
+  'StreamBufferError'
+])
+
+/**
+ * What the adapter needs from libp2p. The node's registrar and connection
+ * manager (a service's components) fit, and so does a whole node through
+ * `libp2pComponents(node)`.
+ */
+export interface StreamRpcComponents {
+  peerId: PeerId
+  logger: ComponentLogger
+  registrar: {
+    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+    unhandle(protocol: string, options?: AbortOptions): Promise<void>
+  }
+  connectionManager: {
+    getConnections(peerId?: PeerId): Connection[]
+    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
+  }
+}
+
+export interface StreamRpcInit<Req, Res> {
+  /** The protocol id, versioned and namespaced by the caller, e.g. `/ringcdn/ring/1.0.0` */
+  protocol: string
+  encodeRequest(req: Req): Uint8Array
+  /** May throw on bytes that do not decode; the stream is then reset */
+  decodeRequest(bytes: Uint8Array): Req
+  encodeResponse(res: Res): Uint8Array
+  /** May throw on bytes that do not decode; the request then rejects with `InvalidMessageError` */
+  decodeResponse(bytes: Uint8Array): Res
+
+  /**
+   * Largest encoded request or response in bytes. A larger request is refused
+   * before it is sent and a larger inbound frame resets the stream, in both
+   * cases as `InvalidMessageError`.
+   *
+   * @default 4_194_304
+   */
+  maxMessageBytes?: number
+
+  /**
+   * Concurrent inbound streams of this protocol per connection
+   *
+   * @default 256
+   */
+  maxInboundStreams?: number
+
+  /**
+   * Concurrent outbound streams of this protocol per connection
+   *
+   * @default 256
+   */
+  maxOutboundStreams?: number
+
+  /**
+   * Milliseconds the serving side allows for reading a request and running the
+   * handler. A request that does not arrive in time resets the stream; a
+   * handler that does not answer in time is answered with an error
+   * (`RemoteError` at the requester) and its signal is aborted.
+   *
+   * @default 30_000
+   */
+  handlerTimeout?: number
+
+  /**
+   * Milliseconds allowed for writing an answer and waiting for the remote to
+   * close its end of the stream; after that the stream is reset
+   *
+   * @default 5_000
+   */
+  closeTimeout?: number
+
+  /**
+   * Serve and send requests over limited (relayed) connections. Content must
+   * never travel over relays, so this stays off for anything but signalling.
+   *
+   * @default false
+   */
+  runOnLimitedConnection?: boolean
+
+  /**
+   * Where to dial an address when no connection to it is open, e.g. the
+   * multiaddrs the ring learned for a peer. Without hints, or when it returns
+   * none, libp2p dials the peer id through its peer store.
+   */
+  addressHints?(address: Address): Multiaddr[]
+}
+
+export type RpcHandler<Req, Res> = (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>
+
+/**
+ * Lets a libp2p node stand in for a service's components
+ */
+export function libp2pComponents (node: Pick<Libp2p, 'peerId' | 'logger' | 'handle' | 'unhandle' | 'getConnections' | 'dial'>): StreamRpcComponents {
+  return {
+    peerId: node.peerId,
+    logger: node.logger,
+    registrar: {
+      handle: async (protocol, handler, options) => { await node.handle(protocol, handler, options) },
+      unhandle: async (protocol, options) => { await node.unhandle(protocol, options) }
+    },
+    connectionManager: {
+      getConnections: (peerId) => node.getConnections(peerId),
+      openConnection: async (peer, options) => node.dial(peer, options)
+    }
+  }
+}
+
+export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
+  private readonly components: StreamRpcComponents
+  private readonly log: Logger
+  private readonly self: Address
+  private readonly protocol: string
+  private readonly codec: Pick<StreamRpcInit<Req, Res>, 'encodeRequest' | 'decodeRequest' | 'encodeResponse' | 'decodeResponse'>
+  private readonly maxMessageBytes: number
+  private readonly maxResponseFrameBytes: number
+  private readonly maxInboundStreams: number
+  private readonly maxOutboundStreams: number
+  private readonly handlerTimeout: number
+  private readonly closeTimeout: number
+  private readonly runOnLimitedConnection: boolean
+  private readonly addressHints?: (address: Address) => Multiaddr[]
+  private handler?: RpcHandler<Req, Res>
+  /** Present while started; aborting it ends every request and handler in flight */
+  private shutdown?: AbortController
+  private readonly streams: Set<Stream>
+  /** Connections a stream of this protocol was negotiated on: the remote accepts streams */
+  private readonly proven: WeakSet<Connection>
+  /** Connections whose first stream is being negotiated, settled when that ends */
+  private readonly warming: WeakMap<Connection, Promise<void>>
+
+  constructor (components: StreamRpcComponents, init: StreamRpcInit<Req, Res>) {
+    this.components = components
+    this.log = components.logger.forComponent('ringcdn:rpc')
+    this.self = components.peerId.toString()
+    this.protocol = init.protocol
+    this.codec = {
+      encodeRequest: init.encodeRequest,
+      decodeRequest: init.decodeRequest,
+      encodeResponse: init.encodeResponse,
+      decodeResponse: init.decodeResponse
+    }
+    this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
+    // an error frame may be larger than a tiny configured message limit
+    this.maxResponseFrameBytes = Math.max(this.maxMessageBytes + OK_HEADER_BYTES, MAX_ERROR_FRAME_BYTES)
+    this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS
+    this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS
+    this.handlerTimeout = timerMs(init.handlerTimeout ?? HANDLER_TIMEOUT)
+    this.closeTimeout = timerMs(init.closeTimeout ?? CLOSE_TIMEOUT)
+    this.runOnLimitedConnection = init.runOnLimitedConnection ?? false
+    this.addressHints = init.addressHints
+    this.streams = new Set()
+    this.proven = new WeakSet()
+    this.warming = new WeakMap()
+    this.onStream = this.onStream.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'ringcdn/stream-rpc'
+
+  isStarted (): boolean {
+    return this.shutdown != null
+  }
+
+  async start (): Promise<void> {
+    if (this.shutdown != null) {
+      return
+    }
+
+    // set first: a stream may arrive as soon as the protocol is registered
+    this.shutdown = new AbortController()
+    try {
+      await this.components.registrar.handle(this.protocol, this.onStream, {
+        // the outbound limit is read from the local handler's options when
+        // libp2p opens a stream, so it must be raised here as well
+        maxInboundStreams: this.maxInboundStreams,
+        maxOutboundStreams: this.maxOutboundStreams,
+        runOnLimitedConnection: this.runOnLimitedConnection
+      })
+    } catch (err) {
+      this.shutdown = undefined
+      throw err
+    }
+    this.log('serving %s', this.protocol)
+  }
+
+  async stop (): Promise<void> {
+    const shutdown = this.shutdown
+    if (shutdown == null) {
+      return
+    }
+    this.shutdown = undefined
+
+    shutdown.abort(new AbortError('The RPC endpoint was stopped'))
+
+    // the abort above settles every request and handler through their signals;
+    // resetting the streams here as well frees them even where an await is
+    // between two checks of the signal
+    for (const stream of this.streams) {
+      stream.abort(new AbortError('The RPC endpoint was stopped'))
+    }
+    this.streams.clear()
+
+    try {
+      await this.components.registrar.unhandle(this.protocol)
+    } catch (err) {
+      // the node may already be stopping; nothing is left to release then
+      this.log.error('could not unhandle %s - %e', this.protocol, err)
+    }
+    this.log('stopped serving %s', this.protocol)
+  }
+
+  handle (handler: RpcHandler<Req, Res>): void {
+    this.handler = handler
+  }
+
+  async request (to: Address, req: Req, options: RpcOptions): Promise<Res> {
+    if (options.signal?.aborted === true) {
+      throw new AbortError()
+    }
+
+    const shutdown = this.shutdown
+    if (shutdown == null) {
+      throw new AbortError('The RPC endpoint is not started')
+    }
+
+    let body: Uint8Array
+    try {
+      body = this.codec.encodeRequest(req)
+    } catch (err: any) {
+      throw new InvalidMessageError(`could not encode the request - ${err.message}`, { cause: err })
+    }
+
+    if (body.byteLength > this.maxMessageBytes) {
+      throw new InvalidMessageError(`request of ${body.byteLength} bytes exceeds the limit of ${this.maxMessageBytes} bytes`)
+    }
+
+    const deadline = AbortSignal.timeout(timerMs(options.timeout))
+    const signals = [deadline, shutdown.signal]
+    if (options.signal != null) {
+      signals.push(options.signal)
+    }
+    const signal = AbortSignal.any(signals)
+
+    const failure = (err: any): Error => {
+      if (options.signal?.aborted === true) {
+        return new AbortError()
+      }
+      if (shutdown.signal.aborted) {
+        return new AbortError('The RPC endpoint was stopped')
+      }
+      // our own named errors already say what went wrong
+      if (err instanceof InvalidMessageError || err instanceof RemoteError || err instanceof PeerUnreachableError) {
+        return err
+      }
+      if (deadline.aborted) {
+        return new RpcTimeoutError(`no answer from ${to} within ${options.timeout}ms`, { cause: err })
+      }
+      if (FRAMING_ERRORS.has(err?.name)) {
+        return new InvalidMessageError(`invalid response frame from ${to} - ${err.message}`, { cause: err })
+      }
+      // dial failures, unsupported protocol, connection closed, stream reset
+      // or closed before any answer: for the caller the remote is not there
+      return new PeerUnreachableError(`${to} did not answer - ${err?.message}`, { cause: err })
+    }
+
+    if (to === this.self) {
+      // libp2p cannot dial itself; a node that is its own successor (a ring
+      // of one) still gets the same semantics, codec included
+      try {
+        return await this.loopback(body, signal)
+      } catch (err) {
+        throw failure(err)
+      }
+    }
+
+    let stream: Stream | undefined
+    try {
+      const peerId = this.parseAddress(to)
+      const connection = await this.connect(peerId, to, signal)
+      stream = await this.openStream(connection, signal)
+      this.streams.add(stream)
+
+      const lp = lpStream(stream, {
+        maxDataLength: this.maxResponseFrameBytes,
+        maxBufferSize: this.maxResponseFrameBytes + MAX_VARINT_BYTES
+      })
+      await lp.write(body, { signal })
+      // half-close: the server sees the end of the request
+      await stream.close({ signal })
+      const frame = (await lp.read({ signal })).subarray()
+      const res = this.openResponse(frame, to)
+
+      // the answer is in; only the remote's close is outstanding and it
+      // follows the answer at once, so this bounded wait costs nothing
+      await this.waitForRemoteClose(stream, signal).catch(err => {
+        stream?.abort(err)
+      })
+
+      return res
+    } catch (err: any) {
+      stream?.abort(err)
+      throw failure(err)
+    } finally {
+      if (stream != null) {
+        this.streams.delete(stream)
+      }
+    }
+  }
+
+  private parseAddress (address: Address): PeerId {
+    try {
+      return peerIdFromString(address)
+    } catch (err: any) {
+      throw new PeerUnreachableError(`not a peer id: ${address}`, { cause: err })
+    }
+  }
+
+  /**
+   * An open connection is reused; otherwise dial the address hints or, without
+   * any, the peer id through the peer store
+   */
+  private async connect (peerId: PeerId, address: Address, signal: AbortSignal): Promise<Connection> {
+    const open = this.components.connectionManager.getConnections(peerId)
+      .some(conn => conn.status === 'open' && (conn.limits == null || this.runOnLimitedConnection))
+
+    if (!open) {
+      const hints = this.hintsFor(peerId, address)
+      if (hints.length > 0) {
+        return this.components.connectionManager.openConnection(hints, { signal })
+      }
+    }
+
+    return this.components.connectionManager.openConnection(peerId, { signal })
+  }
+
+  /**
+   * Opens a stream, one at a time on a connection until the first succeeds.
+   *
+   * Right after a dial resolves, the remote may not have finished its side of
+   * the upgrade; a muxer that receives more than a few streams before anyone
+   * listens for them (yamux: `maxEarlyStreams`, 10) aborts the whole
+   * connection. A burst of requests on a fresh connection did exactly that
+   * over TCP. Once one stream has been negotiated the remote is listening.
+   */
+  private async openStream (connection: Connection, signal: AbortSignal): Promise<Stream> {
+    while (!this.proven.has(connection)) {
+      const first = this.warming.get(connection)
+      if (first == null) {
+        break
+      }
+      // never rejects; the loop re-checks because the first attempt may fail
+      await raceSignal(first, signal)
+    }
+
+    const opening = connection.newStream(this.protocol, {
+      signal,
+      maxOutboundStreams: this.maxOutboundStreams,
+      runOnLimitedConnection: this.runOnLimitedConnection
+    })
+
+    if (!this.proven.has(connection)) {
+      this.warming.set(connection, opening.then(
+        () => { this.proven.add(connection) },
+        () => {}
+      ).finally(() => {
+        this.warming.delete(connection)
+      }))
+    }
+
+    return opening
+  }
+
+  private hintsFor (peerId: PeerId, address: Address): Multiaddr[] {
+    const hints: Multiaddr[] = []
+
+    for (const ma of this.addressHints?.(address) ?? []) {
+      const p2p = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (p2p == null) {
+        // pinning the peer id makes the dial fail on an impostor
+        hints.push(ma.encapsulate(`/p2p/${address}`))
+      } else if (p2p === address) {
+        hints.push(ma)
+      } else {
+        this.log('ignoring address hint %a for %p: other peer id', ma, peerId)
+      }
+    }
+
+    return hints
+  }
+
+  private openResponse (frame: Uint8Array, from: Address): Res {
+    const envelope = decodeEnvelope(frame)
+
+    if (!envelope.ok) {
+      throw new RemoteError(envelope.message, envelope.code)
+    }
+
+    try {
+      return this.codec.decodeResponse(envelope.body)
+    } catch (err: any) {
+      throw new InvalidMessageError(`undecodable response from ${from} - ${err.message}`, { cause: err })
+    }
+  }
+
+  private async loopback (body: Uint8Array, signal: AbortSignal): Promise<Res> {
+    let req: Req
+    try {
+      req = this.codec.decodeRequest(body)
+    } catch (err: any) {
+      throw new InvalidMessageError(`undecodable request - ${err.message}`, { cause: err })
+    }
+
+    const frame = await this.answer(this.self, req, signal, signal)
+    return this.openResponse(frame, this.self)
+  }
+
+  /**
+   * Runs the handler and builds the response frame. Rejects only when
+   * `gone` is aborted, when there is nobody left to answer.
+   */
+  private async answer (from: Address, req: Req, signal: AbortSignal, gone: AbortSignal): Promise<Uint8Array> {
+    const handler = this.handler
+    if (handler == null) {
+      return encodeError(ErrorCode.UNKNOWN, 'no handler for this protocol')
+    }
+
+    let res: Res
+    try {
+      res = await raceSignal(handler(from, req, { signal }), signal)
+    } catch (err: any) {
+      if (gone.aborted) {
+        throw err
+      }
+      if (signal.aborted) {
+        this.log.error('handler for a request from %s ran out of its %dms', from, this.handlerTimeout)
+        return encodeError(ErrorCode.UNKNOWN, `handler did not answer within ${this.handlerTimeout}ms`)
+      }
+      this.log('handler failed on a request from %s - %e', from, err)
+      return encodeError(codeOf(err), err?.message ?? String(err))
+    }
+
+    let body: Uint8Array
+    try {
+      body = this.codec.encodeResponse(res)
+    } catch (err: any) {
+      this.log.error('could not encode the answer to %s - %e', from, err)
+      return encodeError(ErrorCode.INVALID_MESSAGE, 'the answer could not be encoded')
+    }
+
+    if (body.byteLength > this.maxMessageBytes) {
+      const err = new InvalidMessageError(`answer of ${body.byteLength} bytes exceeds the limit of ${this.maxMessageBytes} bytes`)
+      this.log.error('refusing to send to %s - %e', from, err)
+      return encodeError(err.code, err.message)
+    }
+
+    return encodeOk(body)
+  }
+
+  /**
+   * Serves one inbound stream: one request frame in, one response frame out.
+   * Never throws; every path closes or resets the stream.
+   */
+  private async onStream (stream: Stream, connection: Connection): Promise<void> {
+    const shutdown = this.shutdown
+    if (shutdown == null) {
+      stream.abort(new AbortError('The RPC endpoint is not started'))
+      return
+    }
+
+    const from = connection.remotePeer.toString()
+    // the requester resetting the stream (it gave up) or the connection dying
+    const gone = new AbortController()
+    const onClose = (): void => {
+      gone.abort(new AbortError('The stream closed'))
+    }
+    stream.addEventListener('close', onClose, { once: true })
+    const deadline = AbortSignal.timeout(this.handlerTimeout)
+    const stopOrGone = AbortSignal.any([shutdown.signal, gone.signal])
+    const signal = AbortSignal.any([stopOrGone, deadline])
+    this.streams.add(stream)
+    const lp = lpStream(stream, {
+      maxDataLength: this.maxMessageBytes,
+      maxBufferSize: this.maxMessageBytes + MAX_VARINT_BYTES
+    })
+
+    try {
+      const req = await this.readRequest(lp, stream, from, { signal, deadline, stopped: shutdown.signal })
+      if (req == null) {
+        return
+      }
+
+      let frame: Uint8Array
+      try {
+        frame = await this.answer(from, req, signal, stopOrGone)
+      } catch {
+        this.log('request from %s abandoned: %s', from, shutdown.signal.aborted ? 'stopping' : 'stream closed')
+        stream.abort(new AbortError('The request was abandoned'))
+        return
+      }
+
+      // the handler's deadline may have passed; writing the answer gets its own
+      const closing = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.closeTimeout)])
+      try {
+        await lp.write(frame, { signal: closing })
+        await stream.close({ signal: closing })
+        await this.waitForRemoteClose(stream, closing)
+      } catch (err: any) {
+        this.log('could not answer %s - %e', from, err)
+        stream.abort(err)
+      }
+    } catch (err: any) {
+      // not expected: every step above handles its own failures
+      this.log.error('serving a request from %s failed - %e', from, err)
+      stream.abort(err)
+    } finally {
+      stream.removeEventListener('close', onClose)
+      this.streams.delete(stream)
+    }
+  }
+
+  /**
+   * Reads and decodes the one request frame. On any failure resets the stream
+   * and returns `undefined`.
+   */
+  private async readRequest (lp: LengthPrefixedStream<Stream>, stream: Stream, from: Address, signals: { signal: AbortSignal, deadline: AbortSignal, stopped: AbortSignal }): Promise<Req | undefined> {
+    const { signal, deadline, stopped } = signals
+    let bytes: Uint8Array
+    try {
+      bytes = (await lp.read({ signal })).subarray()
+    } catch (err: any) {
+      if (stopped.aborted) {
+        this.log('stopping; dropping a request from %s', from)
+        stream.abort(new AbortError('The RPC endpoint was stopped'))
+      } else if (FRAMING_ERRORS.has(err?.name) || err?.name === 'UnexpectedEOFError') {
+        const invalid = new InvalidMessageError(`invalid request frame from ${from} - ${err.message}`, { cause: err })
+        this.log.error('%e', invalid)
+        stream.abort(invalid)
+      } else if (deadline.aborted) {
+        const timeout = new RpcTimeoutError(`no complete request from ${from} within ${this.handlerTimeout}ms`)
+        this.log.error('%e', timeout)
+        stream.abort(timeout)
+      } else {
+        // reset by the requester or the connection closed: nobody to tell
+        this.log('stream from %s closed before a request arrived - %e', from, err)
+        stream.abort(err)
+      }
+      return undefined
+    }
+
+    try {
+      return this.codec.decodeRequest(bytes)
+    } catch (err: any) {
+      const invalid = new InvalidMessageError(`undecodable request from ${from} - ${err.message}`, { cause: err })
+      this.log.error('%e', invalid)
+      stream.abort(invalid)
+      return undefined
+    }
+  }
+
+  /**
+   * A stream is released once both ends closed. After our own close, wait for
+   * the remote's within the given bound.
+   */
+  private async waitForRemoteClose (stream: Stream, signal: AbortSignal): Promise<void> {
+    if (stream.status !== 'open') {
+      return
+    }
+
+    await raceSignal(new Promise<void>(resolve => {
+      stream.addEventListener('close', () => { resolve() }, { once: true })
+    }), signal)
+  }
+}
+
+/**
+ * Builds the `Rpc` seam over libp2p streams for one protocol
+ */
+export function createStreamRpc <Req, Res> (components: StreamRpcComponents, init: StreamRpcInit<Req, Res>): StreamRpc<Req, Res> {
+  return new StreamRpc(components, init)
+}
+
+/**
+ * `AbortSignal.timeout` throws on fractional or negative delays and fires at
+ * once on overlong ones; deadlines computed from shrinking budgets can be any
+ * of those
+ */
+function timerMs (ms: number): number {
+  if (Number.isNaN(ms)) {
+    return 0
+  }
+  return Math.min(Math.max(Math.ceil(ms), 0), MAX_TIMER_MS)
+}
+
+/**
+ * Settles with `promise`, or rejects with the signal's reason when it aborts
+ * first. The promise keeps running; its outcome is then ignored.
+ */
+async function raceSignal <T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {})
+    throw signal.reason
+  }
+
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort)
+    })
+  })
+}

@@ -1,0 +1,893 @@
+/**
+ * RingNode: one member of a Chord ring — the async shell around the pure
+ * routing state and `route()`.
+ *
+ * Theory of operation:
+ * - Join: ask any member to route our own id; the answer is our successor.
+ * One stabilize round with it (which doubles as Chord's notify) makes us its
+ * predecessor and gives us its successor list and fingers as a first guess.
+ * Our predecessor finds us on its next stabilize round.
+ * - Maintenance runs on the injected `Clock`, jittered, and never overlaps
+ * itself: each task schedules its next run only when the current run ends.
+ * Stabilize keeps successors and predecessor right; a predecessor that has
+ * not stabilized with us for `predecessorTimeoutMs` is dropped, which costs
+ * no messages (its stabilize rounds are the heartbeat). Fix-fingers repairs
+ * one finger per round, farthest first, down to the successor.
+ * - Lookups are recursive: each hop runs `route()`, forwards, and waits for
+ * the answer, which returns along the path. A forwarded request carries the
+ * time left (`budgetMs`), so deadlines shrink hop by hop; the wait for each
+ * next hop is bounded by an estimate of the hops still to go, so a dead hop
+ * costs a fraction of the budget and leaves room to retry. A hop that times
+ * out or is unreachable is forgotten, marked suspect for a while, and the
+ * decision is recomputed without it.
+ * - Crash tolerance comes from the successor list: when the first successor
+ * stops answering, the next one takes over; a node that lost all of them
+ * falls back on its fingers, then on its predecessor.
+ * - Graceful leave tells the predecessor our successor list and the successor
+ * our predecessor, and hands the application state we were home for to the
+ * successor, which becomes home for our keys.
+ */
+
+import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { inHalfOpen, inOpen } from './interval.ts'
+import { RingRequest } from './messages.ts'
+import { distance, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
+import { route } from './route.ts'
+import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
+import { silentLog } from './seams.ts'
+import { peerFromWire, peersFromWire, peerToWire } from './wire.ts'
+import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
+import type { SuspectSet } from './route.ts'
+import type { PeersChange, RoutingState } from './routing-state.ts'
+import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
+
+/** Successors kept for crash tolerance */
+export const SUCCESSOR_LIST_SIZE = 8
+/** Time between stabilize rounds, ms */
+export const STABILIZE_INTERVAL_MS = 5_000
+/** Time between finger repairs, ms */
+export const FIX_FINGERS_INTERVAL_MS = 5_000
+/** Maintenance periods vary by ± half this fraction, so nodes do not fall into lock-step */
+export const MAINTENANCE_JITTER = 0.2
+/** Allowance per remaining hop when bounding the wait for a forwarded request, ms */
+export const HOP_TIMEOUT_MS = 500
+/** Time budget of a lookup from its origin, ms */
+export const LOOKUP_TIMEOUT_MS = 10_000
+/** Hops a routed request may take before it fails with `HopLimitError` */
+export const MAX_HOPS = 48
+/** Next-hop attempts at one node before it gives up with `LookupFailedError` */
+export const MAX_HOP_ATTEMPTS = 4
+/** How long a peer that failed to answer is avoided, ms */
+export const SUSPECT_TIMEOUT_MS = 30_000
+/** Fraction of the remaining budget a node keeps for retries when it forwards */
+export const RETRY_RESERVE = 0.15
+/** Longest peer list accepted in one message */
+export const MAX_PEERS_PER_MESSAGE = 64
+
+/** Nudges closer together than this are folded into one stabilize round, ms */
+const NUDGE_INTERVAL_MS = 500
+/** Predecessor probes one finger repair may walk back before settling */
+const PROBE_STEPS = 3
+/** Below this, a forwarded request cannot complete a single round trip, ms */
+const MIN_HOP_BUDGET_MS = 50
+
+export interface RingNodeComponents {
+  clock: Clock
+  random: Random
+  rpc: Rpc<RingRequest, RingResponse>
+  log?: Log
+}
+
+export interface RingNodeInit {
+  /** This node's ring position and address */
+  self: Peer
+  /**
+   * Rings of different namespaces never mix: requests for another namespace
+   * are refused with `WrongNamespaceError`
+   *
+   * @default ''
+   */
+  namespace?: string
+  /** @default SUCCESSOR_LIST_SIZE (8) */
+  successorListSize?: number
+  /** @default STABILIZE_INTERVAL_MS (5 s) */
+  stabilizeIntervalMs?: number
+  /** @default FIX_FINGERS_INTERVAL_MS (5 s) */
+  fixFingersIntervalMs?: number
+  /**
+   * A predecessor that has not stabilized with us for this long is dropped
+   *
+   * @default 3 × stabilizeIntervalMs
+   */
+  predecessorTimeoutMs?: number
+  /** @default HOP_TIMEOUT_MS (500 ms) */
+  hopTimeoutMs?: number
+  /** @default LOOKUP_TIMEOUT_MS (10 s) */
+  lookupTimeoutMs?: number
+  /** @default MAX_HOPS (48) */
+  maxHops?: number
+  /** @default SUSPECT_TIMEOUT_MS (30 s) */
+  suspectTimeoutMs?: number
+  /** @default MAINTENANCE_JITTER (0.2) */
+  jitter?: number
+  /** What the node does as home of a key; may also be set later with `setApplication` */
+  application?: RingApplication
+  /**
+   * Addresses of members to rejoin through when the node has lost every
+   * successor, finger and predecessor (e.g. a relay's live member list)
+   */
+  bootstrap?(): Address[]
+}
+
+/**
+ * The application riding on the ring (the CDN's holder directory). Every
+ * hook is optional.
+ */
+export interface RingApplication {
+  /** This node owns `key`: answer the payload a lookup carried to it */
+  deliver?(key: bigint, payload: Uint8Array, from: Address): Promise<Uint8Array<ArrayBuffer> | undefined>
+  /** A direct (not routed) message from another node */
+  message?(from: Address, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer> | undefined>
+  /** Leaving gracefully: the state to hand to the successor, which becomes home for our keys */
+  handoverOnLeave?(): Uint8Array<ArrayBuffer> | undefined
+  /** A leaving predecessor handed its state to us */
+  receiveHandover?(from: Peer, payload: Uint8Array): void
+  /**
+   * The predecessor changed. When a node joined between the old predecessor
+   * and us, keys in `(previous, current]` now belong to it
+   */
+  predecessorChanged?(previous: Peer | undefined, current: Peer | undefined): void
+  /** Peers entered or left the routing state: connections to keep or release */
+  neighboursChanged?(change: PeersChange): void
+}
+
+export interface LookupOptions {
+  /** Payload delivered to the key's owner's application */
+  app?: Uint8Array<ArrayBuffer>
+  /** Ring upkeep rather than an application lookup (metered apart) */
+  maintenance?: boolean
+  /** @default the node's lookupTimeoutMs */
+  timeout?: number
+  signal?: AbortSignal
+}
+
+export interface LookupResult {
+  owner: Peer
+  hops: number
+  /** The owner application's answer to `options.app` */
+  app?: Uint8Array<ArrayBuffer>
+}
+
+interface Repeating {
+  timer?: Timer
+  intervalMs: number
+  run(): Promise<void>
+}
+
+export class RingNode {
+  readonly self: Peer
+  readonly namespace: string
+  readonly state: RoutingState
+
+  private readonly clock: Clock
+  private readonly random: Random
+  private readonly rpc: Rpc<RingRequest, RingResponse>
+  private readonly log: Log
+  private readonly hopTimeoutMs: number
+  private readonly lookupTimeoutMs: number
+  private readonly maxHops: number
+  private readonly suspectTimeoutMs: number
+  private readonly predecessorTimeoutMs: number
+  private readonly jitter: number
+  private readonly bootstrap: () => Address[]
+  /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
+  private readonly dead = new Map<Address, number>()
+  /** Peers a forwarded lookup timed out on: maybe dead, maybe only a slow path behind them; routing avoids them briefly */
+  private readonly slow = new Map<Address, number>()
+  /** The view of both that `route()` consults */
+  private readonly suspectSet: SuspectSet = { has: (address) => this.isSuspect(address) }
+  private readonly tasks: Repeating[]
+  private application: RingApplication
+  private predecessorHeardAt = 0
+  private stabilizing = false
+  private lastNudgeAt = -Infinity
+  private nextFinger = RING_BITS - 1
+  private lifecycle = new AbortController()
+  private serving = false
+  private member = false
+
+  constructor (components: RingNodeComponents, init: RingNodeInit) {
+    this.clock = components.clock
+    this.random = components.random
+    this.rpc = components.rpc
+    this.log = components.log ?? silentLog
+    this.self = init.self
+    this.namespace = init.namespace ?? ''
+    this.state = createRoutingState(init.self, init.successorListSize ?? SUCCESSOR_LIST_SIZE)
+    const stabilizeIntervalMs = init.stabilizeIntervalMs ?? STABILIZE_INTERVAL_MS
+    this.hopTimeoutMs = init.hopTimeoutMs ?? HOP_TIMEOUT_MS
+    this.lookupTimeoutMs = init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS
+    this.maxHops = init.maxHops ?? MAX_HOPS
+    this.suspectTimeoutMs = init.suspectTimeoutMs ?? SUSPECT_TIMEOUT_MS
+    this.predecessorTimeoutMs = init.predecessorTimeoutMs ?? 3 * stabilizeIntervalMs
+    this.jitter = init.jitter ?? MAINTENANCE_JITTER
+    this.bootstrap = init.bootstrap ?? (() => [])
+    this.application = init.application ?? {}
+    this.tasks = [
+      { intervalMs: stabilizeIntervalMs, run: async () => this.stabilize() },
+      { intervalMs: init.fixFingersIntervalMs ?? FIX_FINGERS_INTERVAL_MS, run: async () => this.fixNextFinger() }
+    ]
+  }
+
+  /** True once the node has joined (or created) a ring, until it stops */
+  get joined (): boolean {
+    return this.member
+  }
+
+  get predecessor (): Peer | undefined {
+    return this.state.predecessor
+  }
+
+  get successors (): readonly Peer[] {
+    return this.state.successors
+  }
+
+  setApplication (application: RingApplication): void {
+    this.application = application
+  }
+
+  /** Starts answering requests (a joining node must, before it is a member) */
+  start (): void {
+    if (this.serving) {
+      return
+    }
+    this.serving = true
+    this.lifecycle = new AbortController()
+    this.rpc.handle(async (from, req) => this.onRequest(from, req))
+  }
+
+  /** Starts a new ring with this node as its only member */
+  create (): void {
+    this.start()
+    this.becomeMember()
+  }
+
+  /**
+   * Joins the ring through any of `contacts` (addresses of members), tried in
+   * order
+   */
+  async join (contacts: Address[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.start()
+    let lastError: unknown
+    for (const address of contacts) {
+      if (address === this.self.address) {
+        continue
+      }
+      options.signal?.throwIfAborted()
+      try {
+        const res = await this.call(address, {
+          type: RingRequest.Type.ROUTE,
+          route: this.routeRequest(this.self.id, { maintenance: true })
+        }, this.lookupTimeoutMs, options.signal)
+        const owner = peerFromWire(requireField(res.route, 'route').owner)
+        if (owner.address === this.self.address) {
+          continue
+        }
+        this.replaceSuccessors([owner])
+        await this.stabilize({ wantFingers: true, joining: true, signal: options.signal })
+        if (this.state.successors.length === 0) {
+          continue
+        }
+        this.becomeMember()
+        this.log('joined through %s, successor %s', address, this.state.successors[0].address)
+        return
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        lastError = err
+        this.log('join through %s failed: %s', address, err.message)
+      }
+    }
+    throw new JoinFailedError(`no contact answered the join (${contacts.length} tried)${lastError != null ? `: ${(lastError as Error).message}` : ''}`)
+  }
+
+  /**
+   * Finds the owner (successor) of `key`, carrying `options.app` to it
+   */
+  async lookup (key: bigint, options: LookupOptions = {}): Promise<LookupResult> {
+    if (!this.member) {
+      throw new NotMemberError('not a ring member')
+    }
+    const req = this.routeRequest(key, options)
+    const res = await this.forward(key, req, options.signal)
+    return { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
+  }
+
+  /** Sends a direct application message */
+  async message (to: Address, payload: Uint8Array<ArrayBuffer>, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const res = await this.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? 2 * this.hopTimeoutMs, options.signal)
+    return res.app
+  }
+
+  /**
+   * Leaves gracefully: neighbours are told who replaces us, the successor
+   * gets what we were home for, then the node stops
+   */
+  async leave (): Promise<void> {
+    if (!this.member) {
+      this.stop()
+      return
+    }
+    this.stopMaintenance()
+    const pred = this.state.predecessor
+    const succ = this.state.successors[0]
+    const timeout = 2 * this.hopTimeoutMs
+    const notices: Array<Promise<unknown>> = []
+    if (pred != null && pred.address !== succ?.address) {
+      notices.push(this.call(pred.address, {
+        type: RingRequest.Type.LEAVE,
+        leave: { sender: peerToWire(this.self), successors: this.state.successors.map(peerToWire) }
+      }, timeout))
+    }
+    if (succ != null) {
+      notices.push(this.call(succ.address, {
+        type: RingRequest.Type.LEAVE,
+        leave: {
+          sender: peerToWire(this.self),
+          predecessor: pred != null ? peerToWire(pred) : undefined,
+          successors: this.state.successors.slice(1).map(peerToWire),
+          app: this.application.handoverOnLeave?.()
+        }
+      }, timeout))
+    }
+    await Promise.allSettled(notices)
+    this.stop()
+  }
+
+  /** Stops at once: timers cancelled, in-flight work aborted, requests refused */
+  stop (): void {
+    this.member = false
+    this.serving = false
+    this.stopMaintenance()
+    this.lifecycle.abort()
+  }
+
+  /** Whether routing avoids `address` at the moment (it failed recently) */
+  isSuspect (address: Address): boolean {
+    return this.isDead(address) || isMarked(this.slow, address, this.clock.now())
+  }
+
+  private isDead (address: Address): boolean {
+    return isMarked(this.dead, address, this.clock.now())
+  }
+
+  // ---- maintenance -------------------------------------------------------
+
+  private becomeMember (): void {
+    this.member = true
+    for (const task of this.tasks) {
+      // a random first phase spreads the rounds of nodes that start together
+      this.scheduleTask(task, task.intervalMs * this.random.next())
+    }
+  }
+
+  private scheduleTask (task: Repeating, delayMs: number): void {
+    task.timer = this.clock.setTimer(() => {
+      task.timer = undefined
+      if (!this.member) {
+        return
+      }
+      task.run()
+        .catch(err => { this.log.error('maintenance failed: %s', err.message) })
+        .finally(() => {
+          if (this.member) {
+            this.scheduleTask(task, task.intervalMs * (1 + this.jitter * (this.random.next() - 0.5)))
+          }
+        })
+    }, delayMs)
+  }
+
+  private stopMaintenance (): void {
+    for (const task of this.tasks) {
+      task.timer?.cancel()
+      task.timer = undefined
+    }
+  }
+
+  /**
+   * One stabilize round: ask the first live successor for its predecessor and
+   * successor list (it also learns that we believe we precede it)
+   */
+  async stabilize (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal } = {}): Promise<void> {
+    if (this.stabilizing) {
+      return
+    }
+    this.stabilizing = true
+    try {
+      await this.stabilizeRound(options)
+    } finally {
+      this.stabilizing = false
+    }
+  }
+
+  private async stabilizeRound (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal }): Promise<void> {
+    this.expireSuspects()
+    if (this.state.predecessor != null && this.clock.now() - this.predecessorHeardAt > this.predecessorTimeoutMs) {
+      this.changePredecessor(undefined)
+    }
+
+    let adopted = 0
+    while (true) {
+      if (this.state.successors.length === 0) {
+        if (options.joining === true) {
+          return
+        }
+        if (!this.recoverSuccessors()) {
+          await this.rejoin()
+          return
+        }
+      }
+      const succ = this.state.successors[0]
+      let res: StabilizeResponse
+      try {
+        res = await this.askSuccessor(succ, options)
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        this.fail(succ)
+        continue
+      }
+
+      const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
+      const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isDead(p.address))
+      if (options.wantFingers === true) {
+        this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
+      }
+      if (pred != null && pred.address !== this.self.address && !this.isDead(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
+        // a node joined between us and our successor: it is our successor now; notify it right away
+        this.replaceSuccessors([pred, ...list])
+        if (++adopted <= this.state.successorListSize) {
+          continue
+        }
+      } else {
+        this.replaceSuccessors(list)
+      }
+      return
+    }
+  }
+
+  /**
+   * One stabilize exchange with `succ`. A lost message must not cost a live
+   * successor, so a silent successor gets a second chance before it counts as
+   * failed; an unreachable one fails at once.
+   */
+  private async askSuccessor (succ: Peer, options: { wantFingers?: boolean, signal?: AbortSignal }): Promise<StabilizeResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const answer = await this.call(succ.address, {
+          type: RingRequest.Type.STABILIZE,
+          stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
+        }, 2 * this.hopTimeoutMs, options.signal)
+        this.slow.delete(succ.address)
+        return requireField(answer.stabilize, 'stabilize')
+      } catch (err: any) {
+        if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
+          throw err
+        }
+      }
+    }
+  }
+
+  /**
+   * Repairs one finger, walking i downwards from the far side of the ring.
+   * Finger i is the successor of `self + 2^i`. A live finger is checked with
+   * one probe of its predecessor: if that lies past the finger's start, a node
+   * joined in between and takes the finger over. Only a missing or dead finger
+   * costs a full lookup.
+   */
+  async fixNextFinger (): Promise<void> {
+    const succ = this.state.successors[0]
+    if (succ == null) {
+      return
+    }
+    const i = this.nextFinger
+    const start = fingerStart(this.self.id, i)
+    if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
+      // this and every lower finger start falls before our successor: they are the successor
+      const removed = dropFingersUpTo(this.state, i)
+      this.reportChange({ added: [], removed })
+      this.nextFinger = RING_BITS - 1
+      return
+    }
+    this.nextFinger = i - 1
+    let finger = this.state.fingers.get(i)
+    try {
+      if (finger != null && !this.isSuspect(finger.address)) {
+        finger = await this.probeFinger(finger, start)
+      } else {
+        finger = (await this.lookup(start, { maintenance: true })).owner
+      }
+    } catch (err: any) {
+      this.log.trace('finger %d repair failed: %s', i, err.message)
+      return
+    }
+    const { changed, previous } = setFinger(this.state, i, finger)
+    if (changed) {
+      this.reportChange({ added: [finger], removed: previous != null ? [previous] : [] })
+    }
+  }
+
+  /** Walks back from `finger` while its predecessor still lies past `start` */
+  private async probeFinger (finger: Peer, start: bigint): Promise<Peer> {
+    for (let step = 0; step < PROBE_STEPS; step++) {
+      let res: StabilizeResponse
+      try {
+        const answer = await this.call(finger.address, { type: RingRequest.Type.PROBE }, 2 * this.hopTimeoutMs)
+        res = requireField(answer.stabilize, 'stabilize')
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        this.fail(finger)
+        return (await this.lookup(start, { maintenance: true })).owner
+      }
+      const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
+      if (pred == null || pred.address === this.self.address || this.isSuspect(pred.address) || inHalfOpen(start, pred.id, finger.id)) {
+        return finger
+      }
+      finger = pred
+    }
+    return finger
+  }
+
+  /** Lost every successor: fall back on the nearest live fingers, then the predecessor */
+  private recoverSuccessors (): boolean {
+    let candidates = distinctFingers(this.state).filter(p => !this.isSuspect(p.address))
+    if (candidates.length === 0 && this.state.predecessor != null) {
+      candidates = [this.state.predecessor]
+    }
+    if (candidates.length === 0) {
+      return false
+    }
+    this.replaceSuccessors(candidates)
+    return this.state.successors.length > 0
+  }
+
+  /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
+  private async rejoin (): Promise<void> {
+    const contacts = this.bootstrap().filter(a => a !== this.self.address)
+    if (contacts.length === 0) {
+      return
+    }
+    try {
+      this.member = false
+      this.stopMaintenance()
+      await this.join(contacts)
+    } catch (err: any) {
+      this.log('rejoin failed: %s', err.message)
+      if (!this.member && this.serving) {
+        // stay reachable and keep trying on the next round
+        this.becomeMember()
+      }
+    }
+  }
+
+  private seedFingers (peers: Peer[]): void {
+    for (const peer of peers) {
+      if (peer.address === this.self.address || this.isSuspect(peer.address)) {
+        continue
+      }
+      // peer is at least as far as the start of finger floor(log2(distance))
+      const index = bitLength(distance(this.self.id, peer.id)) - 1
+      if (index >= 0 && !this.state.fingers.has(index)) {
+        setFinger(this.state, index, peer)
+      }
+    }
+  }
+
+  private expireSuspects (): void {
+    const now = this.clock.now()
+    for (const marks of [this.dead, this.slow]) {
+      for (const [address, until] of marks) {
+        if (until <= now) {
+          marks.delete(address)
+        }
+      }
+    }
+  }
+
+  /**
+   * A forwarded lookup got no answer through `peer`. That does not prove it
+   * dead (the rest of the path may be slow), so it keeps its place as
+   * successor or predecessor — stabilize checks those directly — but routing
+   * avoids it for a few hop times and it loses any finger it held.
+   */
+  private distrust (peer: Peer): void {
+    this.slow.set(peer.address, this.clock.now() + 4 * this.hopTimeoutMs)
+    let removed = false
+    for (const [i, finger] of this.state.fingers) {
+      if (finger.address === peer.address) {
+        this.state.fingers.delete(i)
+        removed = true
+      }
+    }
+    if (removed) {
+      this.reportChange({ added: [], removed: [peer] })
+    }
+  }
+
+  /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
+  private fail (peer: Peer): void {
+    this.dead.set(peer.address, this.clock.now() + this.suspectTimeoutMs)
+    const was = forgetPeer(this.state, peer.address)
+    if (was.predecessor) {
+      this.application.predecessorChanged?.(peer, undefined)
+    }
+    if (was.predecessor || was.successor || was.fingers > 0) {
+      this.reportChange({ added: [], removed: [peer] })
+    }
+  }
+
+  private replaceSuccessors (peers: Peer[]): void {
+    this.reportChange(setSuccessors(this.state, peers))
+  }
+
+  private changePredecessor (peer: Peer | undefined): void {
+    const { changed, previous } = setPredecessor(this.state, peer)
+    this.predecessorHeardAt = this.clock.now()
+    if (changed) {
+      this.application.predecessorChanged?.(previous, this.state.predecessor)
+      this.reportChange({ added: this.state.predecessor != null ? [this.state.predecessor] : [], removed: previous != null ? [previous] : [] })
+    }
+  }
+
+  private reportChange (change: PeersChange): void {
+    if (this.application.neighboursChanged == null || (change.added.length === 0 && change.removed.length === 0)) {
+      return
+    }
+    // a peer may leave one role and still hold another: only report real departures
+    const still = new Set(knownPeers(this.state).map(p => p.address))
+    const removed = change.removed.filter(p => !still.has(p.address))
+    const added = change.added.filter(p => still.has(p.address))
+    if (added.length > 0 || removed.length > 0) {
+      this.application.neighboursChanged({ added, removed })
+    }
+  }
+
+  // ---- routing -----------------------------------------------------------
+
+  private routeRequest (key: bigint, options: LookupOptions): RouteRequest {
+    return {
+      key: idToBytes(key),
+      hopsLeft: this.maxHops,
+      budgetMs: Math.floor(options.timeout ?? this.lookupTimeoutMs),
+      hops: 0,
+      final: false,
+      maintenance: options.maintenance === true,
+      app: options.app
+    }
+  }
+
+  /**
+   * Delivers here or forwards `req` towards the owner of `key`, retrying other
+   * candidates when a next hop fails, within the request's budget
+   */
+  private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
+    const deadline = this.clock.now() + req.budgetMs
+    let lastError: Error | undefined
+    for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
+      const decision = route(this.state, key, this.suspectSet, req.final)
+      if (decision.type === 'deliver') {
+        const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
+        return { owner: peerToWire(this.self), hops: req.hops, app }
+      }
+      if (req.hopsLeft <= 0) {
+        throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
+      }
+      const hop = decision.hops[0]
+      if (hop == null) {
+        break
+      }
+      const remaining = deadline - this.clock.now()
+      const wait = Math.min(remaining * (1 - RETRY_RESERVE), this.hopAllowance(hop.peer.id, key, hop.final))
+      if (wait < MIN_HOP_BUDGET_MS) {
+        break
+      }
+      try {
+        const res = await this.call(hop.peer.address, {
+          type: RingRequest.Type.ROUTE,
+          route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
+        }, wait, signal)
+        return requireField(res.route, 'route')
+      } catch (err: any) {
+        lastError = err
+        switch (err.name) {
+          case 'AbortError':
+          case 'HopLimitError':
+            throw err
+          case 'RpcTimeoutError':
+          case 'LookupFailedError':
+          case 'RemoteError':
+            // no answer through this hop, or it answered that its part of the walk failed: try another path
+            this.distrust(hop.peer)
+            break
+          default:
+            // unreachable, stopped, or not in our ring: direct evidence
+            this.fail(hop.peer)
+        }
+      }
+    }
+    throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
+  }
+
+  /**
+   * How long to wait for a forwarded request: an allowance per hop still to
+   * go, estimated from the distance left and the ring density our successor
+   * list shows (a lookup halves the distance per hop on average)
+   */
+  private hopAllowance (next: bigint, key: bigint, final: boolean): number {
+    if (final) {
+      return 2 * this.hopTimeoutMs
+    }
+    const last = this.state.successors[this.state.successors.length - 1]
+    if (last == null) {
+      return 2 * this.hopTimeoutMs
+    }
+    // nodes per unit of ring distance, from the span of our successor list
+    const span = ringFraction(distance(this.self.id, last.id))
+    const left = ringFraction(distance(next, key))
+    const nodesBetween = span > 0 ? left * this.state.successors.length / span : 1
+    const hops = 0.5 * Math.log2(Math.max(2, nodesBetween)) + 2
+    return this.hopTimeoutMs * hops
+  }
+
+  // ---- serving -----------------------------------------------------------
+
+  private async onRequest (from: Address, req: RingRequest): Promise<RingResponse> {
+    try {
+      if (!this.serving) {
+        throw new NotMemberError('node stopped')
+      }
+      if (req.namespace !== this.namespace) {
+        throw new WrongNamespaceError(`this node serves namespace "${this.namespace}"`)
+      }
+      // any request proves its sender alive
+      this.dead.delete(from)
+      this.slow.delete(from)
+      switch (req.type) {
+        case RingRequest.Type.ROUTE: {
+          const r = requireField(req.route, 'route')
+          return ok({ route: await this.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
+        }
+        case RingRequest.Type.STABILIZE:
+          return ok({ stabilize: this.onStabilize(from, requireField(req.stabilize, 'stabilize')) })
+        case RingRequest.Type.LEAVE:
+          this.onLeave(from, requireField(req.leave, 'leave'))
+          return ok({})
+        case RingRequest.Type.PROBE:
+          return ok({ stabilize: { predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined, successors: [], fingers: [] } })
+        case RingRequest.Type.NUDGE:
+          this.onNudge()
+          return ok({})
+        case RingRequest.Type.APP: {
+          const app = requireField(req.app, 'app')
+          return ok({ app: await this.application.message?.(from, app.payload) })
+        }
+        default:
+          throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
+      }
+    } catch (err: any) {
+      // a request cut short by our own shutdown is refused like any request to a stopped node
+      const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
+      return { error: code, message: err.message ?? String(err) }
+    }
+  }
+
+  private onStabilize (from: Address, req: StabilizeRequest): StabilizeResponse {
+    const sender = peerFromWire(req.sender)
+    if (sender.address !== from || sender.address === this.self.address) {
+      throw new InvalidMessageError('stabilize sender must be the requesting peer')
+    }
+    const pred = this.state.predecessor
+    if (pred?.address === sender.address) {
+      this.predecessorHeardAt = this.clock.now()
+    } else if (pred == null || this.clock.now() - this.predecessorHeardAt > this.predecessorTimeoutMs) {
+      this.changePredecessor(sender)
+    } else if (inOpen(sender.id, pred.id, this.self.id)) {
+      this.changePredecessor(sender)
+      // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
+      // next round, so that the corrections after a burst of joins cascade at network speed
+      this.call(pred.address, { type: RingRequest.Type.NUDGE }, 2 * this.hopTimeoutMs).catch(() => {})
+    }
+    if (this.state.successors.length === 0) {
+      // we were alone: the newcomer is our successor too
+      this.replaceSuccessors([sender])
+    }
+    return {
+      predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined,
+      successors: this.state.successors.slice(0, this.state.successorListSize - 1).map(peerToWire),
+      fingers: req.wantFingers ? distinctFingers(this.state).map(peerToWire) : []
+    }
+  }
+
+  /** Runs a stabilize round now, unless one ran or is running within the last `NUDGE_INTERVAL_MS` */
+  private onNudge (): void {
+    const now = this.clock.now()
+    if (!this.member || this.stabilizing || now - this.lastNudgeAt < NUDGE_INTERVAL_MS) {
+      return
+    }
+    this.lastNudgeAt = now
+    this.stabilize().catch(err => { this.log.error('nudged stabilize failed: %s', err.message) })
+  }
+
+  private onLeave (from: Address, req: LeaveRequest): void {
+    const leaving = peerFromWire(req.sender)
+    if (leaving.address !== from) {
+      throw new InvalidMessageError('leave sender must be the requesting peer')
+    }
+    const successors = peersFromWire(req.successors, MAX_PEERS_PER_MESSAGE)
+    const replacement = req.predecessor != null ? peerFromWire(req.predecessor) : undefined
+    const wasSuccessor = this.state.successors[0]?.address === leaving.address
+    this.dead.set(leaving.address, this.clock.now() + this.suspectTimeoutMs)
+    if (this.state.predecessor?.address === leaving.address) {
+      this.changePredecessor(replacement)
+    }
+    forgetPeer(this.state, leaving.address)
+    if (wasSuccessor) {
+      // its successors are ours now
+      this.replaceSuccessors([...this.state.successors, ...successors])
+    } else if (this.state.successors.length === 0 && replacement != null) {
+      // a ring of two: our predecessor left, so it was our successor too
+      this.replaceSuccessors([replacement, ...successors])
+    }
+    if (req.app != null) {
+      this.application.receiveHandover?.(leaving, req.app)
+    }
+    this.reportChange({ added: [], removed: [leaving] })
+  }
+
+  private async call (to: Address, req: Omit<RingRequest, 'namespace'>, timeout: number, signal?: AbortSignal): Promise<RingResponse> {
+    const res = await this.rpc.request(to, { ...req, namespace: this.namespace }, {
+      timeout,
+      signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
+    })
+    if (res.error !== 0) {
+      throw errorFromCode(res.error, res.message)
+    }
+    return res
+  }
+}
+
+function isMarked (marks: Map<Address, number>, address: Address, now: number): boolean {
+  const until = marks.get(address)
+  if (until == null) {
+    return false
+  }
+  if (until <= now) {
+    marks.delete(address)
+    return false
+  }
+  return true
+}
+
+function ok (res: Partial<RingResponse>): RingResponse {
+  return { error: 0, message: '', ...res }
+}
+
+function requireField<T> (value: T | undefined, name: string): T {
+  if (value == null) {
+    throw new InvalidMessageError(`message is missing its ${name} field`)
+  }
+  return value
+}
+
+/** Position of a ring distance as a fraction of the whole ring */
+function ringFraction (d: bigint): number {
+  return Number(d >> BigInt(RING_BITS - 53)) / 2 ** 53
+}
+
+function bitLength (x: bigint): number {
+  return x === 0n ? 0 : x.toString(2).length
+}

@@ -1,0 +1,111 @@
+/**
+ * The hop decision: given a node's routing state and a key, deliver here or
+ * forward to which candidates, best first. Pure: no I/O, no time, no state
+ * changes, so it is table-tested and the simulator and libp2p run the very
+ * same decision.
+ *
+ * Theory of operation (recursive Chord routing):
+ * - A node owns the keys in `(predecessor, self]`. It delivers a key it owns.
+ * - If the key lies in `(self, successor]`, the successor owns it: forward
+ * with `final` set ("I believe you own this"). The next successors follow
+ * as fall-backs: if the successor is dead, its keys belong to the next one.
+ * - Otherwise forward to the known node that most closely precedes the key
+ * (fingers and successors), then the next-closest ones as fall-backs.
+ * - A node receiving a `final` request that does not own the key by its own
+ * view either has no (live) predecessor — then nobody closer is known and
+ * it delivers — or knows a predecessor between the key and itself: a node
+ * joined there, so it walks the request back to that predecessor.
+ * - Suspects (peers that recently timed out) are skipped, and only tried as
+ * a last resort when nothing else is left.
+ */
+
+import { inHalfOpen, inOpen } from './interval.ts'
+import { compareIds, distance } from './ring-id.ts'
+import type { RoutingState } from './routing-state.ts'
+import type { Address, Peer } from './seams.ts'
+
+export interface NextHop {
+  peer: Peer
+  /** The sender believes `peer` owns the key */
+  final: boolean
+}
+
+export type RouteDecision =
+  | { type: 'deliver' }
+  | { type: 'forward', hops: NextHop[] }
+
+export interface SuspectSet {
+  has(address: Address): boolean
+}
+
+const NO_SUSPECTS: SuspectSet = { has: () => false }
+
+/** How many candidates `route` returns at most */
+export const MAX_CANDIDATES = 4
+
+export function route (state: RoutingState, key: bigint, suspects: SuspectSet = NO_SUSPECTS, final: boolean = false, maxCandidates: number = MAX_CANDIDATES): RouteDecision {
+  const self = state.self
+  const pred = state.predecessor != null && !suspects.has(state.predecessor.address) ? state.predecessor : undefined
+
+  if (key === self.id || (pred != null && inHalfOpen(key, pred.id, self.id))) {
+    return { type: 'deliver' }
+  }
+
+  if (final) {
+    if (pred == null) {
+      return { type: 'deliver' }
+    }
+    // our predecessor lies between the key and us, so it (or a node before it) owns the key
+    return { type: 'forward', hops: [{ peer: pred, final: true }] }
+  }
+
+  const live = state.successors.filter(p => !suspects.has(p.address))
+  if (live.length === 0 && state.successors.length === 0) {
+    // alone in the ring (or lost every successor): everything is ours
+    return { type: 'deliver' }
+  }
+
+  if (live.length > 0 && inHalfOpen(key, self.id, live[0].id)) {
+    return {
+      type: 'forward',
+      hops: live.slice(0, maxCandidates).map(peer => ({ peer, final: true }))
+    }
+  }
+
+  const preceding = closestPreceding(state, key, suspects, maxCandidates)
+  if (preceding.length > 0) {
+    return { type: 'forward', hops: preceding.map(peer => ({ peer, final: false })) }
+  }
+
+  // only suspects are left: try them rather than give up
+  const desperate = state.successors.slice(0, maxCandidates)
+  if (desperate.length > 0 && inHalfOpen(key, self.id, desperate[0].id)) {
+    return { type: 'forward', hops: desperate.map(peer => ({ peer, final: true })) }
+  }
+  return { type: 'forward', hops: closestPreceding(state, key, NO_SUSPECTS, maxCandidates).map(peer => ({ peer, final: false })) }
+}
+
+/**
+ * Known peers strictly between `self` and `key`, the one closest to the key
+ * first
+ */
+export function closestPreceding (state: RoutingState, key: bigint, suspects: SuspectSet, max: number): Peer[] {
+  const self = state.self.id
+  const seen = new Set<Address>()
+  const found: Array<{ peer: Peer, d: bigint }> = []
+  const consider = (peer: Peer): void => {
+    if (seen.has(peer.address) || suspects.has(peer.address) || !inOpen(peer.id, self, key)) {
+      return
+    }
+    seen.add(peer.address)
+    found.push({ peer, d: distance(self, peer.id) })
+  }
+  for (const peer of state.fingers.values()) {
+    consider(peer)
+  }
+  for (const peer of state.successors) {
+    consider(peer)
+  }
+  found.sort((a, b) => compareIds(b.d, a.d))
+  return found.slice(0, max).map(f => f.peer)
+}

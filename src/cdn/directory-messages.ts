@@ -6,6 +6,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface Holder {
   id: Uint8Array<ArrayBuffer>
   address: string
+  hints: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Holder {
@@ -28,13 +29,21 @@ export namespace Holder {
           w.string(obj.address)
         }
 
+        if (obj.hints != null && obj.hints.length > 0) {
+          for (const value of obj.hints) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           id: uint8ArrayAlloc(0),
-          address: ''
+          address: '',
+          hints: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -51,6 +60,14 @@ export namespace Holder {
               obj.address = reader.string()
               break
             }
+            case 3: {
+              if (opts.limits?.hints != null && obj.hints.length === opts.limits.hints) {
+                throw new MaxLengthError('Decode error - repeated field "hints" had too many elements')
+              }
+
+              obj.hints.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -60,6 +77,10 @@ export namespace Holder {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          hints: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -78,6 +99,21 @@ export namespace Holder {
                 field: `${prefix}.address`,
                 value: reader.string()
               }
+              break
+            }
+            case 3: {
+              if (opts.limits?.hints != null && obj.hints === opts.limits.hints) {
+                throw new MaxLengthError('Streaming decode error - repeated field "hints" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.hints[]`,
+                index: obj.hints,
+                value: reader.bytes()
+              }
+
+              obj.hints++
+
               break
             }
             default: {
@@ -102,6 +138,12 @@ export namespace Holder {
     value: string
   }
 
+  export interface HolderHintsFieldEvent {
+    field: '$.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Holder>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Holder.codec())
   }
@@ -110,7 +152,7 @@ export namespace Holder {
     return decodeMessage(buf, Holder.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Holder>): Generator<HolderIdFieldEvent | HolderAddressFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Holder>): Generator<HolderIdFieldEvent | HolderAddressFieldEvent | HolderHintsFieldEvent> {
     return streamMessage(buf, Holder.codec(), opts)
   }
 }
@@ -244,6 +286,12 @@ export namespace DirectoryEntry {
     index: number
   }
 
+  export interface DirectoryEntryHoldersHintsFieldEvent {
+    field: '$.holders[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<DirectoryEntry>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DirectoryEntry.codec())
   }
@@ -252,7 +300,7 @@ export namespace DirectoryEntry {
     return decodeMessage(buf, DirectoryEntry.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectoryEntry>): Generator<DirectoryEntryKeyFieldEvent | DirectoryEntryHoldersIdFieldEvent | DirectoryEntryHoldersAddressFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectoryEntry>): Generator<DirectoryEntryKeyFieldEvent | DirectoryEntryHoldersIdFieldEvent | DirectoryEntryHoldersAddressFieldEvent | DirectoryEntryHoldersHintsFieldEvent> {
     return streamMessage(buf, DirectoryEntry.codec(), opts)
   }
 }
@@ -493,6 +541,12 @@ export namespace DirectoryRequest {
     index: number
   }
 
+  export interface DirectoryRequestEntriesHoldersHintsFieldEvent {
+    field: '$.entries[].holders[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface DirectoryRequestHolderIdFieldEvent {
     field: '$.holder.id'
     value: Uint8Array<ArrayBuffer>
@@ -503,6 +557,12 @@ export namespace DirectoryRequest {
     value: string
   }
 
+  export interface DirectoryRequestHolderHintsFieldEvent {
+    field: '$.holder.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<DirectoryRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DirectoryRequest.codec())
   }
@@ -511,7 +571,7 @@ export namespace DirectoryRequest {
     return decodeMessage(buf, DirectoryRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectoryRequest>): Generator<DirectoryRequestTypeFieldEvent | DirectoryRequestKeyFieldEvent | DirectoryRequestGoneFieldEvent | DirectoryRequestEntriesKeyFieldEvent | DirectoryRequestEntriesHoldersIdFieldEvent | DirectoryRequestEntriesHoldersAddressFieldEvent | DirectoryRequestHolderIdFieldEvent | DirectoryRequestHolderAddressFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectoryRequest>): Generator<DirectoryRequestTypeFieldEvent | DirectoryRequestKeyFieldEvent | DirectoryRequestGoneFieldEvent | DirectoryRequestEntriesKeyFieldEvent | DirectoryRequestEntriesHoldersIdFieldEvent | DirectoryRequestEntriesHoldersAddressFieldEvent | DirectoryRequestEntriesHoldersHintsFieldEvent | DirectoryRequestHolderIdFieldEvent | DirectoryRequestHolderAddressFieldEvent | DirectoryRequestHolderHintsFieldEvent> {
     return streamMessage(buf, DirectoryRequest.codec(), opts)
   }
 }
@@ -622,6 +682,12 @@ export namespace DirectoryResponse {
     index: number
   }
 
+  export interface DirectoryResponseHoldersHintsFieldEvent {
+    field: '$.holders[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<DirectoryResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DirectoryResponse.codec())
   }
@@ -630,7 +696,7 @@ export namespace DirectoryResponse {
     return decodeMessage(buf, DirectoryResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectoryResponse>): Generator<DirectoryResponseHoldersIdFieldEvent | DirectoryResponseHoldersAddressFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectoryResponse>): Generator<DirectoryResponseHoldersIdFieldEvent | DirectoryResponseHoldersAddressFieldEvent | DirectoryResponseHoldersHintsFieldEvent> {
     return streamMessage(buf, DirectoryResponse.codec(), opts)
   }
 }

@@ -6,6 +6,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface WirePeer {
   id: Uint8Array<ArrayBuffer>
   address: string
+  hints: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace WirePeer {
@@ -28,13 +29,21 @@ export namespace WirePeer {
           w.string(obj.address)
         }
 
+        if (obj.hints != null && obj.hints.length > 0) {
+          for (const value of obj.hints) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           id: uint8ArrayAlloc(0),
-          address: ''
+          address: '',
+          hints: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -51,6 +60,14 @@ export namespace WirePeer {
               obj.address = reader.string()
               break
             }
+            case 3: {
+              if (opts.limits?.hints != null && obj.hints.length === opts.limits.hints) {
+                throw new MaxLengthError('Decode error - repeated field "hints" had too many elements')
+              }
+
+              obj.hints.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -60,6 +77,10 @@ export namespace WirePeer {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          hints: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -78,6 +99,21 @@ export namespace WirePeer {
                 field: `${prefix}.address`,
                 value: reader.string()
               }
+              break
+            }
+            case 3: {
+              if (opts.limits?.hints != null && obj.hints === opts.limits.hints) {
+                throw new MaxLengthError('Streaming decode error - repeated field "hints" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.hints[]`,
+                index: obj.hints,
+                value: reader.bytes()
+              }
+
+              obj.hints++
+
               break
             }
             default: {
@@ -102,6 +138,12 @@ export namespace WirePeer {
     value: string
   }
 
+  export interface WirePeerHintsFieldEvent {
+    field: '$.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<WirePeer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, WirePeer.codec())
   }
@@ -110,7 +152,7 @@ export namespace WirePeer {
     return decodeMessage(buf, WirePeer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WirePeer>): Generator<WirePeerIdFieldEvent | WirePeerAddressFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WirePeer>): Generator<WirePeerIdFieldEvent | WirePeerAddressFieldEvent | WirePeerHintsFieldEvent> {
     return streamMessage(buf, WirePeer.codec(), opts)
   }
 }
@@ -458,6 +500,12 @@ export namespace RouteResponse {
     value: string
   }
 
+  export interface RouteResponseOwnerHintsFieldEvent {
+    field: '$.owner.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RouteResponseHopsFieldEvent {
     field: '$.hops'
     value: number
@@ -476,7 +524,7 @@ export namespace RouteResponse {
     return decodeMessage(buf, RouteResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteResponse>): Generator<RouteResponseOwnerIdFieldEvent | RouteResponseOwnerAddressFieldEvent | RouteResponseHopsFieldEvent | RouteResponseAppFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteResponse>): Generator<RouteResponseOwnerIdFieldEvent | RouteResponseOwnerAddressFieldEvent | RouteResponseOwnerHintsFieldEvent | RouteResponseHopsFieldEvent | RouteResponseAppFieldEvent> {
     return streamMessage(buf, RouteResponse.codec(), opts)
   }
 }
@@ -581,6 +629,12 @@ export namespace StabilizeRequest {
     value: string
   }
 
+  export interface StabilizeRequestSenderHintsFieldEvent {
+    field: '$.sender.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface StabilizeRequestWantFingersFieldEvent {
     field: '$.wantFingers'
     value: boolean
@@ -594,7 +648,7 @@ export namespace StabilizeRequest {
     return decodeMessage(buf, StabilizeRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StabilizeRequest>): Generator<StabilizeRequestSenderIdFieldEvent | StabilizeRequestSenderAddressFieldEvent | StabilizeRequestWantFingersFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StabilizeRequest>): Generator<StabilizeRequestSenderIdFieldEvent | StabilizeRequestSenderAddressFieldEvent | StabilizeRequestSenderHintsFieldEvent | StabilizeRequestWantFingersFieldEvent> {
     return streamMessage(buf, StabilizeRequest.codec(), opts)
   }
 }
@@ -760,6 +814,12 @@ export namespace StabilizeResponse {
     value: string
   }
 
+  export interface StabilizeResponsePredecessorHintsFieldEvent {
+    field: '$.predecessor.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface StabilizeResponseSuccessorsIdFieldEvent {
     field: '$.successors[].id'
     value: Uint8Array<ArrayBuffer>
@@ -770,6 +830,12 @@ export namespace StabilizeResponse {
     field: '$.successors[].address'
     value: string
     index: number
+  }
+
+  export interface StabilizeResponseSuccessorsHintsFieldEvent {
+    field: '$.successors[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface StabilizeResponseFingersIdFieldEvent {
@@ -784,6 +850,12 @@ export namespace StabilizeResponse {
     index: number
   }
 
+  export interface StabilizeResponseFingersHintsFieldEvent {
+    field: '$.fingers[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<StabilizeResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StabilizeResponse.codec())
   }
@@ -792,7 +864,7 @@ export namespace StabilizeResponse {
     return decodeMessage(buf, StabilizeResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StabilizeResponse>): Generator<StabilizeResponsePredecessorIdFieldEvent | StabilizeResponsePredecessorAddressFieldEvent | StabilizeResponseSuccessorsIdFieldEvent | StabilizeResponseSuccessorsAddressFieldEvent | StabilizeResponseFingersIdFieldEvent | StabilizeResponseFingersAddressFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StabilizeResponse>): Generator<StabilizeResponsePredecessorIdFieldEvent | StabilizeResponsePredecessorAddressFieldEvent | StabilizeResponsePredecessorHintsFieldEvent | StabilizeResponseSuccessorsIdFieldEvent | StabilizeResponseSuccessorsAddressFieldEvent | StabilizeResponseSuccessorsHintsFieldEvent | StabilizeResponseFingersIdFieldEvent | StabilizeResponseFingersAddressFieldEvent | StabilizeResponseFingersHintsFieldEvent> {
     return streamMessage(buf, StabilizeResponse.codec(), opts)
   }
 }
@@ -956,6 +1028,12 @@ export namespace LeaveRequest {
     value: string
   }
 
+  export interface LeaveRequestSenderHintsFieldEvent {
+    field: '$.sender.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface LeaveRequestPredecessorIdFieldEvent {
     field: '$.predecessor.id'
     value: Uint8Array<ArrayBuffer>
@@ -964,6 +1042,12 @@ export namespace LeaveRequest {
   export interface LeaveRequestPredecessorAddressFieldEvent {
     field: '$.predecessor.address'
     value: string
+  }
+
+  export interface LeaveRequestPredecessorHintsFieldEvent {
+    field: '$.predecessor.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface LeaveRequestSuccessorsIdFieldEvent {
@@ -976,6 +1060,12 @@ export namespace LeaveRequest {
     field: '$.successors[].address'
     value: string
     index: number
+  }
+
+  export interface LeaveRequestSuccessorsHintsFieldEvent {
+    field: '$.successors[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface LeaveRequestAppFieldEvent {
@@ -991,7 +1081,7 @@ export namespace LeaveRequest {
     return decodeMessage(buf, LeaveRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LeaveRequest>): Generator<LeaveRequestSenderIdFieldEvent | LeaveRequestSenderAddressFieldEvent | LeaveRequestPredecessorIdFieldEvent | LeaveRequestPredecessorAddressFieldEvent | LeaveRequestSuccessorsIdFieldEvent | LeaveRequestSuccessorsAddressFieldEvent | LeaveRequestAppFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LeaveRequest>): Generator<LeaveRequestSenderIdFieldEvent | LeaveRequestSenderAddressFieldEvent | LeaveRequestSenderHintsFieldEvent | LeaveRequestPredecessorIdFieldEvent | LeaveRequestPredecessorAddressFieldEvent | LeaveRequestPredecessorHintsFieldEvent | LeaveRequestSuccessorsIdFieldEvent | LeaveRequestSuccessorsAddressFieldEvent | LeaveRequestSuccessorsHintsFieldEvent | LeaveRequestAppFieldEvent> {
     return streamMessage(buf, LeaveRequest.codec(), opts)
   }
 }
@@ -1331,6 +1421,12 @@ export namespace RingRequest {
     value: string
   }
 
+  export interface RingRequestStabilizeSenderHintsFieldEvent {
+    field: '$.stabilize.sender.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RingRequestStabilizeWantFingersFieldEvent {
     field: '$.stabilize.wantFingers'
     value: boolean
@@ -1346,6 +1442,12 @@ export namespace RingRequest {
     value: string
   }
 
+  export interface RingRequestLeaveSenderHintsFieldEvent {
+    field: '$.leave.sender.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RingRequestLeavePredecessorIdFieldEvent {
     field: '$.leave.predecessor.id'
     value: Uint8Array<ArrayBuffer>
@@ -1354,6 +1456,12 @@ export namespace RingRequest {
   export interface RingRequestLeavePredecessorAddressFieldEvent {
     field: '$.leave.predecessor.address'
     value: string
+  }
+
+  export interface RingRequestLeavePredecessorHintsFieldEvent {
+    field: '$.leave.predecessor.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface RingRequestLeaveSuccessorsIdFieldEvent {
@@ -1366,6 +1474,12 @@ export namespace RingRequest {
     field: '$.leave.successors[].address'
     value: string
     index: number
+  }
+
+  export interface RingRequestLeaveSuccessorsHintsFieldEvent {
+    field: '$.leave.successors[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface RingRequestLeaveAppFieldEvent {
@@ -1386,7 +1500,7 @@ export namespace RingRequest {
     return decodeMessage(buf, RingRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
     return streamMessage(buf, RingRequest.codec(), opts)
   }
 }
@@ -1555,6 +1669,12 @@ export namespace RingResponse {
     value: string
   }
 
+  export interface RingResponseRouteOwnerHintsFieldEvent {
+    field: '$.route.owner.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RingResponseRouteHopsFieldEvent {
     field: '$.route.hops'
     value: number
@@ -1575,6 +1695,12 @@ export namespace RingResponse {
     value: string
   }
 
+  export interface RingResponseStabilizePredecessorHintsFieldEvent {
+    field: '$.stabilize.predecessor.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RingResponseStabilizeSuccessorsIdFieldEvent {
     field: '$.stabilize.successors[].id'
     value: Uint8Array<ArrayBuffer>
@@ -1587,6 +1713,12 @@ export namespace RingResponse {
     index: number
   }
 
+  export interface RingResponseStabilizeSuccessorsHintsFieldEvent {
+    field: '$.stabilize.successors[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RingResponseStabilizeFingersIdFieldEvent {
     field: '$.stabilize.fingers[].id'
     value: Uint8Array<ArrayBuffer>
@@ -1597,6 +1729,12 @@ export namespace RingResponse {
     field: '$.stabilize.fingers[].address'
     value: string
     index: number
+  }
+
+  export interface RingResponseStabilizeFingersHintsFieldEvent {
+    field: '$.stabilize.fingers[].hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface RingResponseAppFieldEvent {
@@ -1612,7 +1750,7 @@ export namespace RingResponse {
     return decodeMessage(buf, RingResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingResponse>): Generator<RingResponseErrorFieldEvent | RingResponseMessageFieldEvent | RingResponseRouteOwnerIdFieldEvent | RingResponseRouteOwnerAddressFieldEvent | RingResponseRouteHopsFieldEvent | RingResponseRouteAppFieldEvent | RingResponseStabilizePredecessorIdFieldEvent | RingResponseStabilizePredecessorAddressFieldEvent | RingResponseStabilizeSuccessorsIdFieldEvent | RingResponseStabilizeSuccessorsAddressFieldEvent | RingResponseStabilizeFingersIdFieldEvent | RingResponseStabilizeFingersAddressFieldEvent | RingResponseAppFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingResponse>): Generator<RingResponseErrorFieldEvent | RingResponseMessageFieldEvent | RingResponseRouteOwnerIdFieldEvent | RingResponseRouteOwnerAddressFieldEvent | RingResponseRouteOwnerHintsFieldEvent | RingResponseRouteHopsFieldEvent | RingResponseRouteAppFieldEvent | RingResponseStabilizePredecessorIdFieldEvent | RingResponseStabilizePredecessorAddressFieldEvent | RingResponseStabilizePredecessorHintsFieldEvent | RingResponseStabilizeSuccessorsIdFieldEvent | RingResponseStabilizeSuccessorsAddressFieldEvent | RingResponseStabilizeSuccessorsHintsFieldEvent | RingResponseStabilizeFingersIdFieldEvent | RingResponseStabilizeFingersAddressFieldEvent | RingResponseStabilizeFingersHintsFieldEvent | RingResponseAppFieldEvent> {
     return streamMessage(buf, RingResponse.codec(), opts)
   }
 }

@@ -117,6 +117,8 @@ export interface RingNodeInit {
    * successor, finger and predecessor (e.g. a relay's live member list)
    */
   bootstrap?(): Address[]
+  /** Peers entered or left the routing state: the connections worth keeping changed */
+  onNeighboursChanged?(change: PeersChange): void
 }
 
 /**
@@ -137,8 +139,6 @@ export interface RingApplication {
    * and us, keys in `(previous, current]` now belong to it
    */
   predecessorChanged?(previous: Peer | undefined, current: Peer | undefined): void
-  /** Peers entered or left the routing state: connections to keep or release */
-  neighboursChanged?(change: PeersChange): void
 }
 
 export interface LookupOptions {
@@ -180,6 +180,7 @@ export class RingNode {
   private readonly predecessorTimeoutMs: number
   private readonly jitter: number
   private readonly bootstrap: () => Address[]
+  private readonly onNeighboursChanged?: (change: PeersChange) => void
   /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
   private readonly dead = new Map<Address, number>()
   /** Peers a forwarded lookup timed out on: maybe dead, maybe only a slow path behind them; routing avoids them briefly */
@@ -212,6 +213,7 @@ export class RingNode {
     this.predecessorTimeoutMs = init.predecessorTimeoutMs ?? 3 * stabilizeIntervalMs
     this.jitter = init.jitter ?? MAINTENANCE_JITTER
     this.bootstrap = init.bootstrap ?? (() => [])
+    this.onNeighboursChanged = init.onNeighboursChanged
     this.application = init.application ?? {}
     this.tasks = [
       { intervalMs: stabilizeIntervalMs, run: async () => this.stabilize() },
@@ -644,7 +646,7 @@ export class RingNode {
   }
 
   private reportChange (change: PeersChange): void {
-    if (this.application.neighboursChanged == null || (change.added.length === 0 && change.removed.length === 0)) {
+    if (this.onNeighboursChanged == null || (change.added.length === 0 && change.removed.length === 0)) {
       return
     }
     // a peer may leave one role and still hold another: only report real departures
@@ -652,7 +654,7 @@ export class RingNode {
     const removed = change.removed.filter(p => !still.has(p.address))
     const added = change.added.filter(p => still.has(p.address))
     if (added.length > 0 || removed.length > 0) {
-      this.application.neighboursChanged({ added, removed })
+      this.onNeighboursChanged({ added, removed })
     }
   }
 

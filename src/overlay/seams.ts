@@ -19,6 +19,12 @@ export interface Peer {
   id: bigint
   /** How to reach it */
   address: Address
+  /**
+   * Transport dialing hints (e.g. multiaddr bytes over libp2p), carried
+   * through the overlay untouched so a node learned from another's successor
+   * list can be dialled
+   */
+  hints?: Uint8Array[]
 }
 
 /**

@@ -13,8 +13,13 @@ import type { Peer } from './seams.ts'
 /** Longest transport address accepted from the wire (a multiaddr or peer id string) */
 export const MAX_ADDRESS_LENGTH = 1024
 
+/** Dialing hints kept per peer */
+export const MAX_HINTS = 8
+/** Longest dialing hint accepted, bytes */
+export const MAX_HINT_BYTES = 512
+
 export function peerToWire (peer: Peer): WirePeer {
-  return { id: idToBytes(peer.id), address: peer.address }
+  return { id: idToBytes(peer.id), address: peer.address, hints: (peer.hints ?? []) as Array<Uint8Array<ArrayBuffer>> }
 }
 
 export function peerFromWire (wire: WirePeer | undefined): Peer {
@@ -24,7 +29,14 @@ export function peerFromWire (wire: WirePeer | undefined): Peer {
   if (wire.address.length === 0 || wire.address.length > MAX_ADDRESS_LENGTH) {
     throw new InvalidMessageError(`peer address must be 1..${MAX_ADDRESS_LENGTH} characters`)
   }
-  return { id: idFromBytes(wire.id), address: wire.address }
+  if (wire.hints.length > MAX_HINTS || wire.hints.some(h => h.byteLength > MAX_HINT_BYTES)) {
+    throw new InvalidMessageError(`at most ${MAX_HINTS} hints of ${MAX_HINT_BYTES} bytes per peer`)
+  }
+  const peer: Peer = { id: idFromBytes(wire.id), address: wire.address }
+  if (wire.hints.length > 0) {
+    peer.hints = wire.hints
+  }
+  return peer
 }
 
 export function peersFromWire (list: WirePeer[], max: number): Peer[] {

@@ -17,7 +17,8 @@ import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { DirectoryService } from '../src/cdn/directory-service.ts'
 import { keyForUrl } from '../src/keys.ts'
-import { RingRequest, RingResponse } from '../src/overlay/messages.ts'
+import { decodeRingRequest, decodeRingResponse, encodeRingRequest, encodeRingResponse } from '../src/overlay/codec.ts'
+import { RingRequest } from '../src/overlay/messages.ts'
 import { idFromBytes } from '../src/overlay/ring-id.ts'
 import { RingNode } from '../src/overlay/ring-node.ts'
 import { SimNetwork } from './network.ts'
@@ -29,6 +30,7 @@ import type { SimHooks } from './cli-main.ts'
 import type { SimOptions } from './cli-options.ts'
 import type { SimProtocol, SimTrace } from './network.ts'
 import type { SimResult } from './result.ts'
+import type { RingResponse } from '../src/overlay/messages.ts'
 import type { Peer, Rpc } from '../src/overlay/seams.ts'
 
 /** Holders a page tries before it gives up on peers and asks the origin */
@@ -60,10 +62,10 @@ interface ContentResponse { size: number }
 
 const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
   name: 'ring',
-  encodeRequest: (req) => RingRequest.encode(req),
-  decodeRequest: (bytes) => RingRequest.decode(bytes),
-  encodeResponse: (res) => RingResponse.encode(res),
-  decodeResponse: (bytes) => RingResponse.decode(bytes),
+  encodeRequest: encodeRingRequest,
+  decodeRequest: decodeRingRequest,
+  encodeResponse: encodeRingResponse,
+  decodeResponse: decodeRingResponse,
   classify: (req) => {
     switch (req.type) {
       case RingRequest.Type.ROUTE: return req.route?.maintenance === true ? 'maintenance' : 'lookup'
@@ -115,6 +117,10 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
 
   // ---- metrics -----------------------------------------------------------
   const lookups = { total: 0, correct: 0, wrong: 0, failed: 0 }
+  // why lookups went wrong or failed: the first place to look when tuning the ring
+  const diagnostics = { wrong: {} as Record<string, number>, failed: {} as Record<string, number> }
+  const joinedAt = new Map<string, number>()
+  const count = (table: Record<string, number>, reason: string): void => { table[reason] = (table[reason] ?? 0) + 1 }
   const fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
   const bytes = { peers: 0, origin: 0, idealOrigin: 0 }
   const hopHistogram: number[] = []
@@ -200,6 +206,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     }
     trackLive()
     oracle.add(page.peer)
+    joinedAt.set(page.peer.address, scheduler.now)
     if (opts.sessionMedianMs > 0) {
       scheduler.after(sessionLength(opts, churn), () => { depart(page, churn.next() < opts.crashFraction) })
     }
@@ -218,10 +225,12 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       pages.delete(page.peer.address)
       return
     }
+    // a leaving node stops answering as owner at once (its keys are its successor's), so it
+    // leaves the oracle's ring now; it stays reachable until its neighbours have been told
+    trackLive()
+    oracle.remove(page.peer.address)
     page.ring.leave().finally(() => {
       page.alive = false
-      trackLive()
-      oracle.remove(page.peer.address)
       network.leave(page.peer.address)
       pages.delete(page.peer.address)
     }).catch(() => {})
@@ -251,11 +260,13 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       if (measured) {
         judge(key, found.home, found.hops, scheduler.now - started)
       }
-    } catch {
-      if (measured) {
+    } catch (err: any) {
+      // a lookup cut short because its own page left is not the ring's failure
+      if (measured && page.alive && page.ring.joined) {
         lookups.total++
         lookups.failed++
         window.lookups++
+        count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
       }
     }
     if (!page.alive) {
@@ -305,14 +316,41 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const judge = (key: bigint, owner: Peer, hops: number, ms: number): void => {
     lookups.total++
     window.lookups++
-    if (oracle.successor(key)?.address === owner.address) {
+    const truth = oracle.successor(key)
+    if (truth?.address === owner.address) {
       lookups.correct++
       window.correct++
     } else {
       lookups.wrong++
+      count(diagnostics.wrong, wrongReason(truth, owner))
     }
     hopHistogram[hops] = (hopHistogram[hops] ?? 0) + 1
     latency.add(ms)
+  }
+
+  const wrongReason = (truth: Peer | undefined, owner: Peer): string => {
+    if (truth == null) {
+      return 'no members'
+    }
+    if (!oracle.has(owner.address)) {
+      return 'answered by a node that left meanwhile'
+    }
+    const ownerPage = pages.get(owner.address)
+    const ownerPred = ownerPage?.ring.predecessor
+    const age = scheduler.now - (joinedAt.get(truth.address) ?? 0)
+    if (age < 10_000) {
+      return 'true owner joined < 10 s ago'
+    }
+    if (ownerPred == null) {
+      return 'owner had no predecessor'
+    }
+    if (!oracle.has(ownerPred.address)) {
+      return 'owner\'s predecessor was dead'
+    }
+    if (ownerPage?.ring.isSuspect(ownerPred.address) === true) {
+      return 'owner suspected its live predecessor'
+    }
+    return 'other'
   }
 
   const pureLookup = async (page: Page): Promise<void> => {
@@ -324,11 +362,12 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       if (measured) {
         judge(key, res.owner, res.hops, scheduler.now - started)
       }
-    } catch {
-      if (measured) {
+    } catch (err: any) {
+      if (measured && page.alive && page.ring.joined) {
         lookups.total++
         lookups.failed++
         window.lookups++
+        count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
       }
     }
   }
@@ -445,6 +484,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
     ring: { violations },
     options: { ...opts },
+    diagnostics,
     series,
     hopHistogram: Array.from(hopHistogram, h => h ?? 0)
   }

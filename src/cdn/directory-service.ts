@@ -9,9 +9,9 @@
 import { InvalidMessageError } from '../overlay/errors.ts'
 import { inHalfOpen, inOpen } from '../overlay/interval.ts'
 import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
-import { peerFromWire, peerToWire } from '../overlay/wire.ts'
+import { MAX_HINTS, peerFromWire, peerToWire } from '../overlay/wire.ts'
 import { DirectoryRequest, DirectoryResponse } from './directory-messages.ts'
-import { HolderDirectory } from './holder-directory.ts'
+import { HolderDirectory, MAX_HOLDERS_PER_KEY } from './holder-directory.ts'
 import type { HolderDirectoryInit } from './holder-directory.ts'
 import type { LookupResult, RingApplication, RingNode } from '../overlay/ring-node.ts'
 import type { Address, Peer, Random } from '../overlay/seams.ts'
@@ -89,12 +89,12 @@ export class DirectoryService implements RingApplication {
     switch (req.type) {
       case DirectoryRequest.Type.ANNOUNCE: {
         const key = idFromBytes(req.key)
-        for (const address of req.gone) {
-          this.directory.remove(key, address)
-        }
         const holder = peerFromWire(req.holder)
         if (holder.address !== from) {
           throw new InvalidMessageError('a node can only announce itself')
+        }
+        for (const address of req.gone) {
+          this.directory.remove(key, address)
         }
         this.directory.announce(key, holder)
         return
@@ -133,7 +133,14 @@ export class DirectoryService implements RingApplication {
 
 function decodeRequest (payload: Uint8Array): DirectoryRequest {
   try {
-    return DirectoryRequest.decode(payload, { limits: { gone: MAX_DIRECTORY_ITEMS, entries: MAX_DIRECTORY_ITEMS } })
+    return DirectoryRequest.decode(payload, {
+      limits: {
+        gone: MAX_DIRECTORY_ITEMS,
+        entries: MAX_DIRECTORY_ITEMS,
+        entries$: { holders: MAX_HOLDERS_PER_KEY, holders$: { hints: MAX_HINTS } },
+        holder: { hints: MAX_HINTS }
+      }
+    })
   } catch (err: any) {
     throw new InvalidMessageError(`bad directory request: ${err.message}`)
   }
@@ -141,7 +148,7 @@ function decodeRequest (payload: Uint8Array): DirectoryRequest {
 
 function decodeResponse (payload: Uint8Array): Peer[] {
   try {
-    return DirectoryResponse.decode(payload, { limits: { holders: MAX_DIRECTORY_ITEMS } }).holders.map(peerFromWire)
+    return DirectoryResponse.decode(payload, { limits: { holders: MAX_DIRECTORY_ITEMS, holders$: { hints: MAX_HINTS } } }).holders.map(peerFromWire)
   } catch (err: any) {
     throw new InvalidMessageError(`bad directory response: ${err.message}`)
   }

@@ -45,9 +45,37 @@ export function idToHex (id: bigint): string {
   return id.toString(16).padStart(ID_BYTES * 2, '0')
 }
 
-/** `id + 2^i` on the ring: the start of finger `i` */
-export function fingerStart (id: bigint, i: number): bigint {
-  return (id + (1n << BigInt(i))) & MASK
+/**
+ * Finger layout with base `2^bits` (k-ary Chord): finger `i` starts at
+ * `self + j · base^l` with `l = floor(i / (base − 1))`, `j = i mod (base − 1) + 1`.
+ * Base 2 is classic Chord (`self + 2^i`); base 4 resolves two bits of the
+ * distance per hop, for (base − 1) times as many fingers. Offsets grow with
+ * `i`, so "all fingers up to i" is a prefix.
+ */
+export function fingerCount (bits: number): number {
+  return ((1 << bits) - 1) * Math.floor(RING_BITS / bits)
+}
+
+/** Distance from a node to the start of its finger `i` */
+export function fingerOffset (i: number, bits: number = 1): bigint {
+  const digits = (1 << bits) - 1
+  const level = Math.floor(i / digits)
+  return BigInt(i % digits + 1) << BigInt(bits * level)
+}
+
+/** The start of finger `i` of the node at `id` */
+export function fingerStart (id: bigint, i: number, bits: number = 1): bigint {
+  return (id + fingerOffset(i, bits)) & MASK
+}
+
+/** The largest finger index whose offset is ≤ `d` (−1 when `d` is 0) */
+export function fingerIndexAtMost (d: bigint, bits: number = 1): number {
+  if (d <= 0n) {
+    return -1
+  }
+  const level = Math.floor((d.toString(2).length - 1) / bits)
+  const digit = Number(d >> BigInt(bits * level))
+  return Math.min(level * ((1 << bits) - 1) + digit - 1, fingerCount(bits) - 1)
 }
 
 /** Clockwise distance from `a` to `b` */

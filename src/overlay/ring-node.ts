@@ -31,7 +31,7 @@
 import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
-import { distance, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
+import { distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
 import { route } from './route.ts'
 import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
 import { silentLog } from './seams.ts'
@@ -41,6 +41,8 @@ import type { SuspectSet } from './route.ts'
 import type { PeersChange, RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
 
+/** Bits of the key each finger level resolves: fingers have base 2^bits (k-ary Chord) */
+export const FINGER_BITS = 2
 /** Successors kept for crash tolerance */
 export const SUCCESSOR_LIST_SIZE = 8
 /** Time between stabilize rounds, ms */
@@ -49,8 +51,24 @@ export const STABILIZE_INTERVAL_MS = 5_000
 export const FIX_FINGERS_INTERVAL_MS = 5_000
 /** Maintenance periods vary by ± half this fraction, so nodes do not fall into lock-step */
 export const MAINTENANCE_JITTER = 0.2
-/** Allowance per remaining hop when bounding the wait for a forwarded request, ms */
+/**
+ * Upper bound of the wait per hop, and the deadline of direct requests
+ * (stabilize, probes) is twice this, ms
+ */
 export const HOP_TIMEOUT_MS = 500
+/** Wait per remaining hop of a forwarded request, in measured round-trip times */
+export const HOP_WAIT_RTTS = 4
+/**
+ * A peer not heard from for this long is probed (one round trip, short
+ * deadline) before a lookup is forwarded through it, ms
+ */
+export const FRESH_CONTACT_MS = 3_000
+/** Deadline of that probe, in measured round-trip times */
+const PROBE_WAIT_RTTS = 4
+/** Round-trip estimate before anything was measured, ms */
+const INITIAL_RTT_MS = 150
+/** Weight of a new round-trip sample in the running estimate */
+const RTT_SMOOTHING = 0.1
 /** Time budget of a lookup from its origin, ms */
 export const LOOKUP_TIMEOUT_MS = 10_000
 /** Hops a routed request may take before it fails with `HopLimitError` */
@@ -64,6 +82,8 @@ export const RETRY_RESERVE = 0.15
 /** Longest peer list accepted in one message */
 export const MAX_PEERS_PER_MESSAGE = 64
 
+/** Stabilize rounds a joining node runs to be taken as its successor's predecessor */
+const JOIN_CONFIRM_ROUNDS = 3
 /** Nudges closer together than this are folded into one stabilize round, ms */
 const NUDGE_INTERVAL_MS = 500
 /** Predecessor probes one finger repair may walk back before settling */
@@ -90,6 +110,13 @@ export interface RingNodeInit {
   namespace?: string
   /** @default SUCCESSOR_LIST_SIZE (8) */
   successorListSize?: number
+  /**
+   * Fingers have base 2^fingerBits: 1 is classic Chord (log2 N fingers, ½·log2 N
+   * hops), 2 halves the hops for three times the fingers
+   *
+   * @default FINGER_BITS (2)
+   */
+  fingerBits?: number
   /** @default STABILIZE_INTERVAL_MS (5 s) */
   stabilizeIntervalMs?: number
   /** @default FIX_FINGERS_INTERVAL_MS (5 s) */
@@ -174,28 +201,35 @@ export class RingNode {
   private readonly rpc: Rpc<RingRequest, RingResponse>
   private readonly log: Log
   private readonly hopTimeoutMs: number
+  /** Smoothed round-trip time of direct requests, ms: the unit of every hop wait */
+  private rtt = INITIAL_RTT_MS
+  /** When each peer last answered us or sent us a request */
+  private readonly heardFrom = new Map<Address, number>()
   private readonly lookupTimeoutMs: number
   private readonly maxHops: number
   private readonly suspectTimeoutMs: number
   private readonly predecessorTimeoutMs: number
   private readonly jitter: number
+  private readonly fingerBits: number
+  private readonly topFinger: number
   private readonly bootstrap: () => Address[]
   private readonly onNeighboursChanged?: (change: PeersChange) => void
   /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
   private readonly dead = new Map<Address, number>()
-  /** Peers a forwarded lookup timed out on: maybe dead, maybe only a slow path behind them; routing avoids them briefly */
-  private readonly slow = new Map<Address, number>()
-  /** The view of both that `route()` consults */
-  private readonly suspectSet: SuspectSet = { has: (address) => this.isSuspect(address) }
   private readonly tasks: Repeating[]
   private application: RingApplication
   private predecessorHeardAt = 0
   private stabilizing = false
+  private checkingPredecessor = false
+  /** Our successor named us as its predecessor in the last stabilize answer */
+  private confirmed = false
   private lastNudgeAt = -Infinity
-  private nextFinger = RING_BITS - 1
+  private nextFinger: number
   private lifecycle = new AbortController()
   private serving = false
   private member = false
+  /** Set while a graceful leave is under way: the node no longer answers as a key's owner */
+  private leaving = false
 
   constructor (components: RingNodeComponents, init: RingNodeInit) {
     this.clock = components.clock
@@ -212,6 +246,9 @@ export class RingNode {
     this.suspectTimeoutMs = init.suspectTimeoutMs ?? SUSPECT_TIMEOUT_MS
     this.predecessorTimeoutMs = init.predecessorTimeoutMs ?? 3 * stabilizeIntervalMs
     this.jitter = init.jitter ?? MAINTENANCE_JITTER
+    this.fingerBits = init.fingerBits ?? FINGER_BITS
+    this.topFinger = fingerCount(this.fingerBits) - 1
+    this.nextFinger = this.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.onNeighboursChanged = init.onNeighboursChanged
     this.application = init.application ?? {}
@@ -276,7 +313,11 @@ export class RingNode {
           continue
         }
         this.replaceSuccessors([owner])
-        await this.stabilize({ wantFingers: true, joining: true, signal: options.signal })
+        // a member only once our successor has taken us as its predecessor: until then lookups
+        // for our keys would not reach us (bounded: concurrent joiners may keep moving it)
+        for (let round = 0; round < JOIN_CONFIRM_ROUNDS && !this.confirmed; round++) {
+          await this.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
+        }
         if (this.state.successors.length === 0) {
           continue
         }
@@ -322,6 +363,7 @@ export class RingNode {
       return
     }
     this.stopMaintenance()
+    this.leaving = true
     const pred = this.state.predecessor
     const succ = this.state.successors[0]
     const timeout = 2 * this.hopTimeoutMs
@@ -350,17 +392,14 @@ export class RingNode {
   /** Stops at once: timers cancelled, in-flight work aborted, requests refused */
   stop (): void {
     this.member = false
+    this.leaving = false
     this.serving = false
     this.stopMaintenance()
     this.lifecycle.abort()
   }
 
-  /** Whether routing avoids `address` at the moment (it failed recently) */
+  /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
-    return this.isDead(address) || isMarked(this.slow, address, this.clock.now())
-  }
-
-  private isDead (address: Address): boolean {
     return isMarked(this.dead, address, this.clock.now())
   }
 
@@ -443,11 +482,12 @@ export class RingNode {
       }
 
       const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
-      const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isDead(p.address))
+      this.confirmed = pred?.address === this.self.address
+      const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isSuspect(p.address))
       if (options.wantFingers === true) {
         this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
       }
-      if (pred != null && pred.address !== this.self.address && !this.isDead(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
+      if (pred != null && pred.address !== this.self.address && !this.isSuspect(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
         // a node joined between us and our successor: it is our successor now; notify it right away
         this.replaceSuccessors([pred, ...list])
         if (++adopted <= this.state.successorListSize) {
@@ -472,7 +512,6 @@ export class RingNode {
           type: RingRequest.Type.STABILIZE,
           stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
         }, 2 * this.hopTimeoutMs, options.signal)
-        this.slow.delete(succ.address)
         return requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
         if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
@@ -495,12 +534,12 @@ export class RingNode {
       return
     }
     const i = this.nextFinger
-    const start = fingerStart(this.self.id, i)
+    const start = fingerStart(this.self.id, i, this.fingerBits)
     if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
       // this and every lower finger start falls before our successor: they are the successor
       const removed = dropFingersUpTo(this.state, i)
       this.reportChange({ added: [], removed })
-      this.nextFinger = RING_BITS - 1
+      this.nextFinger = this.topFinger
       return
     }
     this.nextFinger = i - 1
@@ -581,8 +620,8 @@ export class RingNode {
       if (peer.address === this.self.address || this.isSuspect(peer.address)) {
         continue
       }
-      // peer is at least as far as the start of finger floor(log2(distance))
-      const index = bitLength(distance(this.self.id, peer.id)) - 1
+      // the farthest finger whose start the peer is past
+      const index = fingerIndexAtMost(distance(this.self.id, peer.id), this.fingerBits)
       if (index >= 0 && !this.state.fingers.has(index)) {
         setFinger(this.state, index, peer)
       }
@@ -591,38 +630,42 @@ export class RingNode {
 
   private expireSuspects (): void {
     const now = this.clock.now()
-    for (const marks of [this.dead, this.slow]) {
-      for (const [address, until] of marks) {
-        if (until <= now) {
-          marks.delete(address)
-        }
+    for (const [address, until] of this.dead) {
+      if (until <= now) {
+        this.dead.delete(address)
+      }
+    }
+    for (const [address, at] of this.heardFrom) {
+      if (now - at > FRESH_CONTACT_MS) {
+        this.heardFrom.delete(address)
       }
     }
   }
 
   /**
-   * A forwarded lookup got no answer through `peer`. That does not prove it
-   * dead (the rest of the path may be slow), so it keeps its place as
-   * successor or predecessor — stabilize checks those directly — but routing
-   * avoids it for a few hop times and it loses any finger it held.
+   * A forwarded lookup got no answer through `finger` in a full hop
+   * allowance. That does not prove it dead (the rest of the path may be
+   * slow), so it keeps any place as successor or predecessor — stabilize
+   * checks those directly — but it loses its fingers, which fix-fingers
+   * re-learns if it was alive after all.
    */
-  private distrust (peer: Peer): void {
-    this.slow.set(peer.address, this.clock.now() + 4 * this.hopTimeoutMs)
+  private dropFinger (finger: Peer): void {
     let removed = false
-    for (const [i, finger] of this.state.fingers) {
-      if (finger.address === peer.address) {
+    for (const [i, peer] of this.state.fingers) {
+      if (peer.address === finger.address) {
         this.state.fingers.delete(i)
         removed = true
       }
     }
     if (removed) {
-      this.reportChange({ added: [], removed: [peer] })
+      this.reportChange({ added: [], removed: [finger] })
     }
   }
 
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
   private fail (peer: Peer): void {
     this.dead.set(peer.address, this.clock.now() + this.suspectTimeoutMs)
+    this.heardFrom.delete(peer.address)
     const was = forgetPeer(this.state, peer.address)
     if (was.predecessor) {
       this.application.predecessorChanged?.(peer, undefined)
@@ -678,9 +721,13 @@ export class RingNode {
    */
   private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
     const deadline = this.clock.now() + req.budgetMs
+    // hops that failed this lookup are skipped for its retries only: a downstream failure says
+    // little about the next hop itself, and blaming it globally would cascade up the path
+    const excluded = new Set<Address>()
+    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) }
     let lastError: Error | undefined
     for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.state, key, this.suspectSet, req.final)
+      const decision = route(this.state, key, avoid, req.final)
       if (decision.type === 'deliver') {
         const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
         return { owner: peerToWire(this.self), hops: req.hops, app }
@@ -692,8 +739,13 @@ export class RingNode {
       if (hop == null) {
         break
       }
+      if (!await this.isLikelyAlive(hop.peer, signal)) {
+        excluded.add(hop.peer.address)
+        continue
+      }
       const remaining = deadline - this.clock.now()
-      const wait = Math.min(remaining * (1 - RETRY_RESERVE), this.hopAllowance(hop.peer.id, key, hop.final))
+      const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
+      const wait = Math.min(remaining * (1 - RETRY_RESERVE), allowance)
       if (wait < MIN_HOP_BUDGET_MS) {
         break
       }
@@ -708,15 +760,26 @@ export class RingNode {
         switch (err.name) {
           case 'AbortError':
           case 'HopLimitError':
+          case 'InvalidMessageError':
+            // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
+            // the caller's problem, not the hop's
             throw err
           case 'RpcTimeoutError':
+            if (wait < allowance) {
+              // the wait was cut short by our own budget: that says nothing about the hop, and
+              // guessing another path in the time left would only risk a wrong answer
+              throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${req.hops} hops`)
+            }
+            excluded.add(hop.peer.address)
+            this.dropFinger(hop.peer)
+            break
           case 'LookupFailedError':
           case 'RemoteError':
-            // no answer through this hop, or it answered that its part of the walk failed: try another path
-            this.distrust(hop.peer)
+            // the hop answered, so it is alive: its part of the walk failed, try another path
+            excluded.add(hop.peer.address)
             break
           default:
-            // unreachable, stopped, or not in our ring: direct evidence
+            // unreachable, stopped, leaving, or not in our ring: direct evidence
             this.fail(hop.peer)
         }
       }
@@ -725,24 +788,51 @@ export class RingNode {
   }
 
   /**
+   * A lookup waits long for a forwarded request (the whole rest of the path),
+   * so it should not send one into a crashed peer. A peer heard from recently
+   * is taken as alive; any other gets a probe with a short deadline first. A
+   * silent probe drops the peer from our fingers (it may only have lost the
+   * message, so it keeps any other role); an unreachable one fails outright.
+   */
+  private async isLikelyAlive (peer: Peer, signal?: AbortSignal): Promise<boolean> {
+    const heard = this.heardFrom.get(peer.address)
+    if (heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
+      return true
+    }
+    try {
+      await this.call(peer.address, { type: RingRequest.Type.PROBE }, Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt), signal)
+      return true
+    } catch (err: any) {
+      if (err.name === 'AbortError') {
+        throw err
+      }
+      if (err.name === 'RpcTimeoutError') {
+        this.dropFinger(peer)
+      } else {
+        this.fail(peer)
+      }
+      return false
+    }
+  }
+
+  /**
    * How long to wait for a forwarded request: an allowance per hop still to
    * go, estimated from the distance left and the ring density our successor
    * list shows (a lookup halves the distance per hop on average)
    */
   private hopAllowance (next: bigint, key: bigint, final: boolean): number {
-    if (final) {
-      return 2 * this.hopTimeoutMs
-    }
+    const perHop = Math.min(this.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt)
     const last = this.state.successors[this.state.successors.length - 1]
-    if (last == null) {
-      return 2 * this.hopTimeoutMs
+    if (final || last == null) {
+      // the owner, or a short walk back from it
+      return 2 * perHop
     }
     // nodes per unit of ring distance, from the span of our successor list
     const span = ringFraction(distance(this.self.id, last.id))
     const left = ringFraction(distance(next, key))
     const nodesBetween = span > 0 ? left * this.state.successors.length / span : 1
-    const hops = 0.5 * Math.log2(Math.max(2, nodesBetween)) + 2
-    return this.hopTimeoutMs * hops
+    const hops = Math.log2(Math.max(2, nodesBetween)) / this.fingerBits + 2
+    return perHop * hops
   }
 
   // ---- serving -----------------------------------------------------------
@@ -757,9 +847,13 @@ export class RingNode {
       }
       // any request proves its sender alive
       this.dead.delete(from)
-      this.slow.delete(from)
+      this.heardFrom.set(from, this.clock.now())
       switch (req.type) {
         case RingRequest.Type.ROUTE: {
+          if (this.leaving) {
+            // our keys are our successor's now: the sender routes around us
+            throw new NotMemberError('node is leaving')
+          }
           const r = requireField(req.route, 'route')
           return ok({ route: await this.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
         }
@@ -802,6 +896,10 @@ export class RingNode {
       // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
       // next round, so that the corrections after a burst of joins cascade at network speed
       this.call(pred.address, { type: RingRequest.Type.NUDGE }, 2 * this.hopTimeoutMs).catch(() => {})
+    } else {
+      // a node behind our predecessor believes it precedes us: it has probably seen our
+      // predecessor fail. Check directly instead of waiting for the predecessor timeout
+      void this.checkPredecessor(pred, sender)
     }
     if (this.state.successors.length === 0) {
       // we were alone: the newcomer is our successor too
@@ -811,6 +909,37 @@ export class RingNode {
       predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined,
       successors: this.state.successors.slice(0, this.state.successorListSize - 1).map(peerToWire),
       fingers: req.wantFingers ? distinctFingers(this.state).map(peerToWire) : []
+    }
+  }
+
+  /**
+   * Probes `pred`; if it does not answer (twice) it has failed, and `candidate`
+   * — a node that claimed to precede us — takes its place
+   */
+  private async checkPredecessor (pred: Peer, candidate: Peer): Promise<void> {
+    if (this.checkingPredecessor) {
+      return
+    }
+    this.checkingPredecessor = true
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await this.call(pred.address, { type: RingRequest.Type.PROBE }, 2 * this.hopTimeoutMs)
+          return
+        } catch (err: any) {
+          if (err.name !== 'RpcTimeoutError') {
+            break
+          }
+        }
+      }
+      if (this.state.predecessor?.address === pred.address) {
+        this.fail(pred)
+        this.changePredecessor(candidate)
+      }
+    } catch {
+      // stopped meanwhile
+    } finally {
+      this.checkingPredecessor = false
     }
   }
 
@@ -851,10 +980,16 @@ export class RingNode {
   }
 
   private async call (to: Address, req: Omit<RingRequest, 'namespace'>, timeout: number, signal?: AbortSignal): Promise<RingResponse> {
+    const sent = this.clock.now()
     const res = await this.rpc.request(to, { ...req, namespace: this.namespace }, {
       timeout,
       signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
     })
+    this.heardFrom.set(to, this.clock.now())
+    if (req.type !== RingRequest.Type.ROUTE) {
+      // a direct request's round trip: one sample of the network's RTT
+      this.rtt += RTT_SMOOTHING * (this.clock.now() - sent - this.rtt)
+    }
     if (res.error !== 0) {
       throw errorFromCode(res.error, res.message)
     }
@@ -888,8 +1023,4 @@ function requireField<T> (value: T | undefined, name: string): T {
 /** Position of a ring distance as a fraction of the whole ring */
 function ringFraction (d: bigint): number {
   return Number(d >> BigInt(RING_BITS - 53)) / 2 ** 53
-}
-
-function bitLength (x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length
 }

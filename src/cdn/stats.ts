@@ -1,0 +1,95 @@
+/**
+ * What the CDN counts and the events it emits. Counters only ever grow (from
+ * service start); rates and ratios are the reader's business.
+ */
+
+/** Where a fetched asset's bytes came from (also the `ringcdn-source` response header) */
+export type FetchSource = 'local' | 'peer' | 'origin'
+
+export interface RingCdnStats {
+  /** `fetch` calls */
+  requests: number
+  /** Answered from this node's store */
+  fromLocal: number
+  /** Answered with bytes a peer sent (verified) */
+  fromPeers: number
+  /** Answered by the origin (including its error statuses) */
+  fromOrigin: number
+  /** `fetch` calls that failed (origin unreachable, bad origin bytes, aborted) */
+  failures: number
+  /** Verified bytes received from peers */
+  bytesFromPeers: number
+  /** Body bytes received from the origin */
+  bytesFromOrigin: number
+  /** Bytes sent to peers by this node's content server */
+  bytesUploaded: number
+  /** Uploads completed */
+  uploads: number
+  /** Transfers (peer or origin) whose bytes did not match the trusted digest */
+  integrityFailures: number
+  /** Ring lookups sent for a fetch */
+  lookups: number
+  /** Lookups that failed or timed out */
+  lookupFailures: number
+  /** Mean hops of the lookups that succeeded (0 before the first) */
+  meanHops: number
+  /** Holders tried that did not deliver (not held, busy, gone, bad bytes) */
+  holderFailures: number
+  /** Content requests this node refused as busy */
+  busyRefusals: number
+  /** Ring requests this node sent (lookup hops, maintenance, announces) */
+  ringRpcsSent: number
+  /** Of those, hops of routed application lookups (what a lookup costs the network) */
+  lookupRpcsSent: number
+  /** Connections open now, and how many go to kept routing peers */
+  connections: { open: number, kept: number }
+}
+
+export interface LookupEventDetail {
+  /** Normalised asset URL */
+  url: string
+  /** Content key, hex */
+  key: string
+  /** Peer id of the key's home node, when the lookup succeeded */
+  home?: string
+  hops?: number
+  /** Holders the home node listed */
+  holders: number
+  durationMs: number
+  /** Why the lookup failed (error name), when it did */
+  error?: string
+}
+
+export interface TransferEventDetail {
+  /** `download`: this node fetched an asset; `upload`: this node served one to a peer */
+  direction: 'download' | 'upload'
+  /** Normalised asset URL (downloads only: a holder does not know the URL) */
+  url?: string
+  /** Content key, hex (downloads only) */
+  key?: string
+  /** Where the bytes came from (downloads) */
+  source?: FetchSource
+  /** The other peer's id (peer downloads, uploads) */
+  peer?: string
+  bytes: number
+  durationMs?: number
+  /** False for an upload that broke off */
+  complete: boolean
+}
+
+export interface IntegrityFailureDetail {
+  url: string
+  key: string
+  source: 'peer' | 'origin'
+  /** The peer that sent bad bytes */
+  peer?: string
+  /** The trusted digest, hex */
+  expected: string
+  message: string
+}
+
+export interface RingCdnEvents {
+  lookup: CustomEvent<LookupEventDetail>
+  transfer: CustomEvent<TransferEventDetail>
+  'integrity-failure': CustomEvent<IntegrityFailureDetail>
+}

@@ -1,0 +1,627 @@
+/**
+ * The content transfer protocol: one object from a holder to a requester over
+ * one direct libp2p stream, chunk by chunk, verified as it arrives.
+ *
+ * Theory of operation (framing in `content.proto`): the requester sends
+ * `{ key, digest, window }`; the holder answers a `ContentMeta` — size, chunk
+ * size, per-chunk SHA-256s, content type — or a refusal (not found, busy,
+ * refused), then sends the chunks as raw length-prefixed frames, never more
+ * than the requester has credited. The requester checks each chunk's length
+ * and digest the moment it arrives (a bad holder is caught at its first bad
+ * chunk, not after 100 MiB), and the whole-object SHA-256 against the digest
+ * it trusts at the end. The chunk digests come from the holder, so they only
+ * catch inconsistency early; what makes bytes trustworthy is the whole-object
+ * digest, which is why callers put the chunks into an atomic `ContentStore.put`
+ * that commits only once the last chunk (and with it the final check) passed.
+ *
+ * Both sides half-close and wait for the other's close (a leaked stream counts
+ * against the per-connection stream limit); every wait has a deadline: the
+ * request by `requestTimeoutMs`, every frame after it by `stallTimeoutMs`.
+ *
+ * Content never travels over limited (relayed) connections: the handler is
+ * registered without `runOnLimitedConnection`, the holder refuses explicitly
+ * if one gets through anyway, and the requester does not try.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { LRUCache } from 'lru-cache'
+import { IntegrityError, HolderBusyError, LimitedConnectionError, NotHeldError, ObjectSizeError, TransferError, TransferRefusedError } from '../cdn/errors.ts'
+import { DIGEST_BYTES, Sha256Stream, digestFromBytes, digestToBytes, sha256Hex } from '../cdn/integrity.ts'
+import { AbortError } from '../overlay/errors.ts'
+import { chunkCount, chunkLength } from '../storage/chunks.ts'
+import { ContentCredit, ContentMeta, ContentRequest } from './content-messages.ts'
+import type { Address } from '../overlay/seams.ts'
+import type { ContentStore, ObjectInit, ObjectMeta } from '../storage/content-store.ts'
+import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Largest chunk a holder may send, bytes: bounds the requester's buffer */
+export const MAX_CHUNK_BYTES = 1_048_576
+/** Largest control frame (request, meta, credit), bytes: 1 GiB in 256 KiB chunks needs ≈ 140 KiB of chunk digests */
+export const MAX_CONTROL_FRAME_BYTES = 1_048_576
+/** Chunks a holder may send ahead of the requester's credit */
+export const TRANSFER_WINDOW = 8
+/** Largest window a holder grants, whatever the requester asks */
+export const MAX_TRANSFER_WINDOW = 64
+/** Uploads a holder serves at once before it answers busy */
+export const MAX_CONCURRENT_UPLOADS = 8
+/** Time for the request (holder side) and for the meta answer (requester side), ms */
+export const REQUEST_TIMEOUT_MS = 5_000
+/** Longest wait for any one frame, credit or write during a transfer, ms */
+export const STALL_TIMEOUT_MS = 5_000
+/** Concurrent content streams per connection and direction */
+export const MAX_CONTENT_STREAMS = 64
+/** Objects whose chunk digests a holder remembers when its store has none for them */
+export const CHUNK_DIGEST_CACHE_SIZE = 1_024
+
+/** The length prefix is a varint; this much room beyond a frame is buffered */
+const MAX_VARINT_BYTES = 10
+
+/** Content protocol id of a namespace */
+export function contentProtocol (namespace: string): string {
+  return `/ringcdn/${encodeURIComponent(namespace)}/content/1.0.0`
+}
+
+export interface ContentProtocolComponents {
+  logger: ComponentLogger
+  registrar: {
+    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
+    unhandle(protocol: string, options?: AbortOptions): Promise<void>
+  }
+  connectionManager: {
+    getConnections(peerId?: PeerId): Connection[]
+    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
+  }
+}
+
+export interface ContentServerInit {
+  protocol: string
+  store: ContentStore
+  /** @default MAX_CONCURRENT_UPLOADS (8) */
+  maxConcurrentUploads?: number
+  /** @default REQUEST_TIMEOUT_MS (5 s) */
+  requestTimeoutMs?: number
+  /** @default STALL_TIMEOUT_MS (5 s) */
+  stallTimeoutMs?: number
+  /** @default MAX_CONTENT_STREAMS (64) */
+  maxStreams?: number
+  /** An upload finished: `bytes` sent to `to` (also called for uploads cut short, with what was sent) */
+  onUpload?(to: Address, bytes: number, complete: boolean): void
+  /** A peer asked for content (the connection is in use) */
+  onRequest?(from: Address): void
+}
+
+/**
+ * The holder side: serves objects from the content store
+ */
+export class ContentServer implements Startable {
+  private readonly components: ContentProtocolComponents
+  private readonly log: Logger
+  private readonly protocol: string
+  private readonly store: ContentStore
+  private readonly maxUploads: number
+  private readonly requestTimeoutMs: number
+  private readonly stallTimeoutMs: number
+  private readonly maxStreams: number
+  private readonly onUpload?: (to: Address, bytes: number, complete: boolean) => void
+  private readonly onRequest?: (from: Address) => void
+  private readonly streams = new Set<Stream>()
+  /**
+   * Chunk digests of stored objects that were put without them (an origin
+   * body's chunk digests are known only once it has been read, after the put
+   * began), by whole-object digest
+   */
+  private readonly chunkDigests = new LRUCache<string, string[]>({ max: CHUNK_DIGEST_CACHE_SIZE })
+  private shutdown?: AbortController
+  /** Uploads in progress */
+  uploads = 0
+  /** Requests answered busy so far */
+  busyRefusals = 0
+
+  constructor (components: ContentProtocolComponents, init: ContentServerInit) {
+    this.components = components
+    this.log = components.logger.forComponent('ringcdn:content:server')
+    this.protocol = init.protocol
+    this.store = init.store
+    this.maxUploads = init.maxConcurrentUploads ?? MAX_CONCURRENT_UPLOADS
+    this.requestTimeoutMs = init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    this.stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
+    this.maxStreams = init.maxStreams ?? MAX_CONTENT_STREAMS
+    this.onUpload = init.onUpload
+    this.onRequest = init.onRequest
+    this.onStream = this.onStream.bind(this)
+  }
+
+  isStarted (): boolean {
+    return this.shutdown != null
+  }
+
+  async start (): Promise<void> {
+    if (this.shutdown != null) {
+      return
+    }
+    this.shutdown = new AbortController()
+    await this.components.registrar.handle(this.protocol, this.onStream, {
+      maxInboundStreams: this.maxStreams,
+      maxOutboundStreams: this.maxStreams,
+      // content must not cross relays: libp2p refuses the stream on a limited connection
+      runOnLimitedConnection: false
+    })
+  }
+
+  async stop (): Promise<void> {
+    const shutdown = this.shutdown
+    if (shutdown == null) {
+      return
+    }
+    this.shutdown = undefined
+    shutdown.abort(new AbortError('The content server was stopped'))
+    for (const stream of this.streams) {
+      stream.abort(new AbortError('The content server was stopped'))
+    }
+    this.streams.clear()
+    try {
+      await this.components.registrar.unhandle(this.protocol)
+    } catch (err) {
+      this.log.error('could not unhandle %s - %e', this.protocol, err)
+    }
+  }
+
+  /** Chunk digests for an object stored without them, so uploads of it can send them */
+  rememberChunkDigests (digest: string, chunkDigests: string[]): void {
+    this.chunkDigests.set(digest, chunkDigests)
+  }
+
+  /** Chunk digests of a stored object: from its meta, the cache, or by hashing it once */
+  private async chunkDigestsOf (meta: ObjectMeta, stopped: AbortSignal): Promise<string[]> {
+    if (meta.chunkDigests != null) {
+      return meta.chunkDigests
+    }
+    const known = this.chunkDigests.get(meta.digest)
+    if (known != null) {
+      return known
+    }
+    const list: string[] = []
+    for (let i = 0; i < chunkCount(meta.size, meta.chunkSize); i++) {
+      const chunk = await this.store.getChunk(meta.key, i, { digest: meta.digest, signal: this.stall(stopped) })
+      if (chunk == null) {
+        throw new NotHeldError(`${meta.key} was evicted`)
+      }
+      list.push(sha256Hex(chunk))
+    }
+    this.chunkDigests.set(meta.digest, list)
+    return list
+  }
+
+  private async onStream (stream: Stream, connection: Connection): Promise<void> {
+    const shutdown = this.shutdown
+    if (shutdown == null) {
+      stream.abort(new AbortError('The content server is not started'))
+      return
+    }
+    const from = connection.remotePeer.toString()
+    this.streams.add(stream)
+    const lp = lpStream(stream, { maxDataLength: MAX_CONTROL_FRAME_BYTES, maxBufferSize: 4 * MAX_CONTROL_FRAME_BYTES })
+    let uploading = false
+    let sent = 0
+    let complete = false
+    try {
+      const req = ContentRequest.decode((await lp.read({ signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })).subarray())
+      this.onRequest?.(from)
+      if (connection.limits != null) {
+        await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'content does not travel over limited connections', shutdown.signal)
+        return
+      }
+      if (req.key.byteLength !== DIGEST_BYTES || (req.digest.byteLength !== 0 && req.digest.byteLength !== DIGEST_BYTES)) {
+        await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'malformed request', shutdown.signal)
+        return
+      }
+      if (this.uploads >= this.maxUploads) {
+        this.busyRefusals++
+        await this.refuse(lp, stream, ContentMeta.Status.BUSY, `${this.uploads} uploads in progress`, shutdown.signal)
+        return
+      }
+      const key = digestFromBytes(req.key)
+      const wanted = req.digest.byteLength === 0 ? undefined : digestFromBytes(req.digest)
+      const meta = await this.store.getMeta(key, { digest: wanted })
+      if (meta == null) {
+        await this.refuse(lp, stream, ContentMeta.Status.NOT_FOUND, 'not held', shutdown.signal)
+        return
+      }
+      this.uploads++
+      uploading = true
+      const chunkDigests = await this.chunkDigestsOf(meta, shutdown.signal)
+      await lp.write(ContentMeta.encode({
+        status: ContentMeta.Status.OK,
+        size: meta.size,
+        chunkSize: meta.chunkSize,
+        chunkDigests: chunkDigests.map(digestToBytes),
+        digest: digestToBytes(meta.digest),
+        contentType: meta.contentType ?? '',
+        message: ''
+      }), { signal: this.stall(shutdown.signal) })
+
+      const credit = new Credit(Math.max(1, Math.min(req.window, MAX_TRANSFER_WINDOW)))
+      // credits arrive while we write; the loop ends when the requester closes its end
+      void this.readCredits(lp, credit, shutdown.signal)
+      const n = chunkCount(meta.size, meta.chunkSize)
+      for (let i = 0; i < n; i++) {
+        await credit.take(this.stall(shutdown.signal))
+        // pinned to the version announced in the meta: a replaced object is not mixed in
+        const chunk = await this.store.getChunk(key, i, { digest: meta.digest, signal: shutdown.signal })
+        if (chunk == null) {
+          throw new NotHeldError(`${key} was evicted during the upload`)
+        }
+        await lp.write(chunk, { signal: this.stall(shutdown.signal) })
+        sent += chunk.byteLength
+      }
+      complete = true
+      await this.closeAndWait(stream, shutdown.signal)
+      this.log.trace('sent %s (%d bytes) to %s', key, sent, from)
+    } catch (err: any) {
+      this.log('upload to %s failed - %e', from, err)
+      stream.abort(err)
+    } finally {
+      this.streams.delete(stream)
+      if (uploading) {
+        this.uploads--
+        this.onUpload?.(from, sent, complete)
+      }
+    }
+  }
+
+  private stall (stopped: AbortSignal): AbortSignal {
+    return AbortSignal.any([stopped, AbortSignal.timeout(this.stallTimeoutMs)])
+  }
+
+  private async refuse (lp: LengthPrefixedStream<Stream>, stream: Stream, status: ContentMeta.Status, message: string, stopped: AbortSignal): Promise<void> {
+    await lp.write(ContentMeta.encode({ status, size: 0, chunkSize: 0, chunkDigests: [], digest: new Uint8Array(0), contentType: '', message }), { signal: this.stall(stopped) })
+    await this.closeAndWait(stream, stopped)
+  }
+
+  private async readCredits (lp: LengthPrefixedStream<Stream>, credit: Credit, stopped: AbortSignal): Promise<void> {
+    try {
+      while (true) {
+        const frame = await lp.read({ signal: stopped })
+        credit.give(ContentCredit.decode(frame.subarray()).chunks)
+      }
+    } catch {
+      // the requester closed its end (done, or gave up) or the stream died:
+      // a write or a credit wait then fails by itself
+      credit.end()
+    }
+  }
+
+  private async closeAndWait (stream: Stream, stopped: AbortSignal): Promise<void> {
+    const signal = this.stall(stopped)
+    await stream.close({ signal })
+    await waitForClose(stream, signal)
+  }
+}
+
+/** Chunks the holder may still send */
+class Credit {
+  private available: number
+  private waiter?: PromiseWithResolvers<void>
+  private ended = false
+
+  constructor (initial: number) {
+    this.available = initial
+  }
+
+  give (n: number): void {
+    // a requester cannot raise its window beyond the cap by crediting ahead
+    this.available = Math.min(this.available + n, MAX_TRANSFER_WINDOW)
+    this.waiter?.resolve()
+  }
+
+  end (): void {
+    this.ended = true
+    this.waiter?.resolve()
+  }
+
+  async take (signal: AbortSignal): Promise<void> {
+    while (this.available === 0) {
+      if (this.ended) {
+        throw new TransferError('the requester stopped crediting')
+      }
+      this.waiter = Promise.withResolvers()
+      await raceSignal(this.waiter.promise, signal)
+    }
+    this.available--
+  }
+}
+
+export interface DownloadOptions {
+  /** The SHA-256 (hex) the requester trusts; without it the holder's claimed digest is checked for consistency only (trust on first use) */
+  digest?: string
+  /** Multiaddrs to dial the holder at when no connection is open */
+  hints?: Multiaddr[]
+  /** Largest object accepted, bytes */
+  maxObjectBytes: number
+  /** @default TRANSFER_WINDOW (8) */
+  window?: number
+  /** @default REQUEST_TIMEOUT_MS (5 s) */
+  requestTimeoutMs?: number
+  /** @default STALL_TIMEOUT_MS (5 s) */
+  stallTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** A transfer whose meta has arrived: pass `init` and `chunks` to `ContentStore.put` */
+export interface Download {
+  /** The object as the holder describes it (its digest equals the requested one) */
+  init: ObjectInit
+  /**
+   * The chunks, each checked against its digest as it arrives; ends by
+   * checking the whole-object digest and throws `IntegrityError` (source
+   * `peer`) or `TransferError` on any failure
+   */
+  chunks: AsyncGenerator<Uint8Array, void, undefined>
+  /** Bytes received so far */
+  readonly received: number
+  /** Ends the transfer early (idempotent; a no-op once complete) */
+  abort(err?: Error): void
+}
+
+export interface ContentClientInit {
+  protocol: string
+  /** The CDN used a connection to a peer */
+  onUse?(address: Address): void
+}
+
+/**
+ * The requester side
+ */
+export class ContentClient {
+  private readonly components: ContentProtocolComponents
+  private readonly log: Logger
+  private readonly protocol: string
+  private readonly onUse?: (address: Address) => void
+
+  constructor (components: ContentProtocolComponents, init: ContentClientInit) {
+    this.components = components
+    this.log = components.logger.forComponent('ringcdn:content:client')
+    this.protocol = init.protocol
+    this.onUse = init.onUse
+  }
+
+  /**
+   * Asks `holder` for `key` (hex) and returns once its meta has arrived
+   *
+   * @throws {NotHeldError | HolderBusyError | TransferRefusedError | LimitedConnectionError | ObjectSizeError | TransferError | AbortError}
+   */
+  async download (holder: Address, key: string, options: DownloadOptions): Promise<Download> {
+    const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    const stallTimeoutMs = options.stallTimeoutMs ?? STALL_TIMEOUT_MS
+    const window = Math.max(1, Math.min(options.window ?? TRANSFER_WINDOW, MAX_TRANSFER_WINDOW))
+    const setup = options.signal == null ? AbortSignal.timeout(requestTimeoutMs) : AbortSignal.any([options.signal, AbortSignal.timeout(requestTimeoutMs)])
+    this.onUse?.(holder)
+
+    let stream: Stream
+    try {
+      const connection = await this.connect(holder, options.hints ?? [], setup)
+      stream = await connection.newStream(this.protocol, { signal: setup, maxOutboundStreams: MAX_CONTENT_STREAMS })
+    } catch (err: any) {
+      options.signal?.throwIfAborted()
+      if (err.name === 'LimitedConnectionError') {
+        throw err
+      }
+      throw new TransferError(`could not reach holder ${holder}: ${err.message}`, { cause: err })
+    }
+
+    const lp = lpStream(stream, {
+      maxDataLength: Math.max(MAX_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES),
+      // the holder sends at most `window` chunks beyond our credit
+      maxBufferSize: (window + 1) * (MAX_CHUNK_BYTES + MAX_VARINT_BYTES)
+    })
+    let meta: ContentMeta
+    try {
+      await lp.write(ContentRequest.encode({
+        key: digestToBytes(key),
+        digest: options.digest == null ? new Uint8Array(0) : digestToBytes(options.digest),
+        window
+      }), { signal: setup })
+      meta = ContentMeta.decode((await lp.read({ signal: setup })).subarray(), { limits: { chunkDigests: Math.ceil(options.maxObjectBytes / 1024) + 1 } })
+    } catch (err: any) {
+      stream.abort(err)
+      options.signal?.throwIfAborted()
+      throw new TransferError(`no answer from holder ${holder}: ${err.message}`, { cause: err })
+    }
+
+    try {
+      const init = this.checkMeta(holder, key, meta, options)
+      return this.transfer(holder, stream, lp, init, { window, stallTimeoutMs, signal: options.signal })
+    } catch (err: any) {
+      // a refusal: the holder has closed its end; close ours so the stream is released
+      stream.close({ signal: AbortSignal.timeout(stallTimeoutMs) }).catch(() => { stream.abort(err) })
+      throw err
+    }
+  }
+
+  private checkMeta (holder: Address, key: string, meta: ContentMeta, options: DownloadOptions): ObjectInit {
+    switch (meta.status) {
+      case ContentMeta.Status.OK:
+        break
+      case ContentMeta.Status.NOT_FOUND:
+        throw new NotHeldError(`${holder} does not hold ${key}`)
+      case ContentMeta.Status.BUSY:
+        throw new HolderBusyError(`${holder} is busy: ${meta.message}`)
+      case ContentMeta.Status.REFUSED:
+        throw new TransferRefusedError(`${holder} refused: ${meta.message}`)
+      default:
+        throw new TransferError(`${holder} answered with unknown status ${String(meta.status)}`)
+    }
+    if (meta.size > options.maxObjectBytes) {
+      throw new ObjectSizeError(`${key} has ${meta.size} bytes, more than the limit of ${options.maxObjectBytes}`)
+    }
+    if (!Number.isSafeInteger(meta.size) || meta.size < 0 || meta.chunkSize <= 0 || meta.chunkSize > MAX_CHUNK_BYTES) {
+      throw new TransferError(`${holder} described ${key} with size ${meta.size} and chunk size ${meta.chunkSize}`)
+    }
+    const n = chunkCount(meta.size, meta.chunkSize)
+    if (meta.chunkDigests.length !== 0 && meta.chunkDigests.length !== n) {
+      throw new TransferError(`${holder} sent ${meta.chunkDigests.length} chunk digests for ${n} chunks`)
+    }
+    let digest: string
+    let chunkDigests: string[]
+    try {
+      digest = digestFromBytes(meta.digest)
+      chunkDigests = meta.chunkDigests.map(digestFromBytes)
+    } catch (err: any) {
+      throw new TransferError(`${holder} sent a malformed digest: ${err.message}`)
+    }
+    if (options.digest != null && digest !== options.digest) {
+      // the holder must only offer the version asked for
+      throw new TransferError(`${holder} offered ${digest} for ${options.digest}`)
+    }
+    const init: ObjectInit = { key, size: meta.size, chunkSize: meta.chunkSize, digest }
+    if (chunkDigests.length > 0) {
+      init.chunkDigests = chunkDigests
+    }
+    if (meta.contentType !== '') {
+      init.contentType = meta.contentType
+    }
+    return init
+  }
+
+  private transfer (holder: Address, stream: Stream, lp: LengthPrefixedStream<Stream>, init: ObjectInit, options: { window: number, stallTimeoutMs: number, signal?: AbortSignal }): Download {
+    const log = this.log
+    const n = chunkCount(init.size, init.chunkSize)
+    const creditBatch = Math.max(1, Math.floor(options.window / 2))
+    let received = 0
+    let finished = false
+    const abort = (err: Error = new AbortError('The transfer was abandoned')): void => {
+      if (!finished) {
+        finished = true
+        stream.abort(err)
+      }
+    }
+    const stall = (): AbortSignal => options.signal == null
+      ? AbortSignal.timeout(options.stallTimeoutMs)
+      : AbortSignal.any([options.signal, AbortSignal.timeout(options.stallTimeoutMs)])
+
+    async function * chunks (): AsyncGenerator<Uint8Array, void, undefined> {
+      const whole = new Sha256Stream()
+      // chunks the holder may send in all, and chunks consumed but not yet credited back
+      let credited = options.window
+      let owed = 0
+      try {
+        for (let i = 0; i < n; i++) {
+          let chunk: Uint8Array
+          try {
+            chunk = (await lp.read({ signal: stall() })).subarray()
+          } catch (err: any) {
+            options.signal?.throwIfAborted()
+            throw new TransferError(`transfer from ${holder} broke off at chunk ${i}/${n}: ${err.message}`, { cause: err })
+          }
+          const expected = chunkLength(init.size, init.chunkSize, i)
+          if (chunk.byteLength !== expected) {
+            throw new TransferError(`chunk ${i} from ${holder} has ${chunk.byteLength} bytes, expected ${expected}`)
+          }
+          if (init.chunkDigests != null && sha256Hex(chunk) !== init.chunkDigests[i]) {
+            throw new IntegrityError(`chunk ${i} of ${init.key} from ${holder} does not match its digest`, 'peer')
+          }
+          whole.update(chunk)
+          received += chunk.byteLength
+          if (++owed >= creditBatch && credited < n) {
+            await lp.write(ContentCredit.encode({ chunks: owed }), { signal: stall() })
+            credited += owed
+            owed = 0
+          }
+          if (i === n - 1) {
+            // the last chunk is handed out only once the whole object has checked out
+            checkWhole(whole)
+          }
+          yield chunk
+        }
+        if (n === 0) {
+          checkWhole(whole)
+        }
+        finished = true
+        const signal = stall()
+        await stream.close({ signal })
+        await waitForClose(stream, signal).catch(err => { stream.abort(err) })
+      } catch (err: any) {
+        log('transfer of %s from %s failed - %e', init.key, holder, err)
+        abort(err)
+        throw err
+      } finally {
+        // the consumer stopped early (`return()` on the generator)
+        abort()
+      }
+    }
+
+    function checkWhole (whole: Sha256Stream): void {
+      const actual = whole.digest()
+      if (actual !== init.digest) {
+        throw new IntegrityError(`${init.key} from ${holder} hashes to ${actual}, not ${init.digest}`, 'peer')
+      }
+    }
+
+    return {
+      init,
+      chunks: chunks(),
+      get received () { return received },
+      abort
+    }
+  }
+
+  /** An open, unlimited connection is reused; otherwise dial the hints, or the peer id through the peer store */
+  private async connect (address: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Connection> {
+    const peerId = peerIdFromString(address)
+    const open = this.components.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
+    const direct = open.find(c => c.limits == null)
+    if (direct != null) {
+      return direct
+    }
+    let connection: Connection | undefined
+    if (open.length === 0 && hints.length > 0) {
+      try {
+        connection = await this.components.connectionManager.openConnection(hints.map(ma => withPeerId(ma, address)), { signal })
+      } catch (err: any) {
+        signal.throwIfAborted()
+        this.log('dialling the hints of %s failed, trying the peer store - %e', address, err)
+      }
+    }
+    connection ??= await this.components.connectionManager.openConnection(peerId, { signal })
+    if (connection.limits != null) {
+      throw new LimitedConnectionError(`only a limited connection to ${address} is open`)
+    }
+    return connection
+  }
+}
+
+function withPeerId (ma: Multiaddr, address: Address): Multiaddr {
+  return ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${address}`)
+}
+
+async function waitForClose (stream: Stream, signal: AbortSignal): Promise<void> {
+  if (stream.status !== 'open') {
+    return
+  }
+  await raceSignal(new Promise<void>(resolve => {
+    stream.addEventListener('close', () => { resolve() }, { once: true })
+  }), signal)
+}
+
+async function raceSignal <T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {})
+    throw signal.reason
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}
+
+/** The peer id of an address, or undefined if it is not one */
+export function peerIdOf (address: Address): PeerId | undefined {
+  try {
+    return peerIdFromString(address)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,222 @@
+import { expect } from 'aegir/chai'
+import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
+import { DirectoryService } from '../../src/cdn/directory-service.ts'
+import { idToBytes } from '../../src/overlay/ring-id.ts'
+import { peerToWire } from '../../src/overlay/wire.ts'
+import { addresses, SimRing, TEST_STABILIZE_MS } from '../overlay/sim-ring.ts'
+import type { DirectoryServiceInit } from '../../src/cdn/directory-service.ts'
+import type { RingNode } from '../../src/overlay/ring-node.ts'
+import type { Peer } from '../../src/overlay/seams.ts'
+
+/** Eight nodes spread evenly round the ring, so tests can place keys and newcomers by hand */
+const SPACING = 1n << 253n
+const IDS = Array.from({ length: 8 }, (_, i) => BigInt(i + 1) * SPACING - 1n)
+
+interface Setup {
+  ring: SimRing
+  nodes: RingNode[]
+  services: Map<string, DirectoryService>
+  service(node: RingNode): DirectoryService
+  attach(node: RingNode, init?: DirectoryServiceInit): DirectoryService
+}
+
+async function setup (init: (node: RingNode) => DirectoryServiceInit = () => ({})): Promise<Setup> {
+  const ring = new SimRing({ seed: 'directory' })
+  const services = new Map<string, DirectoryService>()
+  const attach = (node: RingNode, i?: DirectoryServiceInit): DirectoryService => {
+    const service = new DirectoryService({ ring: node, random: ring.random.fork(`dir:${node.self.address}`) }, i ?? init(node))
+    services.set(node.self.address, service)
+    return service
+  }
+  const nodes = await ring.build(addresses(8, 'd'), IDS)
+  for (const node of nodes) {
+    attach(node)
+  }
+  await ring.converge(30 * TEST_STABILIZE_MS)
+  expect(ring.violations()).to.deep.equal([])
+  await ring.run(10 * TEST_STABILIZE_MS)
+  return {
+    ring,
+    nodes,
+    services,
+    attach,
+    service: (node) => services.get(node.self.address) as DirectoryService
+  }
+}
+
+function announceRequest (key: bigint, holder: Peer, gone: string[] = []): Uint8Array<ArrayBuffer> {
+  return DirectoryRequest.encode({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(key), gone, entries: [], holder: peerToWire(holder) })
+}
+
+async function rejection (ring: SimRing, p: Promise<unknown>): Promise<Error> {
+  try {
+    await ring.settle(p)
+  } catch (err: any) {
+    return err
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('DirectoryService (simulated ring)', function () {
+  this.timeout(30_000)
+
+  let s: Setup | undefined
+
+  afterEach(() => {
+    s?.ring.stopAll()
+    s = undefined
+  })
+
+  it('answers the first locate of a key with its home node and no holders', async () => {
+    s = await setup()
+    const key = IDS[3] - 100n
+    const found = await s.ring.settle(s.service(s.nodes[0]).locate(key))
+    expect(found.home.address).to.equal(s.ring.owner(key).self.address)
+    expect(found.home.address).to.equal('d3')
+    expect(found.holders).to.deep.equal([])
+  })
+
+  it('names the announcer to the next node that locates the key', async () => {
+    s = await setup()
+    const key = IDS[5] - 12345n
+    const [a, b] = [s.nodes[1], s.nodes[6]]
+    const first = await s.ring.settle(s.service(a).locate(key))
+    await s.ring.settle(s.service(a).announce(first.home, key))
+    expect(s.service(s.nodes[5]).directory.holders(key).map(p => p.address)).to.deep.equal([a.self.address])
+    const second = await s.ring.settle(s.service(b).locate(key))
+    expect(second.home.address).to.equal('d5')
+    expect(second.holders.map(p => p.address)).to.deep.equal([a.self.address])
+  })
+
+  it('never names the asker itself as a holder', async () => {
+    s = await setup()
+    const key = IDS[2] - 1n
+    const a = s.nodes[7]
+    const first = await s.ring.settle(s.service(a).locate(key))
+    await s.ring.settle(s.service(a).announce(first.home, key))
+    const again = await s.ring.settle(s.service(a).locate(key))
+    expect(again.holders).to.deep.equal([])
+  })
+
+  it('forgets the holders an announcer reports gone', async () => {
+    s = await setup()
+    const key = IDS[4] - 7n
+    const [a, b, c] = [s.nodes[0], s.nodes[1], s.nodes[2]]
+    const home = (await s.ring.settle(s.service(a).locate(key))).home
+    await s.ring.settle(s.service(a).announce(home, key))
+    await s.ring.settle(s.service(b).announce(home, key))
+    await s.ring.settle(s.service(c).announce(home, key, [a.self.address]))
+    expect(s.service(s.nodes[4]).directory.holders(key).map(p => p.address)).to.deep.equal([c.self.address, b.self.address])
+  })
+
+  it('announces to itself when it is the key\'s home', async () => {
+    s = await setup()
+    const key = IDS[6] - 3n
+    const home = s.nodes[6]
+    const found = await s.ring.settle(s.service(home).locate(key))
+    expect(found.home.address).to.equal(home.self.address)
+    await s.ring.settle(s.service(home).announce(found.home, key))
+    expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal([home.self.address])
+  })
+
+  it('lists the home node first when it holds the object itself', async () => {
+    const key = IDS[4] - 99n
+    s = await setup(node => ({ holdsLocally: k => node.self.address === 'd4' && k === key }))
+    await s.ring.settle(s.service(s.nodes[1]).announce({ id: IDS[4], address: 'd4' }, key))
+    const found = await s.ring.settle(s.service(s.nodes[0]).locate(key))
+    expect(found.holders.map(p => p.address)).to.deep.equal(['d4', 'd1'])
+  })
+
+  it('refuses an announce that names another node as the holder', async () => {
+    s = await setup()
+    const key = IDS[3] - 5n
+    const [liar, victim, home] = [s.nodes[0], s.nodes[1], s.nodes[3]]
+    const err = await rejection(s.ring, liar.message(home.self.address, announceRequest(key, victim.self)))
+    expect(err.name).to.equal('InvalidMessageError')
+    expect(err.message).to.include('announce itself')
+    expect(s.service(home).directory.holders(key)).to.deep.equal([])
+  })
+
+  it('moves the entries to a node that joins between the old predecessor and the home node', async () => {
+    s = await setup()
+    const home = s.nodes[4]
+    const moving = IDS[4] - (SPACING / 2n)
+    const staying = IDS[4] - 10n
+    const announcer = s.nodes[0]
+    for (const key of [moving, staying]) {
+      await s.ring.settle(s.service(announcer).announce(home.self, key))
+    }
+    expect(s.service(home).directory.size).to.equal(2)
+
+    const newcomer = s.ring.add('newcomer', moving + 1000n)
+    const service = s.attach(newcomer)
+    await s.ring.join(newcomer, s.nodes[1])
+    // the hand-over is one message from the old home
+    await s.ring.run(TEST_STABILIZE_MS)
+
+    expect(service.directory.holders(moving).map(p => p.address)).to.deep.equal([announcer.self.address])
+    expect(service.directory.holders(staying)).to.deep.equal([])
+    expect(s.service(home).directory.holders(moving)).to.deep.equal([])
+    expect(s.service(home).directory.holders(staying).map(p => p.address)).to.deep.equal([announcer.self.address])
+
+    await s.ring.converge(10 * TEST_STABILIZE_MS)
+    const found = await s.ring.settle(s.service(s.nodes[7]).locate(moving))
+    expect(found.home.address).to.equal('newcomer')
+    expect(found.holders.map(p => p.address)).to.deep.equal([announcer.self.address])
+  })
+
+  it('hands every entry to the successor when the home node leaves', async () => {
+    s = await setup()
+    const home = s.nodes[2]
+    const keys = [IDS[2], IDS[2] - 1n, IDS[1] + 1n]
+    for (const key of keys) {
+      await s.ring.settle(s.service(s.nodes[6]).announce(home.self, key))
+      await s.ring.settle(s.service(s.nodes[7]).announce(home.self, key))
+    }
+    await s.ring.leave(home)
+    const succ = s.nodes[3]
+    for (const key of keys) {
+      expect(s.service(succ).directory.holders(key).map(p => p.address)).to.deep.equal(['d7', 'd6'])
+      const found = await s.ring.settle(s.service(s.nodes[0]).locate(key))
+      expect(found.home.address).to.equal('d3')
+      expect(found.holders.map(p => p.address).sort()).to.deep.equal(['d6', 'd7'])
+    }
+  })
+
+  // BUG (src/overlay/ring-node.ts, forward): an error the owner's application raises (here the directory's
+  // InvalidMessageError for a routed ANNOUNCE: it only takes LOCATE on a route) comes back as
+  // INVALID_MESSAGE, and forward() treats that as "direct evidence" against the hop it asked: `fail()`
+  // forgets the healthy peer in every role and keeps it out of successor lists for suspectTimeoutMs (30 s).
+  // One such lookup from d0 for a key of its successor d1 leaves d0 with successors d5,d6,d7 (d1..d4
+  // dropped, one per retry), d2 and d3 without a predecessor, d4 with predecessor d0; 4 ring violations
+  // right after, and d0's successor still wrong 2 s later. The lookup ends in LookupFailedError.
+  it.skip('keeps its successor after the successor\'s application refuses a routed payload', async () => {
+    s = await setup()
+    const [origin, succ] = [s.nodes[0], s.nodes[1]]
+    const key = IDS[1] - 1n
+    await rejection(s.ring, origin.lookup(key, { app: announceRequest(key, origin.self) }))
+    expect(origin.successors[0]?.address).to.equal(succ.self.address)
+    expect(s.nodes[2].predecessor?.address).to.equal(succ.self.address)
+    await s.ring.run(2 * TEST_STABILIZE_MS)
+    expect(s.ring.violations()).to.deep.equal([])
+  })
+
+  // BUG (src/cdn/directory-service.ts, message): ANNOUNCE checks that a node only announces itself, but
+  // HANDOVER takes entries naming any holders for any keys from any sender. Any node can make a home
+  // node hand out an arbitrary address (here d1, which never fetched the object) as a holder — the very
+  // thing the ANNOUNCE check refuses. A HANDOVER is legitimate only from our successor (the old home,
+  // after we joined) and only for keys in (predecessor, self].
+  it.skip('refuses a hand-over from a node that was never home for those keys', async () => {
+    s = await setup()
+    const key = IDS[3] - 5n
+    const [liar, victim, home] = [s.nodes[6], s.nodes[1], s.nodes[3]]
+    const forged = DirectoryRequest.encode({
+      type: DirectoryRequest.Type.HANDOVER,
+      key: new Uint8Array(0),
+      gone: [],
+      entries: [{ key: idToBytes(key), holders: [peerToWire(victim.self)] }]
+    })
+    await rejection(s.ring, liar.message(home.self.address, forged))
+    expect(s.service(home).directory.holders(key)).to.deep.equal([])
+  })
+})

@@ -1,0 +1,150 @@
+/**
+ * Real libp2p nodes running the ringcdn service, in process: `@libp2p/memory`
+ * (or TCP on 127.0.0.1), noise, yamux, identify, connection monitor off.
+ * Ring maintenance runs fast so a few dozen nodes converge in seconds.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { memory } from '@libp2p/memory'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { ringCdn } from '../../src/ring-cdn.ts'
+import { MemoryContentStore } from '../../src/storage/memory-store.ts'
+import { waitFor } from './fixtures.ts'
+import type { RingCdn, RingCdnInit } from '../../src/ring-cdn.ts'
+import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, ReadOptions } from '../../src/storage/content-store.ts'
+import type { TransportName } from './fixtures.ts'
+import type { AbortOptions, Libp2p } from '@libp2p/interface'
+
+export type CdnNode = Libp2p<{ cdn: RingCdn }>
+
+/** Ring settings for tests: fast maintenance, short timeouts */
+export const FAST_RING = {
+  stabilizeIntervalMs: 250,
+  fixFingersIntervalMs: 100,
+  hopTimeoutMs: 400
+}
+
+let memoryAddresses = 0
+
+export interface CdnNodeOptions {
+  transport?: TransportName
+  /** Merged over the test defaults */
+  init?: RingCdnInit
+}
+
+export async function createCdnNode (options: CdnNodeOptions = {}): Promise<CdnNode> {
+  const transport = options.transport ?? 'memory'
+  return createLibp2p({
+    addresses: {
+      listen: [transport === 'memory' ? `/memory/ringcdn-${process.pid}-${memoryAddresses++}` : '/ip4/127.0.0.1/tcp/0']
+    },
+    transports: [transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [noise()],
+    // a node that joins opens streams to a fresh connection at once; the default of 10 early streams resets it
+    streamMuxers: [yamux({ maxEarlyStreams: 256 })],
+    // its pings on a busy event loop only add noise to these tests
+    connectionMonitor: { enabled: false },
+    connectionManager: {
+      maxConnections: 1_000,
+      inboundConnectionThreshold: 1_000,
+      maxIncomingPendingConnections: 1_000
+    },
+    services: {
+      identify: identify(),
+      cdn: ringCdn({
+        ring: FAST_RING,
+        lookupTimeoutMs: 3_000,
+        joinRetries: 8,
+        joinRetryDelayMs: 200,
+        ...options.init
+      })
+    }
+  })
+}
+
+/**
+ * `n` nodes forming one ring: the first creates it, the rest join through it
+ */
+export async function createRing (n: number, options: CdnNodeOptions & { initFor?(i: number): RingCdnInit } = {}): Promise<CdnNode[]> {
+  const first = await createCdnNode({ ...options, init: { ...options.init, ...options.initFor?.(0), bootstrap: [] } })
+  await first.services.cdn.whenJoined({ signal: AbortSignal.timeout(5_000) })
+  const bootstrap = first.getMultiaddrs().map(ma => ma.toString())
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => createCdnNode({
+    ...options,
+    init: { ...options.init, ...options.initFor?.(i + 1), bootstrap }
+  })))
+  const nodes = [first, ...rest]
+  await Promise.all(nodes.map(async node => node.services.cdn.whenJoined({ signal: AbortSignal.timeout(20_000) })))
+  return nodes
+}
+
+/** The true successor of `key` among `ids` (sorted ascending) */
+export function trueSuccessor (ids: bigint[], key: bigint): bigint {
+  return ids.find(id => id >= key) ?? ids[0]
+}
+
+/** Whether every node's first successor and predecessor are its true neighbours */
+export function ringIsCorrect (nodes: CdnNode[]): boolean {
+  const byId = new Map(nodes.map(n => [n.services.cdn.nodeId as bigint, n]))
+  const ids = [...byId.keys()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+  return ids.every((id, i) => {
+    const ring = byId.get(id)?.services.cdn.ring
+    const succ = ids[(i + 1) % ids.length]
+    const pred = ids[(i - 1 + ids.length) % ids.length]
+    return ring?.successors[0]?.id === succ && ring?.predecessor?.id === pred
+  })
+}
+
+export async function waitForRing (nodes: CdnNode[], timeout: number = 30_000): Promise<void> {
+  await waitFor(() => ringIsCorrect(nodes), timeout, `${nodes.length} nodes to form the true ring`)
+}
+
+export async function stopAll (nodes: CdnNode[]): Promise<void> {
+  await Promise.all(nodes.map(async node => node.stop()))
+}
+
+export async function bodyBytes (res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer())
+}
+
+/**
+ * A content store that misbehaves on demand: `poison` flips a byte of every
+ * chunk it hands out, `chunkDelayMs` slows reads, `onChunk` sees every chunk
+ * read (e.g. to kill the node mid-upload)
+ */
+export class TestStore implements ContentStore {
+  readonly inner: MemoryContentStore
+  poison = false
+  chunkDelayMs = 0
+  chunksRead = 0
+  onChunk?: (index: number) => void
+
+  constructor (maxBytes?: number) {
+    this.inner = new MemoryContentStore({}, { maxBytes })
+  }
+
+  async has (key: string, options?: GetOptions): Promise<boolean> { return this.inner.has(key, options) }
+  async getMeta (key: string, options?: GetOptions): Promise<ObjectMeta | undefined> { return this.inner.getMeta(key, options) }
+  async put (init: ObjectInit, chunks: ChunkSource, options?: AbortOptions): Promise<ObjectMeta> { return this.inner.put(init, chunks, options) }
+
+  async getChunk (key: string, index: number, options?: GetOptions): Promise<Uint8Array | undefined> {
+    if (this.chunkDelayMs > 0) {
+      await new Promise(resolve => setTimeout(resolve, this.chunkDelayMs))
+    }
+    const chunk = await this.inner.getChunk(key, index, options)
+    this.chunksRead++
+    this.onChunk?.(index)
+    if (chunk != null && this.poison) {
+      chunk[0] ^= 0xff
+    }
+    return chunk
+  }
+
+  read (key: string, options?: ReadOptions): AsyncGenerator<Uint8Array, void, undefined> { return this.inner.read(key, options) }
+  async delete (key: string, options?: AbortOptions): Promise<void> { await this.inner.delete(key, options) }
+  async keys (options?: AbortOptions): Promise<string[]> { return this.inner.keys(options) }
+  async stats (options?: AbortOptions): Promise<ContentStoreStats> { return this.inner.stats(options) }
+  async close (): Promise<void> { await this.inner.close() }
+}

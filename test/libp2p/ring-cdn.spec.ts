@@ -1,0 +1,299 @@
+/**
+ * The ringcdn service on 32 real libp2p nodes in one process (`@libp2p/memory`,
+ * noise, yamux) and a real HTTP origin on 127.0.0.1. One network is shared by
+ * every test in this file; each test uses its own asset paths, and the tests
+ * that take nodes away (a holder killed mid-transfer) use nodes no other test
+ * relies on.
+ */
+import { createHash } from 'node:crypto'
+import { expect } from 'aegir/chai'
+import { idFromBytes } from '../../src/overlay/ring-id.ts'
+import { SOURCE_HEADER } from '../../src/ring-cdn.ts'
+import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
+import { bytesOf, sri, startOrigin } from '../fixtures/origin-server.ts'
+import { TestStore, bodyBytes, createRing, ringIsCorrect, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
+import { waitFor } from './fixtures.ts'
+import type { CdnNode } from './cdn-fixtures.ts'
+import type { IntegrityFailureDetail, LookupEventDetail, TransferEventDetail } from '../../src/cdn/stats.ts'
+import type { Origin } from '../fixtures/origin-server.ts'
+
+const NODES = 32
+
+/** Roles of a few nodes, so tests that break a node do not disturb the others */
+const POISONED = 31
+const DOOMED = 30
+const BUSY = 29
+
+describe('ringcdn on 32 libp2p nodes', function () {
+  this.timeout(60_000)
+
+  let origin: Origin
+  let nodes: CdnNode[]
+  const stores: TestStore[] = []
+  const manifest = { ringcdn: 1 as const, assets: {} as Record<string, string> }
+
+  /**
+   * The site's assets, registered with the origin and (unless said otherwise)
+   * in the manifest every node loads at start
+   */
+  const assets: Record<string, { body: Uint8Array, inManifest?: boolean, reprDigest?: boolean }> = {
+    '/js/app.js': { body: bytesOf(3 * CHUNK_SIZE + 123, 1) },
+    '/img/poisoned.png': { body: bytesOf(2 * CHUNK_SIZE, 2) },
+    '/css/site.css': { body: bytesOf(CHUNK_SIZE + 7, 3) },
+    '/css/never-fetched.css': { body: bytesOf(100, 4) },
+    '/video/clip.mp4': { body: bytesOf(12 * CHUNK_SIZE, 5) },
+    '/fonts/busy.woff2': { body: bytesOf(CHUNK_SIZE, 6) },
+    '/data/headers.json': { body: bytesOf(5000, 7), inManifest: false, reprDigest: true },
+    '/data/untrusted.json': { body: bytesOf(5000, 8), inManifest: false }
+  }
+
+  /** An asset's URL and bytes */
+  const asset = (path: string): { url: string, body: Uint8Array } => ({ url: origin.url(path), body: assets[path].body })
+
+  const cdn = (i: number): CdnNode['services']['cdn'] => nodes[i].services.cdn
+
+  before(async () => {
+    origin = await startOrigin()
+    for (const [path, { body, inManifest, reprDigest }] of Object.entries(assets)) {
+      origin.set(path, { body, contentType: 'application/javascript', reprDigest })
+      if (inManifest !== false) {
+        manifest.assets[origin.url(path)] = sri(body)
+      }
+    }
+    nodes = await createRing(NODES, {
+      initFor: (i) => {
+        const store = new TestStore()
+        stores[i] = store
+        return {
+          store,
+          manifest,
+          // the busy node serves nobody: every content request is answered busy
+          maxConcurrentUploads: i === BUSY ? 0 : undefined,
+          transferStallTimeoutMs: 2_000
+        }
+      }
+    })
+    await waitForRing(nodes)
+  })
+
+  after(async () => {
+    await stopAll(nodes ?? [])
+    await origin?.close()
+  })
+
+  it('converges to the true ring: every successor and predecessor matches the sorted ids', () => {
+    expect(ringIsCorrect(nodes)).to.be.true()
+    // every node's id is SHA-256 of its peer id's multihash, as the ring requires
+    const node = nodes[0]
+    expect(cdn(0).nodeId).to.equal(idFromBytes(createHash('sha256').update(node.peerId.toMultihash().bytes).digest()))
+  })
+
+  it('routes lookups to the true home node of the key from any node', async () => {
+    const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const home = new Map(nodes.map(n => [n.services.cdn.nodeId as bigint, n.peerId.toString()]))
+    for (let i = 0; i < 40; i++) {
+      const key = idFromBytes(bytesOf(32, 1000 + i))
+      const from = i % NODES
+      const res = await cdn(from).locate(key)
+      expect(res.home).to.equal(home.get(trueSuccessor(ids, key)), `lookup ${i} from node ${from}`)
+      expect(res.hops).to.be.lessThan(12)
+    }
+  })
+
+  it('serves the second page from a peer, and the origin served the GET once', async () => {
+    const { url, body } = asset('/js/app.js')
+
+    const first = await cdn(1).fetch(url)
+    expect(first.headers.get(SOURCE_HEADER)).to.equal('origin')
+    expect(await bodyBytes(first)).to.equalBytes(body)
+
+    // the announce to the home node runs in the background
+    await waitFor(() => origin.count('/js/app.js') === 1, 1_000, 'the first GET')
+    const transfers: TransferEventDetail[] = []
+    const lookups: LookupEventDetail[] = []
+    cdn(2).addEventListener('transfer', (evt) => { transfers.push(evt.detail) })
+    cdn(2).addEventListener('lookup', (evt) => { lookups.push(evt.detail) })
+    const second = await fetchWhenAnnounced(2, url, 'peer')
+    expect(await bodyBytes(second)).to.equalBytes(body)
+    expect(second.headers.get('content-type')).to.equal('application/javascript')
+    expect(origin.count('/js/app.js')).to.equal(1)
+    expect(origin.count('/js/app.js', 'HEAD')).to.equal(0)
+
+    // a third page may be served by either holder
+    const third = await fetchWhenAnnounced(3, url, 'peer')
+    expect(await bodyBytes(third)).to.equalBytes(body)
+    expect(origin.count('/js/app.js')).to.equal(1)
+
+    // the same page again: its own store
+    const again = await cdn(2).fetch(url)
+    expect(again.headers.get(SOURCE_HEADER)).to.equal('local')
+    expect(await bodyBytes(again)).to.equalBytes(body)
+
+    const stats = cdn(2).getStats()
+    expect(stats.fromPeers).to.be.at.least(1)
+    expect(stats.fromLocal).to.be.at.least(1)
+    expect(stats.bytesFromPeers).to.be.at.least(body.byteLength)
+    expect(stats.lookups).to.be.at.least(1)
+    expect(stats.meanHops).to.be.greaterThan(0)
+    expect(cdn(1).getStats().bytesUploaded + cdn(3).getStats().bytesUploaded + cdn(2).getStats().bytesUploaded).to.be.at.least(body.byteLength)
+    expect(lookups.some(l => l.holders > 0 && l.home != null)).to.be.true()
+    expect(transfers.some(t => t.source === 'peer' && t.bytes === body.byteLength)).to.be.true()
+  })
+
+  it('never delivers a poisoned holder\'s bytes: the fetch still succeeds and the failure is counted', async () => {
+    const { url, body } = asset('/img/poisoned.png')
+    const poisoned = await cdn(POISONED).fetch(url)
+    expect(await bodyBytes(poisoned)).to.equalBytes(body)
+    stores[POISONED].poison = true
+
+    const failures: IntegrityFailureDetail[] = []
+    cdn(4).addEventListener('integrity-failure', (evt) => { failures.push(evt.detail) })
+    await waitForHolders(4, url, 1)
+    const res = await cdn(4).fetch(url)
+    expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
+    expect(await bodyBytes(res)).to.equalBytes(body)
+    expect(cdn(4).getStats().integrityFailures).to.equal(1)
+    expect(failures).to.have.lengthOf(1)
+    expect(failures[0]).to.include({ source: 'peer', peer: nodes[POISONED].peerId.toString() })
+    // and nothing unverified was stored: the next fetch is local and correct
+    const again = await cdn(4).fetch(url)
+    expect(again.headers.get(SOURCE_HEADER)).to.equal('local')
+    expect(await bodyBytes(again)).to.equalBytes(body)
+  })
+
+  it('keeps serving what peers hold while the origin is down', async () => {
+    const { url, body } = asset('/css/site.css')
+    const missing = asset('/css/never-fetched.css').url
+    await bodyBytes(await cdn(5).fetch(url))
+
+    origin.down = true
+    try {
+      const res = await fetchWhenAnnounced(6, url, 'peer')
+      expect(await bodyBytes(res)).to.equalBytes(body)
+      await expect(cdn(6).fetch(missing)).to.eventually.be.rejected.with.property('name', 'OriginFetchError')
+    } finally {
+      origin.down = false
+    }
+  })
+
+  it('completes a fetch when its holder dies mid-transfer', async () => {
+    const { url, body } = asset('/video/clip.mp4')
+    await bodyBytes(await cdn(DOOMED).fetch(url))
+    await waitForHolders(7, url, 1)
+
+    // the holder serves slowly and is stopped after a few chunks
+    const store = stores[DOOMED]
+    store.chunkDelayMs = 20
+    store.chunksRead = 0
+    store.onChunk = () => {
+      if (store.chunksRead === 3) {
+        void nodes[DOOMED].stop()
+      }
+    }
+    const started = Date.now()
+    const res = await cdn(7).fetch(url)
+    expect(await bodyBytes(res)).to.equalBytes(body)
+    expect(['origin', 'peer']).to.include(res.headers.get(SOURCE_HEADER))
+    expect(Date.now() - started).to.be.lessThan(10_000)
+    expect(cdn(7).getStats().holderFailures).to.be.at.least(1)
+  })
+
+  it('tries the next holder when one is busy', async () => {
+    const { url, body } = asset('/fonts/busy.woff2')
+    await bodyBytes(await cdn(BUSY).fetch(url))
+    await waitForHolders(8, url, 1)
+
+    // the only holder refuses: the fetch goes to the origin and the holder stays listed
+    const res = await cdn(8).fetch(url)
+    expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
+    expect(await bodyBytes(res)).to.equalBytes(body)
+    expect(cdn(BUSY).getStats().busyRefusals).to.equal(1)
+
+    // with a second holder listed, somebody always serves it from a peer
+    const next = await fetchWhenAnnounced(9, url, 'peer', 2)
+    expect(await bodyBytes(next)).to.equalBytes(body)
+  })
+
+  it('takes the digest from the origin\'s Repr-Digest when no manifest lists the asset', async () => {
+    const { url, body } = asset('/data/headers.json')
+    await bodyBytes(await cdn(10).fetch(url))
+    const res = await fetchWhenAnnounced(11, url, 'peer')
+    expect(await bodyBytes(res)).to.equalBytes(body)
+    expect(origin.count('/data/headers.json')).to.equal(1)
+    expect(origin.count('/data/headers.json', 'HEAD')).to.equal(1)
+  })
+
+  it('accepts no peer bytes without a trusted digest', async () => {
+    const { url, body } = asset('/data/untrusted.json')
+    await bodyBytes(await cdn(12).fetch(url))
+    await waitForHolders(13, url, 1)
+    const res = await cdn(13).fetch(url)
+    expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
+    expect(await bodyBytes(res)).to.equalBytes(body)
+    expect(origin.count('/data/untrusted.json')).to.equal(2)
+  })
+
+  it('verifies the caller\'s integrity option, also against the origin', async () => {
+    const body = bytesOf(4000, 9)
+    const path = '/js/tampered.js'
+    origin.set(path, { body, wrongBody: bytesOf(4000, 10) })
+    const err = await cdn(14).fetch(origin.url(path), { integrity: sri(body) }).catch(e => e)
+    expect(err).to.have.property('name', 'IntegrityError')
+    expect(err).to.have.property('source', 'origin')
+    expect(cdn(14).getStats().integrityFailures).to.equal(1)
+
+    origin.set(path, { body })
+    const ok = await cdn(14).fetch(origin.url(path), { integrity: sri(body) })
+    expect(await bodyBytes(ok)).to.equalBytes(body)
+  })
+
+  it('returns the origin\'s 404 as the origin sent it', async () => {
+    const res = await cdn(15).fetch(origin.url('/nope.js'))
+    expect(res.status).to.equal(404)
+    expect(await res.text()).to.equal('not found')
+    expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
+  })
+
+  it('keeps routing peers tagged in the peer store', async () => {
+    const node = nodes[16]
+    const ring = cdn(16).ring
+    const succ = ring?.successors[0]
+    expect(succ).to.exist()
+    const peer = await node.peerStore.get(peerIdOf(nodes, succ?.address))
+    expect([...peer.tags.keys()].some(tag => tag.startsWith('ringcdn-'))).to.be.true()
+    expect(node.getConnections(peer.id)).to.not.be.empty()
+    const { open, kept } = cdn(16).getStats().connections
+    expect(kept).to.be.greaterThan(0)
+    expect(open).to.be.at.least(kept)
+  })
+
+  /** Waits until the home node lists `min` holders, then fetches, retrying until the source is as expected */
+  async function fetchWhenAnnounced (i: number, url: string, source: string, min: number = 1): Promise<Response> {
+    await waitForHolders(i, url, min)
+    const res = await cdn(i).fetch(url)
+    expect(res.headers.get(SOURCE_HEADER)).to.equal(source)
+    return res
+  }
+
+  async function waitForHolders (i: number, url: string, min: number): Promise<void> {
+    const end = Date.now() + 5_000
+    while (true) {
+      const res = await cdn(i).locate(url)
+      if (res.holders.length >= min) {
+        return
+      }
+      if (Date.now() > end) {
+        throw new Error(`home node lists ${res.holders.length} holders of ${url}, wanted ${min}`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+})
+
+function peerIdOf (nodes: CdnNode[], address: string | undefined): CdnNode['peerId'] {
+  const node = nodes.find(n => n.peerId.toString() === address)
+  if (node == null) {
+    throw new Error(`no node ${address}`)
+  }
+  return node.peerId
+}

@@ -140,6 +140,13 @@ export interface SimOptions {
    */
   reportPath?: string
   /**
+   * Stop the run after this much wall-clock time and report how far it got
+   * (`virtualSeconds` then says how much was simulated); 0 = no limit.
+   *
+   * @default 0
+   */
+  wallLimitMs: number
+  /**
    * No progress bar and no notes on stderr; the summary still goes to stdout.
    *
    * @default false
@@ -196,6 +203,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   stabilizeIntervalMs: DEFAULT_STABILIZE_INTERVAL_MS,
   fixFingersIntervalMs: DEFAULT_FIX_FINGERS_INTERVAL_MS,
   seed: DEFAULT_SEED,
+  wallLimitMs: 0,
   quiet: false,
   help: false
 })
@@ -245,6 +253,7 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'successors', arg: 'K', default: String(DEFAULT_SUCCESSORS), help: 'successor list length' },
   { name: 'stabilize-interval', arg: 'DUR', default: formatDuration(DEFAULT_STABILIZE_INTERVAL_MS), help: 'period of the stabilize round' },
   { name: 'fix-fingers-interval', arg: 'DUR', default: formatDuration(DEFAULT_FIX_FINGERS_INTERVAL_MS), help: 'period of the fix-fingers round' },
+  { name: 'wall-limit', arg: 'DUR', default: '0', help: 'stop after this much wall-clock time and report how far the run got; 0 = none' },
   { name: 'seed', arg: 'S', default: String(DEFAULT_SEED), help: 'PRNG seed; same seed and flags = same run' },
   { name: 'json', arg: 'FILE', help: 'write the JSON result document to FILE' },
   { name: 'report', arg: 'FILE', help: 'write the HTML report to FILE' },
@@ -286,6 +295,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     stabilizeIntervalMs: readDuration(raw, 'stabilize-interval', DEFAULT_STABILIZE_INTERVAL_MS, { positive: true }),
     fixFingersIntervalMs: readDuration(raw, 'fix-fingers-interval', DEFAULT_FIX_FINGERS_INTERVAL_MS, { positive: true }),
     seed: readInteger(raw, 'seed', DEFAULT_SEED, 0),
+    wallLimitMs: readDuration(raw, 'wall-limit', 0),
     quiet: raw.has('quiet'),
     help: false
   }

@@ -434,8 +434,10 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   }
   scheduler.at(measureFrom + sampleEvery, sample)
 
+  const wallDeadline = opts.wallLimitMs > 0 ? wallStart + opts.wallLimitMs : Infinity
   await scheduler.run({
     until: opts.durationMs,
+    stopWhen: () => performance.now() > wallDeadline,
     progressEveryMs: Math.max(1000, opts.durationMs / 200),
     onProgress: (now) => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss)
@@ -455,7 +457,9 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       violations++
     }
   }
-  const meanLive = liveNodeSeconds / Math.max(1e-9, measuredMs / 1000)
+  // a wall-limited run ends early: rates are over the part actually simulated
+  const measuredSeconds = Math.max(1e-9, (scheduler.now - measureFrom) / 1000)
+  const meanLive = liveNodeSeconds / measuredSeconds
   const maintenanceBytes = (network.totals().maintenance?.bytes ?? 0) - maintenanceAtWarmup
   const uploads = [...uploaded.values()]
   const totalUploaded = uploads.reduce((a, b) => a + b, 0)
@@ -470,7 +474,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
 
   return {
     nodes: opts.nodes,
-    virtualSeconds: opts.durationMs / 1000,
+    virtualSeconds: round(scheduler.now / 1000, 1),
     wallSeconds: round((performance.now() - wallStart) / 1000, 2),
     peakRssMB: round(peakRss / 1024 / 1024, 1),
     events: scheduler.events,
@@ -480,7 +484,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     fetches,
     offload: round(delivered > 0 ? bytes.peers / delivered : 0, 4),
     idealOffload: round(delivered > 0 ? 1 - bytes.idealOrigin / delivered : 0, 4),
-    maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / (measuredMs / 1000) : 0, 1),
+    maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / measuredSeconds : 0, 1),
     upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
     ring: { violations },
     options: { ...opts },

@@ -12,31 +12,23 @@ export const ID_BYTES = RING_BITS / 8
 export const RING_SIZE = 1n << BigInt(RING_BITS)
 const MASK = RING_SIZE - 1n
 
-const HEX: string[] = []
-for (let i = 0; i < 256; i++) {
-  HEX.push(i.toString(16).padStart(2, '0'))
-}
-
 /** 32 big-endian bytes → position; anything else is an `InvalidMessageError` */
 export function idFromBytes (bytes: Uint8Array): bigint {
   if (bytes.byteLength !== ID_BYTES) {
     throw new InvalidMessageError(`ring id must be ${ID_BYTES} bytes, got ${bytes.byteLength}`)
   }
-  let hex = '0x'
-  for (let i = 0; i < ID_BYTES; i++) {
-    hex += HEX[bytes[i]]
-  }
-  return BigInt(hex)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, ID_BYTES)
+  return (view.getBigUint64(0) << 192n) | (view.getBigUint64(8) << 128n) | (view.getBigUint64(16) << 64n) | view.getBigUint64(24)
 }
 
 /** Position → 32 big-endian bytes */
 export function idToBytes (id: bigint): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(ID_BYTES)
-  let x = id & MASK
-  for (let i = ID_BYTES - 1; i >= 0; i--) {
-    out[i] = Number(x & 0xffn)
-    x >>= 8n
-  }
+  const view = new DataView(out.buffer)
+  view.setBigUint64(0, BigInt.asUintN(64, id >> 192n))
+  view.setBigUint64(8, BigInt.asUintN(64, id >> 128n))
+  view.setBigUint64(16, BigInt.asUintN(64, id >> 64n))
+  view.setBigUint64(24, BigInt.asUintN(64, id))
   return out
 }
 

@@ -18,8 +18,19 @@ export const MAX_HINTS = 8
 /** Longest dialing hint accepted, bytes */
 export const MAX_HINT_BYTES = 512
 
+/**
+ * Peers in a routing state are sent again and again (every stabilize answer
+ * lists the successors), so their wire form is built once per peer object
+ */
+const wireForms = new WeakMap<Peer, WirePeer>()
+
 export function peerToWire (peer: Peer): WirePeer {
-  return { id: idToBytes(peer.id), address: peer.address, hints: (peer.hints ?? []) as Array<Uint8Array<ArrayBuffer>> }
+  let wire = wireForms.get(peer)
+  if (wire == null) {
+    wire = { id: idToBytes(peer.id), address: peer.address, hints: (peer.hints ?? []) as Array<Uint8Array<ArrayBuffer>> }
+    wireForms.set(peer, wire)
+  }
+  return wire
 }
 
 export function peerFromWire (wire: WirePeer | undefined): Peer {

@@ -183,20 +183,21 @@ describe('DirectoryService (simulated ring)', function () {
     }
   })
 
-  // BUG (src/overlay/ring-node.ts, forward): an error the owner's application raises (here the directory's
-  // InvalidMessageError for a routed ANNOUNCE: it only takes LOCATE on a route) comes back as
-  // INVALID_MESSAGE, and forward() treats that as "direct evidence" against the hop it asked: `fail()`
-  // forgets the healthy peer in every role and keeps it out of successor lists for suspectTimeoutMs (30 s).
-  // One such lookup from d0 for a key of its successor d1 leaves d0 with successors d5,d6,d7 (d1..d4
-  // dropped, one per retry), d2 and d3 without a predecessor, d4 with predecessor d0; 4 ring violations
-  // right after, and d0's successor still wrong 2 s later. The lookup ends in LookupFailedError.
-  it.skip('keeps its successor after the successor\'s application refuses a routed payload', async () => {
+  // An application's refusal travels back along the path as INVALID_MESSAGE. An earlier tree took it as
+  // evidence against each hop and fail()ed it: this one lookup left d0 with successors d5,d6,d7, d2 and d3
+  // without a predecessor and 4 ring violations, d0's still wrong 2 s later.
+  it('surfaces the home node\'s refusal of a routed payload without breaking the ring', async () => {
     s = await setup()
     const [origin, succ] = [s.nodes[0], s.nodes[1]]
     const key = IDS[1] - 1n
-    await rejection(s.ring, origin.lookup(key, { app: announceRequest(key, origin.self) }))
+    const err = await rejection(s.ring, origin.lookup(key, { app: announceRequest(key, origin.self) }))
+    expect(err.name).to.equal('InvalidMessageError')
     expect(origin.successors[0]?.address).to.equal(succ.self.address)
     expect(s.nodes[2].predecessor?.address).to.equal(succ.self.address)
+    // the same from the far side of the ring, several hops away
+    const far = await rejection(s.ring, s.nodes[5].lookup(key, { app: announceRequest(key, s.nodes[5].self) }))
+    expect(far.name).to.equal('InvalidMessageError')
+    expect(s.ring.violations()).to.deep.equal([])
     await s.ring.run(2 * TEST_STABILIZE_MS)
     expect(s.ring.violations()).to.deep.equal([])
   })

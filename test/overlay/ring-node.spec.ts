@@ -266,30 +266,17 @@ describe('RingNode (simulated network, virtual time)', function () {
       return r
     }
 
-    it('keeps the ring right and answers every lookup, almost always with the true owner', async () => {
+    // a lost message deep in a path makes every hop before it time out; none of them may take that as
+    // evidence against the peer it asked (an earlier tree marked them "slow" and then delivered its
+    // live predecessor's keys itself: 3 of these 500 lookups named the wrong owner)
+    it('still finds the true owner of every key under 1% message loss', async () => {
       ring = await lossyRing()
       const tally = await ring.lookups(ring.members(), randomKeys(25, 'loss'))
       expect(tally.total).to.equal(500)
-      expect(tally.failed).to.deep.equal([])
-      expect(tally.correct / tally.total).to.be.at.least(0.99)
-      await ring.run(5 * TEST_STABILIZE_MS)
-      expect(ring.violations()).to.deep.equal([])
-    })
-
-    // BUG (src/overlay/ring-node.ts): one lost message makes a converged, churn-free ring answer with the
-    // wrong owner. Here 3 of 500 lookups name a node after the true owner (n6 → 9909d08e: n14, owner n9;
-    // n10 → 336deb7d: n5, owner n12; n18 → 3d8194a8: n5, owner n17). A loss deep in the path makes the
-    // hops before it time out (each waits less than the hop after it), and `forward()` then `distrust()`s
-    // the next hop — including a node's live predecessor on a final walk-back, or after a wait shorter
-    // than a round trip once the budget has shrunk. `route()` is handed those "slow" marks as suspects and
-    // treats a suspect predecessor as absent, so the node delivers the predecessor's keys itself, and keeps
-    // doing so for 4 × hopTimeoutMs. distrust()'s own comment says a slow peer keeps its place as
-    // predecessor, but for ownership it does not. DESIGN §7 asks ≥ 99.9 % correct.
-    it.skip('still finds the true owner of every key under 1% message loss', async () => {
-      ring = await lossyRing()
-      const tally = await ring.lookups(ring.members(), randomKeys(25, 'loss'))
       expect(tally.wrong).to.deep.equal([])
       expect(tally.failed).to.deep.equal([])
+      await ring.run(5 * TEST_STABILIZE_MS)
+      expect(ring.violations()).to.deep.equal([])
     })
   })
 })

@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { SeededRandom } from '../../sim/random.ts'
-import { distance, fingerStart, RING_BITS, RING_SIZE } from '../../src/overlay/ring-id.ts'
+import { compareIds, distance, fingerStart, RING_BITS, RING_SIZE } from '../../src/overlay/ring-id.ts'
 import { closestPreceding, MAX_CANDIDATES, route } from '../../src/overlay/route.ts'
 import { createRoutingState, setFinger, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
 import type { RoutingState } from '../../src/overlay/routing-state.ts'
@@ -166,7 +166,7 @@ describe('route', () => {
 
     /** Every node's state as Chord defines it: true predecessor, next r nodes, finger i = successor(self + 2^i) */
     function perfectRing (ids: bigint[]): { sorted: bigint[], states: Map<bigint, RoutingState>, owner(key: bigint): bigint } {
-      const sorted = [...new Set(ids)].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+      const sorted = [...new Set(ids)].sort(compareIds)
       const owner = (key: bigint): bigint => {
         let lo = 0
         let hi = sorted.length

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { distance, RING_SIZE } from '../../src/overlay/ring-id.ts'
+import { compareIds, distance, RING_SIZE } from '../../src/overlay/ring-id.ts'
 import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
 import type { Peer } from '../../src/overlay/seams.ts'
 
@@ -11,6 +11,82 @@ function peer (id: bigint, address: string = `p${id}`): Peer {
 }
 
 const ids = (peers: readonly Peer[]): bigint[] => peers.map(p => p.id)
+
+function checkSetSuccessors (selfId: bigint, size: number, first: Peer[], second: Peer[]): void {
+  const self = peer(selfId, 'self')
+  const s = createRoutingState(self, size)
+  setSuccessors(s, first)
+  const before = s.successors.map(p => p.address)
+  const change = setSuccessors(s, second)
+  const list = s.successors
+  expect(list.length).to.be.at.most(size)
+  expect(list.map(p => p.address)).to.not.include('self')
+  expect(ids(list)).to.not.include(selfId)
+  expect(new Set(list.map(p => p.address)).size).to.equal(list.length)
+  for (let i = 1; i < list.length; i++) {
+    expect(distance(selfId, list[i - 1].id) <= distance(selfId, list[i].id)).to.equal(true)
+  }
+  // every kept peer came from the candidates
+  for (const p of list) {
+    expect(second.some(c => c.address === p.address && c.id === p.id)).to.equal(true)
+  }
+  // the change is exactly the set difference
+  const after = list.map(p => p.address)
+  expect(change.added.map(p => p.address).sort()).to.deep.equal(after.filter(a => !before.includes(a)).sort())
+  expect(change.removed.map(p => p.address).sort()).to.deep.equal(before.filter(a => !after.includes(a)).sort())
+}
+
+function checkTruncation (candidates: bigint[], size: number): void {
+  const s = createRoutingState(peer(0n), size)
+  setSuccessors(s, candidates.map(id => peer(id)))
+  const nearest = [...candidates].sort(compareIds).slice(0, size)
+  expect(ids(s.successors)).to.deep.equal(nearest)
+}
+
+function checkDropFingers (indexes: number[], cut: number): void {
+  const s = createRoutingState(peer(0n), 4)
+  for (const i of indexes) {
+    setFinger(s, i, peer(BigInt(i) + 1n))
+  }
+  const byNumber = (a: number, b: number): number => a - b
+  const removed = dropFingersUpTo(s, cut)
+  expect(ids(removed).sort(compareIds)).to.deep.equal(indexes.filter(i => i <= cut).sort(byNumber).map(i => BigInt(i) + 1n))
+  expect([...s.fingers.keys()].sort(byNumber)).to.deep.equal(indexes.filter(i => i > cut).sort(byNumber))
+}
+
+function checkForget (pred: Peer | null, succ: Peer[], fingers: Array<[number, Peer]>, gone: string): void {
+  const s = createRoutingState(peer(0n, 'self'), 8)
+  setPredecessor(s, pred ?? undefined)
+  setSuccessors(s, succ)
+  for (const [i, f] of fingers) {
+    setFinger(s, i, f)
+  }
+  const heldFingers = [...s.fingers.values()].filter(f => f.address === gone).length
+  const wasPred = s.predecessor?.address === gone
+  const wasSucc = s.successors.some(x => x.address === gone)
+  expect(forgetPeer(s, gone)).to.deep.equal({ predecessor: wasPred, successor: wasSucc, fingers: heldFingers })
+  expect(knownPeers(s).map(x => x.address)).to.not.include(gone)
+}
+
+function checkKnownPeers (pred: number | null, succ: number[], fingers: Array<[number, number]>): void {
+  const s = createRoutingState(peer(1000n), 8)
+  setPredecessor(s, pred != null ? peer(BigInt(pred)) : undefined)
+  setSuccessors(s, succ.map(i => peer(BigInt(i))))
+  for (const [i, f] of fingers) {
+    setFinger(s, i, peer(BigInt(f)))
+  }
+  const known = knownPeers(s).map(p => p.address)
+  expect(new Set(known).size).to.equal(known.length)
+  const expected = new Set([
+    ...(s.predecessor != null ? [s.predecessor.address] : []),
+    ...s.successors.map(p => p.address),
+    ...[...s.fingers.values()].map(p => p.address)
+  ])
+  expect(new Set(known)).to.deep.equal(expected)
+  const distinct = distinctFingers(s).map(p => p.address)
+  expect(new Set(distinct).size).to.equal(distinct.length)
+  expect(new Set(distinct)).to.deep.equal(new Set([...s.fingers.values()].map(p => p.address)))
+}
 
 describe('routing state', () => {
   describe('setPredecessor', () => {
@@ -75,38 +151,11 @@ describe('routing state', () => {
       const address = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'self')
       const id = fc.oneof(fc.bigInt({ min: 0n, max: TOP }), fc.bigInt({ min: 0n, max: 100n }))
       const candidate = fc.record({ id, address })
-      fc.assert(fc.property(id, fc.integer({ min: 1, max: 8 }), fc.array(candidate, { maxLength: 24 }), fc.array(candidate, { maxLength: 24 }), (selfId, size, first, second) => {
-        const self = peer(selfId, 'self')
-        const s = createRoutingState(self, size)
-        setSuccessors(s, first)
-        const before = s.successors.map(p => p.address)
-        const change = setSuccessors(s, second)
-        const list = s.successors
-        expect(list.length).to.be.at.most(size)
-        expect(list.map(p => p.address)).to.not.include('self')
-        expect(ids(list)).to.not.include(selfId)
-        expect(new Set(list.map(p => p.address)).size).to.equal(list.length)
-        for (let i = 1; i < list.length; i++) {
-          expect(distance(selfId, list[i - 1].id) <= distance(selfId, list[i].id)).to.equal(true)
-        }
-        // every kept peer came from the candidates
-        for (const p of list) {
-          expect(second.some(c => c.address === p.address && c.id === p.id)).to.equal(true)
-        }
-        // the change is exactly the set difference
-        const after = list.map(p => p.address)
-        expect(change.added.map(p => p.address).sort()).to.deep.equal(after.filter(a => !before.includes(a)).sort())
-        expect(change.removed.map(p => p.address).sort()).to.deep.equal(before.filter(a => !after.includes(a)).sort())
-      }), { numRuns: 1000 })
+      fc.assert(fc.property(id, fc.integer({ min: 1, max: 8 }), fc.array(candidate, { maxLength: 24 }), fc.array(candidate, { maxLength: 24 }), checkSetSuccessors), { numRuns: 1000 })
     })
 
     it('keeps the nearest candidates when it must truncate', () => {
-      fc.assert(fc.property(fc.uniqueArray(fc.bigInt({ min: 1n, max: TOP }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 8 }), (candidates, size) => {
-        const s = createRoutingState(peer(0n), size)
-        setSuccessors(s, candidates.map(id => peer(id)))
-        const nearest = [...candidates].sort((a, b) => a < b ? -1 : 1).slice(0, size)
-        expect(ids(s.successors)).to.deep.equal(nearest)
-      }))
+      fc.assert(fc.property(fc.uniqueArray(fc.bigInt({ min: 1n, max: TOP }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 8 }), checkTruncation))
     })
   })
 
@@ -142,15 +191,7 @@ describe('routing state', () => {
     })
 
     it('leaves exactly the fingers above the index, for any table', () => {
-      fc.assert(fc.property(fc.uniqueArray(fc.nat({ max: 255 }), { maxLength: 40 }), fc.nat({ max: 255 }), (indexes, cut) => {
-        const s = createRoutingState(peer(0n), 4)
-        for (const i of indexes) {
-          setFinger(s, i, peer(BigInt(i) + 1n))
-        }
-        const removed = dropFingersUpTo(s, cut)
-        expect(ids(removed).sort((a, b) => a < b ? -1 : 1)).to.deep.equal(indexes.filter(i => i <= cut).sort((a, b) => a - b).map(i => BigInt(i) + 1n))
-        expect([...s.fingers.keys()].sort((a, b) => a - b)).to.deep.equal(indexes.filter(i => i > cut).sort((a, b) => a - b))
-      }))
+      fc.assert(fc.property(fc.uniqueArray(fc.nat({ max: 255 }), { maxLength: 40 }), fc.nat({ max: 255 }), checkDropFingers))
     })
   })
 
@@ -179,43 +220,13 @@ describe('routing state', () => {
     it('leaves no trace of the peer in any role, for any state', () => {
       const address = fc.constantFrom('a', 'b', 'c', 'd', 'e')
       const p = fc.record({ id: fc.bigInt({ min: 1n, max: 1000n }), address })
-      fc.assert(fc.property(fc.option(p), fc.array(p, { maxLength: 8 }), fc.array(fc.tuple(fc.nat({ max: 20 }), p), { maxLength: 10 }), address, (pred, succ, fingers, gone) => {
-        const s = createRoutingState(peer(0n, 'self'), 8)
-        setPredecessor(s, pred ?? undefined)
-        setSuccessors(s, succ)
-        for (const [i, f] of fingers) {
-          setFinger(s, i, f)
-        }
-        const heldFingers = [...s.fingers.values()].filter(f => f.address === gone).length
-        const wasPred = s.predecessor?.address === gone
-        const wasSucc = s.successors.some(x => x.address === gone)
-        expect(forgetPeer(s, gone)).to.deep.equal({ predecessor: wasPred, successor: wasSucc, fingers: heldFingers })
-        expect(knownPeers(s).map(x => x.address)).to.not.include(gone)
-      }))
+      fc.assert(fc.property(fc.option(p), fc.array(p, { maxLength: 8 }), fc.array(fc.tuple(fc.nat({ max: 20 }), p), { maxLength: 10 }), address, checkForget))
     })
   })
 
   describe('knownPeers and distinctFingers', () => {
     it('lists every peer of every role once', () => {
-      fc.assert(fc.property(fc.option(fc.nat({ max: 30 })), fc.array(fc.nat({ max: 30 }), { maxLength: 8 }), fc.array(fc.tuple(fc.nat({ max: 255 }), fc.nat({ max: 30 })), { maxLength: 20 }), (pred, succ, fingers) => {
-        const s = createRoutingState(peer(1000n), 8)
-        setPredecessor(s, pred != null ? peer(BigInt(pred)) : undefined)
-        setSuccessors(s, succ.map(i => peer(BigInt(i))))
-        for (const [i, f] of fingers) {
-          setFinger(s, i, peer(BigInt(f)))
-        }
-        const known = knownPeers(s).map(p => p.address)
-        expect(new Set(known).size).to.equal(known.length)
-        const expected = new Set([
-          ...(s.predecessor != null ? [s.predecessor.address] : []),
-          ...s.successors.map(p => p.address),
-          ...[...s.fingers.values()].map(p => p.address)
-        ])
-        expect(new Set(known)).to.deep.equal(expected)
-        const distinct = distinctFingers(s).map(p => p.address)
-        expect(new Set(distinct).size).to.equal(distinct.length)
-        expect(new Set(distinct)).to.deep.equal(new Set([...s.fingers.values()].map(p => p.address)))
-      }))
+      fc.assert(fc.property(fc.option(fc.nat({ max: 30 })), fc.array(fc.nat({ max: 30 }), { maxLength: 8 }), fc.array(fc.tuple(fc.nat({ max: 255 }), fc.nat({ max: 30 })), { maxLength: 20 }), checkKnownPeers))
     })
 
     it('lists distinct fingers nearest finger index first', () => {

@@ -9,6 +9,7 @@ import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
 import { nodeIdFromBytes } from '../../src/keys.ts'
 import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
+import { compareIds } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
 import type { SimNetworkInit, SimProtocol } from '../../sim/network.ts'
 import type { RingNodeInit } from '../../src/overlay/ring-node.ts'
@@ -151,7 +152,7 @@ export class SimRing {
 
   /** Live members, sorted by id */
   members (): RingNode[] {
-    return [...this.live].map(a => this.nodes.get(a) as RingNode).sort((a, b) => a.self.id < b.self.id ? -1 : a.self.id > b.self.id ? 1 : 0)
+    return [...this.live].map(a => this.nodes.get(a) as RingNode).sort((a, b) => compareIds(a.self.id, b.self.id))
   }
 
   /** The true owner of `key`: the first live member at or after it, wrapping */

@@ -120,7 +120,7 @@ describe('simulate', function () {
     let result: SimResult
 
     before(async () => {
-      result = (await run(options({ nodes: 1000, durationMs: 10 * MINUTE_MS, warmupMs: 4 * MINUTE_MS, sessionMedianMs: 3 * MINUTE_MS, crashFraction: 0.5, requestRate: 0.02 }))).result
+      result = structuredClone(await simulate(options({ nodes: 1000, durationMs: 10 * MINUTE_MS, warmupMs: 4 * MINUTE_MS, sessionMedianMs: 3 * MINUTE_MS, crashFraction: 0.5, requestRate: 0.02 })))
     })
 
     it('answers nearly every lookup with the true owner and ends with few wrong successor pointers', () => {
@@ -158,7 +158,7 @@ describe('simulate', function () {
 
     before(async () => {
       // the crash at 2 min, measured from 3 min: one minute to recover
-      result = (await run(options({ nodes: 300, durationMs: 5 * MINUTE_MS, warmupMs: 3 * MINUTE_MS, sessionMedianMs: 0, massFailureAtMs: 2 * MINUTE_MS, massFailureFraction: 0.3, lookupRate: 0.02 }))).result
+      result = structuredClone(await simulate(options({ nodes: 300, durationMs: 5 * MINUTE_MS, warmupMs: 3 * MINUTE_MS, sessionMedianMs: 0, massFailureAtMs: 2 * MINUTE_MS, massFailureFraction: 0.3, lookupRate: 0.02 })))
     })
 
     it('takes out about 30% of the nodes', () => {

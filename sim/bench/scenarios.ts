@@ -1,0 +1,44 @@
+/**
+ * The simulator benchmarks of the ring (P1, P3, P4, P5, P7): each scenario
+ * is a plain CLI invocation, so any result can be reproduced by hand with
+ * `npm run sim -- <args>`. Results go to bench/results/sim-<name>.json.
+ *
+ * Usage: npm run bench:sim -- [scenario ...]   (default: every scenario but p1-100k and p7)
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+
+export const SCENARIOS: Record<string, { bar: string, args: string[] }> = {
+  'p1-1k': { bar: 'mean hops ≤ ½·log2 N = 5.0', args: ['--nodes', '1000', '--duration', '8m', '--warmup', '5m', '--session-median', '0', '--request-rate', '0', '--lookup-rate', '0.05'] },
+  'p1-10k': { bar: 'mean hops ≤ ½·log2 N = 6.6', args: ['--nodes', '10000', '--duration', '9m', '--warmup', '6m', '--session-median', '0', '--request-rate', '0', '--lookup-rate', '0.02'] },
+  'p1-100k': { bar: 'mean hops ≤ ½·log2 N = 8.3', args: ['--nodes', '100000', '--duration', '12m', '--warmup', '10m', '--session-median', '0', '--request-rate', '0', '--lookup-rate', '0.005', '--stabilize-interval', '15s', '--fix-fingers-interval', '10s'] },
+  p3: { bar: '≥ 99.9 % correct lookups; maintenance ≤ 500 B/s/node', args: ['--nodes', '10000', '--duration', '30m', '--warmup', '5m', '--session-median', '2m', '--crash-fraction', '0.5'] },
+  p4: { bar: 'offload ≥ idealOffload − 5 points', args: ['--nodes', '1000', '--duration', '30m', '--warmup', '5m', '--session-median', '10m', '--zipf', '0.8', '--objects', '10000'] },
+  p5: { bar: 'upload.maxOverMean ≤ 5', args: ['--nodes', '1000', '--duration', '30m', '--warmup', '5m', '--session-median', '10m', '--zipf', '1.0', '--objects', '10000'] },
+  p7: { bar: '≤ 10 min wall, ≤ 4 GiB peak RSS for 1 virtual hour', args: ['--nodes', '100000', '--duration', '60m', '--warmup', '10m', '--session-median', '30m', '--request-rate', '0.002', '--stabilize-interval', '15s', '--fix-fingers-interval', '15s', '--wall-limit', '10m'] }
+}
+
+const DEFAULT = ['p1-1k', 'p1-10k', 'p3', 'p4', 'p5']
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT
+  mkdirSync('bench/results', { recursive: true })
+  for (const name of names) {
+    const scenario = SCENARIOS[name]
+    if (scenario == null) {
+      process.stderr.write(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}\n`)
+      process.exit(2)
+    }
+    const json = `bench/results/sim-${name}.json`
+    const args = [...scenario.args, '--seed', '7', '--json', json, '--report', `bench/results/sim-${name}.html`, '--quiet']
+    process.stdout.write(`\n== ${name} (bar: ${scenario.bar})\n$ npm run sim -- ${args.join(' ')}\n`)
+    const run = spawnSync(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', 'sim/cli.ts', ...args], { stdio: 'inherit' })
+    if (run.status !== 0) {
+      process.stderr.write(`${name} failed with exit code ${run.status}\n`)
+      continue
+    }
+    const result = JSON.parse(readFileSync(json, 'utf8'))
+    result.bench = { scenario: name, bar: scenario.bar, command: `npm run sim -- ${args.join(' ')}` }
+    writeFileSync(json, JSON.stringify(result, null, 2) + '\n')
+  }
+}

@@ -31,10 +31,24 @@ export function normaliseUrl (url: string | URL, base?: string | URL): string {
     throw new InvalidUrlError(`only http(s) URLs can be shared, got ${parsed.protocol}`)
   }
   parsed.hash = ''
-  if (parsed.search === '?') {
+  // an empty query ("a.js?") reads back as '' but still serialises its '?': assigning drops it
+  if (parsed.search === '') {
     parsed.search = ''
   }
+  parsed.pathname = normalisePercentEncoding(parsed.pathname)
+  parsed.search = normalisePercentEncoding(parsed.search)
   return parsed.href
+}
+
+/**
+ * RFC 3986 §6.2.2: percent-encoded unreserved characters are decoded and the
+ * remaining escapes get upper-case hex, so `%7e`, `%7E` and `~` agree
+ */
+function normalisePercentEncoding (text: string): string {
+  return text.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16))
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : `%${hex.toUpperCase()}`
+  })
 }
 
 /** The ring key of an asset: SHA-256 of its normalised URL */

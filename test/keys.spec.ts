@@ -76,20 +76,12 @@ describe('keys', () => {
       invalid(() => normaliseUrl('a.js', 'file:///srv/'))
     })
 
-    // BUG (src/keys.ts): the `parsed.search === '?'` branch can never run — WHATWG URL reports an empty
-    // query as search '' (with href still ending in '?') — so the empty query it means to drop is kept:
-    // normaliseUrl('https://example.com/a.js?') is 'https://example.com/a.js?' and keyForUrl differs
-    // from 'https://example.com/a.js'.
-    it.skip('drops an empty query', () => {
+    it('drops an empty query', () => {
       expect(normaliseUrl('https://example.com/a.js?')).to.equal('https://example.com/a.js')
       expect(normaliseUrl('https://example.com/a.js?#x')).to.equal('https://example.com/a.js')
     })
 
-    // BUG (doc vs behaviour, src/keys.ts): the header promises "percent-encoding normalised", but WHATWG
-    // URL serialisation neither decodes unreserved characters nor upper-cases escapes, so the RFC 3986
-    // equivalent spellings /~a.js, /%7ea.js and /%7Ea.js get three different keys. Either normalise
-    // (decode unreserved, upper-case the rest) or drop the claim.
-    it.skip('gives RFC 3986 equivalent percent-encodings the same spelling', () => {
+    it('gives RFC 3986 equivalent percent-encodings the same spelling', () => {
       expect(normaliseUrl('https://example.com/%7ea.js')).to.equal(normaliseUrl('https://example.com/~a.js'))
       expect(normaliseUrl('https://example.com/%7ea.js')).to.equal(normaliseUrl('https://example.com/%7Ea.js'))
     })

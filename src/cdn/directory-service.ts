@@ -99,9 +99,20 @@ export class DirectoryService implements RingApplication {
         this.directory.announce(key, holder)
         return
       }
-      case DirectoryRequest.Type.HANDOVER:
-        this.directory.merge(req.entries.map(e => [idFromBytes(e.key), e.holders.map(peerFromWire)]))
+      case DirectoryRequest.Type.HANDOVER: {
+        // only the old home hands over, after we joined just before it: our successor, and only
+        // for keys that are ours now. Anything else could plant holders nobody announced
+        const self = this.ring.self
+        const pred = this.ring.predecessor
+        if (from !== self.address && this.ring.successors[0]?.address !== from) {
+          throw new InvalidMessageError('hand-over accepted only from our successor')
+        }
+        const entries = req.entries
+          .map((e): [bigint, Peer[]] => [idFromBytes(e.key), e.holders.map(peerFromWire)])
+          .filter(([key]) => from === self.address || pred == null || inHalfOpen(key, pred.id, self.id))
+        this.directory.merge(entries)
         return
+      }
       default:
         throw new InvalidMessageError(`unexpected directory request ${req.type}`)
     }
@@ -112,6 +123,7 @@ export class DirectoryService implements RingApplication {
   }
 
   receiveHandover (_from: Peer, payload: Uint8Array): void {
+    // the ring verified that a leaving predecessor sent this: its keys are ours now
     void this.message(this.ring.self.address, payload).catch(() => {})
   }
 

@@ -109,7 +109,14 @@ export class HolderDirectory {
     for (const [key, holders] of entries) {
       const known = this.entries.get(key) ?? []
       const seen = new Set(known.map(p => p.address))
-      const merged = [...known, ...holders.filter(p => !seen.has(p.address))]
+      const merged = [...known]
+      for (const holder of holders) {
+        // a list from the network may repeat an address: one peer must not fill a key's slots
+        if (!seen.has(holder.address)) {
+          seen.add(holder.address)
+          merged.push(holder)
+        }
+      }
       merged.length = Math.min(merged.length, this.maxHoldersPerKey)
       this.touch(key, merged)
     }

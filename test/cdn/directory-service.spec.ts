@@ -202,12 +202,7 @@ describe('DirectoryService (simulated ring)', function () {
     expect(s.ring.violations()).to.deep.equal([])
   })
 
-  // BUG (src/cdn/directory-service.ts, message): ANNOUNCE checks that a node only announces itself, but
-  // HANDOVER takes entries naming any holders for any keys from any sender. Any node can make a home
-  // node hand out an arbitrary address (here d1, which never fetched the object) as a holder — the very
-  // thing the ANNOUNCE check refuses. A HANDOVER is legitimate only from our successor (the old home,
-  // after we joined) and only for keys in (predecessor, self].
-  it.skip('refuses a hand-over from a node that was never home for those keys', async () => {
+  it('refuses a hand-over from a node that was never home for those keys', async () => {
     s = await setup()
     const key = IDS[3] - 5n
     const [liar, victim, home] = [s.nodes[6], s.nodes[1], s.nodes[3]]

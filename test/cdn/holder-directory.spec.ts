@@ -159,11 +159,7 @@ describe('HolderDirectory', () => {
       expect(addressesOf(dir.holders(2n))).to.deep.equal(['h6'])
     })
 
-    // BUG (src/cdn/holder-directory.ts, merge): holders already known are skipped, but duplicates inside the
-    // handed-over list itself are not, so merge([[k, [h0, h1, h0]]]) stores [h0, h1, h0]. The list arrives
-    // from the wire (a HANDOVER message), so a peer can fill a key's holder slots with one address, and the
-    // duplicates then crowd the sample locate() hands out.
-    it.skip('lists a holder once even when the handed-over list repeats it', () => {
+    it('lists a holder once even when the handed-over list repeats it', () => {
       const dir = new HolderDirectory()
       dir.merge([[1n, [holder(0), holder(1), holder(0)]]])
       expect(addressesOf(dir.holders(1n))).to.deep.equal(['h0', 'h1'])

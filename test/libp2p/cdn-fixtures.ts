@@ -23,8 +23,16 @@ export type CdnNode = Libp2p<{ cdn: RingCdn }>
 export const FAST_RING = {
   stabilizeIntervalMs: 250,
   fixFingersIntervalMs: 100,
-  hopTimeoutMs: 400
+  // one event loop carries every node's noise handshakes: a hop may take a while
+  hopTimeoutMs: 1_000
 }
+
+/**
+ * Nodes that join at once. Dozens of joins at the same moment on one event
+ * loop (each a few new connections with noise handshakes) make hops time out
+ * and joins retry; real pages arrive spread out.
+ */
+const JOIN_WAVE = 8
 
 let memoryAddresses = 0
 
@@ -71,12 +79,20 @@ export async function createRing (n: number, options: CdnNodeOptions & { initFor
   const first = await createCdnNode({ ...options, init: { ...options.init, ...options.initFor?.(0), bootstrap: [] } })
   await first.services.cdn.whenJoined({ signal: AbortSignal.timeout(5_000) })
   const bootstrap = first.getMultiaddrs().map(ma => ma.toString())
-  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => createCdnNode({
-    ...options,
-    init: { ...options.init, ...options.initFor?.(i + 1), bootstrap }
-  })))
-  const nodes = [first, ...rest]
-  await Promise.all(nodes.map(async node => node.services.cdn.whenJoined({ signal: AbortSignal.timeout(20_000) })))
+  const nodes = [first]
+  try {
+    while (nodes.length < n) {
+      const wave = await Promise.all(Array.from({ length: Math.min(JOIN_WAVE, n - nodes.length) }, async (_, i) => createCdnNode({
+        ...options,
+        init: { ...options.init, ...options.initFor?.(nodes.length + i), bootstrap }
+      })))
+      nodes.push(...wave)
+      await Promise.all(wave.map(async node => node.services.cdn.whenJoined({ signal: AbortSignal.timeout(20_000) })))
+    }
+  } catch (err) {
+    await stopAll(nodes)
+    throw err
+  }
   return nodes
 }
 

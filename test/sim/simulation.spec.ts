@@ -123,22 +123,16 @@ describe('simulate', function () {
       result = structuredClone(await simulate(options({ nodes: 1000, durationMs: 10 * MINUTE_MS, warmupMs: 4 * MINUTE_MS, sessionMedianMs: 3 * MINUTE_MS, crashFraction: 0.5, requestRate: 0.02 })))
     })
 
-    it('answers nearly every lookup with the true owner and ends with few wrong successor pointers', () => {
+    it('answers at least 99% of lookups with the true owner', () => {
       expect(result.lookups.total).to.be.greaterThan(1000)
-      expect(result.lookups.correct / result.lookups.total).to.be.at.least(0.98)
-      expect(result.lookups.wrong / result.lookups.total).to.be.at.most(0.005)
-      expect(result.lookups.failed / result.lookups.total).to.be.at.most(0.02)
-      expect(result.ring.violations).to.be.at.most(20)
+      expect(result.lookups.correct / result.lookups.total).to.be.at.least(0.99)
     })
 
-    // TARGET NOT MET (src/overlay/ring-node.ts, under tuning): the brief's bar for this run is ≥ 99 %
-    // correct, few failures and ≤ 1 % of nodes with a wrong successor. The working tree of
-    // 2026-11-22 03:06 gives 6 778 / 6 878 = 98.55 % correct, 10 wrong, 90 failed (1.31 %: 62
-    // "lookup gave up", 28 "ran out of time") and 12 violations (1.2 %). Un-skip when tuning gets there;
-    // the test above keeps the ground gained meanwhile.
-    it.skip('answers at least 99% of lookups with the true owner, fails few, and ends with at most 1% of the successor pointers wrong', () => {
-      expect(result.lookups.correct / result.lookups.total).to.be.at.least(0.99)
+    it('fails few lookups outright', () => {
       expect(result.lookups.failed / result.lookups.total).to.be.at.most(0.005)
+    })
+
+    it('ends with at most 1% of the successor pointers wrong', () => {
       expect(result.ring.violations).to.be.at.most(10)
     })
 

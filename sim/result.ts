@@ -43,8 +43,8 @@ export interface SimResult {
   series: { tSeconds: number[], correctRatio: number[], offload: number[], liveNodes: number[] }
   /** hopHistogram[h] = lookups answered in h hops */
   hopHistogram: number[]
-  /** Why lookups went wrong or failed, by reason (wrong) and error name (failed) */
-  diagnostics?: { wrong: Record<string, number>, failed: Record<string, number> }
+  /** Why lookups went wrong or failed, and why fetches went to the origin */
+  diagnostics?: { wrong: Record<string, number>, failed: Record<string, number>, origin?: Record<string, number> }
 }
 
 /**

@@ -34,7 +34,7 @@ import type { RingResponse } from '../src/overlay/messages.ts'
 import type { Peer, Rpc } from '../src/overlay/seams.ts'
 
 /** Holders a page tries before it gives up on peers and asks the origin */
-const HOLDER_ATTEMPTS = 2
+const HOLDER_ATTEMPTS = 3
 /** Origin round trip before the first byte, ms */
 const ORIGIN_RTT_MS = 80
 /** Origin and peer links, bytes per second (10 Mbit/s) */
@@ -118,7 +118,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   // ---- metrics -----------------------------------------------------------
   const lookups = { total: 0, correct: 0, wrong: 0, failed: 0 }
   // why lookups went wrong or failed: the first place to look when tuning the ring
-  const diagnostics = { wrong: {} as Record<string, number>, failed: {} as Record<string, number> }
+  const diagnostics = { wrong: {} as Record<string, number>, failed: {} as Record<string, number>, origin: {} as Record<string, number> }
   const joinedAt = new Map<string, number>()
   const count = (table: Record<string, number>, reason: string): void => { table[reason] = (table[reason] ?? 0) + 1 }
   const fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
@@ -286,6 +286,9 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         gone.push(holder.address)
       }
     }
+    if (!fromPeer && measured) {
+      count(diagnostics.origin, originReason(home, holders.length, firstEver))
+    }
     if (!fromPeer) {
       await new Promise<void>(resolve => scheduler.after(ORIGIN_RTT_MS + 1000 * size / LINK_BYTES_PER_SEC, resolve))
     }
@@ -311,6 +314,16 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     if (home != null) {
       page.directory.announce(home, key, gone).catch(() => {})
     }
+  }
+
+  const originReason = (home: Peer | undefined, listed: number, firstEver: boolean): string => {
+    if (firstEver) {
+      return 'first request of the object (ideal too)'
+    }
+    if (home == null) {
+      return 'lookup failed'
+    }
+    return listed === 0 ? 'no holder listed' : `all ${Math.min(HOLDER_ATTEMPTS, listed)} holders tried failed`
   }
 
   const judge = (key: bigint, owner: Peer, hops: number, ms: number): void => {

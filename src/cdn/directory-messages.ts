@@ -318,14 +318,16 @@ export namespace DirectoryRequest {
     UNKNOWN = 'UNKNOWN',
     LOCATE = 'LOCATE',
     ANNOUNCE = 'ANNOUNCE',
-    HANDOVER = 'HANDOVER'
+    HANDOVER = 'HANDOVER',
+    REPLICATE = 'REPLICATE'
   }
 
   enum __TypeValues {
     UNKNOWN = 0,
     LOCATE = 1,
     ANNOUNCE = 2,
-    HANDOVER = 3
+    HANDOVER = 3,
+    REPLICATE = 4
   }
 
   export namespace Type {

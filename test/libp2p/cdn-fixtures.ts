@@ -9,12 +9,13 @@ import { identify } from '@libp2p/identify'
 import { memory } from '@libp2p/memory'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { compareIds } from '../../src/overlay/ring-id.ts'
 import { ringCdn } from '../../src/ring-cdn.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'
 import { waitFor } from './fixtures.ts'
+import type { TransportName } from './fixtures.ts'
 import type { RingCdn, RingCdnInit } from '../../src/ring-cdn.ts'
 import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, ReadOptions } from '../../src/storage/content-store.ts'
-import type { TransportName } from './fixtures.ts'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
 
 export type CdnNode = Libp2p<{ cdn: RingCdn }>
@@ -36,6 +37,13 @@ const JOIN_WAVE = 8
 
 let memoryAddresses = 0
 
+/**
+ * One-way delay of every buffer on the memory transport, ms. Pages are never
+ * microseconds apart, and the ring sizes its hop waits from measured round
+ * trips: a loopback-fast network would test a regime no deployment has.
+ */
+export const MEMORY_LATENCY_MS = 5
+
 export interface CdnNodeOptions {
   transport?: TransportName
   /** Merged over the test defaults */
@@ -48,7 +56,7 @@ export async function createCdnNode (options: CdnNodeOptions = {}): Promise<CdnN
     addresses: {
       listen: [transport === 'memory' ? `/memory/ringcdn-${process.pid}-${memoryAddresses++}` : '/ip4/127.0.0.1/tcp/0']
     },
-    transports: [transport === 'memory' ? memory() : tcp()],
+    transports: [transport === 'memory' ? memory({ latency: MEMORY_LATENCY_MS }) : tcp()],
     connectionEncrypters: [noise()],
     // a node that joins opens streams to a fresh connection at once; the default of 10 early streams resets it
     streamMuxers: [yamux({ maxEarlyStreams: 256 })],
@@ -104,7 +112,7 @@ export function trueSuccessor (ids: bigint[], key: bigint): bigint {
 /** Whether every node's first successor and predecessor are its true neighbours */
 export function ringIsCorrect (nodes: CdnNode[]): boolean {
   const byId = new Map(nodes.map(n => [n.services.cdn.nodeId as bigint, n]))
-  const ids = [...byId.keys()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+  const ids = [...byId.keys()].sort(compareIds)
   return ids.every((id, i) => {
     const ring = byId.get(id)?.services.cdn.ring
     const succ = ids[(i + 1) % ids.length]

@@ -7,8 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { expect } from 'aegir/chai'
-import { idFromBytes } from '../../src/overlay/ring-id.ts'
-import { route } from '../../src/overlay/route.ts'
+import { compareIds, idFromBytes } from '../../src/overlay/ring-id.ts'
 import { SOURCE_HEADER } from '../../src/ring-cdn.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
 import { bytesOf, sri, startOrigin } from '../fixtures/origin-server.ts'
@@ -90,17 +89,12 @@ describe('ringcdn on 32 libp2p nodes', function () {
   })
 
   it('routes lookups to the true home node of the key from any node', async () => {
-    const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
     const home = new Map(nodes.map(n => [n.services.cdn.nodeId as bigint, n.peerId.toString()]))
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 24; i++) {
       const key = idFromBytes(bytesOf(32, 1000 + i))
       const from = i % NODES
-      const res = await cdn(from).locate(key).catch(err => {
-        const ring = cdn(from).ring
-        console.log('DEBUG2', err.stack, JSON.stringify(route(ring!.state, key, { has: (a: string) => ring!.isSuspect(a) }, false), (_k, v) => typeof v === 'bigint' ? v.toString(16).slice(0, 6) : v))
-        console.log('DEBUG', from, ring?.successors.map(p => [p.address.slice(-6), ring.isSuspect(p.address)]), [...(ring?.state.fingers.values() ?? [])].map(p => [p.address.slice(-6), ring?.isSuspect(p.address)]), ring?.predecessor?.address.slice(-6))
-        throw err
-      })
+      const res = await cdn(from).locate(key)
       expect(res.home).to.equal(home.get(trueSuccessor(ids, key)), `lookup ${i} from node ${from}`)
       expect(res.hops).to.be.lessThan(12)
     }

@@ -1,0 +1,44 @@
+/**
+ * The serving side of `npm run bench:transfer`, in its own process so the
+ * requester's memory is measured alone: an HTTP origin on 127.0.0.1 and a
+ * ringcdn node (TCP) that has fetched every asset from it and holds them.
+ * Prints one JSON line with its addresses, then runs until stdin closes.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import { MemoryContentStore } from '../src/storage/memory-store.ts'
+import { createCdnNode } from './nodes.ts'
+import type { AddressInfo } from 'node:net'
+
+const sizes = process.argv.slice(2).map(Number)
+const assets = new Map<string, Uint8Array>(sizes.map(size => [`/asset-${size}.bin`, randomBytes(size)]))
+const server = createServer((req, res) => {
+  const body = assets.get(req.url ?? '')
+  if (body == null) {
+    res.writeHead(404)
+    res.end()
+    return
+  }
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) })
+  res.end(body)
+})
+await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', () => { resolve() }) })
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const integrity = Object.fromEntries([...assets].map(([path, body]) => [`${base}${path}`, `sha256-${createHash('sha256').update(body).digest('base64')}`]))
+
+const store = new MemoryContentStore({}, { maxBytes: 2 * sizes.reduce((a, b) => a + b, 0) + 1 })
+const node = await createCdnNode('tcp', { bootstrap: [], store, maxObjectBytes: 1024 * 1024 * 1024 })
+await node.services.cdn.whenJoined()
+for (const url of Object.keys(integrity)) {
+  const res = await node.services.cdn.fetch(url, { integrity: integrity[url] })
+  await res.arrayBuffer()
+}
+process.stdout.write(JSON.stringify({ base, integrity, multiaddrs: node.getMultiaddrs().map(String) }) + '\n')
+process.stdin.resume()
+process.stdin.on('end', () => {
+  void node.stop().then(() => {
+    server.closeAllConnections()
+    server.close()
+    process.exit(0)
+  })
+})

@@ -1,0 +1,89 @@
+/**
+ * `npm run bench:transfer`: one asset from a peer over TCP on loopback vs an
+ * HTTP GET of the same bytes from a loopback origin, for 10 MiB and 100 MiB.
+ * Prints and saves (bench/results/transfer.json) throughput, their ratio, and
+ * the requester's peak memory growth (RSS, heap, array buffers) during each
+ * transfer. The holder and origin run in a child process.
+ *
+ * The requester keeps the object in a memory content store (the CDN verifies
+ * into the store and answers from it), so its memory grows by the object's
+ * size by design; `overheadMiB` is the growth beyond that.
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { keyForUrl } from '../src/keys.ts'
+import { idToHex } from '../src/overlay/ring-id.ts'
+import { MemoryContentStore } from '../src/storage/memory-store.ts'
+import { createCdnNode, drain, median, sampleMemory } from './nodes.ts'
+
+const MiB = 1024 * 1024
+const SIZES = [10 * MiB, 100 * MiB]
+const RUNS = 3
+
+const child = spawn(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', new URL('./transfer-server.ts', import.meta.url).pathname, ...SIZES.map(String)], {
+  stdio: ['pipe', 'pipe', 'inherit']
+})
+const line = await new Promise<string>((resolve, reject) => {
+  child.once('exit', code => { reject(new Error(`transfer server exited with ${code}`)) })
+  createInterface({ input: child.stdout }).once('line', resolve)
+})
+const server: { base: string, integrity: Record<string, string>, multiaddrs: string[] } = JSON.parse(line)
+
+const store = new MemoryContentStore({}, { maxBytes: 2 * SIZES.reduce((a, b) => a + b, 0) })
+const node = await createCdnNode('tcp', { bootstrap: server.multiaddrs, store, maxObjectBytes: 1024 * MiB })
+await node.services.cdn.whenJoined({ signal: AbortSignal.timeout(30_000) })
+
+const results = []
+for (const size of SIZES) {
+  const url = `${server.base}/asset-${size}.bin`
+  const http: number[] = []
+  const peer: number[] = []
+  let httpMemory
+  let peerMemory
+  for (let run = 0; run < RUNS; run++) {
+    global.gc?.()
+    let stop = sampleMemory()
+    let started = performance.now()
+    const got = await drain(await fetch(url))
+    http.push(performance.now() - started)
+    httpMemory = stop()
+    if (got !== size) {
+      throw new Error(`HTTP delivered ${got} of ${size} bytes`)
+    }
+
+    await store.delete(idToHex(keyForUrl(url)))
+    if (process.env.DEBUG_BENCH != null) console.error('locate', await node.services.cdn.locate(url), node.peerId.toString(), node.services.cdn.ring?.successors.map(p => p.address))
+    global.gc?.()
+    stop = sampleMemory()
+    started = performance.now()
+    const res = await node.services.cdn.fetch(url, { integrity: server.integrity[url] })
+    const bytes = await drain(res)
+    peer.push(performance.now() - started)
+    peerMemory = stop()
+    if (res.headers.get('ringcdn-source') !== 'peer' || bytes !== size) {
+      throw new Error(`ringcdn delivered ${bytes} of ${size} bytes from ${res.headers.get('ringcdn-source')}`)
+    }
+  }
+  const mibps = (ms: number): number => Math.round(size / MiB / (ms / 1000) * 10) / 10
+  const result = {
+    sizeMiB: size / MiB,
+    runs: RUNS,
+    httpMedianMs: Math.round(median(http)),
+    peerMedianMs: Math.round(median(peer)),
+    httpMiBps: mibps(median(http)),
+    peerMiBps: mibps(median(peer)),
+    throughputRatio: Math.round(median(http) / median(peer) * 100) / 100,
+    httpMemory,
+    peerMemory: { ...peerMemory, overheadMiB: Math.round(((peerMemory?.peakRssMiB ?? 0) - size / MiB) * 10) / 10 }
+  }
+  results.push(result)
+  console.log(JSON.stringify(result))
+}
+
+const out = { benchmark: 'transfer', date: new Date().toISOString(), node: process.version, transport: 'tcp loopback, noise, yamux', results }
+await mkdir(new URL('./results/', import.meta.url), { recursive: true })
+await writeFile(new URL('./results/transfer.json', import.meta.url), JSON.stringify(out, null, 2) + '\n')
+console.log('saved bench/results/transfer.json')
+await node.stop()
+child.stdin.end()

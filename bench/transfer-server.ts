@@ -1,11 +1,13 @@
 /**
  * The serving side of `npm run bench:transfer`, in its own process so the
  * requester's memory is measured alone: an HTTP origin on 127.0.0.1 and a
- * ringcdn node (TCP) that has fetched every asset from it and holds them.
- * Prints one JSON line with its addresses, then runs until stdin closes.
+ * ringcdn node (TCP). Prints one JSON line with its addresses; on the first
+ * line from stdin (the requester has joined) fetches every asset from the
+ * origin, so it holds them, and prints `ready`; runs until stdin closes.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
+import { createInterface } from 'node:readline'
 import { MemoryContentStore } from '../src/storage/memory-store.ts'
 import { createCdnNode } from './nodes.ts'
 import type { AddressInfo } from 'node:net'
@@ -29,13 +31,20 @@ const integrity = Object.fromEntries([...assets].map(([path, body]) => [`${base}
 const store = new MemoryContentStore({}, { maxBytes: 2 * sizes.reduce((a, b) => a + b, 0) + 1 })
 const node = await createCdnNode('tcp', { bootstrap: [], store, maxObjectBytes: 1024 * 1024 * 1024 })
 await node.services.cdn.whenJoined()
-for (const url of Object.keys(integrity)) {
-  const res = await node.services.cdn.fetch(url, { integrity: integrity[url] })
-  await res.arrayBuffer()
-}
 process.stdout.write(JSON.stringify({ base, integrity, multiaddrs: node.getMultiaddrs().map(String) }) + '\n')
-process.stdin.resume()
-process.stdin.on('end', () => {
+
+// once the requester has joined, fetch every asset from the origin: each fetch tells the asset's home node
+const lines = createInterface({ input: process.stdin })
+lines.once('line', () => {
+  void (async () => {
+    for (const url of Object.keys(integrity)) {
+      const res = await node.services.cdn.fetch(url, { integrity: integrity[url] })
+      await res.arrayBuffer()
+    }
+    process.stdout.write('ready\n')
+  })()
+})
+lines.once('close', () => {
   void node.stop().then(() => {
     server.closeAllConnections()
     server.close()

@@ -24,15 +24,22 @@ const RUNS = 3
 const child = spawn(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', new URL('./transfer-server.ts', import.meta.url).pathname, ...SIZES.map(String)], {
   stdio: ['pipe', 'pipe', 'inherit']
 })
-const line = await new Promise<string>((resolve, reject) => {
-  child.once('exit', code => { reject(new Error(`transfer server exited with ${code}`)) })
-  createInterface({ input: child.stdout }).once('line', resolve)
+const fromServer = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+child.once('exit', code => {
+  if (code !== 0) {
+    console.error(`transfer server exited with ${code}`)
+    process.exit(1)
+  }
 })
-const server: { base: string, integrity: Record<string, string>, multiaddrs: string[] } = JSON.parse(line)
+const server: { base: string, integrity: Record<string, string>, multiaddrs: string[] } = JSON.parse((await fromServer.next()).value)
 
 const store = new MemoryContentStore({}, { maxBytes: 2 * SIZES.reduce((a, b) => a + b, 0) })
 const node = await createCdnNode('tcp', { bootstrap: server.multiaddrs, store, maxObjectBytes: 1024 * MiB })
 await node.services.cdn.whenJoined({ signal: AbortSignal.timeout(30_000) })
+child.stdin.write('go\n')
+if ((await fromServer.next()).value !== 'ready') {
+  throw new Error('the transfer server did not get ready')
+}
 
 const results = []
 for (const size of SIZES) {
@@ -53,7 +60,6 @@ for (const size of SIZES) {
     }
 
     await store.delete(idToHex(keyForUrl(url)))
-    if (process.env.DEBUG_BENCH != null) console.error('locate', await node.services.cdn.locate(url), node.peerId.toString(), node.services.cdn.ring?.successors.map(p => p.address))
     global.gc?.()
     stop = sampleMemory()
     started = performance.now()

@@ -840,7 +840,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       for await (const chunk of rechunk(body, init.chunkSize)) {
         whole.update(chunk)
         this.counters.bytesFromOrigin += chunk.byteLength
-        chunkDigests.push(sha256Hex(chunk))
+        chunkDigests.push(await sha256Hex(chunk))
         yield chunk
       }
       const actual = whole.digest()
@@ -903,7 +903,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.integrityFailure(ctx, err)
       throw err
     }
-    const init: ObjectInit = { key: ctx.keyHex, size: whole.bytes, chunkSize: CHUNK_SIZE, digest: actual, chunkDigests: buffered.map(sha256Hex), contentType }
+    const init: ObjectInit = { key: ctx.keyHex, size: whole.bytes, chunkSize: CHUNK_SIZE, digest: actual, chunkDigests: await Promise.all(buffered.map(sha256Hex)), contentType }
     this.transferEvent(ctx, 'origin', whole.bytes)
     try {
       const meta = await this.store.put(init, buffered, { signal: ctx.signal })

@@ -5,8 +5,11 @@
  * manifest entry, or an RFC 9530 `Repr-Digest` / `Content-Digest` header
  * (`sha-256=:<base64>:`).
  *
- * Hashing uses `@noble/hashes`, which streams (WebCrypto cannot) and runs the
- * same in browsers and Node.
+ * Hashing streams with `@noble/hashes` (WebCrypto cannot stream), which runs
+ * the same everywhere at ~150 MiB/s. Where the runtime offers a native hash
+ * without an import a bundler would trip on (Node's `process.getBuiltinModule`)
+ * that is used instead, ~8× faster; whole chunks are hashed with WebCrypto in
+ * browsers. Same digests either way: only the speed differs.
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
@@ -41,8 +44,25 @@ export function digestFromBytes (bytes: Uint8Array): string {
   return uint8ArrayToString(bytes, 'base16')
 }
 
+interface NativeHash {
+  update(data: Uint8Array): NativeHash
+  digest(encoding: 'hex'): string
+}
+
+/** Node's crypto module, reached without a static import so browser bundles never see it */
+const nodeCrypto = ((globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.('node:crypto')) as { createHash(alg: 'sha256'): NativeHash } | undefined
+
+/** WebCrypto, for one-shot digests where there is no native streaming hash */
+const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle
+
 /** SHA-256 of `bytes` as hex */
-export function sha256Hex (bytes: Uint8Array): string {
+export async function sha256Hex (bytes: Uint8Array): Promise<string> {
+  if (nodeCrypto != null) {
+    return nodeCrypto.createHash('sha256').update(bytes).digest('hex')
+  }
+  if (subtle != null) {
+    return uint8ArrayToString(new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)), 'base16')
+  }
   return uint8ArrayToString(sha256(bytes), 'base16')
 }
 
@@ -139,16 +159,18 @@ export function toDigestHeader (hex: string): string {
  * Hashes a byte stream piece by piece
  */
 export class Sha256Stream {
-  private readonly hash = sha256.create()
+  private readonly native = nodeCrypto?.createHash('sha256')
+  private readonly portable = this.native == null ? sha256.create() : undefined
   bytes = 0
 
   update (piece: Uint8Array): void {
-    this.hash.update(piece)
+    this.native?.update(piece)
+    this.portable?.update(piece)
     this.bytes += piece.byteLength
   }
 
   /** The digest as hex; the stream cannot be updated afterwards */
   digest (): string {
-    return uint8ArrayToString(this.hash.digest(), 'base16')
+    return this.native?.digest('hex') ?? uint8ArrayToString(this.portable?.digest() ?? new Uint8Array(), 'base16')
   }
 }

@@ -188,7 +188,7 @@ export class ContentServer implements Startable {
       if (chunk == null) {
         throw new NotHeldError(`${meta.key} was evicted`)
       }
-      list.push(sha256Hex(chunk))
+      list.push(await sha256Hex(chunk))
     }
     this.chunkDigests.set(meta.digest, list)
     return list
@@ -519,7 +519,7 @@ export class ContentClient {
           if (chunk.byteLength !== expected) {
             throw new TransferError(`chunk ${i} from ${holder} has ${chunk.byteLength} bytes, expected ${expected}`)
           }
-          if (init.chunkDigests != null && sha256Hex(chunk) !== init.chunkDigests[i]) {
+          if (init.chunkDigests != null && await sha256Hex(chunk) !== init.chunkDigests[i]) {
             throw new IntegrityError(`chunk ${i} of ${init.key} from ${holder} does not match its digest`, 'peer')
           }
           whole.update(chunk)

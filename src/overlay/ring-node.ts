@@ -4,28 +4,35 @@
  *
  * Theory of operation:
  * - Join: ask any member to route our own id; the answer is our successor.
- * One stabilize round with it (which doubles as Chord's notify) makes us its
- * predecessor and gives us its successor list and fingers as a first guess.
- * Our predecessor finds us on its next stabilize round.
+ * Stabilize rounds with it (each doubles as Chord's notify) make us its
+ * predecessor and give us its successor list and fingers as a first guess;
+ * the node counts as a member once the successor names us its predecessor.
  * - Maintenance runs on the injected `Clock`, jittered, and never overlaps
  * itself: each task schedules its next run only when the current run ends.
- * Stabilize keeps successors and predecessor right; a predecessor that has
- * not stabilized with us for `predecessorTimeoutMs` is dropped, which costs
- * no messages (its stabilize rounds are the heartbeat). Fix-fingers repairs
- * one finger per round, farthest first, down to the successor.
+ * Stabilize keeps successors and predecessor right. A predecessor that has
+ * not stabilized with us for `predecessorTimeoutMs` is dropped (its rounds
+ * are the heartbeat, so this costs no messages); a notify from a node behind
+ * our predecessor makes us probe the predecessor at once. A node whose
+ * predecessor is replaced by a newcomer nudges the old one to stabilize now,
+ * so corrections after a burst of joins cascade at network speed.
+ * - Fix-fingers checks one finger per round, farthest first, down to the
+ * successor: one probe of the finger's predecessor for a live finger, a
+ * lookup only for a missing or dead one. Fingers have base 2^fingerBits.
  * - Lookups are recursive: each hop runs `route()`, forwards, and waits for
  * the answer, which returns along the path. A forwarded request carries the
- * time left (`budgetMs`), so deadlines shrink hop by hop; the wait for each
- * next hop is bounded by an estimate of the hops still to go, so a dead hop
- * costs a fraction of the budget and leaves room to retry. A hop that times
- * out or is unreachable is forgotten, marked suspect for a while, and the
- * decision is recomputed without it.
+ * time left (`budgetMs`), so deadlines shrink hop by hop; each wait is sized
+ * from the measured round-trip time and the hops still to go. A hop not
+ * heard from recently is probed first, so a crashed finger costs one short
+ * probe rather than a long wait. Hops that fail a lookup are skipped for its
+ * retries only: a downstream failure says little about the next hop, and
+ * blaming it globally would cascade up the path. Only direct evidence (a
+ * peer unreachable, or silent to direct requests twice) marks it dead.
  * - Crash tolerance comes from the successor list: when the first successor
  * stops answering, the next one takes over; a node that lost all of them
- * falls back on its fingers, then on its predecessor.
- * - Graceful leave tells the predecessor our successor list and the successor
- * our predecessor, and hands the application state we were home for to the
- * successor, which becomes home for our keys.
+ * falls back on its fingers, then its predecessor, then the bootstrap list.
+ * - Graceful leave: the node stops answering as owner, tells the predecessor
+ * our successor list and the successor our predecessor, and hands the
+ * application state we were home for to the successor.
  */
 
 import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'

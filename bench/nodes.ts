@@ -14,6 +14,9 @@ import type { Libp2p } from '@libp2p/interface'
 
 export type CdnNode = Libp2p<{ cdn: RingCdn }>
 
+/** Bare stream throughput probe of the transfer benchmark */
+export const RAW_PROTOCOL = '/ringcdn-bench/raw/1.0.0'
+
 let memoryAddresses = 0
 
 export async function createCdnNode (transport: 'tcp' | 'memory', init: RingCdnInit, options: { latencyMs?: number } = {}): Promise<CdnNode> {

@@ -8,8 +8,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import { createInterface } from 'node:readline'
+import { lpStream } from '@libp2p/utils'
+import { CHUNK_SIZE } from '../src/storage/content-store.ts'
 import { MemoryContentStore } from '../src/storage/memory-store.ts'
-import { createCdnNode } from './nodes.ts'
+import { RAW_PROTOCOL, createCdnNode } from './nodes.ts'
 import type { AddressInfo } from 'node:net'
 
 const sizes = process.argv.slice(2).map(Number)
@@ -31,6 +33,17 @@ const integrity = Object.fromEntries([...assets].map(([path, body]) => [`${base}
 const store = new MemoryContentStore({}, { maxBytes: 2 * sizes.reduce((a, b) => a + b, 0) + 1 })
 const node = await createCdnNode('tcp', { bootstrap: [], store, maxObjectBytes: 1024 * 1024 * 1024 })
 await node.services.cdn.whenJoined()
+
+// the ceiling: the same bytes as bare length-prefixed frames over one libp2p stream (no verification, no store)
+await node.handle(RAW_PROTOCOL, async (stream) => {
+  const lp = lpStream(stream, { maxDataLength: 16 })
+  const size = Number(new TextDecoder().decode((await lp.read()).subarray()))
+  const frame = new Uint8Array(CHUNK_SIZE)
+  for (let sent = 0; sent < size; sent += frame.byteLength) {
+    await lp.write(frame.subarray(0, Math.min(frame.byteLength, size - sent)))
+  }
+  await stream.close()
+})
 process.stdout.write(JSON.stringify({ base, integrity, multiaddrs: node.getMultiaddrs().map(String) }) + '\n')
 
 // once the requester has joined, fetch every asset from the origin: each fetch tells the asset's home node

@@ -3,7 +3,9 @@
  * HTTP GET of the same bytes from a loopback origin, for 10 MiB and 100 MiB.
  * Prints and saves (bench/results/transfer.json) throughput, their ratio, and
  * the requester's peak memory growth (RSS, heap, array buffers) during each
- * transfer. The holder and origin run in a child process.
+ * transfer. For scale, the same bytes as bare frames over one libp2p stream
+ * (TCP + noise + yamux, nothing verified or stored) are timed too. The holder
+ * and origin run in a child process.
  *
  * The requester keeps the object in a memory content store (the CDN verifies
  * into the store and answers from it), so its memory grows by the object's
@@ -12,10 +14,12 @@
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { keyForUrl } from '../src/keys.ts'
 import { idToHex } from '../src/overlay/ring-id.ts'
 import { MemoryContentStore } from '../src/storage/memory-store.ts'
-import { createCdnNode, drain, median, sampleMemory } from './nodes.ts'
+import { RAW_PROTOCOL, createCdnNode, drain, median, sampleMemory } from './nodes.ts'
 
 const MiB = 1024 * 1024
 const SIZES = [10 * MiB, 100 * MiB]
@@ -46,6 +50,7 @@ for (const size of SIZES) {
   const url = `${server.base}/asset-${size}.bin`
   const http: number[] = []
   const peer: number[] = []
+  const raw: number[] = []
   let httpMemory
   let peerMemory
   for (let run = 0; run < RUNS; run++) {
@@ -57,6 +62,13 @@ for (const size of SIZES) {
     httpMemory = stop()
     if (got !== size) {
       throw new Error(`HTTP delivered ${got} of ${size} bytes`)
+    }
+
+    started = performance.now()
+    const rawBytes = await rawStream(size)
+    raw.push(performance.now() - started)
+    if (rawBytes !== size) {
+      throw new Error(`the raw stream delivered ${rawBytes} of ${size} bytes`)
     }
 
     await store.delete(idToHex(keyForUrl(url)))
@@ -77,14 +89,32 @@ for (const size of SIZES) {
     runs: RUNS,
     httpMedianMs: Math.round(median(http)),
     peerMedianMs: Math.round(median(peer)),
+    rawStreamMedianMs: Math.round(median(raw)),
     httpMiBps: mibps(median(http)),
     peerMiBps: mibps(median(peer)),
+    rawStreamMiBps: mibps(median(raw)),
+    /** peer throughput ÷ HTTP throughput */
     throughputRatio: Math.round(median(http) / median(peer) * 100) / 100,
+    /** peer throughput ÷ bare libp2p stream throughput: the cost of verification, storing and flow control */
+    ofRawStream: Math.round(median(raw) / median(peer) * 100) / 100,
     httpMemory,
     peerMemory: { ...peerMemory, overheadMiB: Math.round(((peerMemory?.peakRssMiB ?? 0) - size / MiB) * 10) / 10 }
   }
   results.push(result)
   console.log(JSON.stringify(result))
+}
+
+/** Reads `size` bytes of bare length-prefixed frames from the holder over a fresh stream */
+async function rawStream (size: number): Promise<number> {
+  const stream = await node.dialProtocol(multiaddr(server.multiaddrs[0]), RAW_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+  const lp = lpStream(stream, { maxDataLength: 2 * MiB, maxBufferSize: 256 * MiB })
+  await lp.write(new TextEncoder().encode(String(size)))
+  await stream.close()
+  let got = 0
+  while (got < size) {
+    got += (await lp.read()).byteLength
+  }
+  return got
 }
 
 const out = { benchmark: 'transfer', date: new Date().toISOString(), node: process.version, transport: 'tcp loopback, noise, yamux', results }

@@ -83,7 +83,7 @@ export class DirectoryService implements RingApplication {
   // ---- home node side (RingApplication) ----------------------------------
 
   async deliver (key: bigint, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-    const req = decodeRequest(payload)
+    const req = decodeDirectoryRequest(payload)
     if (req.type !== DirectoryRequest.Type.LOCATE) {
       throw new InvalidMessageError(`routed directory request must be LOCATE, got ${req.type}`)
     }
@@ -97,7 +97,7 @@ export class DirectoryService implements RingApplication {
   }
 
   async message (from: Address, payload: Uint8Array): Promise<undefined> {
-    const req = decodeRequest(payload)
+    const req = decodeDirectoryRequest(payload)
     switch (req.type) {
       case DirectoryRequest.Type.ANNOUNCE: {
         const key = idFromBytes(req.key)
@@ -173,7 +173,8 @@ export class DirectoryService implements RingApplication {
   }
 }
 
-function decodeRequest (payload: Uint8Array): DirectoryRequest {
+/** Decodes a directory request with limits on every list; anything malformed is an `InvalidMessageError` */
+export function decodeDirectoryRequest (payload: Uint8Array): DirectoryRequest {
   try {
     return DirectoryRequest.decode(payload, {
       limits: {

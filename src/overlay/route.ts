@@ -11,10 +11,11 @@
  * as fall-backs: if the successor is dead, its keys belong to the next one.
  * - Otherwise forward to the known node that most closely precedes the key
  * (fingers and successors), then the next-closest ones as fall-backs.
- * - A node receiving a `final` request that does not own the key by its own
- * view either has no (live) predecessor — then nobody closer is known and
- * it delivers — or knows a predecessor between the key and itself: a node
- * joined there, so it walks the request back to that predecessor.
+ * - A node receiving a `final` request for a key just behind it that it does
+ * not own by its own view either has no (live) predecessor — then nobody
+ * closer is known and it delivers — or knows a predecessor between the key
+ * and itself: a node joined there, so it walks the request back to that
+ * predecessor. A `final` request for a key ahead of it is routed forward.
  * - Suspects (peers that recently timed out) are skipped, and only tried as
  * a last resort when nothing else is left.
  */
@@ -51,13 +52,15 @@ export function route (state: RoutingState, key: bigint, suspects: SuspectSet = 
     return { type: 'deliver' }
   }
 
-  if (final) {
+  if (final && distance(key, self.id) <= distance(self.id, key)) {
+    // the key lies behind us: with no (live) predecessor we are the closest node known to own it;
+    // otherwise our predecessor lies between the key and us, so it (or a node before it) owns it
     if (pred == null) {
       return { type: 'deliver' }
     }
-    // our predecessor lies between the key and us, so it (or a node before it) owns the key
     return { type: 'forward', hops: [{ peer: pred, final: true }] }
   }
+  // (a `final` request for a key ahead of us was misdirected: route it forward like any other)
 
   const live = state.successors.filter(p => !suspects.has(p.address))
   if (live.length === 0 && state.successors.length === 0) {

@@ -38,16 +38,18 @@ export async function createCdnNode (transport: 'tcp' | 'memory', init: RingCdnI
 
 /** Reads a response body to the end without keeping it, returning its length */
 export async function drain (res: Response): Promise<number> {
-  const reader = res.body?.getReader()
   let bytes = 0
-  while (reader != null) {
+  const reader = res.body?.getReader()
+  if (reader == null) {
+    return bytes
+  }
+  while (true) {
     const { done, value } = await reader.read()
     if (done) {
-      break
+      return bytes
     }
     bytes += value.byteLength
   }
-  return bytes
 }
 
 /** Samples this process's memory every `intervalMs` until stopped; reports peaks above the start */

@@ -58,9 +58,10 @@ lines.once('line', () => {
   })()
 })
 lines.once('close', () => {
-  void node.stop().then(() => {
+  void (async () => {
+    await node.stop()
     server.closeAllConnections()
     server.close()
     process.exit(0)
-  })
+  })()
 })

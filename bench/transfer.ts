@@ -31,11 +31,11 @@ const child = spawn(process.execPath, ['--experimental-transform-types', '--disa
 const fromServer = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
 child.once('exit', code => {
   if (code !== 0) {
-    console.error(`transfer server exited with ${code}`)
+    process.stderr.write(`transfer server exited with ${code}\n`)
     process.exit(1)
   }
 })
-const server: { base: string, integrity: Record<string, string>, multiaddrs: string[] } = JSON.parse((await fromServer.next()).value)
+const server: { base: string, integrity: Record<string, string>, multiaddrs: string[] } = JSON.parse((await fromServer.next()).value ?? 'null')
 
 const store = new MemoryContentStore({}, { maxBytes: 2 * SIZES.reduce((a, b) => a + b, 0) })
 const node = await createCdnNode('tcp', { bootstrap: server.multiaddrs, store, maxObjectBytes: 1024 * MiB })
@@ -101,7 +101,7 @@ for (const size of SIZES) {
     peerMemory: { ...peerMemory, overheadMiB: Math.round(((peerMemory?.peakRssMiB ?? 0) - size / MiB) * 10) / 10 }
   }
   results.push(result)
-  console.log(JSON.stringify(result))
+  process.stdout.write(JSON.stringify(result) + '\n')
 }
 
 /** Reads `size` bytes of bare length-prefixed frames from the holder over a fresh stream */
@@ -120,6 +120,6 @@ async function rawStream (size: number): Promise<number> {
 const out = { benchmark: 'transfer', date: new Date().toISOString(), node: process.version, transport: 'tcp loopback, noise, yamux', results }
 await mkdir(new URL('./results/', import.meta.url), { recursive: true })
 await writeFile(new URL('./results/transfer.json', import.meta.url), JSON.stringify(out, null, 2) + '\n')
-console.log('saved bench/results/transfer.json')
+process.stdout.write('saved bench/results/transfer.json\n')
 await node.stop()
 child.stdin.end()

@@ -18,6 +18,12 @@ export const MAX_HOLDERS_PER_KEY = 16
 export const MAX_DIRECTORY_KEYS = 50_000
 /** Holders handed out per answer */
 export const HOLDERS_PER_ANSWER = 4
+/**
+ * Answers sample from this many of the most recent holders: recent holders
+ * are likelier to be online still and have uploaded least, so load moves on
+ * to newcomers instead of staying with long-lived pages
+ */
+export const ANSWER_POOL = 6
 
 export interface HolderDirectoryInit {
   /** @default MAX_HOLDERS_PER_KEY (16) */
@@ -26,12 +32,15 @@ export interface HolderDirectoryInit {
   maxKeys?: number
   /** @default HOLDERS_PER_ANSWER (4) */
   holdersPerAnswer?: number
+  /** @default ANSWER_POOL (6) */
+  answerPool?: number
 }
 
 export class HolderDirectory {
   private readonly maxHoldersPerKey: number
   private readonly maxKeys: number
   private readonly holdersPerAnswer: number
+  private readonly answerPool: number
   /** Map order is recency order: a touched key is re-inserted at the end */
   private readonly entries = new Map<bigint, Peer[]>()
 
@@ -39,6 +48,7 @@ export class HolderDirectory {
     this.maxHoldersPerKey = init.maxHoldersPerKey ?? MAX_HOLDERS_PER_KEY
     this.maxKeys = init.maxKeys ?? MAX_DIRECTORY_KEYS
     this.holdersPerAnswer = init.holdersPerAnswer ?? HOLDERS_PER_ANSWER
+    this.answerPool = Math.max(init.answerPool ?? ANSWER_POOL, this.holdersPerAnswer)
   }
 
   get size (): number {
@@ -50,14 +60,14 @@ export class HolderDirectory {
     return this.entries.get(key) ?? []
   }
 
-  /** A random sample of up to `holdersPerAnswer` holders, excluding `except` */
+  /** A random sample of up to `holdersPerAnswer` of the `answerPool` most recent holders, excluding `except` */
   locate (key: bigint, random: Random, except?: Address): Peer[] {
     const list = this.entries.get(key)
     if (list == null) {
       return []
     }
     this.touch(key, list)
-    const pool = except == null ? list.slice() : list.filter(p => p.address !== except)
+    const pool = (except == null ? list : list.filter(p => p.address !== except)).slice(0, this.answerPool)
     // partial Fisher-Yates: the first n slots end up a uniform sample
     const n = Math.min(this.holdersPerAnswer, pool.length)
     for (let i = 0; i < n; i++) {

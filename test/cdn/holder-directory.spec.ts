@@ -96,8 +96,8 @@ describe('HolderDirectory', () => {
       expect(dir.locate(1n, new SeededRandom(1))).to.have.length(HOLDERS_PER_ANSWER)
     })
 
-    it('spreads a popular key over all of its holders across repeated answers', () => {
-      const dir = new HolderDirectory({ holdersPerAnswer: 4, maxHoldersPerKey: 16 })
+    it('spreads a popular key over all of its pooled holders across repeated answers', () => {
+      const dir = new HolderDirectory({ holdersPerAnswer: 4, maxHoldersPerKey: 16, answerPool: 16 })
       for (let i = 0; i < 16; i++) {
         dir.announce(1n, holder(i))
       }
@@ -117,6 +117,22 @@ describe('HolderDirectory', () => {
       // and the most recent holder is not always first
       const firsts = new Set(Array.from({ length: 50 }, () => dir.locate(1n, random)[0].address))
       expect(firsts.size).to.be.greaterThan(8)
+    })
+
+    it('answers from the most recent holders only, so load moves on to newcomers', () => {
+      const dir = new HolderDirectory({ holdersPerAnswer: 4, maxHoldersPerKey: 16, answerPool: 6 })
+      for (let i = 0; i < 16; i++) {
+        dir.announce(1n, holder(i))
+      }
+      const random = new SeededRandom('recent')
+      const seen = new Set<string>()
+      for (let i = 0; i < 200; i++) {
+        for (const p of dir.locate(1n, random)) {
+          seen.add(p.address)
+        }
+      }
+      // the six most recent announcers are h15 … h10
+      expect([...seen].sort()).to.deep.equal(['h10', 'h11', 'h12', 'h13', 'h14', 'h15'])
     })
   })
 

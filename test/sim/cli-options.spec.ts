@@ -34,6 +34,7 @@ describe('sim cli options', () => {
       stabilizeIntervalMs: 5000,
       fixFingersIntervalMs: 5000,
       seed: 1,
+      wallLimitMs: 0,
       quiet: false,
       help: false
     })
@@ -46,7 +47,7 @@ describe('sim cli options', () => {
       '--crash-fraction', '0.25', '--mass-failure-at', '1h', '--mass-failure-fraction', '0.3', '--loss', '0.01',
       '--objects', '5000', '--zipf', '1.1', '--mean-object-kb', '64', '--request-rate', '0.2', '--lookup-rate', '1.5',
       '--cache-mb', '12.5', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
-      '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet'
+      '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet', '--wall-limit', '10m'
     ])
     expect(opts).to.deep.equal({
       nodes: 250,
@@ -68,6 +69,7 @@ describe('sim cli options', () => {
       stabilizeIntervalMs: 2000,
       fixFingersIntervalMs: 30_000,
       seed: 7,
+      wallLimitMs: 600_000,
       jsonPath: 'out/run.json',
       reportPath: 'out/run.html',
       quiet: true,

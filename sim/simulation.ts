@@ -491,18 +491,19 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     wallSeconds: round((performance.now() - wallStart) / 1000, 2),
     peakRssMB: round(peakRss / 1024 / 1024, 1),
     events: scheduler.events,
-    lookups,
+    // copies: fetches still in flight keep counting into the live objects after we return
+    lookups: { ...lookups },
     hops: { mean: round(hops.mean, 3), p50: hops.p50, p99: hops.p99 },
     latencyMs: { p50: round(latency.quantile(0.5), 1), p99: round(latency.quantile(0.99), 1) },
-    fetches,
+    fetches: { ...fetches },
     offload: round(delivered > 0 ? bytes.peers / delivered : 0, 4),
     idealOffload: round(delivered > 0 ? 1 - bytes.idealOrigin / delivered : 0, 4),
     maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / measuredSeconds : 0, 1),
     upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
     ring: { violations },
     options: { ...opts },
-    diagnostics,
-    series,
+    diagnostics: structuredClone(diagnostics),
+    series: structuredClone(series),
     hopHistogram: Array.from(hopHistogram, h => h ?? 0)
   }
 

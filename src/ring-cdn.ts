@@ -48,7 +48,7 @@ import { AddressBook } from './libp2p/address-book.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient, ContentServer, contentProtocol } from './libp2p/content-protocol.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
-import { AbortError } from './overlay/errors.ts'
+import { AbortError, JoinFailedError } from './overlay/errors.ts'
 import { RingRequest, RingResponse } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
@@ -334,7 +334,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly avoided = new Map<Address, number>()
   /** Fetches going to peers or the origin, by key: a second fetch of the key waits for the first */
   private readonly inflight = new Map<string, Promise<unknown>>()
-  private readonly counters: Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'connections'> & { hops: number, lookupsAnswered: number }
+  private readonly counters: Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'connections' | 'ringRpcsSentByType'> & { hops: number, lookupsAnswered: number }
+  private readonly rpcsByType: Record<string, number> = {}
   private manifest?: Manifest
   private manifestLoading?: Promise<Manifest | undefined>
   private storeMaxBytes = Infinity
@@ -423,6 +424,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       requestTimeoutMs: init.transferRequestTimeoutMs,
       stallTimeoutMs: init.transferStallTimeoutMs,
       onRequest: (from) => { this.budget.touch(from) },
+      // the store let it go: as home node, stop listing ourselves as a holder
+      onMiss: (key) => { this.held.delete(BigInt(`0x${key}`)) },
       onUpload: (to, bytes, complete) => {
         this.budget.touch(to)
         this.counters.bytesUploaded += bytes
@@ -659,6 +662,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       ...counters,
       meanHops: lookupsAnswered === 0 ? 0 : hops / lookupsAnswered,
       busyRefusals: this.contentServer.busyRefusals,
+      ringRpcsSentByType: { ...this.rpcsByType },
       connections: this.budget.usage()
     }
   }
@@ -728,7 +732,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
             ctx.gone.push(holder.address)
             break
           case 'HolderBusyError':
-            // it holds the asset; it just cannot serve right now
+          case 'LimitedConnectionError':
+          case 'TransferRefusedError':
+            // it holds the asset; it just cannot serve it to us right now
             break
           case 'ObjectSizeError':
           case 'ObjectTooLargeError':
@@ -743,7 +749,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   private async lookup (ctx: FetchContext, directory: DirectoryService): Promise<LocateResult | undefined> {
-    this.counters.lookups++
     const started = Date.now()
     try {
       const res = await this.timedLocate(directory, ctx.key, this.lookupTimeoutMs, ctx.signal)
@@ -755,7 +760,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       if (ctx.signal.aborted) {
         throw new AbortError()
       }
-      this.counters.lookupFailures++
       this.log('lookup of %s failed - %e', ctx.href, err)
       this.safeDispatchEvent('lookup', {
         detail: { url: ctx.href, key: ctx.keyHex, holders: 0, durationMs: Date.now() - started, error: err.name }
@@ -767,6 +771,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   /** A ring lookup with a hard deadline (the ring bounds its own walk; this bounds us whatever happens) */
   private async timedLocate (directory: DirectoryService, key: bigint, timeout: number, signal?: AbortSignal): Promise<LocateResult> {
     const deadline = AbortSignal.timeout(timeout)
+    this.counters.lookups++
     try {
       const res = await raceSignal(directory.locate(key, { timeout, signal }), signal == null ? deadline : AbortSignal.any([signal, deadline]))
       this.counters.hops += res.hops
@@ -778,6 +783,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       if (signal?.aborted === true) {
         throw new AbortError()
       }
+      this.counters.lookupFailures++
       if (deadline.aborted) {
         throw new LookupTimeoutError(`no answer for ${idToHex(key)} within ${timeout}ms`, { cause: err })
       }
@@ -1009,6 +1015,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
 
   private countRequest (req: RingRequest): void {
     this.counters.ringRpcsSent++
+    this.rpcsByType[req.type] = (this.rpcsByType[req.type] ?? 0) + 1
     if (req.type === RingRequest.Type.ROUTE && req.route?.maintenance === false) {
       this.counters.lookupRpcsSent++
     }
@@ -1059,7 +1066,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     await pRetry(async () => {
       const contacts = await this.resolveBootstrap(signal)
       if (contacts.length === 0) {
-        throw new TransferError('no bootstrap address answered')
+        throw new JoinFailedError('no bootstrap address answered')
       }
       await ring.join(contacts, { signal })
     }, {

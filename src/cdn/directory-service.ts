@@ -88,10 +88,11 @@ export class DirectoryService implements RingApplication {
       throw new InvalidMessageError(`routed directory request must be LOCATE, got ${req.type}`)
     }
     const holders = this.directory.locate(key, this.random)
-    if (this.holdsLocally(key) && !holders.some(p => p.address === this.ring.self.address)) {
-      // the home node is one holder among others, at a random place: listing it first would make
-      // it serve every request for its keys, the very hot spot the directory exists to avoid
-      holders.splice(Math.floor(this.random.next() * (holders.length + 1)), 0, this.ring.self)
+    if (holders.length === 0 && this.holdsLocally(key)) {
+      // the home node offers itself only when nobody else is listed: adding it to every answer
+      // would make it serve a share of every request for its keys, the very hot spot the
+      // directory exists to avoid (it is listed like anyone else once it announced itself)
+      holders.push(this.ring.self)
     }
     return DirectoryResponse.encode({ holders: holders.map(peerToWire) })
   }

@@ -27,7 +27,7 @@ export interface RingCdnStats {
   uploads: number
   /** Transfers (peer or origin) whose bytes did not match the trusted digest */
   integrityFailures: number
-  /** Ring lookups sent for a fetch */
+  /** Ring lookups (for fetches and `locate` calls) */
   lookups: number
   /** Lookups that failed or timed out */
   lookupFailures: number
@@ -41,6 +41,8 @@ export interface RingCdnStats {
   ringRpcsSent: number
   /** Of those, hops of routed application lookups (what a lookup costs the network) */
   lookupRpcsSent: number
+  /** Ring requests sent, by message type (ROUTE, STABILIZE, PROBE, …) */
+  ringRpcsSentByType: Record<string, number>
   /** Connections open now, and how many go to kept routing peers */
   connections: { open: number, kept: number }
 }

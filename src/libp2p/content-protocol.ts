@@ -90,6 +90,8 @@ export interface ContentServerInit {
   onUpload?(to: Address, bytes: number, complete: boolean): void
   /** A peer asked for content (the connection is in use) */
   onRequest?(from: Address): void
+  /** A peer asked for an object (key, hex) the store does not hold */
+  onMiss?(key: string): void
 }
 
 /**
@@ -106,6 +108,7 @@ export class ContentServer implements Startable {
   private readonly maxStreams: number
   private readonly onUpload?: (to: Address, bytes: number, complete: boolean) => void
   private readonly onRequest?: (from: Address) => void
+  private readonly onMiss?: (key: string) => void
   private readonly streams = new Set<Stream>()
   /**
    * Chunk digests of stored objects that were put without them (an origin
@@ -130,6 +133,7 @@ export class ContentServer implements Startable {
     this.maxStreams = init.maxStreams ?? MAX_CONTENT_STREAMS
     this.onUpload = init.onUpload
     this.onRequest = init.onRequest
+    this.onMiss = init.onMiss
     this.onStream = this.onStream.bind(this)
   }
 
@@ -226,6 +230,9 @@ export class ContentServer implements Startable {
       const wanted = req.digest.byteLength === 0 ? undefined : digestFromBytes(req.digest)
       const meta = await this.store.getMeta(key, { digest: wanted })
       if (meta == null) {
+        if (wanted == null || !await this.store.has(key)) {
+          this.onMiss?.(key)
+        }
         await this.refuse(lp, stream, ContentMeta.Status.NOT_FOUND, 'not held', shutdown.signal)
         return
       }

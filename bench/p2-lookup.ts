@@ -20,7 +20,7 @@
  * for round trips; compare counts before times.
  *
  * Prints and saves bench/results/p2-lookup.json. Environment: NODES (100),
- * LOOKUPS (500), LATENCY_MS (5).
+ * LOOKUPS (500), LATENCY_MS (5), MAINTENANCE_MS (5000), SETTLE_MS (30000).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -41,8 +41,12 @@ import type { KadDHT } from '@libp2p/kad-dht'
 const NODES = Number(process.env.NODES ?? 100)
 const LOOKUPS = Number(process.env.LOOKUPS ?? 500)
 const LATENCY_MS = Number(process.env.LATENCY_MS ?? 5)
+/** Ring stabilize and finger-repair period, ms: the production default, so maintenance runs at its real rate */
+const MAINTENANCE_MS = Number(process.env.MAINTENANCE_MS ?? 5_000)
+/** After the ring converges, time for finger repair to catch up before measuring, ms */
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 30_000)
 const WARMUP = Math.min(100, LOOKUPS)
-const JOIN_WAVE = 10
+const JOIN_WAVE = 5
 const KAD_PROTOCOL = '/ringcdn-bench/kad/1.0.0'
 
 type Node = Libp2p<{ cdn: RingCdn, dht: KadDHT }>
@@ -61,7 +65,7 @@ async function createNode (bootstrap: string[]): Promise<Node> {
       ping: ping(),
       dht: kadDHT({ protocol: KAD_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper }),
       // hop waits adapt to measured round trips; the 2 s bound only matters while a hundred nodes join at once
-      cdn: ringCdn({ bootstrap, ring: { stabilizeIntervalMs: 1_000, fixFingersIntervalMs: 250, hopTimeoutMs: 2_000 }, lookupTimeoutMs: 10_000, joinRetries: 8, joinRetryDelayMs: 200 })
+      cdn: ringCdn({ bootstrap, ring: { stabilizeIntervalMs: MAINTENANCE_MS, fixFingersIntervalMs: MAINTENANCE_MS, hopTimeoutMs: 2_000 }, lookupTimeoutMs: 10_000, joinRetries: 8, joinRetryDelayMs: 200 })
     }
   })
 }
@@ -103,6 +107,7 @@ while (!ringCorrect() && Date.now() < convergeBy) {
   await new Promise(resolve => setTimeout(resolve, 250))
 }
 log(`ring ${ringCorrect() ? 'converged' : 'NOT converged'} after ${Date.now() - started} ms`)
+await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
 
 const pick = (): Node => nodes[Math.floor(Math.random() * nodes.length)]
 
@@ -230,7 +235,7 @@ const ringSummary = {
   /** the same, less the maintenance rate of the idle window over the loop's duration */
   netRingRpcsPerLookup: round2((allRingRpcs - maintenancePerMs * loopMs) / LOOKUPS),
   maintenanceRpcsPerNodePerSecond: round2(maintenancePerMs * 1000 / NODES),
-  /** every ring request of the measured loop by type (maintenance included) */
+  /** every ring request of the measured loop by type (maintenance included: PROBE and ROUTE also repair fingers) */
   ringRpcsInLoopByType: byType
 }
 const kadSummary = summarise(kad)
@@ -244,6 +249,7 @@ const result = {
   node: process.version,
   nodes: NODES,
   latencyMs: LATENCY_MS,
+  maintenanceIntervalMs: MAINTENANCE_MS,
   ringcdn: ringSummary,
   kadDht: kadSummary,
   /** ringcdn RPCs per lookup ÷ kad-dht's (bar: ≤ 1/3) */

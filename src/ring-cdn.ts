@@ -46,7 +46,7 @@ import { Origin } from './cdn/origin.ts'
 import { keyForUrl, nodeIdFromBytes, normaliseUrl } from './keys.ts'
 import { AddressBook } from './libp2p/address-book.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
-import { ContentClient, ContentServer, contentProtocol } from './libp2p/content-protocol.ts'
+import { ContentClient, ContentServer, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, contentProtocol } from './libp2p/content-protocol.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
 import { AbortError, JoinFailedError } from './overlay/errors.ts'
 import { RingRequest, RingResponse } from './overlay/messages.ts'
@@ -73,6 +73,12 @@ export const LOOKUP_TIMEOUT_MS = 3_000
 export const MAX_OBJECT_BYTES = 268_435_456
 /** Holders tried per fetch before falling back to the origin */
 export const MAX_HOLDER_ATTEMPTS = 3
+/**
+ * From the start of a fetch's peer phase (lookup and digest HEAD included)
+ * until a holder has started sending, ms; past it the fetch goes to the
+ * origin. A transfer under way then has its own deadline, scaled by size.
+ */
+export const PEER_TIMEOUT_MS = 8_000
 /** A peer transfer slower than this on average is abandoned for the next holder, bytes per second */
 export const MIN_PEER_THROUGHPUT = 1_048_576
 /** An origin body without a known digest or length is buffered up to this size to be hashed before storing, bytes */
@@ -97,8 +103,6 @@ export const HELD_KEYS = 50_000
 export const SOURCE_HEADER = 'ringcdn-source'
 /** Longest wait at start for this node's listen addresses, ms */
 const ADDRESS_WAIT_MS = 2_000
-/** Ring time between stabilize rounds the CDN uses unless told otherwise, ms */
-const RING_STABILIZE_INTERVAL_MS = 5_000
 
 /** Ring protocol id of a namespace: namespaced and versioned, so rings of different sites never meet */
 export function ringProtocol (namespace: string): string {
@@ -179,6 +183,8 @@ export interface RingCdnInit {
   lookupTimeoutMs?: number
   /** @default MAX_HOLDER_ATTEMPTS (3) */
   maxHolderAttempts?: number
+  /** @default PEER_TIMEOUT_MS (8 s) */
+  peerTimeoutMs?: number
   /** @default MAX_OBJECT_BYTES (256 MiB) */
   maxObjectBytes?: number
   /** @default MIN_PEER_THROUGHPUT (1 MiB/s) */
@@ -316,6 +322,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly trustOnFirstUse: boolean
   private readonly lookupTimeoutMs: number
   private readonly maxHolderAttempts: number
+  private readonly peerTimeoutMs: number
   private readonly maxObjectBytes: number
   private readonly minPeerThroughput: number
   private readonly maxBufferedBytes: number
@@ -357,6 +364,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.trustOnFirstUse = init.trustOnFirstUse ?? false
     this.lookupTimeoutMs = init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS
     this.maxHolderAttempts = init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS
+    this.peerTimeoutMs = init.peerTimeoutMs ?? PEER_TIMEOUT_MS
     this.maxObjectBytes = init.maxObjectBytes ?? MAX_OBJECT_BYTES
     this.minPeerThroughput = init.minPeerThroughput ?? MIN_PEER_THROUGHPUT
     this.maxBufferedBytes = init.maxBufferedBytes ?? MAX_BUFFERED_BYTES
@@ -475,7 +483,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const rpc = this.meteredRpc()
     const tuning = this.init.ring ?? {}
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
-      stabilizeIntervalMs: RING_STABILIZE_INTERVAL_MS,
       ...tuning,
       self: this.self,
       namespace: this.namespace,
@@ -693,6 +700,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     if (directory == null || this.ringNode?.joined !== true) {
       return undefined
     }
+    const peerDeadline = Date.now() + this.peerTimeoutMs
     const located = await this.lookup(ctx, directory)
     if (located == null) {
       return undefined
@@ -712,8 +720,13 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     for (const holder of holders.slice(0, this.maxHolderAttempts)) {
       ctx.signal.throwIfAborted()
       const started = Date.now()
+      const left = peerDeadline - started
+      if (left <= 0) {
+        this.log('out of time for peers: %s goes to the origin', ctx.href)
+        return undefined
+      }
       try {
-        const meta = await this.downloadFrom(ctx, holder)
+        const meta = await this.downloadFrom(ctx, holder, left)
         this.counters.fromPeers++
         this.counters.bytesFromPeers += meta.size
         this.transferEvent(ctx, 'peer', meta.size, holder.address, started)
@@ -792,17 +805,18 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   /** One holder: the transfer streams straight into an atomic put that commits only verified bytes */
-  private async downloadFrom (ctx: FetchContext, holder: Peer): Promise<ObjectMeta> {
+  private async downloadFrom (ctx: FetchContext, holder: Peer, startWithinMs: number): Promise<ObjectMeta> {
+    const requestTimeoutMs = Math.min(this.init.transferRequestTimeoutMs ?? REQUEST_TIMEOUT_MS, startWithinMs)
     const download = await this.contentClient.download(holder.address, ctx.keyHex, {
       digest: ctx.digest,
       hints: this.addressBook.hints(holder.address),
       maxObjectBytes: Math.min(this.maxObjectBytes, this.storeMaxBytes),
       window: this.init.transferWindow,
-      requestTimeoutMs: this.init.transferRequestTimeoutMs,
+      requestTimeoutMs,
       stallTimeoutMs: this.init.transferStallTimeoutMs,
       signal: ctx.signal
     })
-    const allowedMs = 1_000 * download.init.size / this.minPeerThroughput + (this.init.transferRequestTimeoutMs ?? 5_000)
+    const allowedMs = 1_000 * download.init.size / this.minPeerThroughput + (this.init.transferStallTimeoutMs ?? STALL_TIMEOUT_MS)
     const deadline = AbortSignal.timeout(Math.ceil(allowedMs))
     try {
       return await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([ctx.signal, deadline]) })
@@ -1068,7 +1082,19 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       if (contacts.length === 0) {
         throw new JoinFailedError('no bootstrap address answered')
       }
-      await ring.join(contacts, { signal })
+      try {
+        await ring.join(contacts, { signal })
+      } catch (err: any) {
+        if (err.name !== 'JoinFailedError' || ring.predecessor == null) {
+          throw err
+        }
+        // An earlier, half-finished attempt got us adopted: a member stabilizes with us as its successor,
+        // so the ring routes our own id to us and every further join attempt ends there (RingNode.join
+        // skips an owner that is itself). We are in the ring already; stabilizing from what we know
+        // (our predecessor, whoever else found us) makes it official.
+        this.log('the ring has adopted us (predecessor %s): becoming a member', ring.predecessor.address)
+        ring.create()
+      }
     }, {
       retries: this.init.joinRetries ?? JOIN_RETRIES,
       minTimeout: this.init.joinRetryDelayMs ?? JOIN_RETRY_DELAY_MS,

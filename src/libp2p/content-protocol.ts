@@ -38,6 +38,10 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Largest chunk a holder may send, bytes: bounds the requester's buffer */
 export const MAX_CHUNK_BYTES = 1_048_576
+/** Smallest chunk (but the last) a holder may use, bytes: bounds the number of chunk digests per object */
+export const MIN_CHUNK_BYTES = 1_024
+/** Chunk digests accepted in a meta whatever the object's size (≈ 128 KiB of digests) */
+const MIN_CHUNK_DIGESTS_LIMIT = 4_096
 /** Largest control frame (request, meta, credit), bytes: 1 GiB in 256 KiB chunks needs ≈ 140 KiB of chunk digests */
 export const MAX_CONTROL_FRAME_BYTES = 1_048_576
 /** Chunks a holder may send ahead of the requester's credit */
@@ -430,7 +434,7 @@ export class ContentClient {
         digest: options.digest == null ? new Uint8Array(0) : digestToBytes(options.digest),
         window
       }), { signal: setup })
-      meta = ContentMeta.decode((await lp.read({ signal: setup })).subarray(), { limits: { chunkDigests: Math.ceil(options.maxObjectBytes / 1024) + 1 } })
+      meta = ContentMeta.decode((await lp.read({ signal: setup })).subarray(), { limits: { chunkDigests: Math.max(MIN_CHUNK_DIGESTS_LIMIT, Math.ceil(options.maxObjectBytes / MIN_CHUNK_BYTES) + 1) } })
     } catch (err: any) {
       stream.abort(err)
       options.signal?.throwIfAborted()
@@ -463,7 +467,7 @@ export class ContentClient {
     if (meta.size > options.maxObjectBytes) {
       throw new ObjectSizeError(`${key} has ${meta.size} bytes, more than the limit of ${options.maxObjectBytes}`)
     }
-    if (!Number.isSafeInteger(meta.size) || meta.size < 0 || meta.chunkSize <= 0 || meta.chunkSize > MAX_CHUNK_BYTES) {
+    if (!Number.isSafeInteger(meta.size) || meta.size < 0 || meta.chunkSize <= 0 || meta.chunkSize > MAX_CHUNK_BYTES || (meta.chunkSize < MIN_CHUNK_BYTES && meta.size > meta.chunkSize)) {
       throw new TransferError(`${holder} described ${key} with size ${meta.size} and chunk size ${meta.chunkSize}`)
     }
     const n = chunkCount(meta.size, meta.chunkSize)

@@ -14,8 +14,9 @@
  */
 import fc from 'fast-check'
 import { DirectoryRequest, DirectoryResponse } from '../../src/cdn/directory-messages.ts'
-import { MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
+import { decodeDirectoryRequest, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
 import { decodeEnvelope, encodeError, encodeOk } from '../../src/libp2p/response-envelope.ts'
+import { decodeRingRequest, decodeRingResponse } from '../../src/overlay/codec.ts'
 import { RingRequest, RingResponse, WirePeer } from '../../src/overlay/messages.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'
 import { MAX_PEERS_PER_MESSAGE } from '../../src/overlay/ring-node.ts'
@@ -335,6 +336,8 @@ export interface DecoderTarget {
 const PROTONS: ReadonlySet<ErrorClass> = new Set(['decode', 'limit'])
 const CONVERTED: ReadonlySet<ErrorClass> = new Set(['decode', 'limit', 'invalid'])
 const ENVELOPE: ReadonlySet<ErrorClass> = new Set(['invalid'])
+/** The codecs production decodes through turn every failure into InvalidMessageError */
+const CODEC: ReadonlySet<ErrorClass> = new Set(['invalid'])
 
 /** The client side of a ring answer: every peer in it goes through `wire.ts` */
 function convertResponse (res: RingResponse): Peer[] {
@@ -388,7 +391,10 @@ export function decoderTargets (init: UniverseInit = {}): DecoderTarget[] {
     { name: 'WirePeer→peerFromWire', decode: (b) => peerFromWire(WirePeer.decode(b)), allowed: CONVERTED, seeds: arbs.wirePeer.map(p => WirePeer.encode(p)) },
     { name: 'RingRequest→peers', decode: (b) => convertRequest(RingRequest.decode(b)), allowed: CONVERTED, seeds: ringRequests },
     { name: 'RingResponse→peers', decode: (b) => convertResponse(RingResponse.decode(b)), allowed: CONVERTED, seeds: ringResponses },
-    { name: 'envelope', decode: (b) => decodeEnvelope(b), allowed: ENVELOPE, seeds: envelopes }
+    { name: 'envelope', decode: (b) => decodeEnvelope(b), allowed: ENVELOPE, seeds: envelopes },
+    { name: 'codec:decodeRingRequest', decode: (b) => decodeRingRequest(b), allowed: CODEC, seeds: ringRequests },
+    { name: 'codec:decodeRingResponse', decode: (b) => decodeRingResponse(b), allowed: CODEC, seeds: ringResponses },
+    { name: 'codec:decodeDirectoryRequest', decode: (b) => decodeDirectoryRequest(b), allowed: CODEC, seeds: directoryRequests }
   ]
 }
 

@@ -1,0 +1,128 @@
+/**
+ * The content transfer protocol between two real libp2p nodes: chunks
+ * verified on arrival, refusals, a lying or stalling holder, and no stream
+ * left behind.
+ */
+import { createHash } from 'node:crypto'
+import { expect } from 'aegir/chai'
+import { ContentClient, ContentServer, contentProtocol } from '../../src/libp2p/content-protocol.ts'
+import { libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
+import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
+import { MemoryContentStore } from '../../src/storage/memory-store.ts'
+import { bytesOf } from '../fixtures/origin-server.ts'
+import { TestStore } from './cdn-fixtures.ts'
+import { DIAL_TIMEOUT, createNode, openStreams, waitFor } from './fixtures.ts'
+import type { ObjectInit } from '../../src/storage/content-store.ts'
+import type { Libp2p } from '@libp2p/interface'
+
+const PROTOCOL = contentProtocol('test')
+const KEY = 'ab'.repeat(32)
+const MAX = 64 * 1024 * 1024
+
+const hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+
+function describeObject (body: Uint8Array, chunkSize: number = CHUNK_SIZE): { init: ObjectInit, chunks: Uint8Array[] } {
+  const chunks: Uint8Array[] = []
+  for (let i = 0; i < body.byteLength; i += chunkSize) {
+    chunks.push(body.subarray(i, i + chunkSize))
+  }
+  return { init: { key: KEY, size: body.byteLength, chunkSize, digest: hex(body), chunkDigests: chunks.map(hex) }, chunks }
+}
+
+describe('content protocol', function () {
+  this.timeout(30_000)
+
+  let holder: Libp2p
+  let requester: Libp2p
+  let holderStore: TestStore
+  let server: ContentServer
+  let client: ContentClient
+  const body = bytesOf(3 * CHUNK_SIZE + 1000, 41)
+  const object = describeObject(body)
+
+  beforeEach(async () => {
+    [holder, requester] = await Promise.all([createNode('memory'), createNode('memory')])
+    holderStore = new TestStore()
+    server = new ContentServer(libp2pComponents(holder), { protocol: PROTOCOL, store: holderStore, stallTimeoutMs: 500 })
+    await server.start()
+    client = new ContentClient(libp2pComponents(requester), { protocol: PROTOCOL })
+    await holderStore.put(object.init, object.chunks)
+    await requester.dial(holder.getMultiaddrs(), { signal: AbortSignal.timeout(DIAL_TIMEOUT) })
+  })
+
+  afterEach(async () => {
+    await server.stop()
+    await Promise.all([holder.stop(), requester.stop()])
+  })
+
+  const download = async (options: { digest?: string, stallTimeoutMs?: number } = {}): ReturnType<ContentClient['download']> =>
+    client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, ...options })
+
+  it('delivers an object chunk by chunk into an atomic put, and leaves no stream open', async () => {
+    const store = new MemoryContentStore()
+    const dl = await download()
+    expect(dl.init).to.include({ size: body.byteLength, digest: object.init.digest })
+    expect(dl.init.chunkDigests).to.deep.equal(object.init.chunkDigests)
+    await store.put(dl.init, dl.chunks)
+    const got = new Uint8Array(body.byteLength)
+    let offset = 0
+    for await (const piece of store.read(KEY)) {
+      got.set(piece, offset)
+      offset += piece.byteLength
+    }
+    expect(got).to.equalBytes(body)
+    await waitFor(() => openStreams(holder, PROTOCOL) === 0 && openStreams(requester, PROTOCOL) === 0, 2_000, 'streams to close')
+  })
+
+  it('answers not held for an unknown key or another version', async () => {
+    await expect(client.download(holder.peerId.toString(), 'cd'.repeat(32), { maxObjectBytes: MAX })).to.eventually.be.rejected.with.property('name', 'NotHeldError')
+    await expect(download({ digest: 'ef'.repeat(32) })).to.eventually.be.rejected.with.property('name', 'NotHeldError')
+  })
+
+  it('answers busy when its uploads are all taken', async () => {
+    await server.stop()
+    server = new ContentServer(libp2pComponents(holder), { protocol: PROTOCOL, store: holderStore, maxConcurrentUploads: 0 })
+    await server.start()
+    await expect(download()).to.eventually.be.rejected.with.property('name', 'HolderBusyError')
+    expect(server.busyRefusals).to.equal(1)
+  })
+
+  it('stops at the first chunk that does not match its digest', async () => {
+    holderStore.poison = true
+    const dl = await download()
+    const store = new MemoryContentStore()
+    const err = await store.put(dl.init, dl.chunks).catch(e => e)
+    expect(err).to.have.property('name', 'IntegrityError')
+    expect(err.message).to.include('chunk 0')
+    expect(await store.has(KEY)).to.be.false()
+  })
+
+  it('refuses an object whose whole digest is not the one asked for', async () => {
+    // a holder that serves consistent chunk digests for other bytes under the asked-for digest
+    const other = bytesOf(body.byteLength, 42)
+    const forged = describeObject(other)
+    const lying = new TestStore()
+    await lying.put({ ...forged.init, digest: object.init.digest }, forged.chunks)
+    await server.stop()
+    server = new ContentServer(libp2pComponents(holder), { protocol: PROTOCOL, store: lying })
+    await server.start()
+    const dl = await download()
+    const err = await new MemoryContentStore().put(dl.init, dl.chunks).catch(e => e)
+    expect(err).to.have.property('name', 'IntegrityError')
+    expect(err.source).to.equal('peer')
+  })
+
+  it('gives up on a holder that stalls mid-transfer within the stall timeout', async () => {
+    holderStore.chunkDelayMs = 5_000
+    const dl = await download({ stallTimeoutMs: 300 })
+    const started = Date.now()
+    const err = await new MemoryContentStore().put(dl.init, dl.chunks).catch(e => e)
+    expect(err).to.have.property('name', 'TransferError')
+    expect(Date.now() - started).to.be.lessThan(2_000)
+  })
+
+  it('refuses objects larger than the requester accepts', async () => {
+    await expect(client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: 1000 }))
+      .to.eventually.be.rejected.with.property('name', 'ObjectSizeError')
+  })
+})

@@ -48,8 +48,9 @@ import { AddressBook } from './libp2p/address-book.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient, ContentServer, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, contentProtocol } from './libp2p/content-protocol.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
+import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
 import { AbortError, JoinFailedError } from './overlay/errors.ts'
-import { RingRequest, RingResponse } from './overlay/messages.ts'
+import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { rechunk } from './storage/chunks.ts'
@@ -59,6 +60,7 @@ import type { LocateResult } from './cdn/directory-service.ts'
 import type { HolderDirectoryInit } from './cdn/holder-directory.ts'
 import type { ManifestDocument } from './cdn/manifest.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
+import type { RingResponse } from './overlay/messages.ts'
 import type { RingNodeInit } from './overlay/ring-node.ts'
 import type { Address, Clock, Peer, Random, Rpc } from './overlay/seams.ts'
 import type { ContentStore, ObjectInit, ObjectMeta } from './storage/content-store.ts'
@@ -410,13 +412,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         return RingRequest.encode(req)
       },
       decodeRequest: (bytes) => {
-        const req = RingRequest.decode(bytes)
+        // the limited codec: a hostile frame cannot make us build millions of peers
+        const req = decodeRingRequest(bytes)
         this.addressBook.harvestRequest(req)
         return req
       },
-      encodeResponse: (res) => RingResponse.encode(res),
+      encodeResponse: encodeRingResponse,
       decodeResponse: (bytes) => {
-        const res = RingResponse.decode(bytes)
+        const res = decodeRingResponse(bytes)
         this.addressBook.harvestResponse(res)
         return res
       },
@@ -890,7 +893,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
           return this.passThrough(ctx, await this.origin.get(ctx.href, ctx.signal), [], undefined)
       }
     }
-    this.contentServer.rememberChunkDigests(meta.digest, chunkDigests)
+    this.contentServer.rememberChunkDigests(meta.digest, meta.chunkSize, chunkDigests)
     this.transferEvent(ctx, 'origin', meta.size)
     this.stored(ctx, meta)
     return this.respond(meta, 'origin')

@@ -117,7 +117,7 @@ export class ContentServer implements Startable {
   /**
    * Chunk digests of stored objects that were put without them (an origin
    * body's chunk digests are known only once it has been read, after the put
-   * began), by whole-object digest
+   * began), by whole-object digest and chunk size
    */
   private readonly chunkDigests = new LRUCache<string, string[]>({ max: CHUNK_DIGEST_CACHE_SIZE })
   private shutdown?: AbortController
@@ -177,8 +177,8 @@ export class ContentServer implements Startable {
   }
 
   /** Chunk digests for an object stored without them, so uploads of it can send them */
-  rememberChunkDigests (digest: string, chunkDigests: string[]): void {
-    this.chunkDigests.set(digest, chunkDigests)
+  rememberChunkDigests (digest: string, chunkSize: number, chunkDigests: string[]): void {
+    this.chunkDigests.set(`${digest}/${chunkSize}`, chunkDigests)
   }
 
   /** Chunk digests of a stored object: from its meta, the cache, or by hashing it once */
@@ -186,7 +186,7 @@ export class ContentServer implements Startable {
     if (meta.chunkDigests != null) {
       return meta.chunkDigests
     }
-    const known = this.chunkDigests.get(meta.digest)
+    const known = this.chunkDigests.get(`${meta.digest}/${meta.chunkSize}`)
     if (known != null) {
       return known
     }
@@ -198,7 +198,7 @@ export class ContentServer implements Startable {
       }
       list.push(await sha256Hex(chunk))
     }
-    this.chunkDigests.set(meta.digest, list)
+    this.rememberChunkDigests(meta.digest, meta.chunkSize, list)
     return list
   }
 

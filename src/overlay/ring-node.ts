@@ -95,6 +95,8 @@ const JOIN_CONFIRM_ROUNDS = 3
 const NUDGE_INTERVAL_MS = 500
 /** Predecessor probes one finger repair may walk back before settling */
 const PROBE_STEPS = 3
+/** Smallest wait per hop, whatever the measured round-trip time, ms */
+const MIN_HOP_WAIT_MS = 100
 /** Below this, a forwarded request cannot complete a single round trip, ms */
 const MIN_HOP_BUDGET_MS = 50
 
@@ -317,6 +319,11 @@ export class RingNode {
         }, this.lookupTimeoutMs, options.signal)
         const owner = peerFromWire(requireField(res.route, 'route').owner)
         if (owner.address === this.self.address) {
+          if (this.state.successors.length > 0) {
+            // an earlier, interrupted attempt got us adopted already: we are in the ring
+            this.becomeMember()
+            return
+          }
           continue
         }
         this.replaceSuccessors([owner])
@@ -828,7 +835,9 @@ export class RingNode {
    * list shows (a lookup halves the distance per hop on average)
    */
   private hopAllowance (next: bigint, key: bigint, final: boolean): number {
-    const perHop = Math.min(this.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt)
+    // floored: on a sub-millisecond network (loopback, in-process) 4 RTTs would be too short to
+    // forward at all
+    const perHop = Math.max(MIN_HOP_WAIT_MS, Math.min(this.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
     const last = this.state.successors[this.state.successors.length - 1]
     if (final || last == null) {
       // the owner, or a short walk back from it

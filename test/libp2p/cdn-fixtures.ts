@@ -125,8 +125,14 @@ export async function waitForRing (nodes: CdnNode[], timeout: number = 30_000): 
   await waitFor(() => ringIsCorrect(nodes), timeout, `${nodes.length} nodes to form the true ring`)
 }
 
+/**
+ * Stops nodes one at a time: stopping dozens at once makes @libp2p/yamux throw an uncaught
+ * StreamStateError from a window update on a stream its peer already closed
+ */
 export async function stopAll (nodes: CdnNode[]): Promise<void> {
-  await Promise.all(nodes.map(async node => node.stop()))
+  for (const node of nodes) {
+    await node.stop()
+  }
 }
 
 export async function bodyBytes (res: Response): Promise<Uint8Array> {

@@ -261,13 +261,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         judge(key, found.home, found.hops, scheduler.now - started)
       }
     } catch (err: any) {
-      // a lookup cut short because its own page left is not the ring's failure
-      if (measured && page.alive && page.ring.joined) {
-        lookups.total++
-        lookups.failed++
-        window.lookups++
-        count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
-      }
+      lookupFailed(page, measured, err)
     }
     if (!page.alive) {
       return
@@ -326,6 +320,16 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     return listed === 0 ? 'no holder listed' : `all ${Math.min(HOLDER_ATTEMPTS, listed)} holders tried failed`
   }
 
+  const lookupFailed = (page: Page, measured: boolean, err: Error): void => {
+    // a lookup cut short because its own page left is not the ring's failure
+    if (measured && page.alive && page.ring.joined) {
+      lookups.total++
+      lookups.failed++
+      window.lookups++
+      count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
+    }
+  }
+
   const judge = (key: bigint, owner: Peer, hops: number, ms: number): void => {
     lookups.total++
     window.lookups++
@@ -376,12 +380,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         judge(key, res.owner, res.hops, scheduler.now - started)
       }
     } catch (err: any) {
-      if (measured && page.alive && page.ring.joined) {
-        lookups.total++
-        lookups.failed++
-        window.lookups++
-        count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
-      }
+      lookupFailed(page, measured, err)
     }
   }
 

@@ -1085,19 +1085,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       if (contacts.length === 0) {
         throw new JoinFailedError('no bootstrap address answered')
       }
-      try {
-        await ring.join(contacts, { signal })
-      } catch (err: any) {
-        if (err.name !== 'JoinFailedError' || ring.predecessor == null) {
-          throw err
-        }
-        // An earlier, half-finished attempt got us adopted: a member stabilizes with us as its successor,
-        // so the ring routes our own id to us and every further join attempt ends there (RingNode.join
-        // skips an owner that is itself). We are in the ring already; stabilizing from what we know
-        // (our predecessor, whoever else found us) makes it official.
-        this.log('the ring has adopted us (predecessor %s): becoming a member', ring.predecessor.address)
-        ring.create()
-      }
+      await ring.join(contacts, { signal })
     }, {
       retries: this.init.joinRetries ?? JOIN_RETRIES,
       minTimeout: this.init.joinRetryDelayMs ?? JOIN_RETRY_DELAY_MS,

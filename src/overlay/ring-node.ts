@@ -319,8 +319,12 @@ export class RingNode {
         }, this.lookupTimeoutMs, options.signal)
         const owner = peerFromWire(requireField(res.route, 'route').owner)
         if (owner.address === this.self.address) {
+          // an earlier, interrupted attempt got us adopted already: the ring routes our id to us. Our
+          // predecessor stands in as successor if we know no other; stabilize corrects it
+          if (this.state.successors.length === 0 && this.state.predecessor != null) {
+            this.replaceSuccessors([this.state.predecessor])
+          }
           if (this.state.successors.length > 0) {
-            // an earlier, interrupted attempt got us adopted already: we are in the ring
             this.becomeMember()
             return
           }

@@ -126,7 +126,7 @@ export async function waitForRing (nodes: CdnNode[], timeout: number = 30_000): 
 }
 
 /**
- * Stops nodes one at a time: stopping dozens at once makes @libp2p/yamux throw an uncaught
+ * Stops nodes one at a time: stopping dozens at once makes `@libp2p/yamux` throw an uncaught
  * StreamStateError from a window update on a stream its peer already closed
  */
 export async function stopAll (nodes: CdnNode[]): Promise<void> {

@@ -274,6 +274,27 @@ export interface RingCdnInit {
   maxRpcStreams?: number
 }
 
+/** One peer in a `RingView` */
+export interface RingViewPeer {
+  /** libp2p peer id */
+  peer: string
+  /** Ring position, 64 hex digits */
+  id: string
+}
+
+/** What `RingCdn.getRing()` returns */
+export interface RingView {
+  namespace: string
+  joined: boolean
+  /** Undefined until the service has started */
+  self?: RingViewPeer
+  predecessor?: RingViewPeer
+  /** Nearest first */
+  successors: RingViewPeer[]
+  /** Distinct finger peers; `index` is the finger slot (its start is `fingerStart(self, index)` in ring-id.ts) */
+  fingers: Array<RingViewPeer & { index: number }>
+}
+
 export interface RingCdnFetchOptions {
   /** SRI string (`sha256-<base64>`) the bytes must match, e.g. from the page's `integrity=` attribute */
   integrity?: string
@@ -585,6 +606,23 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   // ---- public API ----------------------------------------------------------
+
+  /**
+   * A snapshot of this node's place in the ring, for views and diagnostics:
+   * ids are 64-digit hex ring positions, peers are libp2p peer ids
+   */
+  getRing (): RingView {
+    const ring = this.ringNode
+    const view = (peer: Peer): RingViewPeer => ({ peer: peer.address, id: peer.id.toString(16).padStart(64, '0') })
+    return {
+      namespace: this.namespace,
+      joined: ring?.joined ?? false,
+      self: this.self == null ? undefined : view(this.self),
+      predecessor: ring?.predecessor == null ? undefined : view(ring.predecessor),
+      successors: ring?.successors.map(view) ?? [],
+      fingers: ring?.fingers.map(({ index, peer }) => ({ ...view(peer), index })) ?? []
+    }
+  }
 
   /**
    * Fetches an asset: from this node's store, a peer or the origin, always

@@ -280,6 +280,20 @@ export class RingNode {
     return this.state.successors
   }
 
+  /** Distinct finger peers, nearest first (finger index → peer, duplicates of lower fingers dropped) */
+  get fingers (): ReadonlyArray<{ index: number, peer: Peer }> {
+    const seen = new Set<Address>()
+    const out: Array<{ index: number, peer: Peer }> = []
+    for (const index of [...this.state.fingers.keys()].sort((a, b) => a - b)) {
+      const peer = this.state.fingers.get(index)
+      if (peer != null && !seen.has(peer.address)) {
+        seen.add(peer.address)
+        out.push({ index, peer })
+      }
+    }
+    return out
+  }
+
   setApplication (application: RingApplication): void {
     this.application = application
   }

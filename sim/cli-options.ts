@@ -12,6 +12,14 @@ export type SessionDistribution = 'exponential' | 'pareto'
 
 export const SESSION_DISTRIBUTIONS: readonly SessionDistribution[] = ['exponential', 'pareto']
 
+/**
+ * Which members a joining node is handed: uniformly `random` ones (what the relay's member list answers),
+ * or the ones `nearest` its ring position (measured worse under join bursts; kept to compare)
+ */
+export type BootstrapChoice = 'random' | 'nearest'
+
+export const BOOTSTRAP_CHOICES: readonly BootstrapChoice[] = ['random', 'nearest']
+
 export interface SimOptions {
   /**
    * Nodes in the ring; under churn, arrivals keep the population around this.
@@ -43,6 +51,12 @@ export interface SimOptions {
    * @default 'exponential'
    */
   sessionDist: SessionDistribution
+  /**
+   * Which members a joining node contacts first.
+   *
+   * @default 'random'
+   */
+  bootstrap: BootstrapChoice
   /**
    * Fraction in [0, 1] of departures that are crashes rather than graceful leaves.
    *
@@ -169,6 +183,7 @@ export const DEFAULT_DURATION_MS = 30 * MINUTE_MS
 export const DEFAULT_WARMUP_MS = 5 * MINUTE_MS
 export const DEFAULT_SESSION_MEDIAN_MS = 10 * MINUTE_MS
 export const DEFAULT_SESSION_DIST: SessionDistribution = 'exponential'
+export const DEFAULT_BOOTSTRAP: BootstrapChoice = 'random'
 export const DEFAULT_CRASH_FRACTION = 0.5
 export const DEFAULT_MASS_FAILURE_FRACTION = 0.5
 export const DEFAULT_LOSS = 0
@@ -190,6 +205,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   warmupMs: DEFAULT_WARMUP_MS,
   sessionMedianMs: DEFAULT_SESSION_MEDIAN_MS,
   sessionDist: DEFAULT_SESSION_DIST,
+  bootstrap: DEFAULT_BOOTSTRAP,
   crashFraction: DEFAULT_CRASH_FRACTION,
   massFailureFraction: DEFAULT_MASS_FAILURE_FRACTION,
   loss: DEFAULT_LOSS,
@@ -240,6 +256,7 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'warmup', arg: 'DUR', default: formatDuration(DEFAULT_WARMUP_MS), help: 'leading time left out of the metrics (< --duration)' },
   { name: 'session-median', arg: 'DUR', default: formatDuration(DEFAULT_SESSION_MEDIAN_MS), help: 'median node session; 0 = no churn' },
   { name: 'session-dist', arg: 'DIST', default: DEFAULT_SESSION_DIST, help: `session length distribution: ${SESSION_DISTRIBUTIONS.join(' | ')}` },
+  { name: 'bootstrap', arg: 'HOW', default: DEFAULT_BOOTSTRAP, help: `members a joining node is handed: ${BOOTSTRAP_CHOICES.join(' | ')} (random = the relay's answer)` },
   { name: 'crash-fraction', arg: 'F', default: String(DEFAULT_CRASH_FRACTION), help: 'fraction of departures that crash rather than leave, 0..1' },
   { name: 'mass-failure-at', arg: 'DUR', help: 'when one correlated crash event happens (default none)' },
   { name: 'mass-failure-fraction', arg: 'F', default: String(DEFAULT_MASS_FAILURE_FRACTION), help: 'fraction of live nodes crashing then, 0..1' },
@@ -282,6 +299,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     warmupMs: readDuration(raw, 'warmup', DEFAULT_WARMUP_MS),
     sessionMedianMs: readDuration(raw, 'session-median', DEFAULT_SESSION_MEDIAN_MS),
     sessionDist: readChoice(raw, 'session-dist', SESSION_DISTRIBUTIONS, DEFAULT_SESSION_DIST),
+    bootstrap: readChoice(raw, 'bootstrap', BOOTSTRAP_CHOICES, DEFAULT_BOOTSTRAP),
     crashFraction: readFraction(raw, 'crash-fraction', DEFAULT_CRASH_FRACTION),
     massFailureFraction: readFraction(raw, 'mass-failure-fraction', DEFAULT_MASS_FAILURE_FRACTION),
     loss: readFraction(raw, 'loss', DEFAULT_LOSS),

@@ -35,8 +35,11 @@ export interface SimResult {
   maintenanceBytesPerNodePerSec: number
   /** Upload balance: the busiest node's upload bytes over the mean node's */
   upload: { maxOverMean: number }
-  /** Ring invariant violations seen by the oracle's checks */
-  ring: { violations: number }
+  /**
+   * Ring invariant violations seen by the oracle's checks at the end of the run: members whose first
+   * successor (`violations`) or predecessor (`predecessorViolations`) is not the true one
+   */
+  ring: { violations: number, predecessorViolations?: number }
   /** The options used, for reproducibility */
   options: Record<string, unknown>
   /** One point per sample interval; all arrays have the same length */

@@ -154,7 +154,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       successorListSize: opts.successors,
       stabilizeIntervalMs: opts.stabilizeIntervalMs,
       fixFingersIntervalMs: opts.fixFingersIntervalMs,
-      bootstrap: () => bootstrapContacts(address)
+      bootstrap: () => bootstrapContacts(peer)
     })
     const cache = new LRUCache<number, number>({ maxSize: opts.cacheMB * 1024 * 1024, sizeCalculation: size => size })
     const directory = new DirectoryService({ ring, random }, {
@@ -174,11 +174,35 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   }
   const catalogueIndex = new Map<bigint, number>(catalogue.keys.map((k, i) => [k, i]))
 
-  const bootstrapContacts = (except: string): string[] => {
+  // `random` (the default, what the relay answers): members drawn uniformly, so joins arrive
+  // through the ring's routing. `nearest` hands out the members around the joiner's position: under a
+  // burst of joins it converged worse (1 000 nodes joining in 30 s: 81 % of lookups correct against 99.9 %)
+  const bootstrapContacts = (self: Peer): string[] => {
     const out: string[] = []
+    if (opts.bootstrap === 'nearest') {
+      // alternate sides, predecessor first: the member just before us knows our successor directly
+      let after = oracle.successor(self.id)
+      if (after?.address === self.address) {
+        after = oracle.next(self)
+      }
+      let before = after == null ? undefined : oracle.previous(after)
+      if (before?.address === self.address) {
+        before = oracle.previous(before)
+      }
+      for (let i = 0; i < BOOTSTRAP_CONTACTS && out.length < BOOTSTRAP_CONTACTS; i++) {
+        for (const p of [before, after]) {
+          if (p != null && p.address !== self.address && !out.includes(p.address) && out.length < BOOTSTRAP_CONTACTS) {
+            out.push(p.address)
+          }
+        }
+        before = before == null ? undefined : oracle.previous(before)
+        after = after == null ? undefined : oracle.next(after)
+      }
+      return out
+    }
     for (let i = 0; i < BOOTSTRAP_CONTACTS * 2 && out.length < BOOTSTRAP_CONTACTS && oracle.size > 0; i++) {
       const p = oracle.pick(churn.next())
-      if (p != null && p.address !== except && !out.includes(p.address)) {
+      if (p != null && p.address !== self.address && !out.includes(p.address)) {
         out.push(p.address)
       }
     }
@@ -191,7 +215,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       page.ring.create()
       joined(page)
     } else {
-      page.ring.join(bootstrapContacts(page.peer.address))
+      page.ring.join(bootstrapContacts(page.peer))
         .then(() => { joined(page) })
         .catch(() => {
           // could not join (contacts died meanwhile): the page gives up, like a visitor leaving
@@ -461,12 +485,16 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
 
   // ---- results -----------------------------------------------------------
   let violations = 0
+  let predecessorViolations = 0
   for (const member of oracle.all()) {
     const page = pages.get(member.address)
     const truth = oracle.next(member)
     const believed = page?.ring.successors[0]
     if (truth != null && believed?.address !== truth.address) {
       violations++
+    }
+    if (page?.ring.predecessor?.address !== oracle.previous(member)?.address) {
+      predecessorViolations++
     }
   }
   // a wall-limited run ends early: rates are over the part actually simulated
@@ -499,7 +527,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     idealOffload: round(delivered > 0 ? 1 - bytes.idealOrigin / delivered : 0, 4),
     maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / measuredSeconds : 0, 1),
     upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
-    ring: { violations },
+    ring: { violations, predecessorViolations },
     options: { ...opts },
     diagnostics: structuredClone(diagnostics),
     series: structuredClone(series),

@@ -390,15 +390,28 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     }
   }
 
+  /** An open connection this adapter's requests may use (limited ones only when allowed) */
+  isConnected (to: Address): boolean {
+    let peerId: PeerId
+    try {
+      peerId = peerIdFromString(to)
+    } catch {
+      return false
+    }
+    return this.hasUsableConnection(peerId)
+  }
+
+  private hasUsableConnection (peerId: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peerId)
+      .some(conn => conn.status === 'open' && (conn.limits == null || this.runOnLimitedConnection))
+  }
+
   /**
    * An open connection is reused; otherwise dial the address hints or, without
    * any, the peer id through the peer store
    */
   private async connect (peerId: PeerId, address: Address, signal: AbortSignal): Promise<Connection> {
-    const open = this.components.connectionManager.getConnections(peerId)
-      .some(conn => conn.status === 'open' && (conn.limits == null || this.runOnLimitedConnection))
-
-    if (!open) {
+    if (!this.hasUsableConnection(peerId)) {
       const hints = this.hintsFor(peerId, address)
       if (hints.length > 0) {
         return this.components.connectionManager.openConnection(hints, { signal })

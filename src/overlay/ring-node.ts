@@ -822,13 +822,18 @@ export class RingNode {
   /**
    * A lookup waits long for a forwarded request (the whole rest of the path),
    * so it should not send one into a crashed peer. A peer heard from recently
-   * is taken as alive; any other gets a probe with a short deadline first. A
-   * silent probe drops the peer from our fingers (it may only have lost the
-   * message, so it keeps any other role); an unreachable one fails outright.
+   * is taken as alive, and so is one the transport holds a live connection to
+   * (a closed tab closes its connections); any other gets a probe with a short
+   * deadline first. A silent probe drops the peer from our fingers (it may
+   * only have lost the message, so it keeps any other role); an unreachable
+   * one fails outright.
    */
   private async isLikelyAlive (peer: Peer, signal?: AbortSignal): Promise<boolean> {
     const heard = this.heardFrom.get(peer.address)
     if (heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
+      return true
+    }
+    if (this.rpc.isConnected?.(peer.address) === true) {
       return true
     }
     try {

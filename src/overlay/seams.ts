@@ -79,6 +79,12 @@ export interface RpcHandlerOptions {
  */
 export interface Rpc<Req, Res> {
   request(to: Address, req: Req, options: RpcOptions): Promise<Res>
+  /**
+   * Whether the transport holds a live connection to `to` that requests can
+   * use right now: evidence that the peer is up without sending a message.
+   * Adapters without connections (the simulator) leave it out.
+   */
+  isConnected?(to: Address): boolean
   /** Sets the single handler for inbound requests; a handler that throws makes the caller's request reject */
   handle(handler: (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>): void
 }

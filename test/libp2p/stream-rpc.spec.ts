@@ -63,6 +63,20 @@ describe('StreamRpc', function () {
     await waitFor(() => openStreams(nodeA) === 0 && openStreams(nodeB) === 0, 2_000, 'streams to close')
   })
 
+  it('reports a usable connection only while one is open', async () => {
+    pair = await createPair(transport)
+    pair.b.handle(async (_from, req) => req)
+
+    await pair.nodeA.hangUp(pair.nodeB.peerId)
+    expect(pair.a.isConnected(pair.addressB)).to.be.false()
+    await pair.a.request(pair.addressB, one(1), { timeout: 5_000 })
+    expect(pair.a.isConnected(pair.addressB)).to.be.true()
+    expect(pair.a.isConnected('not-a-peer-id')).to.be.false()
+
+    await pair.nodeA.hangUp(pair.nodeB.peerId)
+    expect(pair.a.isConnected(pair.addressB)).to.be.false()
+  })
+
   it('leaves no stream open after handler errors, timeouts and aborts', async () => {
     pair = await createPair(transport)
     pair.b.handle(async (_from, req) => {

@@ -282,4 +282,39 @@ describe('RingNode (simulated network, virtual time)', function () {
       expect(ring.violations()).to.deep.equal([])
     })
   })
+
+  it('forwards through a peer the transport holds a connection to without probing it first', async () => {
+    const ring = new SimRing({ seed: 'connected' })
+    const nodes = await ring.build(addresses(24))
+    let probes = 0
+    let connected = false
+    const watcher = ring.add('watcher', undefined, {}, rpc => ({
+      request: async (to, req, options) => {
+        if (req.type === RingRequest.Type.PROBE) {
+          probes++
+        }
+        return rpc.request(to, req, options)
+      },
+      handle: (handler) => { rpc.handle(handler) },
+      isConnected: () => connected
+    }))
+    await ring.join(watcher, nodes[0])
+    await ring.converge(30_000)
+    await ring.run(20_000)
+
+    const keys = randomKeys(40, 'connected-keys')
+    probes = 0
+    const silent = await ring.lookups([watcher], keys)
+    const probesWithout = probes
+    connected = true
+    probes = 0
+    const linked = await ring.lookups([watcher], keys)
+
+    expect(silent.wrong).to.deep.equal([])
+    expect(linked.wrong).to.deep.equal([])
+    expect(linked.failed).to.deep.equal([])
+    expect(probesWithout).to.be.greaterThan(0, 'stale fingers are probed when the transport knows nothing')
+    expect(probes).to.be.lessThan(probesWithout)
+    ring.stopAll()
+  })
 })

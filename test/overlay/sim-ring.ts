@@ -64,12 +64,13 @@ export class SimRing {
   }
 
   /** A node at `id` (default: SHA-256 of its address), not yet part of any ring */
-  add (address: Address, id?: bigint, init: Partial<RingNodeInit> = {}): RingNode {
+  add (address: Address, id?: bigint, init: Partial<RingNodeInit> = {}, wrapRpc?: (rpc: Rpc<RingRequest, RingResponse>) => Rpc<RingRequest, RingResponse>): RingNode {
     const self: Peer = { id: id ?? nodeIdFromBytes(new TextEncoder().encode(address)), address }
+    const rpc = this.network.rpc(address, ringProtocol)
     const node = new RingNode({
       clock: this.scheduler.clock(),
       random: this.random.fork(`node:${address}`),
-      rpc: this.network.rpc(address, ringProtocol)
+      rpc: wrapRpc?.(rpc) ?? rpc
     }, { ...this.defaults, ...init, self })
     this.nodes.set(address, node)
     return node

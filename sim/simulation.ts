@@ -180,25 +180,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const bootstrapContacts = (self: Peer): string[] => {
     const out: string[] = []
     if (opts.bootstrap === 'nearest') {
-      // alternate sides, predecessor first: the member just before us knows our successor directly
-      let after = oracle.successor(self.id)
-      if (after?.address === self.address) {
-        after = oracle.next(self)
-      }
-      let before = after == null ? undefined : oracle.previous(after)
-      if (before?.address === self.address) {
-        before = oracle.previous(before)
-      }
-      for (let i = 0; i < BOOTSTRAP_CONTACTS && out.length < BOOTSTRAP_CONTACTS; i++) {
-        for (const p of [before, after]) {
-          if (p != null && p.address !== self.address && !out.includes(p.address) && out.length < BOOTSTRAP_CONTACTS) {
-            out.push(p.address)
-          }
-        }
-        before = before == null ? undefined : oracle.previous(before)
-        after = after == null ? undefined : oracle.next(after)
-      }
-      return out
+      return nearestMembers(oracle, self, BOOTSTRAP_CONTACTS)
     }
     for (let i = 0; i < BOOTSTRAP_CONTACTS * 2 && out.length < BOOTSTRAP_CONTACTS && oracle.size > 0; i++) {
       const p = oracle.pick(churn.next())
@@ -588,4 +570,27 @@ function readUint32 (bytes: Uint8Array): number {
 function round (x: number, digits: number): number {
   const f = 10 ** digits
   return Math.round(x * f) / f
+}
+
+/** Up to `count` live members around `self`'s position, alternating sides, the predecessor side first */
+function nearestMembers (oracle: Oracle, self: Peer, count: number): string[] {
+  const out: string[] = []
+  let after = oracle.successor(self.id)
+  if (after?.address === self.address) {
+    after = oracle.next(self)
+  }
+  let before = after == null ? undefined : oracle.previous(after)
+  if (before?.address === self.address) {
+    before = oracle.previous(before)
+  }
+  for (let i = 0; i < count && out.length < count; i++) {
+    for (const p of [before, after]) {
+      if (p != null && p.address !== self.address && !out.includes(p.address) && out.length < count) {
+        out.push(p.address)
+      }
+    }
+    before = before == null ? undefined : oracle.previous(before)
+    after = after == null ? undefined : oracle.next(after)
+  }
+  return out
 }

@@ -45,6 +45,7 @@ import { Manifest, loadManifest } from './cdn/manifest.ts'
 import { Origin } from './cdn/origin.ts'
 import { keyForUrl, nodeIdFromBytes, normaliseUrl } from './keys.ts'
 import { AddressBook } from './libp2p/address-book.ts'
+import { queryBootstrap } from './libp2p/bootstrap-client.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient, ContentServer, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, contentProtocol } from './libp2p/content-protocol.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
@@ -56,6 +57,7 @@ import { RingNode } from './overlay/ring-node.ts'
 import { rechunk } from './storage/chunks.ts'
 import { CHUNK_SIZE } from './storage/content-store.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
+import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
 import type { LocateResult } from './cdn/directory-service.ts'
 import type { HolderDirectoryInit } from './cdn/holder-directory.ts'
 import type { ManifestDocument } from './cdn/manifest.ts'
@@ -64,6 +66,7 @@ import type { RingResponse } from './overlay/messages.ts'
 import type { RingNodeInit } from './overlay/ring-node.ts'
 import type { Address, Clock, Peer, Random, Rpc } from './overlay/seams.ts'
 import type { ContentStore, ObjectInit, ObjectMeta } from './storage/content-store.ts'
+import type { UploadDecision, UploadPolicy, UploadPolicyOptions } from './upload-policy.ts'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, StreamHandler, StreamHandlerOptions, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -272,6 +275,23 @@ export interface RingCdnInit {
    * @default MAX_INBOUND_STREAMS / MAX_OUTBOUND_STREAMS of StreamRpc (256)
    */
   maxRpcStreams?: number
+  /**
+   * When this node serves other nodes. `'auto'` pauses uploads while the page
+   * is hidden, on a low battery that is not charging, or on a save-data or
+   * cellular connection (where the browser tells; see `src/upload-policy.ts`);
+   * `'always'` ignores those signals; `'never'` is consume-only: no uploads,
+   * and the node never announces itself as a holder. `pauseUploads()` pauses
+   * on top of any policy.
+   *
+   * @default 'auto'
+   */
+  uploadPolicy?: UploadPolicy
+  /**
+   * Thresholds and the decision hook of the `'auto'` upload policy
+   *
+   * @default UploadPolicyOptions' defaults (battery below 20 %, hidden, save-data and cellular pause)
+   */
+  uploadPolicyOptions?: UploadPolicyOptions
 }
 
 /** One peer in a `RingView` */
@@ -356,8 +376,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly contentServer: ContentServer
   private readonly contentClient: ContentClient
   private readonly bootstrapAddrs: Multiaddr[]
-  /** Peer ids of bootstrap members, learned from their multiaddrs */
+  /** Peer ids of bootstrap members, learned from their multiaddrs or from relays */
   private bootstrapIds: Address[] = []
+  /** Bootstrap peers that speak the bootstrap protocol (relays keeping member lists) */
+  private readonly relays = new Map<Address, PeerId>()
+  /** Bootstrap peers that do not (ring members given directly) */
+  private readonly notRelays = new Set<Address>()
+  /** Registrations with relays in flight, and relays to ask again when theirs ends */
+  private readonly registering = new Map<Address, Promise<void>>()
+  private readonly registerAgain = new Set<Address>()
   /** Keys this node stored, so as home node it can list itself */
   private readonly held = new LRUCache<bigint, true>({ max: HELD_KEYS })
   /** Peers that sent bad bytes, until when they are avoided (ms since epoch) */
@@ -374,6 +401,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private directory?: DirectoryService
   private lifecycle?: AbortController
   private joining?: Promise<void>
+  private readonly uploadPolicy: UploadPolicy
+  private uploadMonitor?: UploadSignalMonitor
+  /** Paused by `pauseUploads()`, whatever the policy says */
+  private uploadsPausedByCaller = false
 
   constructor (components: RingCdnComponents, init: RingCdnInit = {}) {
     super()
@@ -392,6 +423,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.minPeerThroughput = init.minPeerThroughput ?? MIN_PEER_THROUGHPUT
     this.maxBufferedBytes = init.maxBufferedBytes ?? MAX_BUFFERED_BYTES
     this.bootstrapAddrs = (init.bootstrap ?? []).map(a => typeof a === 'string' ? multiaddr(a) : a)
+    this.uploadPolicy = parseUploadPolicy(init.uploadPolicy)
     this.counters = {
       requests: 0,
       fromLocal: 0,
@@ -456,6 +488,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       requestTimeoutMs: init.transferRequestTimeoutMs,
       stallTimeoutMs: init.transferStallTimeoutMs,
       onRequest: (from) => { this.budget.touch(from) },
+      // paused: refused like a busy holder, so the requester tries the next one
+      uploadsPaused: () => this.uploadsPaused,
       // the store let it go: as home node, stop listing ourselves as a holder
       onMiss: (key) => { this.held.delete(BigInt(`0x${key}`)) },
       onUpload: (to, bytes, complete) => {
@@ -472,6 +506,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       onUse: (address) => { this.budget.touch(address) }
     })
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
+    this.onConnectionOpen = this.onConnectionOpen.bind(this)
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -493,6 +528,13 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.held.set(BigInt(`0x${key}`), true)
     }
     this.startManifest()
+    this.uploadMonitor = new UploadSignalMonitor({
+      ...this.init.uploadPolicyOptions,
+      policy: this.uploadPolicy,
+      onChange: (decision) => { this.log('uploads %s', decision.upload ? 'resumed' : `paused (${decision.reason})`) }
+    })
+    // the battery API answers asynchronously; until it does, its rule does not apply
+    this.uploadMonitor.start().catch(err => { this.log('upload signals unavailable - %e', err) })
   }
 
   /** Addresses are known now: they become this node's dialling hints, and the ring is created or joined */
@@ -504,6 +546,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const peerId = this.components.peerId
     this.self = { id: nodeIdFromBytes(peerId.toMultihash().bytes), address: peerId.toString(), hints: this.ownHints() }
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
+    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
     const rpc = this.meteredRpc()
     const tuning = this.init.ring ?? {}
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
@@ -518,7 +561,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     })
     this.directory = new DirectoryService({ ring: this.ringNode, random: mathRandom }, {
       ...this.init.directory,
-      holdsLocally: (key) => this.held.has(key)
+      // a node that does not upload now must not send requesters to itself
+      holdsLocally: (key) => !this.uploadsPaused && this.held.has(key)
     })
 
     const ring = this.ringNode
@@ -568,8 +612,11 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.lifecycle = undefined
     lifecycle.abort(new AbortError('The CDN service was stopped'))
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
+    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     this.ringNode?.stop()
     this.ringNode = undefined
+    this.uploadMonitor?.stop()
+    this.uploadMonitor = undefined
     this.directory = undefined
     this.budget.stop()
     await Promise.all([this.rpc.stop(), this.contentServer.stop()])
@@ -606,6 +653,35 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   // ---- public API ----------------------------------------------------------
+
+  /**
+   * Whether this node refuses uploads now: consume-only, paused by the
+   * caller, or (policy `'auto'`) paused by the page's signals
+   */
+  get uploadsPaused (): boolean {
+    return this.uploadState.upload === false
+  }
+
+  /** Why uploads are paused, or `{ upload: true }` */
+  get uploadState (): UploadDecision {
+    if (this.uploadPolicy === 'never') {
+      return { upload: false, reason: 'never' }
+    }
+    if (this.uploadsPausedByCaller) {
+      return { upload: false, reason: 'custom' }
+    }
+    return this.uploadMonitor?.decision ?? { upload: true }
+  }
+
+  /** Refuses uploads until `resumeUploads()` (requesters are sent on to other holders) */
+  pauseUploads (): void {
+    this.uploadsPausedByCaller = true
+  }
+
+  /** Ends a `pauseUploads()`; the upload policy decides again */
+  resumeUploads (): void {
+    this.uploadsPausedByCaller = false
+  }
 
   /**
    * A snapshot of this node's place in the ring, for views and diagnostics:
@@ -1032,7 +1108,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.held.set(ctx.key, true)
     const directory = this.directory
     const home = ctx.home
-    if (directory == null || home == null) {
+    // consume-only: the ring never learns that this node holds anything
+    if (directory == null || home == null || this.uploadPolicy === 'never') {
       return
     }
     directory.announce(home, ctx.key, ctx.gone, { timeout: ANNOUNCE_TIMEOUT_MS, signal: ctx.signal })
@@ -1083,6 +1160,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         this.budget.touch(to)
         return this.rpc.request(to, req, options)
       },
+      isConnected: (to) => this.rpc.isConnected(to),
       handle: (handler) => {
         this.rpc.handle(async (from, req, options) => {
           this.budget.touch(from)
@@ -1092,36 +1170,76 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     }
   }
 
-  /** Bootstrap peer ids, dialling the multiaddrs that do not name one */
-  private async resolveBootstrap (signal: AbortSignal): Promise<Address[]> {
+  /**
+   * Contacts to join through. A bootstrap address that speaks the bootstrap
+   * protocol is a relay: it lists ring members to join through, or
+   * tells us to found the ring (`found`). Any other bootstrap address is a
+   * ring member itself. A peer already known not to be a relay is not dialled.
+   */
+  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean }> {
+    const self = this.components.peerId.toString()
     const ids = new Set<Address>()
+    let found = false
     for (const ma of this.bootstrapAddrs) {
       const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (id != null) {
+      if (id != null && this.notRelays.has(id)) {
         this.addressBook.add(id, [ma, ...this.addressBook.hints(id)])
         ids.add(id)
         continue
       }
+      let connection: Connection
       try {
-        const connection = await this.components.connectionManager.openConnection([ma], { signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
-        const remote = connection.remotePeer.toString()
-        this.addressBook.add(remote, [ma])
-        ids.add(remote)
+        connection = await this.components.connectionManager.openConnection([ma], { signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
       } catch (err: any) {
         signal.throwIfAborted()
         this.log('bootstrap address %a did not answer - %e', ma, err)
+        continue
+      }
+      const remote = connection.remotePeer.toString()
+      if (this.notRelays.has(remote)) {
+        this.addressBook.add(remote, [ma, ...this.addressBook.hints(remote)])
+        ids.add(remote)
+        continue
+      }
+      try {
+        const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: false }, { signal })
+        this.relays.set(remote, connection.remotePeer)
+        if (answer.type === 'found') {
+          found = true
+        } else {
+          // a random sample of the members: the join routes to our place through the ring
+          for (const member of answer.members) {
+            this.addressBook.add(member.peer, member.addrs)
+            ids.add(member.peer)
+          }
+        }
+      } catch (err: any) {
+        signal.throwIfAborted()
+        if (err.name === 'BootstrapUnsupportedError') {
+          this.notRelays.add(remote)
+          this.addressBook.add(remote, [ma])
+          ids.add(remote)
+        } else {
+          this.log('relay %a did not answer the bootstrap request - %e', ma, err)
+        }
       }
     }
-    ids.delete(this.components.peerId.toString())
+    ids.delete(self)
     this.bootstrapIds = [...ids]
-    return this.bootstrapIds
+    return { contacts: this.bootstrapIds, found }
   }
 
   private async join (ring: RingNode, signal: AbortSignal): Promise<void> {
     await pRetry(async () => {
-      const contacts = await this.resolveBootstrap(signal)
+      const { contacts, found } = await this.resolveBootstrap(signal)
       if (contacts.length === 0) {
-        throw new JoinFailedError('no bootstrap address answered')
+        if (!found) {
+          throw new JoinFailedError('no bootstrap address answered')
+        }
+        // the relay has no member of our namespace and lists us to concurrent askers: we found the ring
+        ring.create()
+        this.log('founded ring %s as %s', this.namespace, this.self?.address)
+        return
       }
       await ring.join(contacts, { signal })
     }, {
@@ -1135,6 +1253,49 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
     })
     this.log('joined ring %s as %s', this.namespace, this.self?.address)
+    this.registerWithRelays()
+  }
+
+  /**
+   * Tells relays we are a ring member, so they list us to joiners. In the
+   * background and best effort: a relay that missed it hears again on the
+   * next connection to it or change of our addresses.
+   */
+  private registerWithRelays (relays: Iterable<PeerId> = this.relays.values()): void {
+    const lifecycle = this.lifecycle
+    if (lifecycle == null || this.ringNode?.joined !== true) {
+      return
+    }
+    for (const relay of relays) {
+      const key = relay.toString()
+      if (this.registering.has(key)) {
+        // our addresses may have changed since that request was sent
+        this.registerAgain.add(key)
+        continue
+      }
+      const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS * 2)])
+      const run = (async () => {
+        const connection = await this.components.connectionManager.openConnection(relay, { signal })
+        const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: true }, { signal })
+        this.log('registered with relay %p%s', relay, answer.type === 'members' && !answer.registered ? ' (not listed: the relay is full)' : '')
+      })()
+        .catch(err => { this.log('registering with relay %p failed - %e', relay, err) })
+        .finally(() => {
+          this.registering.delete(key)
+          if (this.registerAgain.delete(key)) {
+            this.registerWithRelays([relay])
+          }
+        })
+      this.registering.set(key, run)
+    }
+  }
+
+  /** A new connection to a relay (e.g. after it restarted): it may have forgotten us */
+  private onConnectionOpen (evt: CustomEvent<Connection>): void {
+    const relay = this.relays.get(evt.detail.remotePeer.toString())
+    if (relay != null) {
+      this.registerWithRelays([relay])
+    }
   }
 
   private ownHints (): Uint8Array[] {
@@ -1150,6 +1311,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       // RingNode sends `self` by reference: new addresses travel from the next message on
       this.self.hints = this.ownHints()
     }
+    // relays list our addresses: new ones (e.g. a new relay reservation) must reach them
+    this.registerWithRelays()
   }
 
   private startManifest (): void {

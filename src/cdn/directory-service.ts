@@ -159,7 +159,22 @@ export class DirectoryService implements RingApplication {
   }
 
   predecessorChanged (previous: Peer | undefined, current: Peer | undefined): void {
-    if (previous == null || current == null || !inOpen(current.id, previous.id, this.ring.self.id)) {
+    if (current == null) {
+      return
+    }
+    if (previous == null) {
+      // we had no predecessor (alone, or it timed out): we were answering for keys up to wherever the
+      // ring sent them, and everything outside (current, self] is the new predecessor's side. It gets a
+      // copy; ours stays as a replica (the directory is bounded, stale entries age out)
+      const self = this.ring.self
+      const theirs = this.directory.extract(key => !inHalfOpen(key, current.id, self.id))
+      if (theirs.length > 0) {
+        this.directory.merge(theirs)
+        this.ring.message(current.address, encodeHandover(theirs)).catch(() => {})
+      }
+      return
+    }
+    if (!inOpen(current.id, previous.id, this.ring.self.id)) {
       return
     }
     // a node joined between our old predecessor and us: it is home for (previous, current] now

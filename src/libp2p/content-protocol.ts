@@ -96,6 +96,13 @@ export interface ContentServerInit {
   onRequest?(from: Address): void
   /** A peer asked for an object (key, hex) the store does not hold */
   onMiss?(key: string): void
+  /**
+   * Whether uploads are paused now (upload policy): requests are then refused
+   * with REFUSED, so the requester moves on to another holder
+   *
+   * @default never paused
+   */
+  uploadsPaused?(): boolean
 }
 
 /**
@@ -113,6 +120,7 @@ export class ContentServer implements Startable {
   private readonly onUpload?: (to: Address, bytes: number, complete: boolean) => void
   private readonly onRequest?: (from: Address) => void
   private readonly onMiss?: (key: string) => void
+  private readonly uploadsPaused: () => boolean
   private readonly streams = new Set<Stream>()
   /**
    * Chunk digests of stored objects that were put without them (an origin
@@ -125,6 +133,8 @@ export class ContentServer implements Startable {
   uploads = 0
   /** Requests answered busy so far */
   busyRefusals = 0
+  /** Requests refused because uploads were paused */
+  pausedRefusals = 0
 
   constructor (components: ContentProtocolComponents, init: ContentServerInit) {
     this.components = components
@@ -138,6 +148,7 @@ export class ContentServer implements Startable {
     this.onUpload = init.onUpload
     this.onRequest = init.onRequest
     this.onMiss = init.onMiss
+    this.uploadsPaused = init.uploadsPaused ?? (() => false)
     this.onStream = this.onStream.bind(this)
   }
 
@@ -223,6 +234,11 @@ export class ContentServer implements Startable {
       }
       if (req.key.byteLength !== DIGEST_BYTES || (req.digest.byteLength !== 0 && req.digest.byteLength !== DIGEST_BYTES)) {
         await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'malformed request', shutdown.signal)
+        return
+      }
+      if (this.uploadsPaused()) {
+        this.pausedRefusals++
+        await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'uploads are paused', shutdown.signal)
         return
       }
       if (this.uploads >= this.maxUploads) {

@@ -168,6 +168,33 @@ describe('DirectoryService (simulated ring)', function () {
     expect(found.holders.map(p => p.address)).to.deep.equal([announcer.self.address])
   })
 
+  it('hands the entries of a lone node to the first node that joins it', async () => {
+    const ring = new SimRing({ seed: 'directory-alone' })
+    const first = ring.add('first', 1_000_000n)
+    ring.create(first)
+    const home = new DirectoryService({ ring: first, random: ring.random.fork('dir:first') })
+    const holder: Peer = { id: 5n, address: 'holder' }
+    const theirs = 600_000n
+    const ours = 1_000_000n - 10n
+    for (const key of [theirs, ours]) {
+      await ring.settle(home.message(holder.address, announceRequest(key, holder)))
+    }
+
+    const second = ring.add('second', 700_000n)
+    const joined = new DirectoryService({ ring: second, random: ring.random.fork('dir:second') })
+    await ring.join(second, first)
+    await ring.converge(10 * TEST_STABILIZE_MS)
+
+    try {
+      expect(joined.directory.holders(theirs).map(p => p.address)).to.deep.equal(['holder'])
+      expect(joined.directory.holders(ours)).to.deep.equal([])
+      // the old home keeps its copy as a replica
+      expect(home.directory.holders(ours).map(p => p.address)).to.deep.equal(['holder'])
+    } finally {
+      ring.stopAll()
+    }
+  })
+
   it('hands every entry to the successor when the home node leaves', async () => {
     s = await setup()
     const home = s.nodes[2]

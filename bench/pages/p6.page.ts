@@ -1,0 +1,179 @@
+/**
+ * Page side of P6 (`bench/p6-webrtc.ts`), loaded next to the e2e test page
+ * (`globalThis.e2e`). Two measurements a ringcdn fetch is compared with:
+ *
+ * - a raw RTCDataChannel between the same two pages (signalled by the
+ * benchmark process, non-trickle ICE): one side sends N bytes in messages of
+ * `MESSAGE_BYTES` with `bufferedAmount` back-pressure, the other times from
+ * its request to the last byte. This is the ceiling: no noise, no muxer, no
+ * lookup, no hashing.
+ * - libp2p WebRTC connection set-up: hang up on a peer and dial its
+ * `/p2p-circuit/webrtc` address again (relayed signalling + ICE + DTLS +
+ * noise), timed in the page.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+
+/** Message size of the raw channel: the same as `@libp2p/webrtc`'s default `maxMessageSize` */
+const MESSAGE_BYTES = 16_384
+/** Bound on one libp2p dial, ms */
+const DIAL_TIMEOUT_MS = 10_000
+/** Pause sending above this many buffered bytes */
+const HIGH_WATER = 1_048_576
+/** Resume below this */
+const LOW_WATER = 262_144
+
+let pc: RTCPeerConnection | undefined
+let channel: RTCDataChannel | undefined
+let channelOpen: Promise<RTCDataChannel> | undefined
+
+async function gathered (conn: RTCPeerConnection): Promise<void> {
+  if (conn.iceGatheringState === 'complete') {
+    return
+  }
+  await new Promise<void>(resolve => {
+    conn.addEventListener('icegatheringstatechange', () => {
+      if (conn.iceGatheringState === 'complete') {
+        resolve()
+      }
+    })
+  })
+}
+
+function opened (dc: RTCDataChannel): Promise<RTCDataChannel> {
+  dc.binaryType = 'arraybuffer'
+  if (dc.readyState === 'open') {
+    return Promise.resolve(dc)
+  }
+  return new Promise((resolve, reject) => {
+    dc.addEventListener('open', () => { resolve(dc) }, { once: true })
+    dc.addEventListener('error', () => { reject(new Error('data channel failed')) }, { once: true })
+  })
+}
+
+/** Serves `bytes` of a fixed pattern to whoever sends a request (a decimal byte count) on the channel */
+function serve (dc: RTCDataChannel): void {
+  dc.bufferedAmountLowThreshold = LOW_WATER
+  dc.addEventListener('message', (evt) => {
+    const total = Number(new TextDecoder().decode(evt.data as ArrayBuffer))
+    const message = new Uint8Array(MESSAGE_BYTES).fill(7)
+    let sent = 0
+    const pump = (): void => {
+      while (sent < total) {
+        if (dc.bufferedAmount > HIGH_WATER) {
+          dc.addEventListener('bufferedamountlow', pump, { once: true })
+          return
+        }
+        const n = Math.min(MESSAGE_BYTES, total - sent)
+        dc.send(n === MESSAGE_BYTES ? message : message.subarray(0, n))
+        sent += n
+      }
+    }
+    pump()
+  })
+}
+
+const p6 = {
+  /** Offerer: creates the connection and channel, returns the complete offer SDP */
+  async rawOffer (): Promise<string> {
+    pc = new RTCPeerConnection({ iceServers: [] })
+    channel = pc.createDataChannel('p6', { ordered: true })
+    channelOpen = opened(channel)
+    await pc.setLocalDescription(await pc.createOffer())
+    await gathered(pc)
+    return pc.localDescription?.sdp ?? ''
+  },
+
+  /** Answerer: takes the offer, serves on the channel, returns the complete answer SDP */
+  async rawAnswer (offer: string): Promise<string> {
+    pc = new RTCPeerConnection({ iceServers: [] })
+    channelOpen = new Promise(resolve => {
+      pc?.addEventListener('datachannel', (evt) => {
+        channel = evt.channel
+        serve(evt.channel)
+        resolve(opened(evt.channel))
+      }, { once: true })
+    })
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer })
+    await pc.setLocalDescription(await pc.createAnswer())
+    await gathered(pc)
+    return pc.localDescription?.sdp ?? ''
+  },
+
+  async rawAccept (answer: string): Promise<void> {
+    await pc?.setRemoteDescription({ type: 'answer', sdp: answer })
+    await channelOpen
+  },
+
+  /** Offerer: asks for `total` bytes and times their arrival, ms */
+  async rawReceive (total: number): Promise<number> {
+    const dc = await (channelOpen as Promise<RTCDataChannel>)
+    let received = 0
+    const started = performance.now()
+    await new Promise<void>(resolve => {
+      const onMessage = (evt: MessageEvent): void => {
+        received += (evt.data as ArrayBuffer).byteLength
+        if (received >= total) {
+          dc.removeEventListener('message', onMessage)
+          resolve()
+        }
+      }
+      dc.addEventListener('message', onMessage)
+      dc.send(new TextEncoder().encode(String(total)))
+    })
+    return performance.now() - started
+  },
+
+  rawClose (): void {
+    channel?.close()
+    pc?.close()
+    pc = undefined
+    channel = undefined
+  },
+
+  /** A ringcdn fetch timed in the page: request to last body byte, ms */
+  async timedFetch (url: string, integrity: string): Promise<{ ms: number, source: string | null, bytes: number }> {
+    const cdn = (globalThis as any).e2e.page()
+    const started = performance.now()
+    const res: Response = await cdn.fetch(url, { integrity, signal: AbortSignal.timeout(60_000) })
+    const body = await res.arrayBuffer()
+    return { ms: performance.now() - started, source: res.headers.get('ringcdn-source'), bytes: body.byteLength }
+  },
+
+  /**
+   * `rounds` fresh libp2p WebRTC connections to `addr`, each timed from dial
+   * to open, ms. Every round first hangs up on the peer, so the dial cannot
+   * reuse a connection; a round whose dial returned a connection that was
+   * already open (the ring reconnected first) is not counted and repeated.
+   */
+  async dialTimes (addr: string, rounds: number): Promise<{ times: number[], failures: string[] }> {
+    const cdn = (globalThis as any).e2e.page()
+    const node = cdn.libp2p
+    const target = multiaddr(addr)
+    const peer = target.getComponents().findLast(c => c.name === 'p2p')?.value
+    const times: number[] = []
+    const failures: string[] = []
+    for (let attempt = 0; times.length < rounds && attempt < rounds * 3; attempt++) {
+      const open = node.getConnections().filter((c: any) => c.remotePeer.toString() === peer)
+      await Promise.all(open.map(async (c: any) => c.close()))
+      const before = new Set(node.getConnections().map((c: any) => c.id))
+      const started = performance.now()
+      let connection
+      try {
+        connection = await node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      } catch (err: any) {
+        failures.push(`${err.name}: ${err.message} after ${Math.round(performance.now() - started)} ms`)
+        continue
+      }
+      const ms = performance.now() - started
+      if (connection.limits != null || !String(connection.remoteAddr).includes('/webrtc')) {
+        throw new Error(`dial ${attempt} gave a ${connection.limits != null ? 'limited' : 'non-WebRTC'} connection ${String(connection.remoteAddr)}`)
+      }
+      if (!before.has(connection.id)) {
+        times.push(ms)
+      }
+    }
+    return { times, failures }
+  }
+}
+
+;(globalThis as any).p6 = p6

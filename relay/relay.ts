@@ -1,0 +1,395 @@
+/**
+ * The ringcdn relay: every page's first contact. A Node.js libp2p node with
+ * websockets (ws, or wss with a certificate), noise, yamux, identify, ping, a
+ * circuit-relay-v2 server (pages reserve a slot and advertise
+ * `/p2p-circuit/webrtc` addresses; relayed connections stay limited, so they
+ * carry WebRTC signalling and never asset bytes) and the bootstrap protocol
+ * (a live member list per namespace; the relay is not a ring member and holds
+ * no content). `/health` and `/metrics` are served over plain HTTP on a
+ * second port.
+ */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p } from 'libp2p'
+import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client'
+import { BootstrapServer } from './bootstrap-server.ts'
+import { MemberRegistry } from './members.ts'
+import type { MemberRegistryInit } from './members.ts'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** Interface the listeners bind to */
+export const DEFAULT_HOST = '127.0.0.1'
+/** Websocket (libp2p) port */
+export const DEFAULT_PORT = 9090
+/** HTTP port of /health and /metrics */
+export const DEFAULT_HTTP_PORT = 9091
+/**
+ * Open connections before libp2p prunes: one per page, plus the relayed
+ * connections it carries for signalling
+ */
+export const MAX_CONNECTIONS = 20_000
+/** Concurrent relay reservations (libp2p's default is 15) */
+export const MAX_RESERVATIONS = 20_000
+/**
+ * Connections per second accepted from one IP address. libp2p's default of 5
+ * refuses a burst of pages behind one NAT (or every test client on loopback).
+ */
+export const INBOUND_CONNECTION_THRESHOLD = 100
+/** Connections still in their handshake at once (libp2p's default is 10) */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 1_000
+/** Reservation lifetime before the page must renew it, ms (libp2p's default, 2 h) */
+export const RESERVATION_TTL_MS = 7_200_000
+/** Concurrent relay hop streams per connection (reserve + connect requests) */
+export const MAX_HOP_STREAMS = 64
+/** Concurrent relay stop streams the relay opens (one per relayed connection being set up) */
+export const MAX_OUTBOUND_STOP_STREAMS = 1_024
+
+export interface RelayLimits {
+  /** @default MAX_CONNECTIONS (20 000) */
+  maxConnections?: number
+  /** @default MAX_RESERVATIONS (20 000) */
+  maxReservations?: number
+  /** @default INBOUND_CONNECTION_THRESHOLD (100 per second per IP) */
+  inboundConnectionThreshold?: number
+  /** @default MAX_INCOMING_PENDING_CONNECTIONS (1 000) */
+  maxIncomingPendingConnections?: number
+  /** @default RESERVATION_TTL_MS (2 h) */
+  reservationTtlMs?: number
+}
+
+export interface RelayOptions {
+  /** @default DEFAULT_HOST ('127.0.0.1'); '0.0.0.0' for every interface */
+  host?: string
+  /**
+   * Websocket port; 0 = any free port
+   *
+   * @default DEFAULT_PORT (9090)
+   */
+  port?: number
+  /**
+   * HTTP port for /health and /metrics; 0 = any free port
+   *
+   * @default DEFAULT_HTTP_PORT (9091)
+   */
+  httpPort?: number
+  /**
+   * Addresses to advertise instead of the listening ones (e.g.
+   * `/dns4/relay.example.com/tcp/443/wss`, behind a proxy or NAT)
+   *
+   * @default the listening addresses
+   */
+  announce?: string[]
+  /**
+   * TLS certificate (PEM text or a file path). With `key`, the listener
+   * speaks wss instead of ws.
+   *
+   * @default none (ws)
+   */
+  cert?: string
+  /**
+   * TLS private key (PEM text or a file path)
+   *
+   * @default none
+   */
+  key?: string
+  /**
+   * The relay's libp2p identity: a key, or a file holding a protobuf private
+   * key (created on first start). Pages are configured with the relay's
+   * `/p2p/<id>`, so production relays keep it.
+   *
+   * @default a new Ed25519 key per start
+   */
+  identity?: PrivateKey | string
+  /** Connection and reservation limits */
+  limits?: RelayLimits
+  /** Member list bounds and founder grace */
+  members?: MemberRegistryInit
+  /**
+   * Whether the connection monitor pings every connection (every 10 s) to
+   * find dead ones: a page that vanished without closing its socket is
+   * otherwise listed until the TCP connection times out
+   *
+   * @default true
+   */
+  connectionMonitor?: boolean
+  /**
+   * Add process metrics (CPU, memory, event loop) to /metrics
+   *
+   * @default true
+   */
+  processMetrics?: boolean
+}
+
+export interface RelayStats {
+  /** Open libp2p connections */
+  connections: number
+  /** Relay reservations held */
+  reservations: number
+  /** Namespaces with members (or a founder) */
+  namespaces: number
+  /** Ring members listed, all namespaces */
+  members: number
+  /** Pages told to found a ring that have not registered yet */
+  founders: number
+  bootstrapRequests: number
+  invalidBootstrapRequests: number
+  registrations: number
+  /** Pages told to found a ring */
+  founded: number
+}
+
+export interface Relay {
+  /** Peer id string */
+  peerId: string
+  /** Dialable ws/wss addresses, each ending in /p2p/<peerId> */
+  multiaddrs: string[]
+  /** Base URL of /health and /metrics, e.g. `http://127.0.0.1:9091` */
+  httpUrl: string
+  /** The libp2p node (diagnostics, tests) */
+  node: Libp2p<RelayServices>
+  /** The member list */
+  registry: MemberRegistry
+  stats(): RelayStats
+  /** Stops listening and closes every connection */
+  stop(): Promise<void>
+}
+
+export type RelayServices = {
+  identify: Identify
+  ping: Ping
+  relay: CircuitRelayService
+}
+
+/**
+ * Starts a relay
+ */
+export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
+  const host = options.host ?? DEFAULT_HOST
+  const port = options.port ?? DEFAULT_PORT
+  const limits = options.limits ?? {}
+  const tls = options.cert != null || options.key != null
+  if (tls && (options.cert == null || options.key == null)) {
+    throw new TypeError('TLS needs both cert and key')
+  }
+  const family = host.includes(':') ? 'ip6' : 'ip4'
+  const listen = `/${family}/${host}/tcp/${port}/${tls ? 'tls/ws' : 'ws'}`
+
+  const node = await createLibp2p<RelayServices>({
+    privateKey: await loadIdentity(options.identity),
+    addresses: {
+      listen: [listen],
+      announce: options.announce
+    },
+    transports: [webSockets(tls ? { https: { cert: pem(options.cert), key: pem(options.key) } } : {})],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: options.connectionMonitor ?? true },
+    connectionManager: {
+      maxConnections: limits.maxConnections ?? MAX_CONNECTIONS,
+      inboundConnectionThreshold: limits.inboundConnectionThreshold ?? INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: limits.maxIncomingPendingConnections ?? MAX_INCOMING_PENDING_CONNECTIONS
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      relay: circuitRelayServer({
+        maxInboundHopStreams: MAX_HOP_STREAMS,
+        maxOutboundStopStreams: MAX_OUTBOUND_STOP_STREAMS,
+        reservations: {
+          maxReservations: limits.maxReservations ?? MAX_RESERVATIONS,
+          reservationTtl: limits.reservationTtlMs ?? RESERVATION_TTL_MS
+          // default per-connection limits stay on (128 KiB, 2 min): relayed connections carry signalling only
+        }
+      })
+    }
+  })
+
+  const log = node.logger.forComponent('ringcdn:relay')
+  const registry = new MemberRegistry(options.members)
+  const bootstrap = new BootstrapServer(node, { registry })
+  await bootstrap.start()
+
+  // a reservation outlives its page's connection until its TTL (2 h) in
+  // libp2p: a page that left frees its slot now, or churn would fill the
+  // store. Its peer store entry (addresses, protocols, keys from identify)
+  // would stay forever too: pages rarely come back under the same peer id
+  const dropReservation = (evt: CustomEvent<PeerId>): void => {
+    const reservation = node.services.relay.reservations.get(evt.detail)
+    if (reservation != null) {
+      reservation.signal.clear()
+      node.services.relay.reservations.delete(evt.detail)
+    }
+    node.peerStore.delete(evt.detail).catch(err => { log('could not forget %p - %e', evt.detail, err) })
+  }
+  node.addEventListener('peer:disconnect', dropReservation)
+
+  const stats = (): RelayStats => {
+    const members = registry.stats()
+    const served = bootstrap.stats()
+    return {
+      connections: node.getConnections().length,
+      reservations: node.services.relay.reservations.size,
+      namespaces: members.namespaces,
+      members: members.members,
+      founders: members.founders,
+      bootstrapRequests: served.requests,
+      invalidBootstrapRequests: served.invalidRequests,
+      registrations: served.registrations,
+      founded: served.founded
+    }
+  }
+
+  const metrics = createMetrics(stats, options.processMetrics ?? true)
+  let http: Server
+  try {
+    http = await listenHttp(host, options.httpPort ?? DEFAULT_HTTP_PORT, node.peerId.toString(), stats, metrics)
+  } catch (err) {
+    await bootstrap.stop()
+    await node.stop()
+    throw err
+  }
+  const address = http.address() as AddressInfo
+  const httpHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+
+  const multiaddrs = node.getMultiaddrs()
+    .filter(ma => !ma.toString().includes('/p2p-circuit'))
+    .map(ma => ma.toString())
+  log('relay %p listening on %s, http on %s', node.peerId, multiaddrs.join(' '), `${httpHost}:${address.port}`)
+
+  let stopping: Promise<void> | undefined
+  return {
+    peerId: node.peerId.toString(),
+    multiaddrs,
+    httpUrl: `http://${httpHost}:${address.port}`,
+    node,
+    registry,
+    stats,
+    stop: async () => {
+      stopping ??= (async () => {
+        node.removeEventListener('peer:disconnect', dropReservation)
+        http.closeAllConnections()
+        await new Promise<void>(resolve => { http.close(() => { resolve() }) })
+        await bootstrap.stop()
+        await node.stop()
+        log('relay stopped')
+      })()
+      await stopping
+    }
+  }
+}
+
+/** PEM text as given, or the file it names */
+function pem (value: string | undefined): string | undefined {
+  if (value == null || value.includes('-----BEGIN')) {
+    return value
+  }
+  return readFileSync(value, 'utf8')
+}
+
+/** The relay's key: as given, read from its file, or created (and saved when a file was named) */
+async function loadIdentity (identity: PrivateKey | string | undefined): Promise<PrivateKey> {
+  if (identity != null && typeof identity !== 'string') {
+    return identity
+  }
+  if (identity != null && existsSync(identity)) {
+    return privateKeyFromProtobuf(readFileSync(identity))
+  }
+  const key = await generateKeyPair('Ed25519')
+  if (identity != null) {
+    // only the owner may read the relay's identity
+    writeFileSync(identity, privateKeyToProtobuf(key), { mode: 0o600 })
+  }
+  return key
+}
+
+function createMetrics (stats: () => RelayStats, processMetrics: boolean): Registry {
+  // a registry per relay: several relays in one process (tests) must not share gauges
+  const registry = new Registry()
+  if (processMetrics) {
+    collectDefaultMetrics({ register: registry })
+  }
+  const gauges: Array<[keyof RelayStats, string]> = [
+    ['connections', 'Open libp2p connections'],
+    ['reservations', 'Circuit relay reservations held'],
+    ['namespaces', 'Namespaces with listed members'],
+    ['members', 'Ring members listed over all namespaces'],
+    ['founders', 'Pages founding a ring, not yet registered']
+  ]
+  for (const [field, help] of gauges) {
+    // eslint-disable-next-line no-new
+    new Gauge({ name: `ringcdn_relay_${field}`, help, registers: [registry], collect () { this.set(stats()[field]) } })
+  }
+  const counters: Array<[keyof RelayStats, string, string]> = [
+    ['bootstrapRequests', 'ringcdn_relay_bootstrap_requests_total', 'Bootstrap requests served'],
+    ['invalidBootstrapRequests', 'ringcdn_relay_bootstrap_invalid_requests_total', 'Bootstrap requests refused as invalid'],
+    ['registrations', 'ringcdn_relay_registrations_total', 'Member registrations accepted'],
+    ['founded', 'ringcdn_relay_rings_founded_total', 'Pages told to found a ring']
+  ]
+  for (const [field, name, help] of counters) {
+    // eslint-disable-next-line no-new
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect () {
+        // counters only go up; the relay's own count is authoritative
+        this.reset()
+        this.inc(stats()[field])
+      }
+    })
+  }
+  return registry
+}
+
+async function listenHttp (host: string, port: number, peerId: string, stats: () => RelayStats, metrics: Registry): Promise<Server> {
+  const started = Date.now()
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end()
+      return
+    }
+    if (path === '/health') {
+      const memory = process.memoryUsage()
+      const body = JSON.stringify({
+        status: 'ok',
+        peerId,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        ...stats(),
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed
+      })
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
+      return
+    }
+    if (path === '/metrics') {
+      metrics.metrics().then(body => {
+        res.writeHead(200, { 'content-type': metrics.contentType }).end(body)
+      }, (err: Error) => {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message)
+      })
+      return
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server
+}

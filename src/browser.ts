@@ -73,6 +73,7 @@ export { IntegrityError, OriginFetchError, InvalidDigestError, NotStartedError }
 export { AbortError, JoinFailedError } from './overlay/errors.ts'
 export { InvalidUrlError } from './keys.ts'
 export { multiaddr } from '@multiformats/multiaddr'
+export { serveServiceWorker } from './service-worker-bridge.ts'
 export type { Multiaddr } from '@multiformats/multiaddr'
 
 /**

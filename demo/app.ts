@@ -8,7 +8,7 @@
  * `globalThis.ringcdnDemo` and the DOM's `data-` attributes.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createRingCdn } from '../src/browser.ts'
+import { createRingCdn, serveServiceWorker } from '../src/browser.ts'
 import { keyForUrl, nodeIdFromBytes } from '../src/keys.ts'
 import { renderRing, shortPeer } from './ring-view.ts'
 import { parsePlaylist, playSegments } from './video.ts'
@@ -18,6 +18,8 @@ import type { FetchSource, LookupEventDetail, RingCdnPage, RingCdnStats, RingVie
 
 /** How long the page waits to join the ring before loading assets anyway (they then come from the origin), ms */
 const JOIN_WAIT_MS = 10_000
+/** Longest wait for the service worker to take control of the page, ms (then the page fetches itself) */
+const SW_WAIT_MS = 5_000
 /**
  * After joining, how long the page waits for its ring neighbours to settle
  * (a predecessor, which means the old home of our keys has heard of us and
@@ -74,6 +76,12 @@ export interface DemoHandle {
   joinMs?: number
   /** Why the page did not join before loading the assets */
   joinError?: string
+  /**
+   * The page's asset requests are plain `fetch()`es that the site's service
+   * worker answers through this tab's node (false: the page calls
+   * `cdn.fetch` itself; `?sw=0` chooses that)
+   */
+  viaServiceWorker: boolean
   assets: Record<string, AssetState>
   lookups: LookupEventDetail[]
   /** Peer ids drawn on the ring view now */
@@ -103,6 +111,7 @@ let cdn: RingCdnPage | undefined
 
 const handle: DemoHandle = {
   done: false,
+  viaServiceWorker: false,
   assets,
   lookups,
   ringPeers: () => [...drawnPeers],
@@ -359,9 +368,12 @@ function redraw (): void {
 
 // ---- loading the site's assets ---------------------------------------------
 
-/** One try at an asset: ringcdn (or plain fetch without it); HTTP errors reject */
+/**
+ * One try at an asset: a plain fetch the service worker hands to our node, or
+ * `cdn.fetch` directly, or (no node) the network; HTTP errors reject
+ */
 async function fetchOnce (path: string): Promise<Response> {
-  const res = cdn == null ? await fetch(path, { cache: 'no-store' }) : await cdn.fetch(path)
+  const res = handle.viaServiceWorker || cdn == null ? await fetch(path, { cache: 'no-store' }) : await cdn.fetch(path)
   if (!res.ok) {
     await res.body?.cancel().catch(() => {})
     throw new Error(`HTTP ${res.status}`)
@@ -507,6 +519,28 @@ async function settle (page: RingCdnPage): Promise<void> {
   }
 }
 
+/**
+ * Registers the site's service worker and offers it this tab's node. True
+ * once the worker controls the page (it claims open tabs on activation), so
+ * plain fetches of /assets/ go through ringcdn; bounded by SW_WAIT_MS.
+ */
+async function useServiceWorker (page: RingCdnPage): Promise<boolean> {
+  if (!('serviceWorker' in navigator) || new URLSearchParams(location.search).get('sw') === '0') {
+    return false
+  }
+  serveServiceWorker(page)
+  try {
+    await navigator.serviceWorker.register('/sw.js')
+    const deadline = performance.now() + SW_WAIT_MS
+    while (navigator.serviceWorker.controller == null && performance.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  } catch {
+    return false
+  }
+  return navigator.serviceWorker.controller != null
+}
+
 async function start (): Promise<void> {
   $('#origin-toggle').addEventListener('click', () => { void toggleOrigin() })
   drawAssets()
@@ -528,6 +562,7 @@ async function start (): Promise<void> {
     cdn.addEventListener('lookup', onLookup)
     cdn.addEventListener('transfer', onTransfer)
     window.addEventListener('pagehide', () => { void cdn?.stop() })
+    handle.viaServiceWorker = await useServiceWorker(cdn)
   } catch (err: any) {
     setStatus(`ringcdn did not start (${err.message}): assets come from the origin`, 'error')
   }

@@ -7,6 +7,8 @@
  *
  * - `/`: the page, with the relay addresses and the asset list inlined
  * - `/app.js`: the page script, bundled from `demo/app.ts` with esbuild at start
+ * - `/sw.js`: the service worker (`demo/sw.ts`), bundled the same way: it hands
+ *   the page's plain fetches of `/assets/…` to the tab's ringcdn node
  * - `/assets/…`: images, a multi-MB PNG and a segmented video (`demo/assets.ts`),
  * each with a `Repr-Digest` header (RFC 9530)
  * - `/ringcdn-manifest.json`: every asset's SRI digest, so pages accept peer
@@ -159,10 +161,19 @@ export function parsePort (value: string | number, name: string): number {
 
 /** Bundles the page script (and its source map) in memory */
 async function bundlePage (minify: boolean): Promise<{ js: string, map: string }> {
+  return bundle('app.ts', 'esm', minify)
+}
+
+/** Bundles the service worker: a classic script (IIFE), which every browser with service workers runs */
+async function bundleWorker (minify: boolean): Promise<{ js: string, map: string }> {
+  return bundle('sw.ts', 'iife', minify)
+}
+
+async function bundle (entry: string, format: 'esm' | 'iife', minify: boolean): Promise<{ js: string, map: string }> {
   const result = await build({
-    entryPoints: [join(DEMO_DIR, 'app.ts')],
+    entryPoints: [join(DEMO_DIR, entry)],
     bundle: true,
-    format: 'esm',
+    format,
     platform: 'browser',
     target: 'es2022',
     minify,
@@ -176,7 +187,7 @@ async function bundlePage (minify: boolean): Promise<{ js: string, map: string }
   const js = result.outputFiles.find(f => f.path.endsWith('.js'))?.text
   const map = result.outputFiles.find(f => f.path.endsWith('.js.map'))?.text
   if (js == null || map == null) {
-    throw new Error('esbuild produced no page script')
+    throw new Error(`esbuild produced no script for ${entry}`)
   }
   return { js, map }
 }
@@ -205,9 +216,10 @@ export async function startDemo (options: StartDemoOptions = {}): Promise<Demo> 
   const relayHttpPort = parsePort(options.relayHttpPort ?? (relayPort === 0 ? 0 : relayPort + 1), 'relayHttpPort')
 
   // everything that can fail without side effects first
-  const [assets, page, html, css] = await Promise.all([
+  const [assets, page, worker, html, css] = await Promise.all([
     makeAssets(),
     bundlePage(options.minify ?? true),
+    bundleWorker(options.minify ?? true),
     readFile(join(DEMO_DIR, 'index.html'), 'utf8'),
     readFile(join(DEMO_DIR, 'style.css'), 'utf8')
   ])
@@ -235,6 +247,8 @@ export async function startDemo (options: StartDemoOptions = {}): Promise<Demo> 
     ['/index.html', { body: pageHtml, type: 'text/html; charset=utf-8' }],
     ['/app.js', { body: page.js, type: 'text/javascript; charset=utf-8' }],
     ['/app.js.map', { body: page.map, type: 'application/json' }],
+    ['/sw.js', { body: worker.js, type: 'text/javascript; charset=utf-8' }],
+    ['/sw.js.map', { body: worker.map, type: 'application/json' }],
     ['/style.css', { body: css, type: 'text/css; charset=utf-8' }],
     [MANIFEST_PATH, { body: manifest, type: 'application/json' }]
   ])

@@ -43,6 +43,8 @@ interface TabState {
   logs: string[]
   bytesFromPeers: number
   bytesFromOrigin: number
+  /** The page's asset requests were plain fetches the service worker answered through its node */
+  viaServiceWorker: boolean
 }
 
 async function waitUntilLoaded (tab: TestPage): Promise<TabState> {
@@ -63,7 +65,8 @@ async function waitUntilLoaded (tab: TestPage): Promise<TabState> {
       assets: Object.values(demo.assets) as AssetState[],
       logs: [] as string[],
       bytesFromPeers: stats?.bytesFromPeers ?? 0,
-      bytesFromOrigin: stats?.bytesFromOrigin ?? 0
+      bytesFromOrigin: stats?.bytesFromOrigin ?? 0,
+      viaServiceWorker: demo.viaServiceWorker === true
     }
   }, undefined)
 }
@@ -169,6 +172,8 @@ describe('demo site (npm start) in Chromium', function () {
     const report = later.map(describeAssets).join('\n---\n')
     for (const state of later) {
       expect(state.assets.every(a => a.status === 'done'), report).to.equal(true)
+      // the page asked with plain fetch(); the service worker handed each request to the tab's node
+      expect(state.viaServiceWorker, 'assets loaded through the service worker').to.equal(true)
     }
     const fromPeers = later.reduce((sum, s) => sum + s.bytesFromPeers, 0)
     const fromOrigin = later.reduce((sum, s) => sum + s.bytesFromOrigin, 0)

@@ -20,7 +20,7 @@
  * Reports median throughputs, their ratio (bar ≥ 0.8) and set-up p50/p95;
  * saves bench/results/p6-webrtc.json. Environment: SIZE (10 MiB), ROUNDS (4),
  * DIALS (25), MESSAGE_BYTES (the pages' WebRTC message size; `@libp2p/webrtc`'s
- * default, 16 KiB).
+ * default, 16 KiB), WINDOW (chunks in flight per transfer; the library's default).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
@@ -37,6 +37,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 4)
 const DIALS = Number(process.env.DIALS ?? 25)
 /** WebRTC message size of the ringcdn pages (unset: `@libp2p/webrtc`'s default, 16 KiB) */
 const MESSAGE_BYTES = process.env.MESSAGE_BYTES == null ? undefined : Number(process.env.MESSAGE_BYTES)
+/** Chunks in flight per ringcdn transfer (unset: the library's default, TRANSFER_WINDOW) */
+const WINDOW = process.env.WINDOW == null ? undefined : Number(process.env.WINDOW)
 /** Throughput of ringcdn relative to the raw channel that passes */
 const BAR_RATIO = 0.8
 const MIB = 1024 * 1024
@@ -52,7 +54,7 @@ try {
   const pages: E2ePage[] = []
   for (const browser of browsers) {
     const page = await E2ePage.open(browser, world)
-    await page.start({ relay: world.relay.multiaddrs, init: { storeMaxBytes: 512 * MIB, ...(MESSAGE_BYTES == null ? {} : { dataChannel: { maxMessageSize: MESSAGE_BYTES } }) } })
+    await page.start({ relay: world.relay.multiaddrs, init: { storeMaxBytes: 512 * MIB, ...(MESSAGE_BYTES == null ? {} : { dataChannel: { maxMessageSize: MESSAGE_BYTES } }), ...(WINDOW == null ? {} : { transferWindow: WINDOW }) } })
     await page.whenJoined(30_000)
     pages.push(page)
   }

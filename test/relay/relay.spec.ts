@@ -11,6 +11,14 @@ import { asCdnNodes, createPage, createPages, hasWebRtcAddress, stopPages, waitF
 import type { Page } from './fixtures.ts'
 import type { Relay } from '../../relay/relay.ts'
 
+// a root hook: runs once, after every test of the run. node-datachannel (WebRTC in Node, used by these
+// pages) keeps native threads that hold the process open after every peer connection closed; its
+// cleanup() lets the test run end
+after(async () => {
+  const { cleanup } = await import('node-datachannel')
+  cleanup()
+})
+
 describe('relay: bootstrap of rings through a relay', function () {
   this.timeout(90_000)
 

@@ -8,7 +8,7 @@
  * - `/`: the page, with the relay addresses and the asset list inlined
  * - `/app.js`: the page script, bundled from `demo/app.ts` with esbuild at start
  * - `/sw.js`: the service worker (`demo/sw.ts`), bundled the same way: it hands
- *   the page's plain fetches of `/assets/…` to the tab's ringcdn node
+ * the page's plain fetches of `/assets/…` to the tab's ringcdn node
  * - `/assets/…`: images, a multi-MB PNG and a segmented video (`demo/assets.ts`),
  * each with a `Repr-Digest` header (RFC 9530)
  * - `/ringcdn-manifest.json`: every asset's SRI digest, so pages accept peer

@@ -9,8 +9,11 @@
 
 FROM node:24-slim AS build
 WORKDIR /app
+# `npm install` rather than `npm ci` (as in .ci/run): aegir's `deno` dependency lists per-platform
+# optional packages the lock file cannot always hold, and `npm ci` refuses such a lock. It still
+# installs the versions package-lock.json pins.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm install --no-audit --no-fund
 COPY . .
 RUN npm run build
 
@@ -22,7 +25,7 @@ ENV NODE_ENV=production \
     RINGCDN_RELAY_HTTP_PORT=9091 \
     RINGCDN_RELAY_IDENTITY=/data/relay.key
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/relay ./dist/relay
 # the relay's libp2p key lives here, so its /p2p/ id survives restarts and upgrades

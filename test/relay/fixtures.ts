@@ -66,7 +66,7 @@ export function hasWebRtcAddress (page: Libp2p): boolean {
 export async function createPages (relay: string, n: number, init: RingCdnInit = {}): Promise<Page[]> {
   const pages = await Promise.all(Array.from({ length: n }, async () => createPage(relay, init)))
   try {
-    await Promise.all(pages.map(async page => page.services.cdn.whenJoined({ signal: AbortSignal.timeout(45_000) })))
+    await Promise.all(pages.map(async page => page.services.cdn.whenJoined({ signal: AbortSignal.timeout(60_000) })))
   } catch (err) {
     await stopPages(pages)
     throw err

@@ -3,6 +3,8 @@
  * they reserve a relay slot, learn ring members from the bootstrap protocol,
  * dial each other over WebRTC and form one ring per namespace.
  */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { createRelay } from '../../relay/relay.ts'
 import { waitForRing } from '../libp2p/cdn-fixtures.ts'
@@ -83,7 +85,6 @@ describe('relay: bootstrap of rings through a relay', function () {
     const namespace = 'https://b.example'
     const pages = await createPages(relayAddr, 3, { namespace })
     all.push(...pages)
-    // generous: 8 WebRTC set-ups per page on 2 busy cores
     await waitForRing(asCdnNodes(pages), 60_000)
     const ids = new Set(pages.map(p => p.peerId.toString()))
     for (const page of pages) {
@@ -119,12 +120,36 @@ describe('relay: bootstrap of rings through a relay', function () {
     all.push(...pages)
     await Promise.all(pages.map(async page => page.services.cdn.whenJoined({ signal: AbortSignal.timeout(30_000) })))
     // one ring: every successor and predecessor is the true one over all five
-    // generous: 8 WebRTC set-ups per page on 2 busy cores
     await waitForRing(asCdnNodes(pages), 60_000)
     await waitFor(() => relay.registry.members(namespace).length === 5, 10_000, 'every racer to register')
     // the relay told exactly one of them to found the ring
     expect(relay.stats().founded - before.founded).to.equal(1)
     expect(relay.stats().registrations - before.registrations).to.be.at.least(5)
     expect(pages.every(hasWebRtcAddress)).to.be.true()
+  })
+
+  it('lists the ring again after a restart: its pages reconnect and register anew', async () => {
+    const namespace = 'https://restart.example'
+    const identity = await generateKeyPair('Ed25519')
+    let restarting: Relay | undefined = await createRelay({ port: 0, httpPort: 0, identity, limits: { inboundConnectionThreshold: 10_000 } })
+    const addr = restarting.multiaddrs[0]
+    const port = Number(multiaddr(addr).getComponents().find(c => c.name === 'tcp')?.value)
+    const pages = await createPages(addr, 3, { namespace })
+    all.push(...pages)
+    try {
+      await waitFor(() => restarting?.registry.members(namespace).length === 3, 20_000, 'the pages to register')
+      // a settled ring first: new WebRTC connections need the relay for signalling
+      await waitForRing(asCdnNodes(pages), 60_000)
+
+      // same identity and port: the address the pages know stays right
+      await restarting.stop()
+      restarting = await createRelay({ port, httpPort: 0, identity, limits: { inboundConnectionThreshold: 10_000 } })
+      expect(restarting.registry.members(namespace)).to.be.empty()
+      await waitFor(() => restarting?.registry.members(namespace).length === 3, 60_000, 'the pages to register with the restarted relay')
+      // the ring itself is still the true ring
+      await waitForRing(asCdnNodes(pages), 60_000)
+    } finally {
+      await restarting?.stop()
+    }
   })
 })

@@ -529,9 +529,13 @@ async function useServiceWorker (page: RingCdnPage): Promise<boolean> {
     return false
   }
   serveServiceWorker(page)
+  const deadline = performance.now() + SW_WAIT_MS
   try {
-    await navigator.serviceWorker.register('/sw.js')
-    const deadline = performance.now() + SW_WAIT_MS
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      navigator.serviceWorker.register('/sw.js'),
+      new Promise((resolve, reject) => { timer = setTimeout(() => { reject(new Error('service worker registration timed out')) }, SW_WAIT_MS) })
+    ]).finally(() => { clearTimeout(timer) })
     while (navigator.serviceWorker.controller == null && performance.now() < deadline) {
       await new Promise(resolve => setTimeout(resolve, 50))
     }

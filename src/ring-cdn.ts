@@ -1181,10 +1181,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const ids = new Set<Address>()
     let found = false
     for (const ma of this.bootstrapAddrs) {
-      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (id != null && this.notRelays.has(id)) {
+      // a bootstrap peer that is not a relay is a ring member to join through
+      const member = (id: Address): void => {
         this.addressBook.add(id, [ma, ...this.addressBook.hints(id)])
         ids.add(id)
+      }
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id != null && this.notRelays.has(id)) {
+        member(id)
         continue
       }
       let connection: Connection
@@ -1197,8 +1201,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       const remote = connection.remotePeer.toString()
       if (this.notRelays.has(remote)) {
-        this.addressBook.add(remote, [ma, ...this.addressBook.hints(remote)])
-        ids.add(remote)
+        member(remote)
         continue
       }
       try {
@@ -1217,8 +1220,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         signal.throwIfAborted()
         if (err.name === 'BootstrapUnsupportedError') {
           this.notRelays.add(remote)
-          this.addressBook.add(remote, [ma])
-          ids.add(remote)
+          member(remote)
         } else {
           this.log('relay %a did not answer the bootstrap request - %e', ma, err)
         }

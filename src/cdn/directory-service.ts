@@ -165,11 +165,10 @@ export class DirectoryService implements RingApplication {
     if (previous == null) {
       // we had no predecessor (alone, or it timed out): we were answering for keys up to wherever the
       // ring sent them, and everything outside (current, self] is the new predecessor's side. It gets a
-      // copy; ours stays as a replica (the directory is bounded, stale entries age out)
+      // copy; ours stays as a replica, keeping its age, so the bounded directory evicts it first
       const self = this.ring.self
-      const theirs = this.directory.extract(key => !inHalfOpen(key, current.id, self.id))
+      const theirs = this.directory.select(key => !inHalfOpen(key, current.id, self.id))
       if (theirs.length > 0) {
-        this.directory.merge(theirs)
         this.ring.message(current.address, encodeHandover(theirs)).catch(() => {})
       }
       return

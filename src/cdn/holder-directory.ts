@@ -102,14 +102,22 @@ export class HolderDirectory {
     }
   }
 
-  /** Removes and returns the entries whose key matches (hand-over to a new home) */
-  extract (match: (key: bigint) => boolean): Array<[bigint, Peer[]]> {
+  /** The entries whose key matches, left in place and in their age order */
+  select (match: (key: bigint) => boolean): Array<[bigint, Peer[]]> {
     const out: Array<[bigint, Peer[]]> = []
     for (const [key, holders] of this.entries) {
       if (match(key)) {
-        out.push([key, holders])
-        this.entries.delete(key)
+        out.push([key, [...holders]])
       }
+    }
+    return out
+  }
+
+  /** Removes and returns the entries whose key matches (hand-over to a new home) */
+  extract (match: (key: bigint) => boolean): Array<[bigint, Peer[]]> {
+    const out = this.select(match)
+    for (const [key] of out) {
+      this.entries.delete(key)
     }
     return out
   }

@@ -166,6 +166,22 @@ describe('HolderDirectory', () => {
       expect(addressesOf(dir.holders(3n))).to.deep.equal(['h3'])
     })
 
+    it('selects the matching entries without removing them or changing their age', () => {
+      const dir = new HolderDirectory({ maxKeys: 3 })
+      for (let k = 1n; k <= 3n; k++) {
+        dir.announce(k, holder(Number(k)))
+      }
+      const picked = dir.select(k => k === 1n)
+      expect(picked.map(([k, holders]) => [k, addressesOf(holders)])).to.deep.equal([[1n, ['h1']]])
+      // a copy: changing it leaves the directory alone
+      picked[0][1].push(holder(9))
+      expect(addressesOf(dir.holders(1n))).to.deep.equal(['h1'])
+      // key 1 is still the oldest, so a fourth key evicts it
+      dir.announce(4n, holder(4))
+      expect(dir.holders(1n)).to.deep.equal([])
+      expect(addressesOf(dir.holders(2n))).to.deep.equal(['h2'])
+    })
+
     it('merges handed-over entries: known holders keep their place, new ones follow, within the bounds', () => {
       const dir = new HolderDirectory({ maxHoldersPerKey: 4 })
       dir.announce(1n, holder(1))

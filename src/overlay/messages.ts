@@ -165,6 +165,7 @@ export interface RouteRequest {
   final: boolean
   maintenance: boolean
   app?: Uint8Array<ArrayBuffer>
+  origin?: WirePeer
 }
 
 export namespace RouteRequest {
@@ -212,6 +213,11 @@ export namespace RouteRequest {
           w.bytes(obj.app)
         }
 
+        if (obj.origin != null) {
+          w.uint32(66)
+          WirePeer.codec().encode(obj.origin, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -257,6 +263,12 @@ export namespace RouteRequest {
             }
             case 7: {
               obj.app = reader.bytes()
+              break
+            }
+            case 8: {
+              obj.origin = WirePeer.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.origin
+              })
               break
             }
             default: {
@@ -323,6 +335,13 @@ export namespace RouteRequest {
               }
               break
             }
+            case 8: {
+              yield * WirePeer.codec().stream(reader, reader.uint32(), `${prefix}.origin`, {
+                limits: opts.limits?.origin
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -370,6 +389,22 @@ export namespace RouteRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RouteRequestOriginIdFieldEvent {
+    field: '$.origin.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RouteRequestOriginAddressFieldEvent {
+    field: '$.origin.address'
+    value: string
+  }
+
+  export interface RouteRequestOriginHintsFieldEvent {
+    field: '$.origin.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RouteRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RouteRequest.codec())
   }
@@ -378,7 +413,7 @@ export namespace RouteRequest {
     return decodeMessage(buf, RouteRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteRequest>): Generator<RouteRequestKeyFieldEvent | RouteRequestHopsLeftFieldEvent | RouteRequestBudgetMsFieldEvent | RouteRequestHopsFieldEvent | RouteRequestFinalFieldEvent | RouteRequestMaintenanceFieldEvent | RouteRequestAppFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteRequest>): Generator<RouteRequestKeyFieldEvent | RouteRequestHopsLeftFieldEvent | RouteRequestBudgetMsFieldEvent | RouteRequestHopsFieldEvent | RouteRequestFinalFieldEvent | RouteRequestMaintenanceFieldEvent | RouteRequestAppFieldEvent | RouteRequestOriginIdFieldEvent | RouteRequestOriginAddressFieldEvent | RouteRequestOriginHintsFieldEvent> {
     return streamMessage(buf, RouteRequest.codec(), opts)
   }
 }
@@ -1411,6 +1446,22 @@ export namespace RingRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RingRequestRouteOriginIdFieldEvent {
+    field: '$.route.origin.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RingRequestRouteOriginAddressFieldEvent {
+    field: '$.route.origin.address'
+    value: string
+  }
+
+  export interface RingRequestRouteOriginHintsFieldEvent {
+    field: '$.route.origin.hints[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface RingRequestStabilizeSenderIdFieldEvent {
     field: '$.stabilize.sender.id'
     value: Uint8Array<ArrayBuffer>
@@ -1500,7 +1551,7 @@ export namespace RingRequest {
     return decodeMessage(buf, RingRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
     return streamMessage(buf, RingRequest.codec(), opts)
   }
 }

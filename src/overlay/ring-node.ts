@@ -38,7 +38,7 @@
 import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
-import { distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
+import { compareIds, distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
 import { route } from './route.ts'
 import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
 import { silentLog } from './seams.ts'
@@ -91,6 +91,24 @@ export const MAX_PEERS_PER_MESSAGE = 64
 
 /** Stabilize rounds a joining node runs to be taken as its successor's predecessor */
 const JOIN_CONFIRM_ROUNDS = 3
+/** Stabilize rounds a member may go without a predecessor before it checks its place in the ring */
+const ORPHAN_GRACE_ROUNDS = 1
+/**
+ * Stabilize rounds without word from our predecessor after which we check our
+ * place in the ring (a live predecessor that still points at us stabilizes
+ * with us every round; it is dropped after `predecessorTimeoutMs`)
+ */
+const QUIET_PREDECESSOR_ROUNDS = 2
+/** Stabilize rounds between two placement checks of a member */
+const PLACEMENT_CHECK_ROUNDS = 2
+/**
+ * Stabilize rounds between the placement checks every member makes even when
+ * its neighbourhood looks right: a ring whose successor pointers wind around
+ * it twice looks right locally everywhere, and only a lookup from elsewhere
+ * shows it (Chord paper, §4 "loopy" rings). One lookup per member every two
+ * minutes at the default round.
+ */
+export const PLACEMENT_CHECK_PERIOD_ROUNDS = 24
 /** Nudges closer together than this are folded into one stabilize round, ms */
 const NUDGE_INTERVAL_MS = 500
 /** Predecessor probes one finger repair may walk back before settling */
@@ -146,6 +164,14 @@ export interface RingNodeInit {
   suspectTimeoutMs?: number
   /** @default MAINTENANCE_JITTER (0.2) */
   jitter?: number
+  /**
+   * A member without a predecessor for a while looks up its own id from
+   * elsewhere in the ring so that the node skipping it adopts it (see
+   * `checkPlacement`). Switch it off only to measure what it buys.
+   *
+   * @default true
+   */
+  placementChecks?: boolean
   /** What the node does as home of a key; may also be set later with `setApplication` */
   application?: RingApplication
   /**
@@ -218,6 +244,8 @@ export class RingNode {
   private readonly maxHops: number
   private readonly suspectTimeoutMs: number
   private readonly predecessorTimeoutMs: number
+  private readonly stabilizeIntervalMs: number
+  private readonly placementChecks: boolean
   private readonly jitter: number
   private readonly fingerBits: number
   private readonly topFinger: number
@@ -228,6 +256,12 @@ export class RingNode {
   private readonly tasks: Repeating[]
   private application: RingApplication
   private predecessorHeardAt = 0
+  /** Since when this member has had no predecessor (undefined: it has one) */
+  private orphanSince?: number
+  private lastPlacementCheck = -Infinity
+  /** Members adopted through their placement checks lately, with when (see `passOnAdopted`) */
+  private readonly adopted = new Map<Address, { peer: Peer, at: number }>()
+  private checkingPlacement = false
   private stabilizing = false
   private checkingPredecessor = false
   /** Our successor named us as its predecessor in the last stabilize answer */
@@ -254,6 +288,8 @@ export class RingNode {
     this.maxHops = init.maxHops ?? MAX_HOPS
     this.suspectTimeoutMs = init.suspectTimeoutMs ?? SUSPECT_TIMEOUT_MS
     this.predecessorTimeoutMs = init.predecessorTimeoutMs ?? 3 * stabilizeIntervalMs
+    this.stabilizeIntervalMs = stabilizeIntervalMs
+    this.placementChecks = init.placementChecks ?? true
     this.jitter = init.jitter ?? MAINTENANCE_JITTER
     this.fingerBits = init.fingerBits ?? FINGER_BITS
     this.topFinger = fingerCount(this.fingerBits) - 1
@@ -262,7 +298,13 @@ export class RingNode {
     this.onNeighboursChanged = init.onNeighboursChanged
     this.application = init.application ?? {}
     this.tasks = [
-      { intervalMs: stabilizeIntervalMs, run: async () => this.stabilize() },
+      {
+        intervalMs: stabilizeIntervalMs,
+        run: async () => {
+          await this.stabilize()
+          void this.checkPlacement()
+        }
+      },
       { intervalMs: init.fixFingersIntervalMs ?? FIX_FINGERS_INTERVAL_MS, run: async () => this.fixNextFinger() }
     ]
   }
@@ -439,6 +481,9 @@ export class RingNode {
 
   private becomeMember (): void {
     this.member = true
+    this.orphanSince = undefined
+    // members that join together must not check together: the periodic check gets a random phase
+    this.lastPlacementCheck = this.clock.now() - PLACEMENT_CHECK_PERIOD_ROUNDS * this.stabilizeIntervalMs * this.random.next()
     for (const task of this.tasks) {
       // a random first phase spreads the rounds of nodes that start together
       this.scheduleTask(task, task.intervalMs * this.random.next())
@@ -513,9 +558,21 @@ export class RingNode {
         continue
       }
 
+      const current = this.state.successors[0]
+      if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
+        // a closer successor was adopted while we waited (a placement check ended here): the
+        // answer describes a view that skips it, so ask the new successor instead
+        if (++adopted <= this.state.successorListSize) {
+          continue
+        }
+        return
+      }
       const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
       this.confirmed = pred?.address === this.self.address
       const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isSuspect(p.address))
+      if (this.adopted.size > 0) {
+        this.passOnAdopted(succ, list[1])
+      }
       if (options.wantFingers === true) {
         this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
       }
@@ -748,11 +805,126 @@ export class RingNode {
   }
 
   /**
+   * A member that has had no predecessor for a while, or whose predecessor
+   * has stopped stabilizing with it, may sit where nobody's successor pointer
+   * reaches it: the node before it points past it. This
+   * happens after bursts of concurrent joins, when lookups answered during the
+   * burst handed joiners successors too far ahead. Chord's stabilize repairs
+   * such a stretch only one node per round (each node's successor walks back
+   * one predecessor at a time), and meanwhile the orphans deliver keys that are
+   * not theirs. So the orphan looks up its own id from elsewhere in the ring,
+   * naming itself as the request's `origin`: the walk ends at the node whose
+   * successor interval covers the orphan's id — the node that skips it — which
+   * adopts it as successor (`adoptSkipped`). One round trip per orphan instead
+   * of one stabilize round per node of the stretch; a settled ring has no
+   * orphans, so this costs nothing there.
+   */
+  private async checkPlacement (): Promise<void> {
+    const now = this.clock.now()
+    const round = this.stabilizeIntervalMs
+    if (!this.member || !this.placementChecks) {
+      return
+    }
+    const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * round
+    if (this.state.predecessor != null) {
+      this.orphanSince = undefined
+      if (!due && now - this.predecessorHeardAt < QUIET_PREDECESSOR_ROUNDS * round) {
+        return
+      }
+    } else {
+      this.orphanSince ??= now
+      if (!due && now - this.orphanSince < ORPHAN_GRACE_ROUNDS * round) {
+        return
+      }
+    }
+    if (this.checkingPlacement || now - this.lastPlacementCheck < PLACEMENT_CHECK_ROUNDS * round) {
+      return
+    }
+    // start the walk away from our neighbourhood, whose view of it is what may be wrong: at a
+    // random member if we know some (a loop of the ring we are not on is reached only from there),
+    // else at one of our fingers
+    const succ = this.state.successors[0]
+    const fingers = distinctFingers(this.state).filter(p => p.address !== succ?.address && !this.isSuspect(p.address)).map(p => p.address)
+    const members = this.bootstrap().filter(a => a !== this.self.address && a !== succ?.address && !this.isSuspect(a))
+    const entries = members.length > 0 ? members : fingers
+    if (entries.length === 0) {
+      return
+    }
+    const entry = entries[Math.floor(this.random.next() * entries.length)]
+    this.lastPlacementCheck = now
+    this.checkingPlacement = true
+    try {
+      const res = await this.call(entry, {
+        type: RingRequest.Type.ROUTE,
+        route: { ...this.routeRequest(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
+      }, this.lookupTimeoutMs)
+      const owner = peerFromWire(requireField(res.route, 'route').owner)
+      if (owner.address !== this.self.address) {
+        this.log('placement check: the ring routes our id to %s', owner.address)
+      }
+    } catch (err: any) {
+      this.log.trace('placement check through %s failed: %s', entry, err.message)
+    } finally {
+      this.checkingPlacement = false
+    }
+  }
+
+  /**
+   * `origin` (a member looking up its own id) lies between us and our
+   * successor: our successor pointer skips it, so it is our successor now. It
+   * sent the request moments ago, so it is alive; our next stabilize tells it
+   * we precede it (nudged, so that this happens now rather than next round).
+   */
+  private adoptSkipped (origin: Peer): void {
+    const succ = this.state.successors[0]
+    if (succ == null || origin.address === this.self.address || this.isSuspect(origin.address) || !inOpen(origin.id, this.self.id, succ.id)) {
+      return
+    }
+    this.replaceSuccessors([origin, ...this.state.successors])
+    this.adopted.set(origin.address, { peer: origin, at: this.clock.now() })
+    this.onNudge()
+  }
+
+  /**
+   * Several members of a skipped stretch check their placement at once, and
+   * all of their walks end here: we adopt each in turn, keep the closest as
+   * successor, and learn from our successor's answer that its successor
+   * pointer skips the others too. Rather than leave them to check again a
+   * round later, one by one, we send each one's check on its behalf to the
+   * adopted member just before it (the same ROUTE request with it as origin),
+   * so the whole stretch is linked in one round.
+   */
+  private passOnAdopted (succ: Peer, next: Peer | undefined): void {
+    const now = this.clock.now()
+    const skipped: Peer[] = []
+    for (const [address, { peer, at }] of this.adopted) {
+      if (now - at > QUIET_PREDECESSOR_ROUNDS * this.stabilizeIntervalMs || this.isSuspect(address)) {
+        this.adopted.delete(address)
+      } else if (address !== succ.address && inOpen(peer.id, succ.id, (next ?? this.self).id)) {
+        skipped.push(peer)
+        this.adopted.delete(address)
+      }
+    }
+    skipped.sort((a, b) => compareIds(distance(succ.id, a.id), distance(succ.id, b.id)))
+    let before = succ
+    for (const peer of skipped) {
+      this.call(before.address, {
+        type: RingRequest.Type.ROUTE,
+        route: { ...this.routeRequest(peer.id, { maintenance: true, timeout: 2 * this.hopTimeoutMs }), origin: peerToWire(peer) }
+      }, 2 * this.hopTimeoutMs).catch(() => {})
+      before = peer
+    }
+  }
+
+  /**
    * Delivers here or forwards `req` towards the owner of `key`, retrying other
    * candidates when a next hop fails, within the request's budget
    */
   private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
     const deadline = this.clock.now() + req.budgetMs
+    if (req.origin != null) {
+      this.adoptSkipped(peerFromWire(req.origin))
+    }
     // hops that failed this lookup are skipped for its retries only: a downstream failure says
     // little about the next hop itself, and blaming it globally would cascade up the path
     const excluded = new Set<Address>()

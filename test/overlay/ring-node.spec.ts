@@ -2,9 +2,12 @@ import { expect } from 'aegir/chai'
 import { DirectoryService } from '../../src/cdn/directory-service.ts'
 import { ErrorCode } from '../../src/overlay/errors.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
-import { MAINTENANCE_JITTER } from '../../src/overlay/ring-node.ts'
+import { idToBytes } from '../../src/overlay/ring-id.ts'
+import { MAINTENANCE_JITTER, PLACEMENT_CHECK_PERIOD_ROUNDS } from '../../src/overlay/ring-node.ts'
+import { forgetPeer, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
+import { peerToWire } from '../../src/overlay/wire.ts'
 import { addresses, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
-import type { RingNode } from '../../src/overlay/ring-node.ts'
+import type { RingNode, RingNodeInit } from '../../src/overlay/ring-node.ts'
 
 /** A maintenance round takes its interval give or take half the jitter */
 const ROUND_SLACK = 1 + MAINTENANCE_JITTER / 2
@@ -316,5 +319,90 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(probesWithout).to.be.greaterThan(0, 'stale fingers are probed when the transport knows nothing')
     expect(probes).to.be.lessThan(probesWithout)
     ring.stopAll()
+  })
+  describe('a stretch of members skipped by the ring', () => {
+    /**
+     * The state a burst of concurrent joins can leave behind: `count`
+     * consecutive members after `before` that nobody's successor pointer
+     * reaches — `before` and all of them point `gap` members past the
+     * stretch, none has a predecessor, and no other member knows them
+     */
+    async function skippedStretch (init: Partial<RingNodeInit>, count: number, gap: number = 0): Promise<{ ring: SimRing, stretch: RingNode[], before: RingNode }> {
+      const ring = new SimRing({ seed: 'stretch', node: init })
+      await ring.build(addresses(4 + count + gap + 16))
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      await ring.run(20 * TEST_STABILIZE_MS)
+      const sorted = ring.members()
+      const before = sorted[3]
+      const stretch = sorted.slice(4, 4 + count)
+      const after = sorted.slice(4 + count + gap).map(n => n.self)
+      const skipped = new Set(stretch.map(n => n.self.address))
+      for (const node of sorted) {
+        if (skipped.has(node.self.address)) {
+          setSuccessors(node.state, after)
+          setPredecessor(node.state, undefined)
+        } else {
+          for (const address of skipped) {
+            forgetPeer(node.state, address)
+          }
+        }
+      }
+      setSuccessors(before.state, after)
+      return { ring, stretch, before }
+    }
+
+    it('adopts the origin of a self-lookup as successor at the node whose successor pointer skips it', async () => {
+      const { ring: r, stretch, before } = await skippedStretch({ placementChecks: false }, 1)
+      ring = r
+      const orphan = stretch[0]
+      const far = ring.members().at(-3) as RingNode
+      const res = await ring.settle(ring.rawRpc('client').request(far.self.address, {
+        type: RingRequest.Type.ROUTE,
+        namespace: '',
+        route: { key: idToBytes(orphan.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(orphan.self) }
+      }, { timeout: 5_000 }))
+      expect(res.error).to.equal(0)
+      // without the origin, `before` would have answered with its own (skipping) successor
+      expect(res.route?.owner?.address).to.equal(orphan.self.address)
+      expect(before.successors[0]?.address).to.equal(orphan.self.address)
+    })
+
+    it('repairs a stretch of 8 members skipped by pointers 60 members ahead within five rounds, where stabilize alone needs longer', async () => {
+      const rounds: Record<string, number> = {}
+      for (const placementChecks of [true, false]) {
+        const { ring: r } = await skippedStretch({ placementChecks }, 8, 60)
+        ring = r
+        const took = await ring.converge(60 * TEST_STABILIZE_MS, TEST_STABILIZE_MS / 10)
+        expect(ring.violations()).to.deep.equal([])
+        rounds[String(placementChecks)] = took / TEST_STABILIZE_MS
+        ring.stopAll()
+      }
+      expect(rounds.true).to.be.at.most(5 * ROUND_SLACK)
+      expect(rounds.false, JSON.stringify(rounds)).to.be.greaterThan(rounds.true)
+    })
+
+    it('checks its placement only once per period in a settled ring, and the ring routes its id to it', async () => {
+      ring = new SimRing({ seed: 'settled' })
+      const nodes = await ring.build(addresses(20))
+      const owners: string[] = []
+      const watcher = ring.add('watcher', undefined, {}, rpc => ({
+        request: async (to, req, options) => {
+          const res = await rpc.request(to, req, options)
+          if (req.route?.origin?.address === 'watcher') {
+            owners.push(res.route?.owner?.address ?? `error ${res.error}`)
+          }
+          return res
+        },
+        handle: (handler) => { rpc.handle(handler) }
+      }))
+      await ring.join(watcher, nodes[0])
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      owners.length = 0
+      await ring.run(2 * PLACEMENT_CHECK_PERIOD_ROUNDS * TEST_STABILIZE_MS)
+      expect(watcher.predecessor).to.not.equal(undefined)
+      expect(owners).to.have.length.within(1, 3)
+      expect(owners.every(o => o === 'watcher'), owners.join()).to.equal(true)
+      expect(ring.violations()).to.deep.equal([])
+    })
   })
 })

@@ -535,7 +535,8 @@ export class RingNode {
       this.changePredecessor(undefined)
     }
 
-    let adopted = 0
+    // each step moves to a closer successor; a burst of joins may need several, but not forever
+    let steps = 0
     while (true) {
       if (this.state.successors.length === 0) {
         if (options.joining === true) {
@@ -558,35 +559,39 @@ export class RingNode {
         continue
       }
 
-      const current = this.state.successors[0]
-      if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
-        // a closer successor was adopted while we waited (a placement check ended here): the
-        // answer describes a view that skips it, so ask the new successor instead
-        if (++adopted <= this.state.successorListSize) {
-          continue
-        }
+      if (this.takeStabilizeAnswer(succ, res, options.wantFingers === true) === 'settled' || ++steps > this.state.successorListSize) {
         return
       }
-      const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
-      this.confirmed = pred?.address === this.self.address
-      const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isSuspect(p.address))
-      if (this.adopted.size > 0) {
-        this.passOnAdopted(succ, list[1])
-      }
-      if (options.wantFingers === true) {
-        this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
-      }
-      if (pred != null && pred.address !== this.self.address && !this.isSuspect(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
-        // a node joined between us and our successor: it is our successor now; notify it right away
-        this.replaceSuccessors([pred, ...list])
-        if (++adopted <= this.state.successorListSize) {
-          continue
-        }
-      } else {
-        this.replaceSuccessors(list)
-      }
-      return
     }
+  }
+
+  /**
+   * Applies our successor's stabilize answer; `closer` when a node between us
+   * and it is our successor now, to be asked next (bounded by the caller)
+   */
+  private takeStabilizeAnswer (succ: Peer, res: StabilizeResponse, wantFingers: boolean): 'settled' | 'closer' {
+    const current = this.state.successors[0]
+    if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
+      // a closer successor was adopted while we waited (a placement check ended here): the
+      // answer describes a view that skips it, so ask the new successor instead
+      return 'closer'
+    }
+    const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
+    this.confirmed = pred?.address === this.self.address
+    const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isSuspect(p.address))
+    if (this.adopted.size > 0) {
+      this.passOnAdopted(succ, list[1])
+    }
+    if (wantFingers) {
+      this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
+    }
+    if (pred != null && pred.address !== this.self.address && !this.isSuspect(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
+      // a node joined between us and our successor: it is our successor now; notify it right away
+      this.replaceSuccessors([pred, ...list])
+      return 'closer'
+    }
+    this.replaceSuccessors(list)
+    return 'settled'
   }
 
   /**

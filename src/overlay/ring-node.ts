@@ -935,6 +935,7 @@ export class RingNode {
     const excluded = new Set<Address>()
     const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) }
     let lastError: Error | undefined
+    let deadCandidates = 0
     for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
       const decision = route(this.state, key, avoid, req.final)
       if (decision.type === 'deliver') {
@@ -950,6 +951,10 @@ export class RingNode {
       }
       if (!await this.isLikelyAlive(hop.peer, signal)) {
         excluded.add(hop.peer.address)
+        if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
+          // a candidate a short probe found dead cost no forward: it does not use up a try
+          attempt--
+        }
         continue
       }
       const remaining = deadline - this.clock.now()

@@ -927,9 +927,6 @@ export class RingNode {
    */
   private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
     const deadline = this.clock.now() + req.budgetMs
-    if (req.origin != null) {
-      this.adoptSkipped(peerFromWire(req.origin))
-    }
     // hops that failed this lookup are skipped for its retries only: a downstream failure says
     // little about the next hop itself, and blaming it globally would cascade up the path
     const excluded = new Set<Address>()
@@ -1076,6 +1073,9 @@ export class RingNode {
             throw new NotMemberError('node is leaving')
           }
           const r = requireField(req.route, 'route')
+          if (r.origin != null) {
+            this.adoptSkipped(peerFromWire(r.origin))
+          }
           return ok({ route: await this.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
         }
         case RingRequest.Type.STABILIZE:

@@ -13,7 +13,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 
-/** Message size of the raw channel: the same as `@libp2p/webrtc`'s default `maxMessageSize` */
+/** Message size of the raw channel unless the benchmark asks for another: `@libp2p/webrtc`'s default `maxMessageSize` */
 const MESSAGE_BYTES = 16_384
 /** Bound on one libp2p dial, ms */
 const DIAL_TIMEOUT_MS = 10_000
@@ -50,12 +50,13 @@ function opened (dc: RTCDataChannel): Promise<RTCDataChannel> {
   })
 }
 
-/** Serves `bytes` of a fixed pattern to whoever sends a request (a decimal byte count) on the channel */
+/** Serves `bytes` of a fixed pattern to whoever sends a request (`<byte count> <message size>`) on the channel */
 function serve (dc: RTCDataChannel): void {
   dc.bufferedAmountLowThreshold = LOW_WATER
   dc.addEventListener('message', (evt) => {
-    const total = Number(new TextDecoder().decode(evt.data as ArrayBuffer))
-    const message = new Uint8Array(MESSAGE_BYTES).fill(7)
+    const [total, size] = new TextDecoder().decode(evt.data as ArrayBuffer).split(' ').map(Number)
+    const messageBytes = size > 0 ? size : MESSAGE_BYTES
+    const message = new Uint8Array(messageBytes).fill(7)
     let sent = 0
     const pump = (): void => {
       while (sent < total) {
@@ -63,8 +64,8 @@ function serve (dc: RTCDataChannel): void {
           dc.addEventListener('bufferedamountlow', pump, { once: true })
           return
         }
-        const n = Math.min(MESSAGE_BYTES, total - sent)
-        dc.send(n === MESSAGE_BYTES ? message : message.subarray(0, n))
+        const n = Math.min(messageBytes, total - sent)
+        dc.send(n === messageBytes ? message : message.subarray(0, n))
         sent += n
       }
     }
@@ -104,8 +105,8 @@ const p6 = {
     await channelOpen
   },
 
-  /** Offerer: asks for `total` bytes and times their arrival, ms */
-  async rawReceive (total: number): Promise<number> {
+  /** Offerer: asks for `total` bytes (in messages of `messageBytes`) and times their arrival, ms */
+  async rawReceive (total: number, messageBytes: number = MESSAGE_BYTES): Promise<number> {
     const dc = await (channelOpen as Promise<RTCDataChannel>)
     let received = 0
     const started = performance.now()
@@ -118,7 +119,7 @@ const p6 = {
         }
       }
       dc.addEventListener('message', onMessage)
-      dc.send(new TextEncoder().encode(String(total)))
+      dc.send(new TextEncoder().encode(`${total} ${messageBytes}`))
     })
     return performance.now() - started
   },
@@ -130,13 +131,29 @@ const p6 = {
     channel = undefined
   },
 
-  /** A ringcdn fetch timed in the page: request to last body byte, ms */
-  async timedFetch (url: string, integrity: string): Promise<{ ms: number, source: string | null, bytes: number }> {
+  /**
+   * A ringcdn fetch timed in the page: request to last body byte, ms. `phases`
+   * splits it by the CDN's own events (ms from the start): the lookup's
+   * answer, the transfer's end (verified and stored), the response, the last
+   * body byte read back from the store.
+   */
+  async timedFetch (url: string, integrity: string): Promise<{ ms: number, source: string | null, bytes: number, phases: Record<string, number> }> {
     const cdn = (globalThis as any).e2e.page()
+    const phases: Record<string, number> = {}
     const started = performance.now()
-    const res: Response = await cdn.fetch(url, { integrity, signal: AbortSignal.timeout(60_000) })
-    const body = await res.arrayBuffer()
-    return { ms: performance.now() - started, source: res.headers.get('ringcdn-source'), bytes: body.byteLength }
+    const onLookup = (): void => { phases.lookup = performance.now() - started }
+    const onTransfer = (): void => { phases.stored = performance.now() - started }
+    cdn.addEventListener('lookup', onLookup)
+    cdn.addEventListener('transfer', onTransfer)
+    try {
+      const res: Response = await cdn.fetch(url, { integrity, signal: AbortSignal.timeout(60_000) })
+      phases.response = performance.now() - started
+      const body = await res.arrayBuffer()
+      return { ms: performance.now() - started, source: res.headers.get('ringcdn-source'), bytes: body.byteLength, phases }
+    } finally {
+      cdn.removeEventListener('lookup', onLookup)
+      cdn.removeEventListener('transfer', onTransfer)
+    }
   },
 
   /**

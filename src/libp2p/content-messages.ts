@@ -7,6 +7,7 @@ export interface ContentRequest {
   key: Uint8Array<ArrayBuffer>
   digest: Uint8Array<ArrayBuffer>
   window: number
+  maxSize: number
 }
 
 export namespace ContentRequest {
@@ -34,6 +35,11 @@ export namespace ContentRequest {
           w.uint32(obj.window)
         }
 
+        if ((obj.maxSize != null && obj.maxSize !== 0)) {
+          w.uint32(32)
+          w.uint64Number(obj.maxSize)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -41,7 +47,8 @@ export namespace ContentRequest {
         const obj: any = {
           key: uint8ArrayAlloc(0),
           digest: uint8ArrayAlloc(0),
-          window: 0
+          window: 0,
+          maxSize: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -60,6 +67,10 @@ export namespace ContentRequest {
             }
             case 3: {
               obj.window = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.maxSize = reader.uint64Number()
               break
             }
             default: {
@@ -98,6 +109,13 @@ export namespace ContentRequest {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.maxSize`,
+                value: reader.uint64Number()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -125,6 +143,11 @@ export namespace ContentRequest {
     value: number
   }
 
+  export interface ContentRequestMaxSizeFieldEvent {
+    field: '$.maxSize'
+    value: number
+  }
+
   export function encode (obj: Partial<ContentRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ContentRequest.codec())
   }
@@ -133,7 +156,7 @@ export namespace ContentRequest {
     return decodeMessage(buf, ContentRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContentRequest>): Generator<ContentRequestKeyFieldEvent | ContentRequestDigestFieldEvent | ContentRequestWindowFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContentRequest>): Generator<ContentRequestKeyFieldEvent | ContentRequestDigestFieldEvent | ContentRequestWindowFieldEvent | ContentRequestMaxSizeFieldEvent> {
     return streamMessage(buf, ContentRequest.codec(), opts)
   }
 }
@@ -153,14 +176,16 @@ export namespace ContentMeta {
     OK = 'OK',
     NOT_FOUND = 'NOT_FOUND',
     BUSY = 'BUSY',
-    REFUSED = 'REFUSED'
+    REFUSED = 'REFUSED',
+    TOO_LARGE = 'TOO_LARGE'
   }
 
   enum __StatusValues {
     OK = 0,
     NOT_FOUND = 1,
     BUSY = 2,
-    REFUSED = 3
+    REFUSED = 3,
+    TOO_LARGE = 4
   }
 
   export namespace Status {

@@ -14,6 +14,19 @@
  * digest, which is why callers put the chunks into an atomic `ContentStore.put`
  * that commits only once the last chunk (and with it the final check) passed.
  *
+ * Where the requester's time goes (P6, Chromium): every WebRTC message costs
+ * main-thread work, so the requester does as little else per byte as it can.
+ * An object of up to `maxAssembledBytes` is copied once, straight from the
+ * stream's buffers into one buffer of its own; chunk digests are native
+ * (WebCrypto), started as chunks arrive and checked in order, a few chunks
+ * behind, before a chunk is handed on (a browser that hashes off the main
+ * thread overlaps them with receipt; Chromium hashes in the call); the
+ * whole-object digest is one native call over that buffer at the end
+ * (WebCrypto cannot stream, and hashing in JS as the bytes arrived cost the
+ * page more main-thread time than everything else in the transfer). The store
+ * may keep the buffer's chunks without copying them (`handOver`). Larger
+ * objects stream through `Sha256Stream` with a few chunks in memory.
+ *
  * Both sides half-close and wait for the other's close (a leaked stream counts
  * against the per-connection stream limit); every wait has a deadline: the
  * request by `requestTimeoutMs`, every frame after it by `stallTimeoutMs`.
@@ -35,6 +48,7 @@ import type { ContentStore, ObjectInit, ObjectMeta } from '../storage/content-st
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Largest chunk a holder may send, bytes: bounds the requester's buffer */
 export const MAX_CHUNK_BYTES = 1_048_576
@@ -58,6 +72,15 @@ export const STALL_TIMEOUT_MS = 5_000
 export const MAX_CONTENT_STREAMS = 64
 /** Objects whose chunk digests a holder remembers when its store has none for them */
 export const CHUNK_DIGEST_CACHE_SIZE = 1_024
+
+/**
+ * Largest object a requester assembles in one buffer while it arrives, bytes
+ * (32 MiB): below it the whole-object digest is one native call at the end,
+ * above it the object is hashed as it streams, with a few chunks in memory
+ */
+export const MAX_ASSEMBLED_BYTES = 33_554_432
+/** Chunk digests a requester computes ahead of the chunk it hands on next */
+export const DIGESTS_IN_FLIGHT = 4
 
 /** The length prefix is a varint; this much room beyond a frame is buffered */
 const MAX_VARINT_BYTES = 10
@@ -203,7 +226,7 @@ export class ContentServer implements Startable {
     }
     const list: string[] = []
     for (let i = 0; i < chunkCount(meta.size, meta.chunkSize); i++) {
-      const chunk = await this.store.getChunk(meta.key, i, { digest: meta.digest, signal: this.stall(stopped) })
+      const chunk = await this.store.getChunk(meta.key, i, { digest: meta.digest, signal: this.stall(stopped), readOnly: true })
       if (chunk == null) {
         throw new NotHeldError(`${meta.key} was evicted`)
       }
@@ -228,34 +251,12 @@ export class ContentServer implements Startable {
     try {
       const req = ContentRequest.decode((await lp.read({ signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })).subarray())
       this.onRequest?.(from)
-      if (connection.limits != null) {
-        await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'content does not travel over limited connections', shutdown.signal)
+      const admitted = await this.admit(req, connection)
+      if (admitted.refusal != null) {
+        await this.refuse(lp, stream, admitted.refusal.status, admitted.refusal.message, shutdown.signal)
         return
       }
-      if (req.key.byteLength !== DIGEST_BYTES || (req.digest.byteLength !== 0 && req.digest.byteLength !== DIGEST_BYTES)) {
-        await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'malformed request', shutdown.signal)
-        return
-      }
-      if (this.uploadsPaused()) {
-        this.pausedRefusals++
-        await this.refuse(lp, stream, ContentMeta.Status.REFUSED, 'uploads are paused', shutdown.signal)
-        return
-      }
-      if (this.uploads >= this.maxUploads) {
-        this.busyRefusals++
-        await this.refuse(lp, stream, ContentMeta.Status.BUSY, `${this.uploads} uploads in progress`, shutdown.signal)
-        return
-      }
-      const key = digestFromBytes(req.key)
-      const wanted = req.digest.byteLength === 0 ? undefined : digestFromBytes(req.digest)
-      const meta = await this.store.getMeta(key, { digest: wanted })
-      if (meta == null) {
-        if (wanted == null || !await this.store.has(key)) {
-          this.onMiss?.(key)
-        }
-        await this.refuse(lp, stream, ContentMeta.Status.NOT_FOUND, 'not held', shutdown.signal)
-        return
-      }
+      const { key, meta } = admitted
       this.uploads++
       uploading = true
       const chunkDigests = await this.chunkDigestsOf(meta, shutdown.signal)
@@ -276,7 +277,8 @@ export class ContentServer implements Startable {
       for (let i = 0; i < n; i++) {
         await credit.take(this.stall(shutdown.signal))
         // pinned to the version announced in the meta: a replaced object is not mixed in
-        const chunk = await this.store.getChunk(key, i, { digest: meta.digest, signal: shutdown.signal })
+        // read-only: the stream copies the bytes into its own messages, so the store need not copy them first
+        const chunk = await this.store.getChunk(key, i, { digest: meta.digest, signal: shutdown.signal, readOnly: true })
         if (chunk == null) {
           throw new NotHeldError(`${key} was evicted during the upload`)
         }
@@ -296,6 +298,39 @@ export class ContentServer implements Startable {
         this.onUpload?.(from, sent, complete)
       }
     }
+  }
+
+  /** Whether to serve a request: the object to send, or why not */
+  private async admit (req: ContentRequest, connection: Connection): Promise<{ refusal: { status: ContentMeta.Status, message: string }, key?: undefined, meta?: undefined } | { refusal?: undefined, key: string, meta: ObjectMeta }> {
+    const refuse = (status: ContentMeta.Status, message: string): { refusal: { status: ContentMeta.Status, message: string } } => ({ refusal: { status, message } })
+    if (connection.limits != null) {
+      return refuse(ContentMeta.Status.REFUSED, 'content does not travel over limited connections')
+    }
+    if (req.key.byteLength !== DIGEST_BYTES || (req.digest.byteLength !== 0 && req.digest.byteLength !== DIGEST_BYTES)) {
+      return refuse(ContentMeta.Status.REFUSED, 'malformed request')
+    }
+    if (this.uploadsPaused()) {
+      this.pausedRefusals++
+      return refuse(ContentMeta.Status.REFUSED, 'uploads are paused')
+    }
+    if (this.uploads >= this.maxUploads) {
+      this.busyRefusals++
+      return refuse(ContentMeta.Status.BUSY, `${this.uploads} uploads in progress`)
+    }
+    const key = digestFromBytes(req.key)
+    const wanted = req.digest.byteLength === 0 ? undefined : digestFromBytes(req.digest)
+    const meta = await this.store.getMeta(key, { digest: wanted })
+    if (meta == null) {
+      if (wanted == null || !await this.store.has(key)) {
+        this.onMiss?.(key)
+      }
+      return refuse(ContentMeta.Status.NOT_FOUND, 'not held')
+    }
+    if (req.maxSize > 0 && meta.size > req.maxSize) {
+      // refused before any chunk: the requester would drop them unread
+      return refuse(ContentMeta.Status.TOO_LARGE, `${meta.size} bytes, more than the ${req.maxSize} accepted`)
+    }
+    return { key, meta }
   }
 
   private stall (stopped: AbortSignal): AbortSignal {
@@ -373,17 +408,26 @@ export interface DownloadOptions {
   requestTimeoutMs?: number
   /** @default STALL_TIMEOUT_MS (5 s) */
   stallTimeoutMs?: number
+  /**
+   * Objects up to this size are assembled in one buffer as they arrive and
+   * hashed whole at the end; larger ones are hashed as they stream
+   *
+   * @default MAX_ASSEMBLED_BYTES (32 MiB)
+   */
+  maxAssembledBytes?: number
   signal?: AbortSignal
 }
 
-/** A transfer whose meta has arrived: pass `init` and `chunks` to `ContentStore.put` */
+/** A transfer whose meta has arrived: pass `init` and `chunks` to `ContentStore.put` (with `handOver`) */
 export interface Download {
   /** The object as the holder describes it (its digest equals the requested one) */
   init: ObjectInit
   /**
-   * The chunks, each checked against its digest as it arrives; ends by
-   * checking the whole-object digest and throws `IntegrityError` (source
-   * `peer`) or `TransferError` on any failure
+   * The chunks, each checked against its digest before it is handed on; the
+   * last one only once the whole-object digest matched. Throws
+   * `IntegrityError` (source `peer`) or `TransferError` on any failure. The
+   * chunks are the transfer's own (views into one buffer for an assembled
+   * object) and nobody else holds them: the consumer may keep them.
    */
   chunks: AsyncGenerator<Uint8Array, void, undefined>
   /** Bytes received so far */
@@ -448,7 +492,8 @@ export class ContentClient {
       await lp.write(ContentRequest.encode({
         key: digestToBytes(key),
         digest: options.digest == null ? new Uint8Array(0) : digestToBytes(options.digest),
-        window
+        window,
+        maxSize: options.maxObjectBytes
       }), { signal: setup })
       meta = ContentMeta.decode((await lp.read({ signal: setup })).subarray(), { limits: { chunkDigests: Math.max(MIN_CHUNK_DIGESTS_LIMIT, Math.ceil(options.maxObjectBytes / MIN_CHUNK_BYTES) + 1) } })
     } catch (err: any) {
@@ -459,7 +504,7 @@ export class ContentClient {
 
     try {
       const init = this.checkMeta(holder, key, meta, options)
-      return this.transfer(holder, stream, lp, init, { window, stallTimeoutMs, signal: options.signal })
+      return this.transfer(holder, stream, lp, init, { window, stallTimeoutMs, maxAssembledBytes: options.maxAssembledBytes ?? MAX_ASSEMBLED_BYTES, signal: options.signal })
     } catch (err: any) {
       // a refusal: the holder has closed its end; close ours so the stream is released
       stream.close({ signal: AbortSignal.timeout(stallTimeoutMs) }).catch(() => { stream.abort(err) })
@@ -477,6 +522,8 @@ export class ContentClient {
         throw new HolderBusyError(`${holder} is busy: ${meta.message}`)
       case ContentMeta.Status.REFUSED:
         throw new TransferRefusedError(`${holder} refused: ${meta.message}`)
+      case ContentMeta.Status.TOO_LARGE:
+        throw new ObjectSizeError(`${key} is larger than the limit of ${options.maxObjectBytes} bytes: ${meta.message}`)
       default:
         throw new TransferError(`${holder} answered with unknown status ${String(meta.status)}`)
     }
@@ -512,7 +559,7 @@ export class ContentClient {
     return init
   }
 
-  private transfer (holder: Address, stream: Stream, lp: LengthPrefixedStream<Stream>, init: ObjectInit, options: { window: number, stallTimeoutMs: number, signal?: AbortSignal }): Download {
+  private transfer (holder: Address, stream: Stream, lp: LengthPrefixedStream<Stream>, init: ObjectInit, options: { window: number, stallTimeoutMs: number, maxAssembledBytes: number, signal?: AbortSignal }): Download {
     const log = this.log
     const n = chunkCount(init.size, init.chunkSize)
     const creditBatch = Math.max(1, Math.floor(options.window / 2))
@@ -529,41 +576,56 @@ export class ContentClient {
       : AbortSignal.any([options.signal, AbortSignal.timeout(options.stallTimeoutMs)])
 
     async function * chunks (): AsyncGenerator<Uint8Array, void, undefined> {
-      const whole = new Sha256Stream()
-      // chunks the holder may send in all, and chunks consumed but not yet credited back
+      // small enough: one buffer for the whole object, hashed once at the end;
+      // otherwise a streaming hash and one buffer per chunk
+      const assembled = init.size <= options.maxAssembledBytes ? new Uint8Array(init.size) : undefined
+      const whole = assembled == null ? new Sha256Stream() : undefined
+      // received chunks whose digests are being computed, oldest first
+      const pending: ReceivedChunk[] = []
+      // chunks the holder may send in all, and chunks received but not yet credited back
       let credited = options.window
       let owed = 0
       try {
         for (let i = 0; i < n; i++) {
-          let chunk: Uint8Array
+          let frame: Uint8ArrayList
           try {
-            chunk = (await lp.read({ signal: stall() })).subarray()
+            frame = await lp.read({ signal: stall() })
           } catch (err: any) {
             options.signal?.throwIfAborted()
             throw new TransferError(`transfer from ${holder} broke off at chunk ${i}/${n}: ${err.message}`, { cause: err })
           }
           const expected = chunkLength(init.size, init.chunkSize, i)
-          if (chunk.byteLength !== expected) {
-            throw new TransferError(`chunk ${i} from ${holder} has ${chunk.byteLength} bytes, expected ${expected}`)
+          if (frame.byteLength !== expected) {
+            throw new TransferError(`chunk ${i} from ${holder} has ${frame.byteLength} bytes, expected ${expected}`)
           }
-          if (init.chunkDigests != null && await sha256Hex(chunk) !== init.chunkDigests[i]) {
-            throw new IntegrityError(`chunk ${i} of ${init.key} from ${holder} does not match its digest`, 'peer')
-          }
-          whole.update(chunk)
-          received += chunk.byteLength
+          // the one copy: out of the stream's buffers, straight into place
+          const start = i * init.chunkSize
+          const chunk = assembled?.subarray(start, start + expected) ?? new Uint8Array(expected)
+          copyInto(frame, chunk)
+          whole?.update(chunk)
+          received += expected
+          pending.push(receivedChunk(i, chunk, init.chunkDigests?.[i]))
+          // the bytes are ours now, so the holder may send more while we check them
           if (++owed >= creditBatch && credited < n) {
             await lp.write(ContentCredit.encode({ chunks: owed }), { signal: stall() })
             credited += owed
             owed = 0
           }
-          if (i === n - 1) {
-            // the last chunk is handed out only once the whole object has checked out
-            checkWhole(whole)
+          // hand chunks on in order, each once its digest matched, keeping a few digests in flight
+          while (pending.length > (i === n - 1 ? 0 : DIGESTS_IN_FLIGHT)) {
+            const next = pending.shift() as ReceivedChunk
+            if (!await next.matches) {
+              throw new IntegrityError(`chunk ${next.index} of ${init.key} from ${holder} does not match its digest`, 'peer')
+            }
+            if (next.index === n - 1) {
+              // the last chunk is handed out only once the whole object has checked out
+              await checkWhole(assembled, whole)
+            }
+            yield next.chunk
           }
-          yield chunk
         }
         if (n === 0) {
-          checkWhole(whole)
+          await checkWhole(assembled, whole)
         }
         finished = true
         const signal = stall()
@@ -579,8 +641,8 @@ export class ContentClient {
       }
     }
 
-    function checkWhole (whole: Sha256Stream): void {
-      const actual = whole.digest()
+    async function checkWhole (assembled: Uint8Array | undefined, whole: Sha256Stream | undefined): Promise<void> {
+      const actual = assembled != null ? await sha256Hex(assembled) : whole?.digest()
       if (actual !== init.digest) {
         throw new IntegrityError(`${init.key} from ${holder} hashes to ${actual}, not ${init.digest}`, 'peer')
       }
@@ -616,6 +678,30 @@ export class ContentClient {
       throw new LimitedConnectionError(`only a limited connection to ${address} is open`)
     }
     return connection
+  }
+}
+
+/** A chunk that arrived, with the check of its digest under way */
+interface ReceivedChunk {
+  index: number
+  chunk: Uint8Array
+  /** Whether it matches its digest (true when the holder sent none) */
+  matches: Promise<boolean>
+}
+
+function receivedChunk (index: number, chunk: Uint8Array, digest: string | undefined): ReceivedChunk {
+  const matches = digest == null ? Promise.resolve(true) : sha256Hex(chunk).then(actual => actual === digest)
+  // a transfer that fails leaves later checks unawaited: they must not surface as unhandled
+  matches.catch(() => {})
+  return { index, chunk, matches }
+}
+
+/** Copies the pieces of `list` into `target`, which has exactly its length */
+function copyInto (list: Uint8ArrayList, target: Uint8Array): void {
+  let offset = 0
+  for (const piece of list) {
+    target.set(piece, offset)
+    offset += piece.byteLength
   }
 }
 

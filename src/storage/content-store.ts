@@ -34,7 +34,10 @@
  * keeps what it is given. It does check the *shape*: chunk count and lengths
  * must match `size` and `chunkSize` (`InvalidObjectError`).
  * - Bytes returned are the caller's: mutating them does not change the store,
- * and mutating chunks after handing them to `put` does not either.
+ * and mutating chunks after handing them to `put` does not either — unless
+ * the caller says it will not (`PutOptions.handOver`, `GetChunkOptions.readOnly`),
+ * so a store that keeps arrays in memory may skip the copy. A store never
+ * changes the arrays of an object it holds: a new put replaces them whole.
  */
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -80,6 +83,30 @@ export interface GetOptions extends AbortOptions {
    * that match the digest a requester trusts even if the asset changed.
    */
   digest?: string
+}
+
+export interface GetChunkOptions extends GetOptions {
+  /**
+   * The caller only reads the chunk and never changes it (the content server
+   * writes it to a stream), so a store that keeps arrays in memory may return
+   * its own instead of a copy
+   *
+   * @default false
+   */
+  readOnly?: boolean
+}
+
+export interface PutOptions extends AbortOptions {
+  /**
+   * The chunks are handed over: the caller never reads or writes them (nor
+   * the buffers they view) again, so a store that keeps arrays in memory may
+   * keep these as they are instead of copying each one. A content transfer
+   * assembles an object in a buffer of its own and hands it over; a caller
+   * that keeps using its chunks must not set this.
+   *
+   * @default false
+   */
+  handOver?: boolean
 }
 
 export interface ReadOptions extends GetOptions {
@@ -128,13 +155,13 @@ export interface ContentStore {
    *
    * @returns the description as stored
    */
-  put(init: ObjectInit, chunks: ChunkSource, options?: AbortOptions): Promise<ObjectMeta>
+  put(init: ObjectInit, chunks: ChunkSource, options?: PutOptions): Promise<ObjectMeta>
 
   /**
    * One whole chunk (index from 0), or `undefined` when the object is missing
    * or has no such chunk. Counts as use.
    */
-  getChunk(key: string, index: number, options?: GetOptions): Promise<Uint8Array | undefined>
+  getChunk(key: string, index: number, options?: GetChunkOptions): Promise<Uint8Array | undefined>
 
   /**
    * Streams a byte range of the object chunk by chunk (each yielded piece lies

@@ -44,7 +44,7 @@ import { openDB } from 'idb'
 import { chunkSlices } from './chunks.ts'
 import { NotFoundError, StalePutError, StorageQuotaError, StorageUnavailableError, StoreClosedError } from './errors.ts'
 import { copyMeta, isChunkIndex, matchesDigest, resolveRange, throwIfAborted, validatedChunks, validateObjectInit } from './validate.ts'
-import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, ReadOptions } from './content-store.ts'
+import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, PutOptions, ReadOptions } from './content-store.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
 
@@ -225,7 +225,8 @@ export class IndexedDbContentStore implements ContentStore {
     return copyMeta(record)
   }
 
-  async put (init: ObjectInit, chunks: ChunkSource, options: AbortOptions = {}): Promise<ObjectMeta> {
+  /** `handOver` makes no difference here: structured clone copies every chunk into the database anyway */
+  async put (init: ObjectInit, chunks: ChunkSource, options: PutOptions = {}): Promise<ObjectMeta> {
     this.assertOpen(options)
     const valid = validateObjectInit(init, this.maxBytes)
     const db = await this.database(options)

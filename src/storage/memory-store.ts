@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache'
 import { chunkSlices } from './chunks.ts'
 import { NotFoundError, StoreClosedError } from './errors.ts'
 import { copyBytes, copyMeta, isChunkIndex, matchesDigest, resolveRange, throwIfAborted, validatedChunks, validateObjectInit } from './validate.ts'
-import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, ReadOptions } from './content-store.ts'
+import type { ChunkSource, ContentStore, ContentStoreStats, GetChunkOptions, GetOptions, ObjectInit, ObjectMeta, PutOptions, ReadOptions } from './content-store.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 
 /** Default bound of a memory store, in bytes (64 MiB) */
@@ -79,7 +79,7 @@ export class MemoryContentStore implements ContentStore {
     return copyMeta(object.meta)
   }
 
-  async put (init: ObjectInit, chunks: ChunkSource, options: AbortOptions = {}): Promise<ObjectMeta> {
+  async put (init: ObjectInit, chunks: ChunkSource, options: PutOptions = {}): Promise<ObjectMeta> {
     this.assertOpen(options)
     const valid = validateObjectInit(init, this.maxBytes)
     const signal = AbortSignal.any([this.closing.signal, ...(options.signal == null ? [] : [options.signal])])
@@ -87,7 +87,9 @@ export class MemoryContentStore implements ContentStore {
     const collected: Uint8Array[] = []
 
     try {
-      for await (const chunk of validatedChunks(valid, chunks, { signal, copy: 'always' })) {
+      // handed-over chunks are kept as they are: the caller no longer owns them
+      // (views into one buffer of this object are fine: they live and go together)
+      for await (const chunk of validatedChunks(valid, chunks, { signal, copy: options.handOver === true ? 'never' : 'always' })) {
         collected.push(chunk)
       }
     } catch (err) {
@@ -103,7 +105,7 @@ export class MemoryContentStore implements ContentStore {
     return copyMeta(meta)
   }
 
-  async getChunk (key: string, index: number, options: GetOptions = {}): Promise<Uint8Array | undefined> {
+  async getChunk (key: string, index: number, options: GetChunkOptions = {}): Promise<Uint8Array | undefined> {
     this.assertOpen(options)
     const object = this.cache.peek(key)
 
@@ -112,7 +114,8 @@ export class MemoryContentStore implements ContentStore {
     }
 
     this.touch(key)
-    return copyBytes(object.chunks[index])
+    // stored arrays are never written to, so a reader that promises not to either may have them
+    return options.readOnly === true ? object.chunks[index] : copyBytes(object.chunks[index])
   }
 
   async * read (key: string, options: ReadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {

@@ -171,9 +171,10 @@ export interface ValidatedChunksOptions {
   /**
    * `'always'` copies every chunk (a store that keeps the arrays themselves);
    * `'views'` copies only chunks that are views into a larger buffer, because
-   * structured clone (IndexedDB) would otherwise persist the whole buffer
+   * structured clone (IndexedDB) would otherwise persist the whole buffer;
+   * `'never'` copies nothing (chunks handed over, `PutOptions.handOver`)
    */
-  copy: 'always' | 'views'
+  copy: 'always' | 'views' | 'never'
 }
 
 /**
@@ -214,7 +215,7 @@ export async function * validatedChunks (init: ObjectInit, source: ChunkSource, 
         throw new InvalidObjectError(`chunk ${index} of ${init.key} is ${chunk.byteLength} bytes, expected ${length}`)
       }
 
-      yield options.copy === 'always' || !ownsBuffer(chunk) ? copyBytes(chunk) : chunk
+      yield options.copy === 'always' || (options.copy === 'views' && !ownsBuffer(chunk)) ? copyBytes(chunk) : chunk
       index++
     }
   } finally {

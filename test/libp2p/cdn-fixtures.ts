@@ -15,7 +15,7 @@ import { MemoryContentStore } from '../../src/storage/memory-store.ts'
 import { waitFor } from './fixtures.ts'
 import type { TransportName } from './fixtures.ts'
 import type { RingCdn, RingCdnInit } from '../../src/ring-cdn.ts'
-import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, ReadOptions } from '../../src/storage/content-store.ts'
+import type { ChunkSource, ContentStore, ContentStoreStats, GetChunkOptions, GetOptions, ObjectInit, ObjectMeta, PutOptions, ReadOptions } from '../../src/storage/content-store.ts'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
 
 export type CdnNode = Libp2p<{ cdn: RingCdn }>
@@ -157,9 +157,9 @@ export class TestStore implements ContentStore {
 
   async has (key: string, options?: GetOptions): Promise<boolean> { return this.inner.has(key, options) }
   async getMeta (key: string, options?: GetOptions): Promise<ObjectMeta | undefined> { return this.inner.getMeta(key, options) }
-  async put (init: ObjectInit, chunks: ChunkSource, options?: AbortOptions): Promise<ObjectMeta> { return this.inner.put(init, chunks, options) }
+  async put (init: ObjectInit, chunks: ChunkSource, options?: PutOptions): Promise<ObjectMeta> { return this.inner.put(init, chunks, options) }
 
-  async getChunk (key: string, index: number, options?: GetOptions): Promise<Uint8Array | undefined> {
+  async getChunk (key: string, index: number, options?: GetChunkOptions): Promise<Uint8Array | undefined> {
     if (this.chunkDelayMs > 0) {
       await new Promise(resolve => setTimeout(resolve, this.chunkDelayMs))
     }
@@ -167,7 +167,10 @@ export class TestStore implements ContentStore {
     this.chunksRead++
     this.onChunk?.(index)
     if (chunk != null && this.poison) {
-      chunk[0] ^= 0xff
+      // a copy: the chunk may be the store's own (a `readOnly` get)
+      const bad = chunk.slice()
+      bad[0] ^= 0xff
+      return bad
     }
     return chunk
   }

@@ -55,8 +55,31 @@ describe('content protocol', function () {
     await Promise.all([holder.stop(), requester.stop()])
   })
 
-  const download = async (options: { digest?: string, stallTimeoutMs?: number } = {}): ReturnType<ContentClient['download']> =>
+  const download = async (options: { digest?: string, stallTimeoutMs?: number, maxAssembledBytes?: number } = {}): ReturnType<ContentClient['download']> =>
     client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, ...options })
+
+  /** Serves `chunks` for the object as the holder (its own digests, as a lying holder would) */
+  async function serveInstead (init: ObjectInit, chunks: Uint8Array[]): Promise<void> {
+    const store = new TestStore()
+    await store.put(init, chunks)
+    await server.stop()
+    server = new ContentServer(libp2pComponents(holder), { protocol: PROTOCOL, store, stallTimeoutMs: 500 })
+    await server.start()
+  }
+
+  /** Pulls a download's chunks (expecting `served`) until it fails; the error and how many chunks were handed on */
+  async function consume (dl: Awaited<ReturnType<ContentClient['download']>>, served: Uint8Array[] = object.chunks): Promise<{ err?: any, handedOn: number }> {
+    let handedOn = 0
+    try {
+      for await (const chunk of dl.chunks) {
+        expect(chunk).to.equalBytes(served[handedOn])
+        handedOn++
+      }
+    } catch (err) {
+      return { err, handedOn }
+    }
+    return { handedOn }
+  }
 
   it('delivers an object chunk by chunk into an atomic put, and leaves no stream open', async () => {
     const store = new MemoryContentStore()
@@ -97,6 +120,79 @@ describe('content protocol', function () {
     expect(await store.has(KEY)).to.be.false()
   })
 
+  it('catches a bad chunk in the middle at that chunk and hands on only the chunks before it', async () => {
+    const chunks = object.chunks.map(c => c.slice())
+    chunks[2][100] ^= 0x01
+    // the holder's chunk digests describe the good bytes: chunk 2 is the liar
+    await serveInstead(object.init, chunks)
+    const { err, handedOn } = await consume(await download())
+    expect(err).to.have.property('name', 'IntegrityError')
+    expect(err.message).to.include('chunk 2')
+    expect(err.source).to.equal('peer')
+    expect(handedOn).to.equal(2)
+  })
+
+  it('hands on the last chunk only once the whole object matched', async () => {
+    // consistent chunk digests for other bytes in the last chunk: only the whole digest can tell
+    const chunks = object.chunks.map(c => c.slice())
+    chunks[3][0] ^= 0x01
+    await serveInstead({ ...object.init, chunkDigests: chunks.map(hex) }, chunks)
+    const { err, handedOn } = await consume(await download(), chunks)
+    expect(err).to.have.property('name', 'IntegrityError')
+    expect(err.message).to.include('hashes to')
+    expect(handedOn).to.equal(3)
+  })
+
+  it('assembles a small object in one buffer and the store may keep it uncopied', async () => {
+    const dl = await download()
+    const seen: Uint8Array[] = []
+    const store = new MemoryContentStore()
+    await store.put(dl.init, (async function * () {
+      for await (const chunk of dl.chunks) {
+        seen.push(chunk)
+        yield chunk
+      }
+    })(), { handOver: true })
+    expect(new Set(seen.map(c => c.buffer)).size).to.equal(1)
+    expect(seen[0].buffer.byteLength).to.equal(body.byteLength)
+    const got = await store.getChunk(KEY, 1, { readOnly: true })
+    expect(got?.buffer).to.equal(seen[0].buffer)
+    expect(got).to.equalBytes(object.chunks[1])
+  })
+
+  it('streams an object larger than it assembles, chunk by chunk, with the same checks', async () => {
+    const dl = await download({ maxAssembledBytes: CHUNK_SIZE })
+    const seen: Uint8Array[] = []
+    const store = new MemoryContentStore()
+    await store.put(dl.init, (async function * () {
+      for await (const chunk of dl.chunks) {
+        seen.push(chunk)
+        yield chunk
+      }
+    })(), { handOver: true })
+    expect(new Set(seen.map(c => c.buffer)).size).to.equal(seen.length)
+    const got = new Uint8Array(body.byteLength)
+    let offset = 0
+    for await (const piece of store.read(KEY)) {
+      got.set(piece, offset)
+      offset += piece.byteLength
+    }
+    expect(got).to.equalBytes(body)
+
+    const bad = object.chunks.map(c => c.slice())
+    bad[1][7] ^= 0x80
+    await serveInstead(object.init, bad)
+    const chunkFailure = await consume(await download({ maxAssembledBytes: CHUNK_SIZE }))
+    expect(chunkFailure.err).to.have.property('name', 'IntegrityError')
+    expect(chunkFailure.err.message).to.include('chunk 1')
+    expect(chunkFailure.handedOn).to.equal(1)
+
+    await serveInstead({ ...object.init, chunkDigests: bad.map(hex) }, bad)
+    const wholeFailure = await consume(await download({ maxAssembledBytes: CHUNK_SIZE }), bad)
+    expect(wholeFailure.err).to.have.property('name', 'IntegrityError')
+    expect(wholeFailure.err.message).to.include('hashes to')
+  })
+
   it('refuses an object whose whole digest is not the one asked for', async () => {
     // a holder that serves consistent chunk digests for other bytes under the asked-for digest
     const other = bytesOf(body.byteLength, 42)
@@ -121,8 +217,11 @@ describe('content protocol', function () {
     expect(Date.now() - started).to.be.lessThan(2_000)
   })
 
-  it('refuses objects larger than the requester accepts', async () => {
+  it('refuses objects larger than the requester accepts, and the holder reads and sends no chunk of them', async () => {
+    holderStore.chunksRead = 0
     await expect(client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: 1000 }))
       .to.eventually.be.rejected.with.property('name', 'ObjectSizeError')
+    expect(holderStore.chunksRead).to.equal(0)
+    expect(server.uploads).to.equal(0)
   })
 })

@@ -56,6 +56,41 @@ describe('MemoryContentStore', function () {
     await reopened.close()
   })
 
+  it('keeps handed-over chunks as they are, and still copies what readers get', async () => {
+    const store = new MemoryContentStore()
+    const object = makeObject('handed-over', 2 * CHUNK_SIZE + 10, 1, CHUNK_SIZE)
+    // one buffer viewed by all chunks, as a content transfer assembles it
+    const whole = object.bytes.slice()
+    const views = object.chunks.map((c, i) => whole.subarray(i * CHUNK_SIZE, i * CHUNK_SIZE + c.byteLength))
+    await store.put(object.init, views, { handOver: true })
+
+    const kept = await store.getChunk(object.init.key, 1, { readOnly: true })
+    expect(kept?.buffer).to.equal(whole.buffer, 'copied a handed-over chunk')
+    expect(kept).to.equalBytes(object.chunks[1])
+
+    // an ordinary getChunk and a read are the caller's to change
+    const copy = await store.getChunk(object.init.key, 1)
+    expect(copy?.buffer).to.not.equal(whole.buffer)
+    copy?.fill(0)
+    for await (const piece of store.read(object.init.key, { offset: CHUNK_SIZE, length: 10 })) {
+      piece.fill(0)
+    }
+    expect(await store.getChunk(object.init.key, 1)).to.equalBytes(object.chunks[1])
+    await store.close()
+  })
+
+  it('copies chunks that are not handed over, even for a read-only get', async () => {
+    const store = new MemoryContentStore()
+    const object = makeObject('not-handed-over', CHUNK_SIZE + 10, 1, CHUNK_SIZE)
+    const chunks = object.chunks.map(c => c.slice())
+    await store.put(object.init, chunks)
+    chunks[0].fill(0)
+    const got = await store.getChunk(object.init.key, 0, { readOnly: true })
+    expect(got?.buffer).to.not.equal(chunks[0].buffer)
+    expect(got).to.equalBytes(object.chunks[0])
+    await store.close()
+  })
+
   it('streams a 100 MiB object through in 256 KiB chunks, from an odd-sized body to ranged reads', async function () {
     this.timeout(120_000)
     const size = 100 * MiB

@@ -118,6 +118,14 @@ export interface SimOptions {
    */
   cacheMB: number
   /**
+   * Whether a key's home node fetches a copy of an object whose only holder
+   * just announced it (`DirectoryService` `onSoleHolder`), so the object
+   * outlives that holder's session (`--home-copies on|off`).
+   *
+   * @default true
+   */
+  homeCopies: boolean
+  /**
    * Successor list length.
    *
    * @default 8
@@ -178,6 +186,7 @@ const SECOND_MS = 1000
 const MINUTE_MS = 60 * SECOND_MS
 const HOUR_MS = 60 * MINUTE_MS
 
+const ON_OFF = ['on', 'off'] as const
 export const DEFAULT_NODES = 1000
 export const DEFAULT_DURATION_MS = 30 * MINUTE_MS
 export const DEFAULT_WARMUP_MS = 5 * MINUTE_MS
@@ -193,6 +202,7 @@ export const DEFAULT_MEAN_OBJECT_KB = 200
 export const DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC = 0.05
 export const DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC = 0
 export const DEFAULT_CACHE_MB = 50
+export const DEFAULT_HOME_COPIES = true
 export const DEFAULT_SUCCESSORS = 8
 export const DEFAULT_STABILIZE_INTERVAL_MS = 5 * SECOND_MS
 export const DEFAULT_FIX_FINGERS_INTERVAL_MS = 5 * SECOND_MS
@@ -215,6 +225,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   requestRate: DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC,
   lookupRate: DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC,
   cacheMB: DEFAULT_CACHE_MB,
+  homeCopies: DEFAULT_HOME_COPIES,
   successors: DEFAULT_SUCCESSORS,
   stabilizeIntervalMs: DEFAULT_STABILIZE_INTERVAL_MS,
   fixFingersIntervalMs: DEFAULT_FIX_FINGERS_INTERVAL_MS,
@@ -267,6 +278,7 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'request-rate', arg: 'R', default: String(DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC), help: 'object requests per node per second' },
   { name: 'lookup-rate', arg: 'R', default: String(DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC), help: 'pure ring lookups per node per second' },
   { name: 'cache-mb', arg: 'MB', default: String(DEFAULT_CACHE_MB), help: 'cache size per node in MB' },
+  { name: 'home-copies', arg: 'ON', default: DEFAULT_HOME_COPIES ? 'on' : 'off', help: 'a home node copies an object whose only holder just announced it: on | off' },
   { name: 'successors', arg: 'K', default: String(DEFAULT_SUCCESSORS), help: 'successor list length' },
   { name: 'stabilize-interval', arg: 'DUR', default: formatDuration(DEFAULT_STABILIZE_INTERVAL_MS), help: 'period of the stabilize round' },
   { name: 'fix-fingers-interval', arg: 'DUR', default: formatDuration(DEFAULT_FIX_FINGERS_INTERVAL_MS), help: 'period of the fix-fingers round' },
@@ -309,6 +321,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     requestRate: readNumber(raw, 'request-rate', DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC),
     lookupRate: readNumber(raw, 'lookup-rate', DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC),
     cacheMB: readNumber(raw, 'cache-mb', DEFAULT_CACHE_MB),
+    homeCopies: readChoice(raw, 'home-copies', ON_OFF, DEFAULT_HOME_COPIES ? 'on' : 'off') === 'on',
     successors: readInteger(raw, 'successors', DEFAULT_SUCCESSORS, 1),
     stabilizeIntervalMs: readDuration(raw, 'stabilize-interval', DEFAULT_STABILIZE_INTERVAL_MS, { positive: true }),
     fixFingersIntervalMs: readDuration(raw, 'fix-fingers-interval', DEFAULT_FIX_FINGERS_INTERVAL_MS, { positive: true }),

@@ -25,14 +25,29 @@ export interface SimResult {
   hops: { mean: number, p50: number, p99: number }
   /** Virtual time from issuing a lookup to its answer */
   latencyMs: { p50: number, p99: number }
-  /** Object fetches after warm-up, by where the bytes came from */
-  fetches: { total: number, fromPeers: number, fromOrigin: number, fromLocal: number }
+  /**
+   * Object fetches after warm-up, by where the bytes came from. `originReasons` classifies the origin
+   * fetches of requests that were not the object's first (those the ideal offload counts as avoidable),
+   * judged with global knowledge: `noLiveCopy` (no live page held it), `inFlightOnly` (only pages still
+   * downloading it did), `lookupFailed`, `notListed` (a live copy existed but the home node listed
+   * nobody), `holdersGone` / `holdersEvicted` / `holdersBusy` (every holder tried had left / no longer
+   * had it / did not answer in time)
+   */
+  fetches: { total: number, fromPeers: number, fromOrigin: number, fromLocal: number, originReasons?: Record<string, number> }
   /** Fraction in [0, 1] of fetched bytes that did not come from the origin */
   offload: number
   /** The offload a perfect cache of the same total size would reach on this workload, in [0, 1] */
   idealOffload: number
   /** Ring maintenance traffic (stabilize, fix-fingers, successor lists, pings) */
   maintenanceBytesPerNodePerSec: number
+  /** Holder-directory traffic (locate, announce, replicas, hand-overs), bytes per live node per second */
+  directoryBytesPerNodePerSec?: number
+  /**
+   * Copies home nodes fetched of objects with a single holder (`--home-copies`): how many, their bytes
+   * per live node per second, and their bytes over the bytes delivered to requests. They count as the
+   * holders' upload, never as offload
+   */
+  homeCopies?: { copies: number, bytesPerNodePerSec: number, overDelivered: number }
   /** Upload balance: the busiest node's upload bytes over the mean node's */
   upload: { maxOverMean: number }
   /**

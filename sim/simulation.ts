@@ -15,7 +15,7 @@
 
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { DirectoryService } from '../src/cdn/directory-service.ts'
+import { DirectoryService, HOME_COPY_MAX_BYTES, MAX_CONCURRENT_HOME_COPIES } from '../src/cdn/directory-service.ts'
 import { keyForUrl } from '../src/keys.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingRequest, encodeRingResponse } from '../src/overlay/codec.ts'
 import { RingRequest } from '../src/overlay/messages.ts'
@@ -122,7 +122,13 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const joinedAt = new Map<string, number>()
   const count = (table: Record<string, number>, reason: string): void => { table[reason] = (table[reason] ?? 0) + 1 }
   const fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
+  // why a request that was not the object's first went to the origin (judged with global knowledge)
+  const originReasons: Record<OriginReason, number> = { noLiveCopy: 0, inFlightOnly: 0, lookupFailed: 0, notListed: 0, holdersGone: 0, holdersEvicted: 0, holdersBusy: 0 }
+  // global knowledge for that judgement: which live pages hold each object, and which are fetching it
+  const copies = new Map<number, Set<string>>()
+  const inFlight = new Map<number, number>()
   const bytes = { peers: 0, origin: 0, idealOrigin: 0 }
+  const replication = { copies: 0, bytes: 0 }
   const hopHistogram: number[] = []
   const latency = new LatencyHistogram()
   const uploaded = new Map<string, number>()
@@ -130,6 +136,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const series = { tSeconds: [] as number[], correctRatio: [] as number[], offload: [] as number[], liveNodes: [] as number[] }
   let window = { lookups: 0, correct: 0, peerBytes: 0, originBytes: 0 }
   let maintenanceAtWarmup = 0
+  let directoryAtWarmup = 0
   let liveNodeSeconds = 0
   let lastLiveSample = { t: 0, n: 0 }
   let nextAddress = 0
@@ -156,9 +163,18 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       fixFingersIntervalMs: opts.fixFingersIntervalMs,
       bootstrap: () => bootstrapContacts(peer)
     })
-    const cache = new LRUCache<number, number>({ maxSize: opts.cacheMB * 1024 * 1024, sizeCalculation: size => size })
-    const directory = new DirectoryService({ ring, random }, {
-      holdsLocally: key => cache.has(catalogueIndex.get(key) ?? -1)
+    const cache = new LRUCache<number, number>({
+      maxSize: opts.cacheMB * 1024 * 1024,
+      sizeCalculation: size => size,
+      dispose: (_size, index, reason) => {
+        if (reason !== 'set') {
+          copies.get(index)?.delete(address)
+        }
+      }
+    })
+    const directory: DirectoryService = new DirectoryService({ ring, random }, {
+      holdsLocally: key => cache.has(catalogueIndex.get(key) ?? -1),
+      onSoleHolder: opts.homeCopies ? (key, holder) => { void copyToHome(page, key, holder) } : undefined
     })
     const content = network.rpc(address, contentProtocol)
     content.handle(async (_from, req) => {
@@ -224,6 +240,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     }
     if (crash) {
       page.alive = false
+      forgetCopies(page)
       trackLive()
       oracle.remove(page.peer.address)
       page.ring.stop()
@@ -237,9 +254,65 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     oracle.remove(page.peer.address)
     page.ring.leave().finally(() => {
       page.alive = false
+      forgetCopies(page)
       network.leave(page.peer.address)
       pages.delete(page.peer.address)
     }).catch(() => {})
+  }
+
+  /**
+   * The home node of an object that just got its first (only) holder fetches a copy from it, so the
+   * object outlives that holder's session. Counted as upload of the holder (it is), never as offload
+   */
+  // the limits of the library (RingCdn.copyAsHome): objects up to HOME_COPY_MAX_BYTES, a few at once per page
+  const homeCopying = new Map<Page, number>()
+  const copyToHome = async (page: Page, key: bigint, holder: Peer): Promise<void> => {
+    const index = catalogueIndex.get(key)
+    const inFlight = homeCopying.get(page) ?? 0
+    if (index == null || inFlight >= MAX_CONCURRENT_HOME_COPIES || page.cache.has(index) || catalogue.sizes[index] > HOME_COPY_MAX_BYTES) {
+      return
+    }
+    const size = catalogue.sizes[index]
+    homeCopying.set(page, inFlight + 1)
+    try {
+      const res = await page.content.request(holder.address, { index }, { timeout: transferTimeout(size) })
+      if (res.size !== size || !page.alive) {
+        return
+      }
+      if (measuring()) {
+        replication.bytes += size
+        replication.copies++
+      }
+      storeCopy(page, index, size)
+      await page.directory.announce(page.peer, key)
+    } catch {
+      // the holder left or was busy: the object stays single
+    } finally {
+      const left = (homeCopying.get(page) ?? 1) - 1
+      if (left > 0) {
+        homeCopying.set(page, left)
+      } else {
+        homeCopying.delete(page)
+      }
+    }
+  }
+
+  const storeCopy = (page: Page, index: number, size: number): void => {
+    page.cache.set(index, size)
+    if (page.cache.has(index)) {
+      let set = copies.get(index)
+      if (set == null) {
+        set = new Set()
+        copies.set(index, set)
+      }
+      set.add(page.peer.address)
+    }
+  }
+
+  const forgetCopies = (page: Page): void => {
+    for (const index of page.cache.keys()) {
+      copies.get(index)?.delete(page.peer.address)
+    }
   }
 
   // ---- workload ----------------------------------------------------------
@@ -255,6 +328,9 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     }
     const firstEver = !requestedEver.has(index)
     requestedEver.add(index)
+    const liveCopy = (copies.get(index)?.size ?? 0) > 0
+    const othersFetching = (inFlight.get(index) ?? 0) > 0
+    inFlight.set(index, (inFlight.get(index) ?? 0) + 1)
     const key = catalogue.keys[index]
     const started = scheduler.now
     let holders: Peer[] = []
@@ -270,11 +346,18 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       lookupFailed(page, measured, err)
     }
     if (!page.alive) {
+      inFlight.set(index, (inFlight.get(index) ?? 1) - 1)
       return
     }
     const gone: string[] = []
+    const failures: HolderFailure[] = []
     let fromPeer = false
     for (const holder of holders.slice(0, HOLDER_ATTEMPTS)) {
+      const holderPage = pages.get(holder.address)
+      let before: HolderFailure = 'gone'
+      if (holderPage?.alive === true) {
+        before = holderPage.cache.has(index) ? 'busy' : 'evicted'
+      }
       try {
         const res = await page.content.request(holder.address, { index }, { timeout: transferTimeout(size) })
         if (res.size === size) {
@@ -282,16 +365,22 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
           break
         }
         gone.push(holder.address)
+        failures.push(before === 'busy' ? 'evicted' : before)
       } catch {
         gone.push(holder.address)
+        failures.push(before)
       }
     }
     if (!fromPeer && measured) {
       count(diagnostics.origin, originReason(home, holders.length, firstEver))
+      if (!firstEver) {
+        originReasons[classifyOrigin(liveCopy, othersFetching, home != null, failures)]++
+      }
     }
     if (!fromPeer) {
       await new Promise<void>(resolve => scheduler.after(ORIGIN_RTT_MS + 1000 * size / LINK_BYTES_PER_SEC, resolve))
     }
+    inFlight.set(index, (inFlight.get(index) ?? 1) - 1)
     if (!page.alive) {
       return
     }
@@ -310,9 +399,16 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         bytes.idealOrigin += size
       }
     }
-    page.cache.set(index, size)
+    storeCopy(page, index, size)
     if (home != null) {
-      page.directory.announce(home, key, gone).catch(() => {})
+      const announce = page.directory.announce(home, key, gone)
+      announce.catch(async () => {
+        // the home we located before the transfer is gone: announce to the key's home now
+        if (page.alive && page.cache.has(index)) {
+          const found = await page.directory.locate(key)
+          await page.directory.announce(found.home, key, gone)
+        }
+      }).catch(() => {})
     }
   }
 
@@ -437,6 +533,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   poisson(opts.lookupRate, page => { void pureLookup(page) })
   scheduler.at(measureFrom, () => {
     maintenanceAtWarmup = network.totals().maintenance?.bytes ?? 0
+    directoryAtWarmup = network.totals().directory?.bytes ?? 0
     trackLive()
   })
   const sampleEvery = Math.max(1000, measuredMs / SERIES_POINTS)
@@ -483,6 +580,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const measuredSeconds = Math.max(1e-9, (scheduler.now - measureFrom) / 1000)
   const meanLive = liveNodeSeconds / measuredSeconds
   const maintenanceBytes = (network.totals().maintenance?.bytes ?? 0) - maintenanceAtWarmup
+  const directoryBytes = (network.totals().directory?.bytes ?? 0) - directoryAtWarmup
   const uploads = [...uploaded.values()]
   const totalUploaded = uploads.reduce((a, b) => a + b, 0)
   // mean over every page that was a member during the measured window, uploaders or not
@@ -504,10 +602,12 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     lookups: { ...lookups },
     hops: { mean: round(hops.mean, 3), p50: hops.p50, p99: hops.p99 },
     latencyMs: { p50: round(latency.quantile(0.5), 1), p99: round(latency.quantile(0.99), 1) },
-    fetches: { ...fetches },
+    fetches: { ...fetches, originReasons: { ...originReasons } },
     offload: round(delivered > 0 ? bytes.peers / delivered : 0, 4),
     idealOffload: round(delivered > 0 ? 1 - bytes.idealOrigin / delivered : 0, 4),
     maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / measuredSeconds : 0, 1),
+    directoryBytesPerNodePerSec: round(meanLive > 0 ? directoryBytes / meanLive / measuredSeconds : 0, 1),
+    homeCopies: { copies: replication.copies, bytesPerNodePerSec: round(meanLive > 0 ? replication.bytes / meanLive / measuredSeconds : 0, 1), overDelivered: round(delivered > 0 ? replication.bytes / delivered : 0, 4) },
     upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
     ring: { violations, predecessorViolations },
     options: { ...opts },
@@ -520,6 +620,31 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     // pages alive at warm-up plus those that arrived after it
     return o.sessionMedianMs > 0 ? Math.max(o.nodes, created - o.nodes) : o.nodes
   }
+}
+
+type HolderFailure = 'gone' | 'evicted' | 'busy'
+type OriginReason = 'noLiveCopy' | 'inFlightOnly' | 'lookupFailed' | 'notListed' | 'holdersGone' | 'holdersEvicted' | 'holdersBusy'
+
+/**
+ * Why a repeated request ended at the origin, most fundamental cause first: nobody alive held the
+ * object (`inFlightOnly`: only pages still downloading it), the lookup failed, the home node listed
+ * nobody, or every holder tried failed (some were busy/timed out, else some had evicted it, else all
+ * had left)
+ */
+function classifyOrigin (liveCopy: boolean, othersFetching: boolean, located: boolean, failures: HolderFailure[]): OriginReason {
+  if (!liveCopy) {
+    return othersFetching ? 'inFlightOnly' : 'noLiveCopy'
+  }
+  if (!located) {
+    return 'lookupFailed'
+  }
+  if (failures.length === 0) {
+    return 'notListed'
+  }
+  if (failures.includes('busy')) {
+    return 'holdersBusy'
+  }
+  return failures.includes('evicted') ? 'holdersEvicted' : 'holdersGone'
 }
 
 function makeCatalogue (opts: SimOptions, random: SeededRandom): Catalogue {

@@ -4,6 +4,22 @@
  * to the new home when the ring changes (a node joined just before us, or we
  * leave). Seams only (no ambient time, randomness or I/O), so the simulator
  * runs it unchanged.
+ *
+ * Theory of operation under churn. An entry lives at the key's home and, as a
+ * replica, at the home's successor (the node that becomes home when the home
+ * crashes). Measured in the simulator (1 000 pages, 10-minute sessions), most
+ * repeated requests that still went to the origin while some live page held
+ * the object were entries lost in ring changes, so every change keeps two
+ * copies where it used to keep one. A joiner before us gets a copy of its
+ * keys' entries and we keep ours: we are its successor, so ours is exactly
+ * the replica it would want. When our successor or our range changes, we send
+ * the new successor every entry we are home for (one batched REPLICATE), so
+ * keys inherited from a crashed predecessor or a graceful hand-over do not
+ * stay single. A home that knows no holder for a LOCATE asks its successor
+ * first (one direct round trip, on misses only): a just-joined home has no
+ * entries until the old home notices it, but the old home is its successor.
+ * An ANNOUNCE that reaches a node no longer home for the key (it moved to a
+ * joiner during the transfer) is passed on to the predecessor.
  */
 
 import { InvalidMessageError } from '../overlay/errors.ts'
@@ -18,11 +34,27 @@ import type { Address, Peer, Random } from '../overlay/seams.ts'
 
 /** Longest list of entries or gone holders accepted in one directory message */
 export const MAX_DIRECTORY_ITEMS = 10_000
+/** Entries per REPLICATE message when a home node copies its entries to its successor */
+export const REPLICATE_BATCH = 256
+/** LOCATEs a home node must have answered for a key before it reports a sole holder of it */
+export const SOLE_HOLDER_MIN_LOCATES = 1
+/** Keys whose LOCATE count a home node remembers (least recently asked forgotten first) */
+const DEMAND_KEYS = 10_000
+/** How long a home node waits for its successor's copy of an entry it misses, ms */
+export const MISS_QUERY_TIMEOUT_MS = 1_000
 
 export interface DirectoryServiceComponents {
   ring: RingNode
   random: Random
 }
+
+/**
+ * Home copies (`DirectoryServiceInit.onSoleHolder`, `RingCdnInit.homeCopies`):
+ * the largest object a home node copies from its only holder, bytes
+ */
+export const HOME_COPY_MAX_BYTES = 8_388_608
+/** Home copies one node downloads at once; sole holders announced meanwhile are skipped */
+export const MAX_CONCURRENT_HOME_COPIES = 2
 
 export interface DirectoryServiceInit extends HolderDirectoryInit {
   /**
@@ -33,8 +65,39 @@ export interface DirectoryServiceInit extends HolderDirectoryInit {
    * @default true
    */
   replicate?: boolean
+  /**
+   * A home node that knows no holder for a LOCATE asks its successor (which
+   * keeps replicas) before answering; costs one round trip on misses only
+   *
+   * @default true
+   */
+  queryOnMiss?: boolean
+  /**
+   * How long that query may take, ms
+   *
+   * @default MISS_QUERY_TIMEOUT_MS (1 000)
+   */
+  missQueryTimeoutMs?: number
   /** Whether this node holds `key` itself (then it lists itself first) */
   holdsLocally?(key: bigint): boolean
+  /**
+   * Called on the home node when an ANNOUNCE leaves `holder` the only holder
+   * of `key` it knows of and it does not hold `key` itself: typically right
+   * after an origin fetch. The page may fetch a copy from `holder` (verified
+   * like any peer transfer) and announce itself, so the object outlives its
+   * one holder's session. Policy, so the page decides (budget, upload policy)
+   */
+  onSoleHolder?(key: bigint, holder: Peer): void
+  /**
+   * `onSoleHolder` only for keys this node answered at least this many
+   * LOCATEs for. 2 (copy only objects asked for twice) looked cheaper but
+   * saved almost nothing in the simulator: the count stays with one home
+   * node, and under churn the home changes before a rare object's second
+   * request
+   *
+   * @default SOLE_HOLDER_MIN_LOCATES (1)
+   */
+  soleHolderMinLocates?: number
 }
 
 export interface LocateResult {
@@ -49,14 +112,27 @@ export class DirectoryService implements RingApplication {
   private readonly ring: RingNode
   private readonly random: Random
   private readonly holdsLocally: (key: bigint) => boolean
+  private readonly onSoleHolder?: (key: bigint, holder: Peer) => void
+  private readonly soleHolderMinLocates: number
+  /** LOCATEs answered per key, Map order = recency */
+  private readonly demand = new Map<bigint, number>()
   private readonly replicate: boolean
+  private readonly queryOnMiss: boolean
+  private readonly missQueryTimeoutMs: number
+  /** The successor and predecessor our primary entries were last copied for; a change means a new copy */
+  private replicated?: { successor: Address, predecessor?: Address }
+  private replicating = false
 
   constructor (components: DirectoryServiceComponents, init: DirectoryServiceInit = {}) {
     this.ring = components.ring
     this.random = components.random
     this.directory = new HolderDirectory(init)
     this.holdsLocally = init.holdsLocally ?? (() => false)
+    this.onSoleHolder = init.onSoleHolder
+    this.soleHolderMinLocates = init.soleHolderMinLocates ?? SOLE_HOLDER_MIN_LOCATES
     this.replicate = init.replicate ?? true
+    this.queryOnMiss = init.queryOnMiss ?? true
+    this.missQueryTimeoutMs = init.missQueryTimeoutMs ?? MISS_QUERY_TIMEOUT_MS
     this.ring.setApplication(this)
   }
 
@@ -87,7 +163,12 @@ export class DirectoryService implements RingApplication {
     if (req.type !== DirectoryRequest.Type.LOCATE) {
       throw new InvalidMessageError(`routed directory request must be LOCATE, got ${req.type}`)
     }
-    const holders = this.directory.locate(key, this.random)
+    this.syncReplicas()
+    this.countDemand(key)
+    let holders = this.directory.locate(key, this.random)
+    if (holders.length === 0 && this.queryOnMiss) {
+      holders = await this.querySuccessor(key)
+    }
     if (holders.length === 0 && this.holdsLocally(key)) {
       // the home node offers itself only when nobody else is listed: adding it to every answer
       // would make it serve a share of every request for its keys, the very hot spot the
@@ -97,26 +178,17 @@ export class DirectoryService implements RingApplication {
     return DirectoryResponse.encode({ holders: holders.map(peerToWire) })
   }
 
-  async message (from: Address, payload: Uint8Array): Promise<undefined> {
+  async message (from: Address, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer> | undefined> {
     const req = decodeDirectoryRequest(payload)
     switch (req.type) {
-      case DirectoryRequest.Type.ANNOUNCE: {
-        const key = idFromBytes(req.key)
-        const holder = peerFromWire(req.holder)
-        if (holder.address !== from) {
-          throw new InvalidMessageError('a node can only announce itself')
-        }
-        for (const address of req.gone) {
-          this.directory.remove(key, address)
-        }
-        this.directory.announce(key, holder)
-        const successor = this.ring.successors[0]
-        if (this.replicate && successor != null) {
-          const copy = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: new Uint8Array(0), gone: [], entries: [{ key: req.key, holders: [peerToWire(holder)] }] })
-          this.ring.message(successor.address, copy).catch(() => {})
-        }
-        return
+      case DirectoryRequest.Type.LOCATE: {
+        // direct, not routed: a home node that missed asks its successor for its replica of the entry
+        const holders = this.directory.holders(idFromBytes(req.key)).filter(p => p.address !== from)
+        return DirectoryResponse.encode({ holders: holders.map(peerToWire) })
       }
+      case DirectoryRequest.Type.ANNOUNCE:
+        this.recordAnnounce(from, req)
+        return
       case DirectoryRequest.Type.REPLICATE: {
         // copies come only from our predecessor, the home of the keys we would inherit
         if (this.ring.predecessor?.address !== from) {
@@ -124,7 +196,8 @@ export class DirectoryService implements RingApplication {
         }
         for (const entry of req.entries) {
           const key = idFromBytes(entry.key)
-          for (const holder of entry.holders.map(peerFromWire)) {
+          // the home's list is the fresher one: its order (most recent first) goes in front of ours
+          for (const holder of entry.holders.map(peerFromWire).reverse()) {
             this.directory.announce(key, holder)
           }
         }
@@ -142,10 +215,44 @@ export class DirectoryService implements RingApplication {
           .map((e): [bigint, Peer[]] => [idFromBytes(e.key), e.holders.map(peerFromWire)])
           .filter(([key]) => from === self.address || pred == null || inHalfOpen(key, pred.id, self.id))
         this.directory.merge(entries)
+        if (from !== self.address) {
+          this.syncReplicas()
+        }
         return
       }
       default:
         throw new InvalidMessageError(`unexpected directory request ${req.type}`)
+    }
+  }
+
+  /** An ANNOUNCE: record the holder, forward or replicate it, and report a sole holder */
+  private recordAnnounce (from: Address, req: DirectoryRequest): void {
+    const key = idFromBytes(req.key)
+    const holder = peerFromWire(req.holder)
+    if (holder.address !== from) {
+      throw new InvalidMessageError('a node can only announce itself')
+    }
+    for (const address of req.gone) {
+      this.directory.remove(key, address)
+    }
+    this.directory.announce(key, holder)
+    const self = this.ring.self
+    const pred = this.ring.predecessor
+    if (pred != null && pred.address !== self.address && !inHalfOpen(key, pred.id, self.id)) {
+      // the key moved to a node that joined before us while the announcer was fetching: pass the
+      // entry on (the predecessor takes hand-overs from us for its own keys only); ours stays a replica
+      this.ring.message(pred.address, encodeHandover([[key, [...this.directory.holders(key)]]])).catch(() => {})
+      return
+    }
+    this.syncReplicas()
+    const successor = this.ring.successors[0]
+    if (this.replicate && successor != null && successor.address !== self.address) {
+      const copy = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: new Uint8Array(0), gone: [], entries: [{ key: req.key, holders: [peerToWire(holder)] }] })
+      this.ring.message(successor.address, copy).catch(() => {})
+    }
+    if (holder.address !== self.address && this.directory.holders(key).length === 1 &&
+      (this.demand.get(key) ?? 0) >= this.soleHolderMinLocates && !this.holdsLocally(key)) {
+      this.onSoleHolder?.(key, holder)
     }
   }
 
@@ -154,14 +261,16 @@ export class DirectoryService implements RingApplication {
   }
 
   receiveHandover (_from: Peer, payload: Uint8Array): void {
-    // the ring verified that a leaving predecessor sent this: its keys are ours now
-    void this.message(this.ring.self.address, payload).catch(() => {})
+    // the ring verified that a leaving predecessor sent this: its keys are ours now, and our
+    // successor needs the replicas it kept for the leaver's successor (us) to cover them too
+    void this.message(this.ring.self.address, payload).then(() => { this.replicated = undefined; this.syncReplicas() }, () => {})
   }
 
   predecessorChanged (previous: Peer | undefined, current: Peer | undefined): void {
     if (current == null) {
       return
     }
+    this.syncReplicas()
     if (previous == null) {
       // we had no predecessor (alone, or it timed out): we were answering for keys up to wherever the
       // ring sent them, and everything outside (current, self] is the new predecessor's side. It gets a
@@ -176,15 +285,87 @@ export class DirectoryService implements RingApplication {
     if (!inOpen(current.id, previous.id, this.ring.self.id)) {
       return
     }
-    // a node joined between our old predecessor and us: it is home for (previous, current] now
-    const moving = this.directory.extract(key => inHalfOpen(key, previous.id, current.id))
+    // a node joined between our old predecessor and us: it is home for (previous, current] now. It
+    // gets a copy and ours stays, keeping its age: we are its successor, so ours is the replica that
+    // brings the keys back if the newcomer crashes (a newcomer is the likeliest node to leave soon)
+    const moving = this.directory.select(key => inHalfOpen(key, previous.id, current.id))
     if (moving.length === 0) {
       return
     }
-    this.ring.message(current.address, encodeHandover(moving)).catch(() => {
-      // the newcomer is gone already: its keys come back to us, and so do the entries
-      this.directory.merge(moving)
-    })
+    this.ring.message(current.address, encodeHandover(moving)).catch(() => {})
+  }
+
+  /**
+   * Copies every entry we are home for to our successor, once per change of
+   * successor or predecessor (the keys we are home for): a replica made only
+   * announce by announce would miss whatever arrived before the successor did
+   */
+  private syncReplicas (): void {
+    const successor = this.ring.successors[0]
+    const pred = this.ring.predecessor
+    const self = this.ring.self
+    if (!this.replicate || this.replicating || successor == null || successor.address === self.address) {
+      return
+    }
+    if (this.replicated?.successor === successor.address && this.replicated.predecessor === pred?.address) {
+      return
+    }
+    const ours = this.directory.select(key => pred == null || inHalfOpen(key, pred.id, self.id))
+    this.replicated = { successor: successor.address, predecessor: pred?.address }
+    if (ours.length === 0) {
+      return
+    }
+    this.replicating = true
+    const send = async (): Promise<void> => {
+      // in batches: one message must stay within the ring's message size and the receiver's list limits
+      for (let i = 0; i < ours.length; i += REPLICATE_BATCH) {
+        const copy = DirectoryRequest.encode({
+          type: DirectoryRequest.Type.REPLICATE,
+          key: new Uint8Array(0),
+          gone: [],
+          entries: ours.slice(i, i + REPLICATE_BATCH).map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
+        })
+        await this.ring.message(successor.address, copy)
+      }
+    }
+    send()
+      .catch(() => {
+        // refused (it does not know us as its predecessor yet) or gone: try again on the next occasion
+        this.replicated = undefined
+      })
+      .finally(() => { this.replicating = false })
+  }
+
+  private countDemand (key: bigint): void {
+    const n = (this.demand.get(key) ?? 0) + 1
+    this.demand.delete(key)
+    this.demand.set(key, n)
+    if (this.demand.size > DEMAND_KEYS) {
+      const oldest = this.demand.keys().next().value
+      if (oldest != null) {
+        this.demand.delete(oldest)
+      }
+    }
+  }
+
+  /** On a miss, the successor's replica of `key`'s entry (merged into ours), as an answer sample */
+  private async querySuccessor (key: bigint): Promise<Peer[]> {
+    const successor = this.ring.successors[0]
+    if (successor == null || successor.address === this.ring.self.address) {
+      return []
+    }
+    try {
+      const req = DirectoryRequest.encode({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(key), gone: [], entries: [] })
+      const res = await this.ring.message(successor.address, req, { timeout: this.missQueryTimeoutMs })
+      const holders = res != null ? decodeResponse(res) : []
+      if (holders.length === 0) {
+        return []
+      }
+      this.directory.merge([[key, holders]])
+      return this.directory.locate(key, this.random)
+    } catch {
+      return []
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
-import { DirectoryService } from '../../src/cdn/directory-service.ts'
+import { DirectoryService, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
 import { addresses, SimRing, TEST_STABILIZE_MS } from '../overlay/sim-ring.ts'
@@ -159,7 +159,8 @@ describe('DirectoryService (simulated ring)', function () {
 
     expect(service.directory.holders(moving).map(p => p.address)).to.deep.equal([announcer.self.address])
     expect(service.directory.holders(staying)).to.deep.equal([])
-    expect(s.service(home).directory.holders(moving)).to.deep.equal([])
+    // the old home, now the newcomer's successor, keeps its copy as the replica
+    expect(s.service(home).directory.holders(moving).map(p => p.address)).to.deep.equal([announcer.self.address])
     expect(s.service(home).directory.holders(staying).map(p => p.address)).to.deep.equal([announcer.self.address])
 
     await s.ring.converge(10 * TEST_STABILIZE_MS)
@@ -230,6 +231,120 @@ describe('DirectoryService (simulated ring)', function () {
     expect(s.ring.violations()).to.deep.equal([])
     await s.ring.run(2 * TEST_STABILIZE_MS)
     expect(s.ring.violations()).to.deep.equal([])
+  })
+
+  it('keeps the entries of a newcomer that crashes, through the copy its successor kept', async () => {
+    s = await setup()
+    const home = s.nodes[4]
+    const key = IDS[4] - (SPACING / 2n)
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    const newcomer = s.ring.add('newcomer', key + 1000n)
+    s.attach(newcomer)
+    await s.ring.join(newcomer, s.nodes[1])
+    await s.ring.converge(10 * TEST_STABILIZE_MS)
+    expect((await s.ring.settle(s.service(s.nodes[7]).locate(key))).home.address).to.equal('newcomer')
+
+    s.ring.crash(newcomer)
+    await s.ring.converge(20 * TEST_STABILIZE_MS)
+    const found = await s.ring.settle(s.service(s.nodes[7]).locate(key))
+    expect(found.home.address).to.equal('d4')
+    expect(found.holders.map(p => p.address)).to.deep.equal(['d0'])
+  })
+
+  it('copies its entries to a new successor, so they survive the home node crashing', async () => {
+    s = await setup()
+    const home = s.nodes[4]
+    const key = IDS[4] - 5n
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    // a node joins right after the home: the per-announce replica went to d5, not to it
+    const newcomer = s.ring.add('newcomer', IDS[4] + 1000n)
+    const service = s.attach(newcomer)
+    await s.ring.join(newcomer, s.nodes[1])
+    await s.ring.converge(10 * TEST_STABILIZE_MS)
+    expect(home.successors[0]?.address).to.equal('newcomer')
+    // the home node's next answer notices the new successor and sends it a copy of its entries
+    await s.ring.settle(s.service(s.nodes[6]).locate(key))
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(service.directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
+
+    s.ring.crash(home)
+    await s.ring.converge(20 * TEST_STABILIZE_MS)
+    const found = await s.ring.settle(s.service(s.nodes[7]).locate(key))
+    expect(found.home.address).to.equal('newcomer')
+    expect(found.holders.map(p => p.address)).to.deep.equal(['d0'])
+  })
+
+  it('copies more entries than one message may carry to a new successor, in batches', async () => {
+    s = await setup()
+    const home = s.nodes[4]
+    const holder = s.nodes[0].self
+    // more than a receiver accepts in one message
+    const keys = Array.from({ length: MAX_DIRECTORY_ITEMS + 17 }, (_, i) => IDS[4] - 5n - BigInt(i))
+    s.service(home).directory.merge(keys.map(key => [key, [holder]]))
+    const newcomer = s.ring.add('newcomer', IDS[4] + 1000n)
+    const service = s.attach(newcomer)
+    await s.ring.join(newcomer, s.nodes[1])
+    await s.ring.converge(10 * TEST_STABILIZE_MS)
+    await s.ring.settle(s.service(s.nodes[6]).locate(keys[0]))
+    // one batch after another
+    await s.ring.run(10 * TEST_STABILIZE_MS)
+    expect(keys.filter(key => service.directory.holders(key).length === 0)).to.have.lengthOf(0)
+  })
+
+  it('asks its successor for the holders of a key it knows none of', async () => {
+    s = await setup()
+    const [home, succ] = [s.nodes[3], s.nodes[4]]
+    const key = IDS[3] - 5n
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(s.service(succ).directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
+    s.service(home).directory.remove(key, 'd0')
+
+    const found = await s.ring.settle(s.service(s.nodes[6]).locate(key))
+    expect(found.home.address).to.equal('d3')
+    expect(found.holders.map(p => p.address)).to.deep.equal(['d0'])
+    expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
+  })
+
+  it('answers a miss from its own entries only when asking the successor is off', async () => {
+    s = await setup(() => ({ queryOnMiss: false }))
+    const home = s.nodes[3]
+    const key = IDS[3] - 5n
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    await s.ring.run(TEST_STABILIZE_MS)
+    s.service(home).directory.remove(key, 'd0')
+    const found = await s.ring.settle(s.service(s.nodes[6]).locate(key))
+    expect(found.holders).to.deep.equal([])
+  })
+
+  it('passes an announce for a key that moved to a node before it on to that node', async () => {
+    s = await setup()
+    const [oldHome, home] = [s.nodes[5], s.nodes[4]]
+    const key = IDS[4] - 5n
+    await s.ring.settle(s.service(s.nodes[0]).announce(oldHome.self, key))
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
+    const found = await s.ring.settle(s.service(s.nodes[7]).locate(key))
+    expect(found.holders.map(p => p.address)).to.deep.equal(['d0'])
+  })
+
+  it('reports a sole holder of a key it was asked for once, and not a second holder', async () => {
+    const calls: Array<[string, string]> = []
+    s = await setup(node => ({ onSoleHolder: (_key, holder) => { calls.push([node.self.address, holder.address]) } }))
+    const key = IDS[2] - 5n
+    const home = (await s.ring.settle(s.service(s.nodes[0]).locate(key))).home
+    await s.ring.settle(s.service(s.nodes[0]).announce(home, key))
+    expect(calls).to.deep.equal([['d2', 'd0']])
+    await s.ring.settle(s.service(s.nodes[1]).locate(key))
+    await s.ring.settle(s.service(s.nodes[1]).announce(home, key))
+    expect(calls).to.have.length(1)
+  })
+
+  it('does not report a sole holder of a key nobody asked it for', async () => {
+    const calls: string[] = []
+    s = await setup(() => ({ onSoleHolder: (_key, holder) => { calls.push(holder.address) } }))
+    await s.ring.settle(s.service(s.nodes[0]).announce(s.nodes[2].self, IDS[2] - 5n))
+    expect(calls).to.deep.equal([])
   })
 
   it('refuses a hand-over from a node that was never home for those keys', async () => {

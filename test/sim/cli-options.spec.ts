@@ -31,6 +31,7 @@ describe('sim cli options', () => {
       requestRate: 0.05,
       lookupRate: 0,
       cacheMB: 50,
+      homeCopies: true,
       successors: 8,
       stabilizeIntervalMs: 5000,
       fixFingersIntervalMs: 5000,
@@ -47,7 +48,7 @@ describe('sim cli options', () => {
       '--nodes', '250', '--duration', '2h', '--warmup', '10m', '--session-median', '2m', '--session-dist', 'pareto',
       '--bootstrap', 'nearest', '--crash-fraction', '0.25', '--mass-failure-at', '1h', '--mass-failure-fraction', '0.3', '--loss', '0.01',
       '--objects', '5000', '--zipf', '1.1', '--mean-object-kb', '64', '--request-rate', '0.2', '--lookup-rate', '1.5',
-      '--cache-mb', '12.5', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
+      '--cache-mb', '12.5', '--home-copies', 'off', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
       '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet', '--wall-limit', '10m'
     ])
     expect(opts).to.deep.equal({
@@ -67,6 +68,7 @@ describe('sim cli options', () => {
       requestRate: 0.2,
       lookupRate: 1.5,
       cacheMB: 12.5,
+      homeCopies: false,
       successors: 16,
       stabilizeIntervalMs: 2000,
       fixFingersIntervalMs: 30_000,
@@ -172,7 +174,7 @@ describe('sim cli options', () => {
   it('documents every flag with its default in the usage text', () => {
     const flags = ['nodes', 'duration', 'warmup', 'session-median', 'session-dist', 'bootstrap', 'crash-fraction', 'mass-failure-at',
       'mass-failure-fraction', 'loss', 'objects', 'zipf', 'mean-object-kb', 'request-rate', 'lookup-rate', 'cache-mb',
-      'successors', 'stabilize-interval', 'fix-fingers-interval', 'seed', 'json', 'report', 'quiet', 'help']
+      'home-copies', 'successors', 'stabilize-interval', 'fix-fingers-interval', 'seed', 'json', 'report', 'quiet', 'help']
     for (const flag of flags) {
       expect(SIM_USAGE).to.include(`--${flag}`)
     }

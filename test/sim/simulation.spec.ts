@@ -145,6 +145,21 @@ describe('simulate', function () {
     it('fills every numeric field of the JSON contract', () => {
       expectContract(result)
     })
+
+    it('classifies every origin fetch of a repeated request, and finds a live copy for nearly all it could', () => {
+      const reasons = result.fetches.originReasons ?? {}
+      const repeated = Object.values(reasons).reduce((a, b) => a + b, 0)
+      const first = result.diagnostics?.origin?.['first request of the object (ideal too)'] ?? 0
+      // (a page that leaves during its origin fetch is classified but its fetch is not counted)
+      expect(repeated + first).to.be.within(result.fetches.fromOrigin, 1.05 * result.fetches.fromOrigin)
+      // a live page held the object but the home node listed nobody: entries lost in ring changes
+      expect(reasons.notListed ?? 0, JSON.stringify(reasons)).to.be.at.most(0.05 * repeated)
+    })
+
+    it('has home nodes copy objects with a single holder, counted apart from the offload', () => {
+      expect(result.homeCopies?.copies).to.be.greaterThan(0)
+      expect(result.homeCopies?.overDelivered).to.be.within(0, 1)
+    })
   })
 
   describe('a mass failure of 30%', () => {

@@ -52,6 +52,7 @@ export {
 } from './cdn/errors.ts'
 export type { IntegritySource } from './cdn/errors.ts'
 export { Manifest, loadManifest, MANIFEST_VERSION, MAX_MANIFEST_BYTES } from './cdn/manifest.ts'
+export { HOME_COPY_MAX_BYTES, MAX_CONCURRENT_HOME_COPIES } from './cdn/directory-service.ts'
 export type { ManifestDocument, ManifestAsset, ManifestEntry, LoadManifestOptions } from './cdn/manifest.ts'
 export { parseSri, toSri, parseDigestHeader, toDigestHeader, digestFromHeaders } from './cdn/integrity.ts'
 export { contentProtocol } from './libp2p/content-protocol.ts'

@@ -38,7 +38,7 @@ import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LRUCache } from 'lru-cache'
 import pRetry from 'p-retry'
-import { DirectoryService } from './cdn/directory-service.ts'
+import { DirectoryService, HOME_COPY_MAX_BYTES, MAX_CONCURRENT_HOME_COPIES } from './cdn/directory-service.ts'
 import { IntegrityError, LookupTimeoutError, NotStartedError, OriginFetchError, TransferError } from './cdn/errors.ts'
 import { Sha256Stream, digestFromHeaders, parseSri, sha256Hex, toDigestHeader } from './cdn/integrity.ts'
 import { Manifest, loadManifest } from './cdn/manifest.ts'
@@ -192,6 +192,20 @@ export interface RingCdnInit {
   peerTimeoutMs?: number
   /** @default MAX_OBJECT_BYTES (256 MiB) */
   maxObjectBytes?: number
+  /**
+   * Home copies: when an announcement leaves a key's home node with one
+   * holder only, the home node downloads the object from it (verified like
+   * any peer transfer) and lists itself too, so the object outlives its one
+   * holder's session. This is what closed most of the simulator's gap to the
+   * ideal offload (bench/RESULTS.md, P4); it costs the home node a download
+   * and the holder an upload of objects neither asked for. Never while uploads
+   * are paused or the upload policy is `'never'`.
+   *
+   * @default true
+   */
+  homeCopies?: boolean
+  /** @default HOME_COPY_MAX_BYTES (8 MiB) */
+  homeCopyMaxBytes?: number
   /** @default MIN_PEER_THROUGHPUT (1 MiB/s) */
   minPeerThroughput?: number
   /** @default MAX_BUFFERED_BYTES (32 MiB) */
@@ -387,6 +401,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly registerAgain = new Set<Address>()
   /** Keys this node stored, so as home node it can list itself */
   private readonly held = new LRUCache<bigint, true>({ max: HELD_KEYS })
+  /** Home copies being downloaded, by key */
+  private readonly homeCopying = new Set<bigint>()
   /** Peers that sent bad bytes, until when they are avoided (ms since epoch) */
   private readonly avoided = new Map<Address, number>()
   /** Fetches going to peers or the origin, by key: a second fetch of the key waits for the first */
@@ -440,6 +456,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       holderFailures: 0,
       ringRpcsSent: 0,
       lookupRpcsSent: 0,
+      homeCopies: 0,
+      bytesHomeCopied: 0,
       hops: 0,
       lookupsAnswered: 0
     }
@@ -562,7 +580,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.directory = new DirectoryService({ ring: this.ringNode, random: mathRandom }, {
       ...this.init.directory,
       // a node that does not upload now must not send requesters to itself
-      holdsLocally: (key) => !this.uploadsPaused && this.held.has(key)
+      holdsLocally: (key) => !this.uploadsPaused && this.held.has(key),
+      onSoleHolder: this.init.homeCopies === false
+        ? undefined
+        : (key, holder) => { void this.copyAsHome(key, holder, lifecycle.signal) }
     })
 
     const ring = this.ringNode
@@ -936,7 +957,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const allowedMs = 1_000 * download.init.size / this.minPeerThroughput + (this.init.transferStallTimeoutMs ?? STALL_TIMEOUT_MS)
     const deadline = AbortSignal.timeout(Math.ceil(allowedMs))
     try {
-      return await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([ctx.signal, deadline]) })
+      // the transfer's chunks are its own buffers, nobody else's: the store may keep them uncopied
+      return await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([ctx.signal, deadline]), handOver: true })
     } catch (err: any) {
       download.abort(err)
       if (deadline.aborted && !ctx.signal.aborted) {
@@ -1099,6 +1121,52 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const headers = new Headers(res.headers)
     headers.set(SOURCE_HEADER, 'origin')
     return new Response(bodyFrom(checked()) as ReadableStream<Uint8Array<ArrayBuffer>>, { status: res.status, statusText: res.statusText, headers })
+  }
+
+  /**
+   * Home copy (see `RingCdnInit.homeCopies`): the object under `key` has one
+   * holder, so this node — its home — downloads a copy and lists itself. The
+   * home knows the key, not the URL, so the digest comes from the manifest
+   * when an entry's key matches, and otherwise from the holder (trust on
+   * first use: a requester still checks the bytes against the digest it
+   * trusts, and asks for that digest, so a wrong copy is never served)
+   */
+  private async copyAsHome (key: bigint, holder: Peer, stopped: AbortSignal): Promise<void> {
+    if (this.uploadsPaused || this.uploadPolicy === 'never' || this.held.has(key) || this.homeCopying.has(key) ||
+      this.homeCopying.size >= MAX_CONCURRENT_HOME_COPIES || this.directory == null || this.self == null) {
+      return
+    }
+    this.homeCopying.add(key)
+    const keyHex = key.toString(16).padStart(64, '0')
+    try {
+      const maxObjectBytes = Math.min(this.init.homeCopyMaxBytes ?? HOME_COPY_MAX_BYTES, this.maxObjectBytes, this.storeMaxBytes)
+      const download = await this.contentClient.download(holder.address, keyHex, {
+        digest: this.manifest?.byKey(key)?.digest,
+        hints: this.addressBook.hints(holder.address),
+        maxObjectBytes,
+        window: this.init.transferWindow,
+        requestTimeoutMs: this.init.transferRequestTimeoutMs,
+        stallTimeoutMs: this.init.transferStallTimeoutMs,
+        signal: stopped
+      })
+      const allowedMs = 1_000 * download.init.size / this.minPeerThroughput + (this.init.transferStallTimeoutMs ?? STALL_TIMEOUT_MS)
+      try {
+        await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([stopped, AbortSignal.timeout(Math.ceil(allowedMs))]), handOver: true })
+      } catch (err: any) {
+        download.abort(err)
+        throw err
+      }
+      this.held.set(key, true)
+      this.counters.homeCopies++
+      this.counters.bytesHomeCopied += download.init.size
+      // we are the home: the announcement is a local call that lists us next to the holder
+      await this.directory.announce(this.self, key)
+      this.log.trace('home copy of %s from %s (%d bytes)', keyHex, holder.address, download.init.size)
+    } catch (err: any) {
+      this.log('home copy of %s from %s failed - %e', keyHex, holder.address, err)
+    } finally {
+      this.homeCopying.delete(key)
+    }
   }
 
   // ---- helpers -------------------------------------------------------------

@@ -90,6 +90,8 @@ export class OriginOnlyCdn extends TypedEventEmitter<RingCdnEvents> {
       bytesFromPeers: 0,
       bytesUploaded: 0,
       uploads: 0,
+      homeCopies: 0,
+      bytesHomeCopied: 0,
       lookups: 0,
       lookupFailures: 0,
       meanHops: 0,

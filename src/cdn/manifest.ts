@@ -31,7 +31,7 @@
  * A manifest is only as trustworthy as the channel it came from: load it from
  * the origin over https, never from peers.
  */
-import { normaliseUrl } from '../keys.ts'
+import { keyForUrl, normaliseUrl } from '../keys.ts'
 import { ManifestError } from './errors.ts'
 import { parseSri } from './integrity.ts'
 
@@ -68,6 +68,7 @@ export interface ManifestEntry {
 
 export class Manifest {
   private readonly entries: Map<string, ManifestEntry>
+  private keyIndex?: Map<bigint, ManifestEntry>
 
   /**
    * @param doc - the parsed manifest
@@ -91,6 +92,15 @@ export class Manifest {
       return undefined
     }
     return this.entries.get(href)
+  }
+
+  /**
+   * The entry of the asset whose key (SHA-256 of its normalised URL) is
+   * `key`, if listed: a home node knows the keys it is home for, not the URLs
+   */
+  byKey (key: bigint): ManifestEntry | undefined {
+    this.keyIndex ??= new Map([...this.entries].map(([href, entry]) => [keyForUrl(href), entry]))
+    return this.keyIndex.get(key)
   }
 }
 

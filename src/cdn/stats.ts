@@ -25,6 +25,10 @@ export interface RingCdnStats {
   bytesUploaded: number
   /** Uploads completed */
   uploads: number
+  /** Objects this node copied as their home node from their only holder (`RingCdnInit.homeCopies`) */
+  homeCopies: number
+  /** Bytes of those copies (not counted in `bytesFromPeers`: no fetch asked for them) */
+  bytesHomeCopied: number
   /** Transfers (peer or origin) whose bytes did not match the trusted digest */
   integrityFailures: number
   /** Ring lookups (for fetches and `locate` calls) */

@@ -207,11 +207,45 @@ describe('ringcdn on 32 libp2p nodes', function () {
     const res = await cdn(8).fetch(url)
     expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
     expect(await bodyBytes(res)).to.equalBytes(body)
-    expect(cdn(BUSY).getStats().busyRefusals).to.equal(1)
+    // (the key's home node may have asked the sole holder for a copy too, and been refused as well)
+    expect(cdn(BUSY).getStats().busyRefusals).to.be.at.least(1)
 
     // with a second holder listed, somebody always serves it from a peer
     const next = await fetchWhenAnnounced(9, url, 'peer', 2)
     expect(await bodyBytes(next)).to.equalBytes(body)
+  })
+
+  it('makes the home node copy an object only one page holds, so it is served by a peer after that page stops uploading', async () => {
+    // an asset whose home node is none of the nodes other tests break (ids are random per run)
+    const special = new Set([POISONED, DOOMED, BUSY, 12, 13, 14].map(i => nodes[i].peerId.toString()))
+    let path = ''
+    let home = -1
+    for (let n = 0; home < 0; n++) {
+      path = `/img/home-copy-${n}.png`
+      const homeId = (await cdn(12).locate(origin.url(path))).home
+      home = special.has(homeId) ? -1 : nodes.findIndex(node => node.peerId.toString() === homeId)
+    }
+    const body = bytesOf(2 * CHUNK_SIZE + 99, 9)
+    // not in the manifest: the home node copies on trust (it knows the key, not the URL), and requesters
+    // check the copy against the origin's Repr-Digest
+    origin.set(path, { body, contentType: 'image/png', reprDigest: true })
+    const url = origin.url(path)
+    const copiesBefore = cdn(home).getStats().homeCopies
+
+    expect(await bodyBytes(await cdn(12).fetch(url))).to.equalBytes(body)
+    await waitFor(() => cdn(home).getStats().homeCopies > copiesBefore, 5_000, 'the home node to copy the object')
+    expect(cdn(home).getStats().bytesHomeCopied).to.be.at.least(body.byteLength)
+    await waitForHolders(13, url, 2)
+
+    cdn(12).pauseUploads()
+    try {
+      const res = await cdn(13).fetch(url)
+      expect(res.headers.get(SOURCE_HEADER)).to.equal('peer')
+      expect(await bodyBytes(res)).to.equalBytes(body)
+      expect(origin.count(path)).to.equal(1)
+    } finally {
+      cdn(12).resumeUploads()
+    }
   })
 
   it('takes the digest from the origin\'s Repr-Digest when no manifest lists the asset', async () => {

@@ -39,7 +39,10 @@ describe('ringcdn in Chromium (end to end)', function () {
 
   async function startPage (browser: Browser, options: { store?: 'memory' | 'indexeddb', liar?: boolean } = {}): Promise<E2ePage> {
     const page = await E2ePage.open(browser, world)
-    const started = await page.start({ relay: world.relay.multiaddrs, ...options })
+    // these tests follow each asset page by page (who fetched it, who serves it); a home node copying an
+    // asset it never asked for would move that, so home copies are off here (test/libp2p/ring-cdn.spec.ts
+    // tests them, and the demo tests run with them on)
+    const started = await page.start({ relay: world.relay.multiaddrs, ...options, init: { homeCopies: false } })
     expect(started.peerToPeer).to.equal(true)
     await page.whenJoined(JOIN_MS)
     return page

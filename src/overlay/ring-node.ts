@@ -851,7 +851,12 @@ export class RingNode {
     const succ = this.state.successors[0]
     const fingers = distinctFingers(this.state).filter(p => p.address !== succ?.address && !this.isSuspect(p.address)).map(p => p.address)
     const members = this.bootstrap().filter(a => a !== this.self.address && a !== succ?.address && !this.isSuspect(a))
-    const entries = members.length > 0 ? members : fingers
+    // in a ring of a few nodes our successor may be the only one we know: a walk from it still ends
+    // at the node that skips us
+    let entries = members.length > 0 ? members : fingers
+    if (entries.length === 0 && succ != null) {
+      entries = [succ.address]
+    }
     if (entries.length === 0) {
       return
     }

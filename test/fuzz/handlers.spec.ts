@@ -178,7 +178,8 @@ const CASES: Case[] = [
   { what: 'APP with an empty payload', request: () => app(new Uint8Array(0)), code: INVALID_MESSAGE },
   { what: 'APP with a RingRequest as payload', request: (r) => app(RingRequest.encode({ type: RingRequest.Type.ROUTE, namespace: FUZZ_NAMESPACE, route: route(r.farKey) })), code: INVALID_MESSAGE },
   { what: 'APP with 10 000 nested groups', request: () => app(new Uint8Array(10_000).fill(0x7b)), code: INVALID_MESSAGE },
-  { what: 'APP LOCATE (only valid routed)', request: (r) => app(directory({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(r.ownKey) })), code: INVALID_MESSAGE },
+  // a direct LOCATE is how a home node asks its successor for its replica of an entry (accepted)
+  { what: 'APP LOCATE sent directly (a replica query)', request: (r) => app(directory({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(r.ownKey) })), code: OK },
   { what: 'APP ANNOUNCE without a holder', request: (r) => app(directory({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(r.ownKey) })), code: INVALID_MESSAGE },
   {
     what: 'APP ANNOUNCE announcing another node',

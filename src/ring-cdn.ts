@@ -864,7 +864,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         return undefined
       }
       try {
-        const meta = await this.downloadFrom(ctx, holder, left)
+        const meta = await this.downloadFrom(holder, ctx.keyHex, { digest: ctx.digest, maxObjectBytes: this.maxObjectBytes, startWithinMs: left, signal: ctx.signal })
         this.counters.fromPeers++
         this.counters.bytesFromPeers += meta.size
         this.transferEvent(ctx, 'peer', meta.size, holder.address, started)
@@ -943,25 +943,25 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   /** One holder: the transfer streams straight into an atomic put that commits only verified bytes */
-  private async downloadFrom (ctx: FetchContext, holder: Peer, startWithinMs: number): Promise<ObjectMeta> {
-    const requestTimeoutMs = Math.min(this.init.transferRequestTimeoutMs ?? REQUEST_TIMEOUT_MS, startWithinMs)
-    const download = await this.contentClient.download(holder.address, ctx.keyHex, {
-      digest: ctx.digest,
+  private async downloadFrom (holder: Peer, keyHex: string, options: { digest?: string, maxObjectBytes: number, startWithinMs?: number, signal: AbortSignal }): Promise<ObjectMeta> {
+    const requestTimeoutMs = Math.min(this.init.transferRequestTimeoutMs ?? REQUEST_TIMEOUT_MS, options.startWithinMs ?? Infinity)
+    const download = await this.contentClient.download(holder.address, keyHex, {
+      digest: options.digest,
       hints: this.addressBook.hints(holder.address),
-      maxObjectBytes: Math.min(this.maxObjectBytes, this.storeMaxBytes),
+      maxObjectBytes: Math.min(options.maxObjectBytes, this.maxObjectBytes, this.storeMaxBytes),
       window: this.init.transferWindow,
       requestTimeoutMs,
       stallTimeoutMs: this.init.transferStallTimeoutMs,
-      signal: ctx.signal
+      signal: options.signal
     })
     const allowedMs = 1_000 * download.init.size / this.minPeerThroughput + (this.init.transferStallTimeoutMs ?? STALL_TIMEOUT_MS)
     const deadline = AbortSignal.timeout(Math.ceil(allowedMs))
     try {
       // the transfer's chunks are its own buffers, nobody else's: the store may keep them uncopied
-      return await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([ctx.signal, deadline]), handOver: true })
+      return await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([options.signal, deadline]), handOver: true })
     } catch (err: any) {
       download.abort(err)
-      if (deadline.aborted && !ctx.signal.aborted) {
+      if (deadline.aborted && !options.signal.aborted) {
         throw new TransferError(`${holder.address} sent ${download.received} of ${download.init.size} bytes within ${Math.ceil(allowedMs)}ms`)
       }
       throw err
@@ -1137,31 +1137,19 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       return
     }
     this.homeCopying.add(key)
-    const keyHex = key.toString(16).padStart(64, '0')
+    const keyHex = idToHex(key)
     try {
-      const maxObjectBytes = Math.min(this.init.homeCopyMaxBytes ?? HOME_COPY_MAX_BYTES, this.maxObjectBytes, this.storeMaxBytes)
-      const download = await this.contentClient.download(holder.address, keyHex, {
+      const meta = await this.downloadFrom(holder, keyHex, {
         digest: this.manifest?.byKey(key)?.digest,
-        hints: this.addressBook.hints(holder.address),
-        maxObjectBytes,
-        window: this.init.transferWindow,
-        requestTimeoutMs: this.init.transferRequestTimeoutMs,
-        stallTimeoutMs: this.init.transferStallTimeoutMs,
+        maxObjectBytes: this.init.homeCopyMaxBytes ?? HOME_COPY_MAX_BYTES,
         signal: stopped
       })
-      const allowedMs = 1_000 * download.init.size / this.minPeerThroughput + (this.init.transferStallTimeoutMs ?? STALL_TIMEOUT_MS)
-      try {
-        await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([stopped, AbortSignal.timeout(Math.ceil(allowedMs))]), handOver: true })
-      } catch (err: any) {
-        download.abort(err)
-        throw err
-      }
       this.held.set(key, true)
       this.counters.homeCopies++
-      this.counters.bytesHomeCopied += download.init.size
+      this.counters.bytesHomeCopied += meta.size
       // we are the home: the announcement is a local call that lists us next to the holder
       await this.directory.announce(this.self, key)
-      this.log.trace('home copy of %s from %s (%d bytes)', keyHex, holder.address, download.init.size)
+      this.log.trace('home copy of %s from %s (%d bytes)', keyHex, holder.address, meta.size)
     } catch (err: any) {
       this.log('home copy of %s from %s failed - %e', keyHex, holder.address, err)
     } finally {

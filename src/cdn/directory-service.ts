@@ -22,6 +22,7 @@
  * joiner during the transfer) is passed on to the predecessor.
  */
 
+import { LRUCache } from 'lru-cache'
 import { InvalidMessageError } from '../overlay/errors.ts'
 import { inHalfOpen, inOpen } from '../overlay/interval.ts'
 import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
@@ -114,8 +115,8 @@ export class DirectoryService implements RingApplication {
   private readonly holdsLocally: (key: bigint) => boolean
   private readonly onSoleHolder?: (key: bigint, holder: Peer) => void
   private readonly soleHolderMinLocates: number
-  /** LOCATEs answered per key, Map order = recency */
-  private readonly demand = new Map<bigint, number>()
+  /** LOCATEs answered per key, the most recently asked-for keys kept */
+  private readonly demand = new LRUCache<bigint, number>({ max: DEMAND_KEYS })
   private readonly replicate: boolean
   private readonly queryOnMiss: boolean
   private readonly missQueryTimeoutMs: number
@@ -164,7 +165,7 @@ export class DirectoryService implements RingApplication {
       throw new InvalidMessageError(`routed directory request must be LOCATE, got ${req.type}`)
     }
     this.syncReplicas()
-    this.countDemand(key)
+    this.demand.set(key, (this.demand.get(key) ?? 0) + 1)
     let holders = this.directory.locate(key, this.random)
     if (holders.length === 0 && this.queryOnMiss) {
       holders = await this.querySuccessor(key)
@@ -251,7 +252,7 @@ export class DirectoryService implements RingApplication {
       this.ring.message(successor.address, copy).catch(() => {})
     }
     if (holder.address !== self.address && this.directory.holders(key).length === 1 &&
-      (this.demand.get(key) ?? 0) >= this.soleHolderMinLocates && !this.holdsLocally(key)) {
+      (this.demand.peek(key) ?? 0) >= this.soleHolderMinLocates && !this.holdsLocally(key)) {
       this.onSoleHolder?.(key, holder)
     }
   }
@@ -334,18 +335,6 @@ export class DirectoryService implements RingApplication {
         this.replicated = undefined
       })
       .finally(() => { this.replicating = false })
-  }
-
-  private countDemand (key: bigint): void {
-    const n = (this.demand.get(key) ?? 0) + 1
-    this.demand.delete(key)
-    this.demand.set(key, n)
-    if (this.demand.size > DEMAND_KEYS) {
-      const oldest = this.demand.keys().next().value
-      if (oldest != null) {
-        this.demand.delete(oldest)
-      }
-    }
   }
 
   /** On a miss, the successor's replica of `key`'s entry (merged into ours), as an answer sample */

@@ -1152,6 +1152,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.log.trace('home copy of %s from %s (%d bytes)', keyHex, holder.address, meta.size)
     } catch (err: any) {
       this.log('home copy of %s from %s failed - %e', keyHex, holder.address, err)
+      if (err.name === 'IntegrityError' || err.name === 'NotHeldError') {
+        // it sent bytes that are not the object, or does not hold it after all: requesters are no
+        // longer sent to it (a busy or unreachable holder stays listed: it may serve them)
+        this.directory?.forget(key, holder.address)
+      }
+      if (err.name === 'IntegrityError') {
+        this.counters.integrityFailures++
+        this.avoided.set(holder.address, Date.now() + AVOID_PEER_MS)
+      }
     } finally {
       this.homeCopying.delete(key)
     }

@@ -157,6 +157,16 @@ export class DirectoryService implements RingApplication {
     await this.ring.message(home.address, payload, options)
   }
 
+  /**
+   * We are `key`'s home and `holder` turned out not to hold it (or to send
+   * bytes that are not it): it leaves our entry and our successor's replica,
+   * which would otherwise bring it back on our next miss
+   */
+  forget (key: bigint, holder: Address): void {
+    this.directory.remove(key, holder)
+    this.replicateGone(key, [holder])
+  }
+
   // ---- home node side (RingApplication) ----------------------------------
 
   async deliver (key: bigint, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
@@ -194,6 +204,13 @@ export class DirectoryService implements RingApplication {
         // copies come only from our predecessor, the home of the keys we would inherit
         if (this.ring.predecessor?.address !== from) {
           throw new InvalidMessageError('replicas accepted only from our predecessor')
+        }
+        if (req.key.byteLength > 0) {
+          // holders the home dropped from this key's entry
+          const key = idFromBytes(req.key)
+          for (const address of req.gone) {
+            this.directory.remove(key, address)
+          }
         }
         for (const entry of req.entries) {
           const key = idFromBytes(entry.key)
@@ -236,6 +253,7 @@ export class DirectoryService implements RingApplication {
     for (const address of req.gone) {
       this.directory.remove(key, address)
     }
+    this.replicateGone(key, req.gone)
     this.directory.announce(key, holder)
     const self = this.ring.self
     const pred = this.ring.predecessor
@@ -255,6 +273,16 @@ export class DirectoryService implements RingApplication {
       (this.demand.peek(key) ?? 0) >= this.soleHolderMinLocates && !this.holdsLocally(key)) {
       this.onSoleHolder?.(key, holder)
     }
+  }
+
+  /** Tells our successor to drop `gone` from its replica of `key`'s entry */
+  private replicateGone (key: bigint, gone: Address[]): void {
+    const successor = this.ring.successors[0]
+    if (!this.replicate || gone.length === 0 || successor == null || successor.address === this.ring.self.address) {
+      return
+    }
+    const req = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: idToBytes(key), gone, entries: [] })
+    this.ring.message(successor.address, req).catch(() => {})
   }
 
   handoverOnLeave (): Uint8Array<ArrayBuffer> {

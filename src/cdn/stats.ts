@@ -29,7 +29,7 @@ export interface RingCdnStats {
   homeCopies: number
   /** Bytes of those copies (not counted in `bytesFromPeers`: no fetch asked for them) */
   bytesHomeCopied: number
-  /** Transfers (peer or origin) whose bytes did not match the trusted digest */
+  /** Transfers (peer or origin, fetches and home copies) whose bytes did not match the trusted digest */
   integrityFailures: number
   /** Ring lookups (for fetches and `locate` calls) */
   lookups: number

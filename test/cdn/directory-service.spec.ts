@@ -306,6 +306,33 @@ describe('DirectoryService (simulated ring)', function () {
     expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
   })
 
+  it('drops a forgotten holder from its successor\'s replica too, so a miss does not bring it back', async () => {
+    s = await setup()
+    const [home, succ] = [s.nodes[3], s.nodes[4]]
+    const key = IDS[3] - 5n
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(s.service(succ).directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
+
+    s.service(home).forget(key, 'd0')
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(s.service(succ).directory.holders(key)).to.deep.equal([])
+    const found = await s.ring.settle(s.service(s.nodes[6]).locate(key))
+    expect(found.home.address).to.equal('d3')
+    expect(found.holders).to.deep.equal([])
+  })
+
+  it('drops the holders an announcer reports gone from its successor\'s replica too', async () => {
+    s = await setup()
+    const [home, succ] = [s.nodes[3], s.nodes[4]]
+    const key = IDS[3] - 9n
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    await s.ring.settle(s.service(s.nodes[1]).announce(home.self, key, ['d0']))
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal(['d1'])
+    expect(s.service(succ).directory.holders(key).map(p => p.address)).to.deep.equal(['d1'])
+  })
+
   it('answers a miss from its own entries only when asking the successor is off', async () => {
     s = await setup(() => ({ queryOnMiss: false }))
     const home = s.nodes[3]

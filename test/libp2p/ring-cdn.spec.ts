@@ -23,6 +23,8 @@ const NODES = 32
 const POISONED = 31
 const DOOMED = 30
 const BUSY = 29
+/** The one node that never copies as a home node: the poisoned holder's asset lives there, so only requesters meet its bytes */
+const NO_HOME_COPIES = 19
 
 describe('ringcdn on 32 libp2p nodes', function () {
   this.timeout(60_000)
@@ -38,7 +40,6 @@ describe('ringcdn on 32 libp2p nodes', function () {
    */
   const assets: Record<string, { body: Uint8Array, inManifest?: boolean, reprDigest?: boolean }> = {
     '/js/app.js': { body: bytesOf(3 * CHUNK_SIZE + 123, 1) },
-    '/img/poisoned.png': { body: bytesOf(2 * CHUNK_SIZE, 2) },
     '/css/site.css': { body: bytesOf(CHUNK_SIZE + 7, 3) },
     '/css/never-fetched.css': { body: bytesOf(100, 4) },
     '/video/clip.mp4': { body: bytesOf(12 * CHUNK_SIZE, 5) },
@@ -69,6 +70,7 @@ describe('ringcdn on 32 libp2p nodes', function () {
           manifest,
           // the busy node serves nobody: every content request is answered busy
           maxConcurrentUploads: i === BUSY ? 0 : undefined,
+          homeCopies: i !== NO_HOME_COPIES,
           transferStallTimeoutMs: 2_000
         }
       }
@@ -141,7 +143,11 @@ describe('ringcdn on 32 libp2p nodes', function () {
   })
 
   it('never delivers a poisoned holder\'s bytes: the fetch still succeeds and the failure is counted', async () => {
-    const { url, body } = asset('/img/poisoned.png')
+    // an asset whose home node does not copy it (a home copy would find the poison first and drop the holder)
+    const path = await pathWithHome('/img/poisoned', home => home === NO_HOME_COPIES)
+    const body = bytesOf(2 * CHUNK_SIZE, 2)
+    origin.set(path, { body, contentType: 'image/png', reprDigest: true })
+    const url = origin.url(path)
     const poisoned = await cdn(POISONED).fetch(url)
     expect(await bodyBytes(poisoned)).to.equalBytes(body)
     stores[POISONED].poison = true
@@ -217,14 +223,9 @@ describe('ringcdn on 32 libp2p nodes', function () {
 
   it('makes the home node copy an object only one page holds, so it is served by a peer after that page stops uploading', async () => {
     // an asset whose home node is none of the nodes other tests break (ids are random per run)
-    const special = new Set([POISONED, DOOMED, BUSY, 12, 13, 14].map(i => nodes[i].peerId.toString()))
-    let path = ''
-    let home = -1
-    for (let n = 0; home < 0; n++) {
-      path = `/img/home-copy-${n}.png`
-      const homeId = (await cdn(12).locate(origin.url(path))).home
-      home = special.has(homeId) ? -1 : nodes.findIndex(node => node.peerId.toString() === homeId)
-    }
+    const special = [POISONED, DOOMED, BUSY, NO_HOME_COPIES, 12, 13, 14]
+    const path = await pathWithHome('/img/home-copy', home => !special.includes(home))
+    const home = await homeOf(path)
     const body = bytesOf(2 * CHUNK_SIZE + 99, 9)
     // not in the manifest: the home node copies on trust (it knows the key, not the URL), and requesters
     // check the copy against the origin's Repr-Digest
@@ -245,6 +246,30 @@ describe('ringcdn on 32 libp2p nodes', function () {
       expect(origin.count(path)).to.equal(1)
     } finally {
       cdn(12).resumeUploads()
+    }
+  })
+
+  it('drops a holder whose bytes fail the home node\'s copy from the directory', async () => {
+    const LIAR = 17
+    const special = [POISONED, DOOMED, BUSY, NO_HOME_COPIES, LIAR, 18]
+    const path = await pathWithHome('/img/lied-about', home => !special.includes(home))
+    const home = await homeOf(path)
+    const body = bytesOf(2 * CHUNK_SIZE + 5, 11)
+    origin.set(path, { body, contentType: 'image/png', reprDigest: true })
+    const url = origin.url(path)
+    const before = cdn(home).getStats()
+    // the liar stores the right bytes, and hands out wrong ones to whoever asks it
+    stores[LIAR].poison = true
+    try {
+      expect(await bodyBytes(await cdn(LIAR).fetch(url))).to.equalBytes(body)
+      await waitFor(() => cdn(home).getStats().integrityFailures > before.integrityFailures, 5_000, 'the home node to reject the copy')
+      expect(cdn(home).getStats().homeCopies).to.equal(before.homeCopies)
+      // not listed any more, not even through the replica the home's successor keeps
+      const located = await cdn(18).locate(url)
+      expect(located.home).to.equal(nodes[home].peerId.toString())
+      expect(located.holders).to.deep.equal([])
+    } finally {
+      stores[LIAR].poison = false
     }
   })
 
@@ -300,6 +325,23 @@ describe('ringcdn on 32 libp2p nodes', function () {
     expect(kept).to.be.greaterThan(0)
     expect(open).to.be.at.least(kept)
   })
+
+  /** The index of the home node of `path` on the origin */
+  async function homeOf (path: string): Promise<number> {
+    const home = (await cdn(0).locate(origin.url(path))).home
+    return nodes.findIndex(node => node.peerId.toString() === home)
+  }
+
+  /** `${prefix}-${n}.png` for the first n whose home node passes `wanted` (ids are random per run) */
+  async function pathWithHome (prefix: string, wanted: (home: number) => boolean): Promise<string> {
+    for (let n = 0; n < 10_000; n++) {
+      const path = `${prefix}-${n}.png`
+      if (wanted(await homeOf(path))) {
+        return path
+      }
+    }
+    throw new Error(`no path ${prefix}-N has a suitable home node`)
+  }
 
   /** Waits until the home node lists `min` holders, then fetches, retrying until the source is as expected */
   async function fetchWhenAnnounced (i: number, url: string, source: string, min: number = 1): Promise<Response> {

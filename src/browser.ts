@@ -83,16 +83,25 @@ export type { Multiaddr } from '@multiformats/multiaddr'
 export const CONNECTION_HEADROOM = 8
 
 /**
- * WebRTC message size of a page's data channels, bytes (64 KiB).
+ * WebRTC message size of a page's data channels, bytes (128 KiB).
  * `@libp2p/webrtc` defaults to 16 KiB for go- and rust-libp2p peers, but a
- * page's WebRTC peers are other pages, and browsers take 256 KiB messages;
- * 64 KiB is also what an SDP offer without `max-message-size` promises
- * (RFC 8841). Each message costs the receiving page a task plus libp2p's
- * framing (two data channel messages, a length prefix and a protobuf): a
- * 10 MiB page-to-page transfer took ~250 ms less of the requester's main
- * thread at 64 KiB than at 16 KiB (P6, bench/RESULTS.md).
+ * page's WebRTC peers are other pages, and every browser announces at least
+ * 256 KiB (`a=max-message-size` in its SDP). Each message costs the
+ * receiving page a task plus libp2p's framing (two data channel messages, a
+ * length prefix and a protobuf): a 10 MiB page-to-page transfer took ~250 ms
+ * less of the requester's main thread at 64 KiB than at 16 KiB, and 128 KiB
+ * halves the messages again (P6, bench/RESULTS.md).
  */
-export const DATA_CHANNEL_MESSAGE_BYTES = 65_536
+export const DATA_CHANNEL_MESSAGE_BYTES = 131_072
+
+/**
+ * Bytes a data channel may queue before its writer pauses, bytes (4 MiB).
+ * `@libp2p/webrtc` pauses at 2 MiB and resumes only once the queue is empty,
+ * which leaves the channel idle for a moment each time; a transfer keeps at
+ * most `TRANSFER_WINDOW` chunks (2 MiB) in flight, so at 4 MiB it never
+ * pauses there. Chrome refuses sends beyond 16 MiB queued.
+ */
+export const DATA_CHANNEL_MAX_BUFFERED_BYTES = 4_194_304
 
 /** `createRingCdn` was given no usable relay address */
 export class InvalidRelayAddressError extends Error {
@@ -153,7 +162,7 @@ export interface CreateRingCdnInit extends Omit<RingCdnInit, 'bootstrap' | 'stor
   /**
    * Options of the WebRTC data channels (one per stream), e.g. `maxMessageSize`
    *
-   * @default the defaults of `@libp2p/webrtc`, but 64 KiB messages (DATA_CHANNEL_MESSAGE_BYTES)
+   * @default the defaults of `@libp2p/webrtc`, but 128 KiB messages (DATA_CHANNEL_MESSAGE_BYTES) and 4 MiB queued before a writer pauses (DATA_CHANNEL_MAX_BUFFERED_BYTES)
    */
   dataChannel?: DataChannelOptions
   /** @default RELAY_RETRY_DELAY_MS (1 s) */
@@ -223,7 +232,7 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
       },
       transports: [
         webSockets(),
-        webRTC({ dataChannel: { maxMessageSize: DATA_CHANNEL_MESSAGE_BYTES, ...dataChannel }, ...(ice == null ? {} : { rtcConfiguration: { iceServers: ice } }) }),
+        webRTC({ dataChannel: { maxMessageSize: DATA_CHANNEL_MESSAGE_BYTES, maxBufferedAmount: DATA_CHANNEL_MAX_BUFFERED_BYTES, ...dataChannel }, ...(ice == null ? {} : { rtcConfiguration: { iceServers: ice } }) }),
         circuitRelayTransport()
       ],
       connectionEncrypters: [noise()],

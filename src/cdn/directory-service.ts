@@ -158,9 +158,10 @@ export class DirectoryService implements RingApplication {
   }
 
   /**
-   * We are `key`'s home and `holder` turned out not to hold it (or to send
-   * bytes that are not it): it leaves our entry and our successor's replica,
-   * which would otherwise bring it back on our next miss
+   * We are `key`'s home and `holder` turned out not to hold it, or sent
+   * bytes that are not it (our own finding, not a requester's report): it
+   * leaves our entry and our successor's replica, which would otherwise
+   * bring it back on our next miss
    */
   forget (key: bigint, holder: Address): void {
     this.directory.remove(key, holder)
@@ -250,10 +251,11 @@ export class DirectoryService implements RingApplication {
     if (holder.address !== from) {
       throw new InvalidMessageError('a node can only announce itself')
     }
+    // a requester's report is weak evidence (a timeout, a busy moment): our successor's replica
+    // keeps these holders, and brings them back if a later miss asks it
     for (const address of req.gone) {
       this.directory.remove(key, address)
     }
-    this.replicateGone(key, req.gone)
     this.directory.announce(key, holder)
     const self = this.ring.self
     const pred = this.ring.predecessor

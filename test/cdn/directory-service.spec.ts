@@ -322,17 +322,6 @@ describe('DirectoryService (simulated ring)', function () {
     expect(found.holders).to.deep.equal([])
   })
 
-  it('drops the holders an announcer reports gone from its successor\'s replica too', async () => {
-    s = await setup()
-    const [home, succ] = [s.nodes[3], s.nodes[4]]
-    const key = IDS[3] - 9n
-    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
-    await s.ring.settle(s.service(s.nodes[1]).announce(home.self, key, ['d0']))
-    await s.ring.run(TEST_STABILIZE_MS)
-    expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal(['d1'])
-    expect(s.service(succ).directory.holders(key).map(p => p.address)).to.deep.equal(['d1'])
-  })
-
   it('answers a miss from its own entries only when asking the successor is off', async () => {
     s = await setup(() => ({ queryOnMiss: false }))
     const home = s.nodes[3]

@@ -111,7 +111,7 @@ await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
 
 const pick = (): Node => nodes[Math.floor(Math.random() * nodes.length)]
 
-interface Sample { rpcs: number, hops: number, ms: number, ok: boolean }
+interface Sample { rpcs: number, hops: number, ms: number, ok: boolean, error?: string }
 
 async function ringLookup (key: Uint8Array): Promise<Sample> {
   const node = pick()
@@ -120,8 +120,8 @@ async function ringLookup (key: Uint8Array): Promise<Sample> {
   try {
     const res = await node.services.cdn.locate(idFromBytes(key))
     return { rpcs: sumRing('lookupRpcsSent') - before, hops: res.hops, ms: performance.now() - t, ok: true }
-  } catch {
-    return { rpcs: sumRing('lookupRpcsSent') - before, hops: 0, ms: performance.now() - t, ok: false }
+  } catch (err: any) {
+    return { rpcs: sumRing('lookupRpcsSent') - before, hops: 0, ms: performance.now() - t, ok: false, error: `${err.name}: ${err.message}` }
   }
 }
 
@@ -146,8 +146,8 @@ async function kadLookup (key: Uint8Array): Promise<Sample> {
       }
     }
     return { rpcs, hops, ms: performance.now() - t, ok: true }
-  } catch {
-    return { rpcs, hops, ms: performance.now() - t, ok: false }
+  } catch (err: any) {
+    return { rpcs, hops, ms: performance.now() - t, ok: false, error: `${err.name}: ${err.message}` }
   }
 }
 
@@ -172,6 +172,8 @@ function sumRing (counter: 'lookupRpcsSent' | 'ringRpcsSent'): number {
 interface Summary {
   lookups: number
   failed: number
+  /** What the failed lookups threw */
+  errors: string[]
   rpcsPerLookup: number
   meanHops: number
   maxHops: number
@@ -185,6 +187,7 @@ function summarise (samples: Sample[]): Summary {
   return {
     lookups: samples.length,
     failed: samples.length - ok.length,
+    errors: samples.flatMap(s => s.error == null ? [] : [s.error]),
     rpcsPerLookup: mean(samples.map(s => s.rpcs)),
     meanHops: mean(ok.map(s => s.hops)),
     maxHops: Math.max(0, ...ok.map(s => s.hops)),

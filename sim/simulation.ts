@@ -120,21 +120,6 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   // why lookups went wrong or failed: the first place to look when tuning the ring
   const diagnostics = { wrong: {} as Record<string, number>, failed: {} as Record<string, number>, origin: {} as Record<string, number> }
   const joinedAt = new Map<string, number>()
-  // when the owner of each lookup key in flight answered it (global knowledge, for the diagnostics):
-  // tells an owner that changed while the answer travelled back from one the routing got wrong
-  const deliveredAt = new Map<bigint, number>()
-  const observeDeliveries = (rpc: Rpc<RingRequest, RingResponse>, address: string): Rpc<RingRequest, RingResponse> => ({
-    request: async (to, req, options) => rpc.request(to, req, options),
-    handle: (handler) => {
-      rpc.handle(async (from, req, options) => {
-        const res = await handler(from, req, options)
-        if (req.type === RingRequest.Type.ROUTE && req.route != null && !req.route.maintenance && res.route?.owner?.address === address && measuring()) {
-          deliveredAt.set(idFromBytes(req.route.key), scheduler.now)
-        }
-        return res
-      })
-    }
-  })
   const count = (table: Record<string, number>, reason: string): void => { table[reason] = (table[reason] ?? 0) + 1 }
   const fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
   // why a request that was not the object's first went to the origin (judged with global knowledge)
@@ -171,7 +156,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     const address = makeAddress(nextAddress++)
     const peer: Peer = { id: idFromBytes(createHash('sha256').update(address).digest()), address }
     const random = root.fork(`node:${address}`)
-    const ring = new RingNode({ clock, random, rpc: observeDeliveries(network.rpc(address, ringProtocol), address) }, {
+    const ring = new RingNode({ clock, random, rpc: network.rpc(address, ringProtocol) }, {
       self: peer,
       successorListSize: opts.successors,
       stabilizeIntervalMs: opts.stabilizeIntervalMs,
@@ -456,14 +441,13 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       window.correct++
     } else {
       lookups.wrong++
-      count(diagnostics.wrong, wrongReason(truth, owner, deliveredAt.get(key)))
+      count(diagnostics.wrong, wrongReason(truth, owner))
     }
-    deliveredAt.delete(key)
     hopHistogram[hops] = (hopHistogram[hops] ?? 0) + 1
     latency.add(ms)
   }
 
-  const wrongReason = (truth: Peer | undefined, owner: Peer, delivered: number | undefined): string => {
+  const wrongReason = (truth: Peer | undefined, owner: Peer): string => {
     if (truth == null) {
       return 'no members'
     }
@@ -472,11 +456,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     }
     const ownerPage = pages.get(owner.address)
     const ownerPred = ownerPage?.ring.predecessor
-    const truthJoined = joinedAt.get(truth.address) ?? 0
-    if (delivered != null && truthJoined > delivered) {
-      return 'true owner joined while the answer travelled back'
-    }
-    const age = scheduler.now - truthJoined
+    const age = scheduler.now - (joinedAt.get(truth.address) ?? 0)
     if (age < 10_000) {
       return 'true owner joined < 10 s ago'
     }
@@ -501,9 +481,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       if (measured) {
         judge(key, res.owner, res.hops, scheduler.now - started)
       }
-      deliveredAt.delete(key)
     } catch (err: any) {
-      deliveredAt.delete(key)
       lookupFailed(page, measured, err)
     }
   }

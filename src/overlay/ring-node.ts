@@ -17,17 +17,13 @@
  * so corrections after a burst of joins cascade at network speed.
  * - Fix-fingers checks one finger per round, farthest first, down to the
  * successor: one probe of the finger's predecessor for a live finger, a
- * lookup only for a missing or dead one. A finger a lookup found dead is
- * repaired at the next round, ahead of the round-robin. Fingers have base
- * 2^fingerBits.
+ * lookup only for a missing or dead one. Fingers have base 2^fingerBits.
  * - Lookups are recursive: each hop runs `route()`, forwards, and waits for
  * the answer, which returns along the path. A forwarded request carries the
  * time left (`budgetMs`), so deadlines shrink hop by hop; each wait is sized
  * from the measured round-trip time and the hops still to go. A hop not
  * heard from recently is probed first, so a crashed finger costs one short
- * probe rather than a long wait. The origin does not give up on a hop whose
- * allowance passed: it tries the next candidate alongside and takes the
- * first answer. Hops that fail a lookup are skipped for its
+ * probe rather than a long wait. Hops that fail a lookup are skipped for its
  * retries only: a downstream failure says little about the next hop, and
  * blaming it globally would cascade up the path. Only direct evidence (a
  * peer unreachable, or silent to direct requests twice) marks it dead.
@@ -48,7 +44,7 @@ import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, known
 import { silentLog } from './seams.ts'
 import { peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
-import type { NextHop, SuspectSet } from './route.ts'
+import type { SuspectSet } from './route.ts'
 import type { PeersChange, RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
 
@@ -272,12 +268,6 @@ export class RingNode {
   private confirmed = false
   private lastNudgeAt = -Infinity
   private nextFinger: number
-  /** Finger indices whose peer a lookup found dead or silent: repaired before the round-robin goes on */
-  private readonly brokenFingers = new Set<number>()
-  /** Signals that abort whenever our lifecycle does (see `forward`): requests need not chain them again */
-  private readonly followsLifecycle = new WeakSet<AbortSignal>()
-  /** One controller per `forward` under way: `stop()` aborts them with the lifecycle */
-  private readonly forwarding = new Set<AbortController>()
   private lifecycle = new AbortController()
   private serving = false
   private member = false
@@ -480,10 +470,6 @@ export class RingNode {
     this.serving = false
     this.stopMaintenance()
     this.lifecycle.abort()
-    for (const forwarding of this.forwarding) {
-      forwarding.abort()
-    }
-    this.forwarding.clear()
   }
 
   /** Whether `address` failed a direct request recently (routing avoids it) */
@@ -641,33 +627,16 @@ export class RingNode {
     if (succ == null) {
       return
     }
-    // a finger a lookup found broken is repaired first: the round-robin would reach it only after
-    // every other finger, and meanwhile each lookup through that stretch takes a detour
-    let i = this.nextFinger
-    let broken = false
-    for (const index of this.brokenFingers) {
-      this.brokenFingers.delete(index)
-      if (!this.state.fingers.has(index)) {
-        i = index
-        broken = true
-        break
-      }
-    }
+    const i = this.nextFinger
     const start = fingerStart(this.self.id, i, this.fingerBits)
     if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
-      if (broken) {
-        // it starts before our successor now: the successor serves it
-        return
-      }
       // this and every lower finger start falls before our successor: they are the successor
       const removed = dropFingersUpTo(this.state, i)
       this.reportChange({ added: [], removed })
       this.nextFinger = this.topFinger
       return
     }
-    if (!broken) {
-      this.nextFinger = i - 1
-    }
+    this.nextFinger = i - 1
     let finger = this.state.fingers.get(i)
     try {
       if (finger != null && !this.isSuspect(finger.address)) {
@@ -779,7 +748,6 @@ export class RingNode {
     for (const [i, peer] of this.state.fingers) {
       if (peer.address === finger.address) {
         this.state.fingers.delete(i)
-        this.brokenFingers.add(i)
         removed = true
       }
     }
@@ -792,11 +760,6 @@ export class RingNode {
   private fail (peer: Peer): void {
     this.dead.set(peer.address, this.clock.now() + this.suspectTimeoutMs)
     this.heardFrom.delete(peer.address)
-    for (const [i, finger] of this.state.fingers) {
-      if (finger.address === peer.address) {
-        this.brokenFingers.add(i)
-      }
-    }
     const was = forgetPeer(this.state, peer.address)
     if (was.predecessor) {
       this.application.predecessorChanged?.(peer, undefined)
@@ -965,185 +928,79 @@ export class RingNode {
 
   /**
    * Delivers here or forwards `req` towards the owner of `key`, retrying other
-   * candidates when a next hop fails, within the request's budget.
-   *
-   * At the lookup's origin a forwarded request gets the whole budget left
-   * (less a reserve), but an answer is expected within the hop allowance.
-   * When that passes, the hop is not abandoned: the next candidate is tried
-   * alongside it, and the first answer wins. A slow answer is usually a path
-   * repairing itself further on (a node on it crashed and its upstream is
-   * retrying); cutting it off would throw that work away, and waiting for it
-   * alone would leave the rest of the budget to one guess. Further hops wait
-   * their allowance, then give up, as the origin would otherwise.
+   * candidates when a next hop fails, within the request's budget
    */
   private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
     const deadline = this.clock.now() + req.budgetMs
-    // hops that failed (or were tried by) this lookup are skipped for its retries only: a downstream
-    // failure says little about the next hop itself, and blaming it globally would cascade up the path
+    // hops that failed this lookup are skipped for its retries only: a downstream failure says
+    // little about the next hop itself, and blaming it globally would cascade up the path
     const excluded = new Set<Address>()
     const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) }
-    // aborts the attempts still in flight once the lookup is decided, or when the caller or our
-    // shutdown aborts it
-    const { signal: attemptSignal, release } = this.forwardingSignal(signal)
-    const events: HopEvent[] = []
-    let wake: (() => void) | undefined
-    const push = (event: HopEvent): void => {
-      events.push(event)
-      wake?.()
-      wake = undefined
-    }
-    const arrival = async (): Promise<void> => new Promise<void>(resolve => { wake = resolve })
-    const nextEvent = async (): Promise<HopEvent> => {
-      while (events.length === 0) {
-        await arrival()
-      }
-      return events.shift() as HopEvent
-    }
-    const running = new Set<HopAttempt>()
-    // only the lookup's origin hedges: were every hop to, a path that is slow throughout (a ring
-    // being repaired) would fan out exponentially. Further hops wait their allowance, then give up
-    const hedging = req.hops === 0
     let lastError: Error | undefined
-    let tries = 0
     let deadCandidates = 0
-
-    const launch = (hop: NextHop): void => {
-      const attempt: HopAttempt = { peer: hop.peer, overdue: false, cutShort: false }
-      running.add(attempt)
-      excluded.add(hop.peer.address)
-      tries++
-      void (async () => {
-        if (!await this.isLikelyAlive(hop.peer, attemptSignal)) {
-          push({ attempt, type: 'dead' })
-          return
-        }
-        const remaining = deadline - this.clock.now()
-        const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
-        const budget = remaining * (1 - RETRY_RESERVE)
-        const wait = hedging ? budget : Math.min(budget, allowance)
-        if (Math.min(wait, allowance) < MIN_HOP_BUDGET_MS) {
-          push({ attempt, type: 'error', error: new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${req.hops} hops`) })
-          return
-        }
-        attempt.cutShort = wait < allowance
-        const timer = wait > allowance ? this.clock.setTimer(() => { push({ attempt, type: 'overdue' }) }, allowance) : undefined
-        try {
-          const res = await this.call(hop.peer.address, {
-            type: RingRequest.Type.ROUTE,
-            route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
-          }, wait, attemptSignal)
-          push({ attempt, type: 'answer', res: requireField(res.route, 'route') })
-        } finally {
-          timer?.cancel()
-        }
-      })().catch((error: any) => { push({ attempt, type: 'error', error }) })
-    }
-
-    try {
-      while (true) {
-        if ([...running].every(a => a.overdue)) {
-          // nothing in flight, or everything in flight is late: try the next candidate
-          const decision = route(this.state, key, avoid, req.final)
-          if (decision.type === 'deliver') {
-            const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
-            return { owner: peerToWire(this.self), hops: req.hops, app }
-          }
-          if (req.hopsLeft <= 0) {
-            throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
-          }
-          const hop = decision.hops[0]
-          if (hop != null && tries < MAX_HOP_ATTEMPTS && (deadline - this.clock.now()) * (1 - RETRY_RESERVE) >= MIN_HOP_BUDGET_MS) {
-            launch(hop)
-          } else if (running.size === 0) {
-            break
-          }
-        }
-        const event = await nextEvent()
-        const { attempt } = event
-        if (event.type === 'overdue') {
-          if (running.has(attempt)) {
-            attempt.overdue = true
-          }
-          continue
-        }
-        running.delete(attempt)
-        if (event.type === 'answer') {
-          return event.res
-        }
-        if (event.type === 'dead') {
-          if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
-            // a candidate a short probe found dead cost no forward: it does not use up a try
-            tries--
-          }
-          continue
-        }
-        const err = event.error
-        lastError = err
-        this.blameHop(attempt, err, req.hops, running.size > 0)
+    for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
+      const decision = route(this.state, key, avoid, req.final)
+      if (decision.type === 'deliver') {
+        const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
+        return { owner: peerToWire(this.self), hops: req.hops, app }
       }
-    } finally {
-      release()
+      if (req.hopsLeft <= 0) {
+        throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
+      }
+      const hop = decision.hops[0]
+      if (hop == null) {
+        break
+      }
+      if (!await this.isLikelyAlive(hop.peer, signal)) {
+        excluded.add(hop.peer.address)
+        if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
+          // a candidate a short probe found dead cost no forward: it does not use up a try
+          attempt--
+        }
+        continue
+      }
+      const remaining = deadline - this.clock.now()
+      const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
+      const wait = Math.min(remaining * (1 - RETRY_RESERVE), allowance)
+      if (wait < MIN_HOP_BUDGET_MS) {
+        break
+      }
+      try {
+        const res = await this.call(hop.peer.address, {
+          type: RingRequest.Type.ROUTE,
+          route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
+        }, wait, signal)
+        return requireField(res.route, 'route')
+      } catch (err: any) {
+        lastError = err
+        switch (err.name) {
+          case 'AbortError':
+          case 'HopLimitError':
+          case 'InvalidMessageError':
+            // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
+            // the caller's problem, not the hop's
+            throw err
+          case 'RpcTimeoutError':
+            if (wait < allowance) {
+              // the wait was cut short by our own budget: that says nothing about the hop, and
+              // guessing another path in the time left would only risk a wrong answer
+              throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${req.hops} hops`)
+            }
+            excluded.add(hop.peer.address)
+            this.dropFinger(hop.peer)
+            break
+          case 'LookupFailedError':
+          case 'RemoteError':
+            // the hop answered, so it is alive: its part of the walk failed, try another path
+            excluded.add(hop.peer.address)
+            break
+          default:
+            // unreachable, stopped, leaving, or not in our ring: direct evidence
+            this.fail(hop.peer)
+        }
+      }
     }
     throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
-  }
-
-  /**
-   * A signal for the requests of one `forward`, aborted by `signal`, by
-   * `stop()` or by `release()`. `stop()` aborts it through `forwarding`: a
-   * listener per request on the long-lived lifecycle signal (or an
-   * AbortSignal.any) would pile up there.
-   */
-  private forwardingSignal (signal?: AbortSignal): { signal: AbortSignal, release(): void } {
-    const done = new AbortController()
-    const caller = signal != null && signal !== this.lifecycle.signal ? signal : undefined
-    const abort = (): void => { done.abort() }
-    caller?.addEventListener('abort', abort, { once: true })
-    if (caller?.aborted === true || this.lifecycle.signal.aborted) {
-      done.abort()
-    }
-    this.forwarding.add(done)
-    this.followsLifecycle.add(done.signal)
-    return {
-      signal: done.signal,
-      release: () => {
-        caller?.removeEventListener('abort', abort)
-        this.forwarding.delete(done)
-        done.abort()
-      }
-    }
-  }
-
-  /**
-   * A forwarded request failed: throws when the lookup must end here, and
-   * otherwise updates what we know of the hop, so the caller tries another
-   */
-  private blameHop (attempt: HopAttempt, err: any, hops: number, othersRunning: boolean): void {
-    switch (err.name) {
-      case 'AbortError':
-      case 'HopLimitError':
-      case 'InvalidMessageError':
-        // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
-        // the caller's problem, not the hop's
-        throw err
-      case 'RpcTimeoutError':
-        if (attempt.cutShort) {
-          // the wait was cut short by our own budget: that says nothing about the hop, and
-          // guessing another path in the time left would only risk a wrong answer
-          if (!othersRunning) {
-            throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
-          }
-          return
-        }
-        this.dropFinger(attempt.peer)
-        return
-      case 'LookupFailedError':
-      case 'RemoteError':
-        // the hop answered, so it is alive: its part of the walk failed, try another path
-        return
-      default:
-        // unreachable, stopped, leaving, or not in our ring: direct evidence
-        this.fail(attempt.peer)
-    }
   }
 
   /**
@@ -1350,11 +1207,10 @@ export class RingNode {
 
   private async call (to: Address, req: Omit<RingRequest, 'namespace'>, timeout: number, signal?: AbortSignal): Promise<RingResponse> {
     const sent = this.clock.now()
-    let chained = this.lifecycle.signal
-    if (signal != null && signal !== chained) {
-      chained = this.followsLifecycle.has(signal) ? signal : AbortSignal.any([signal, chained])
-    }
-    const res = await this.rpc.request(to, { ...req, namespace: this.namespace }, { timeout, signal: chained })
+    const res = await this.rpc.request(to, { ...req, namespace: this.namespace }, {
+      timeout,
+      signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
+    })
     this.heardFrom.set(to, this.clock.now())
     if (req.type !== RingRequest.Type.ROUTE) {
       // a direct request's round trip: one sample of the network's RTT
@@ -1366,21 +1222,6 @@ export class RingNode {
     return res
   }
 }
-
-/** One next hop a forwarded request was sent to */
-interface HopAttempt {
-  peer: Peer
-  /** Its hop allowance passed without an answer: the next candidate may be tried alongside */
-  overdue: boolean
-  /** Our own budget cut its wait below the hop allowance: a timeout says nothing about the hop */
-  cutShort: boolean
-}
-
-type HopEvent =
-  | { attempt: HopAttempt, type: 'answer', res: RouteResponse }
-  | { attempt: HopAttempt, type: 'dead' }
-  | { attempt: HopAttempt, type: 'overdue' }
-  | { attempt: HopAttempt, type: 'error', error: any }
 
 function isMarked (marks: Map<Address, number>, address: Address, now: number): boolean {
   const until = marks.get(address)

@@ -23,7 +23,7 @@ const NODES = 32
 const POISONED = 31
 const DOOMED = 30
 const BUSY = 29
-/** The one node that never copies as a home node: the poisoned holder's asset lives there, so only requesters meet its bytes */
+/** The one node that never copies as a home node: the assets of tests that need a single holder live there */
 const NO_HOME_COPIES = 19
 
 describe('ringcdn on 32 libp2p nodes', function () {
@@ -42,7 +42,6 @@ describe('ringcdn on 32 libp2p nodes', function () {
     '/js/app.js': { body: bytesOf(3 * CHUNK_SIZE + 123, 1) },
     '/css/site.css': { body: bytesOf(CHUNK_SIZE + 7, 3) },
     '/css/never-fetched.css': { body: bytesOf(100, 4) },
-    '/video/clip.mp4': { body: bytesOf(12 * CHUNK_SIZE, 5) },
     '/fonts/busy.woff2': { body: bytesOf(CHUNK_SIZE, 6) },
     '/data/headers.json': { body: bytesOf(5000, 7), inManifest: false, reprDigest: true },
     '/data/untrusted.json': { body: bytesOf(5000, 8), inManifest: false }
@@ -183,7 +182,11 @@ describe('ringcdn on 32 libp2p nodes', function () {
   })
 
   it('completes a fetch when its holder dies mid-transfer', async () => {
-    const { url, body } = asset('/video/clip.mp4')
+    // an asset whose home node does not copy it: the doomed node must be its only holder
+    const path = await pathWithHome('/video/doomed', home => home === NO_HOME_COPIES)
+    const body = bytesOf(12 * CHUNK_SIZE, 5)
+    origin.set(path, { body, contentType: 'video/mp4', reprDigest: true })
+    const url = origin.url(path)
     await bodyBytes(await cdn(DOOMED).fetch(url))
     await waitForHolders(7, url, 1)
 

@@ -165,7 +165,12 @@ export class DirectoryService implements RingApplication {
    */
   forget (key: bigint, holder: Address): void {
     this.directory.remove(key, holder)
-    this.replicateGone(key, [holder])
+    const successor = this.ring.successors[0]
+    if (!this.replicate || successor == null || successor.address === this.ring.self.address) {
+      return
+    }
+    const req = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: idToBytes(key), gone: [holder], entries: [] })
+    this.ring.message(successor.address, req).catch(() => {})
   }
 
   // ---- home node side (RingApplication) ----------------------------------
@@ -275,16 +280,6 @@ export class DirectoryService implements RingApplication {
       (this.demand.peek(key) ?? 0) >= this.soleHolderMinLocates && !this.holdsLocally(key)) {
       this.onSoleHolder?.(key, holder)
     }
-  }
-
-  /** Tells our successor to drop `gone` from its replica of `key`'s entry */
-  private replicateGone (key: bigint, gone: Address[]): void {
-    const successor = this.ring.successors[0]
-    if (!this.replicate || gone.length === 0 || successor == null || successor.address === this.ring.self.address) {
-      return
-    }
-    const req = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: idToBytes(key), gone, entries: [] })
-    this.ring.message(successor.address, req).catch(() => {})
   }
 
   handoverOnLeave (): Uint8Array<ArrayBuffer> {

@@ -19,6 +19,8 @@ export const SESSION_DISTRIBUTIONS: readonly SessionDistribution[] = ['exponenti
 export type BootstrapChoice = 'random' | 'nearest'
 
 export const BOOTSTRAP_CHOICES: readonly BootstrapChoice[] = ['random', 'nearest']
+export type StartChoice = 'joins' | 'converged'
+export const START_CHOICES: readonly StartChoice[] = ['joins', 'converged']
 
 export interface SimOptions {
   /**
@@ -57,6 +59,17 @@ export interface SimOptions {
    * @default 'random'
    */
   bootstrap: BootstrapChoice
+  /**
+   * How the initial population forms the ring: `joins` — every node joins
+   * through the protocol during the first half of the warm-up; `converged` —
+   * all nodes are members at t = 0 with the routing state a settled ring has
+   * (neighbours and fingers computed by the oracle), for measuring a stable
+   * ring, or churn from a stable start, at sizes where 10⁵ joins would take
+   * hours of wall time. Later arrivals always join through the protocol.
+   *
+   * @default 'joins'
+   */
+  start: StartChoice
   /**
    * Fraction in [0, 1] of departures that are crashes rather than graceful leaves.
    *
@@ -193,6 +206,7 @@ export const DEFAULT_WARMUP_MS = 5 * MINUTE_MS
 export const DEFAULT_SESSION_MEDIAN_MS = 10 * MINUTE_MS
 export const DEFAULT_SESSION_DIST: SessionDistribution = 'exponential'
 export const DEFAULT_BOOTSTRAP: BootstrapChoice = 'random'
+export const DEFAULT_START: StartChoice = 'joins'
 export const DEFAULT_CRASH_FRACTION = 0.5
 export const DEFAULT_MASS_FAILURE_FRACTION = 0.5
 export const DEFAULT_LOSS = 0
@@ -216,6 +230,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   sessionMedianMs: DEFAULT_SESSION_MEDIAN_MS,
   sessionDist: DEFAULT_SESSION_DIST,
   bootstrap: DEFAULT_BOOTSTRAP,
+  start: DEFAULT_START,
   crashFraction: DEFAULT_CRASH_FRACTION,
   massFailureFraction: DEFAULT_MASS_FAILURE_FRACTION,
   loss: DEFAULT_LOSS,
@@ -268,6 +283,7 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'session-median', arg: 'DUR', default: formatDuration(DEFAULT_SESSION_MEDIAN_MS), help: 'median node session; 0 = no churn' },
   { name: 'session-dist', arg: 'DIST', default: DEFAULT_SESSION_DIST, help: `session length distribution: ${SESSION_DISTRIBUTIONS.join(' | ')}` },
   { name: 'bootstrap', arg: 'HOW', default: DEFAULT_BOOTSTRAP, help: `members a joining node is handed: ${BOOTSTRAP_CHOICES.join(' | ')} (random = the relay's answer)` },
+  { name: 'start', arg: 'HOW', default: DEFAULT_START, help: `how the initial nodes form the ring: ${START_CHOICES.join(' | ')} (converged = members at t = 0 with settled routing state)` },
   { name: 'crash-fraction', arg: 'F', default: String(DEFAULT_CRASH_FRACTION), help: 'fraction of departures that crash rather than leave, 0..1' },
   { name: 'mass-failure-at', arg: 'DUR', help: 'when one correlated crash event happens (default none)' },
   { name: 'mass-failure-fraction', arg: 'F', default: String(DEFAULT_MASS_FAILURE_FRACTION), help: 'fraction of live nodes crashing then, 0..1' },
@@ -312,6 +328,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     sessionMedianMs: readDuration(raw, 'session-median', DEFAULT_SESSION_MEDIAN_MS),
     sessionDist: readChoice(raw, 'session-dist', SESSION_DISTRIBUTIONS, DEFAULT_SESSION_DIST),
     bootstrap: readChoice(raw, 'bootstrap', BOOTSTRAP_CHOICES, DEFAULT_BOOTSTRAP),
+    start: readChoice(raw, 'start', START_CHOICES, DEFAULT_START),
     crashFraction: readFraction(raw, 'crash-fraction', DEFAULT_CRASH_FRACTION),
     massFailureFraction: readFraction(raw, 'mass-failure-fraction', DEFAULT_MASS_FAILURE_FRACTION),
     loss: readFraction(raw, 'loss', DEFAULT_LOSS),

@@ -5,6 +5,9 @@
  * arrives.
  */
 
+import { distance, fingerCount, fingerStart } from '../src/overlay/ring-id.ts'
+import { FINGER_BITS } from '../src/overlay/ring-node.ts'
+import type { RoutingSnapshot } from '../src/overlay/ring-node.ts'
 import type { Peer } from '../src/overlay/seams.ts'
 
 export class Oracle {
@@ -26,6 +29,17 @@ export class Oracle {
     }
     this.members.splice(this.lowerBound(peer.id), 0, peer)
     this.byAddress.set(peer.address, peer)
+  }
+
+  /** Adds many members at once (one sort instead of an insertion each) */
+  addAll (peers: readonly Peer[]): void {
+    for (const peer of peers) {
+      if (!this.byAddress.has(peer.address)) {
+        this.byAddress.set(peer.address, peer)
+        this.members.push(peer)
+      }
+    }
+    this.members.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   }
 
   remove (address: string): void {
@@ -62,6 +76,42 @@ export class Oracle {
     }
     const i = this.lowerBound(peer.id)
     return this.members[(i - 1 + this.members.length) % this.members.length]
+  }
+
+  /** Up to `count` members clockwise after `peer`, nearest first (its true successor list) */
+  successorsOf (peer: Peer, count: number): Peer[] {
+    const out: Peer[] = []
+    const n = this.members.length
+    const i = this.lowerBound(peer.id)
+    for (let k = 1; k <= Math.min(count, n - 1); k++) {
+      out.push(this.members[(i + k) % n])
+    }
+    return out
+  }
+
+  /**
+   * What `self`'s routing state is once the ring has settled (Chord's invariants hold everywhere): the
+   * true predecessor, the next `successors` members, and finger `i` = the owner of its start for every
+   * finger that starts beyond the first successor (the ones a node keeps, see `fixNextFinger`)
+   */
+  settledState (self: Peer, successors: number, fingerBits: number = FINGER_BITS): RoutingSnapshot {
+    const list = this.successorsOf(self, successors)
+    const fingers: Array<{ index: number, peer: Peer }> = []
+    const first = list[0]
+    if (first != null) {
+      const reach = distance(self.id, first.id)
+      for (let i = fingerCount(fingerBits) - 1; i >= 0; i--) {
+        const start = fingerStart(self.id, i, fingerBits)
+        if (distance(self.id, start) <= reach) {
+          break
+        }
+        const owner = this.successor(start)
+        if (owner != null && owner.address !== self.address) {
+          fingers.push({ index: i, peer: owner })
+        }
+      }
+    }
+    return { predecessor: this.previous(self), successors: list, fingers }
   }
 
   /** A uniformly random member */

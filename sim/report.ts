@@ -44,6 +44,19 @@ export interface HeadlineRow {
   ok?: boolean
 }
 
+/** Pure lookups judged when the owner answered rather than on arrival (absent without pure lookups) */
+function atOwnerRows (lookups: SimResult['lookups']): HeadlineRow[] {
+  const pure = lookups.pure ?? 0
+  if (pure === 0 || lookups.correctAtOwner == null) {
+    return []
+  }
+  return [{
+    label: 'Correct at the owner',
+    value: formatPercent(lookups.correctAtOwner / pure, 3),
+    detail: `${formatInt(lookups.correctAtOwner)} of ${formatInt(pure)} pure lookups right when the owner answered (failed ones count as not)`
+  }]
+}
+
 /** The headline metrics, formatted for people: the report's table and the CLI's summary lines */
 export function headlineRows (r: SimResult): HeadlineRow[] {
   const { lookups, fetches } = r
@@ -54,6 +67,7 @@ export function headlineRows (r: SimResult): HeadlineRow[] {
       detail: `${formatInt(lookups.correct)} of ${formatInt(lookups.total)} · ${formatInt(lookups.wrong)} wrong · ${formatInt(lookups.failed)} failed`,
       ok: lookups.total > 0 ? lookups.correct / lookups.total >= CORRECT_RATIO_TARGET : undefined
     },
+    ...atOwnerRows(lookups),
     { label: 'Hops', value: `mean ${formatNumber(r.hops.mean, 2)} · p50 ${formatNumber(r.hops.p50, 0)} · p99 ${formatNumber(r.hops.p99, 0)}` },
     { label: 'Lookup latency', value: `p50 ${formatInt(r.latencyMs.p50)} ms · p99 ${formatInt(r.latencyMs.p99)} ms` },
     { label: 'Offload', value: formatPercent(r.offload, 1), detail: `ideal ${formatPercent(r.idealOffload, 1)}${originReasonsText(fetches.originReasons)}` },

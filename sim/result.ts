@@ -19,8 +19,14 @@ export interface SimResult {
   peakRssMB: number
   /** Scheduler events executed */
   events: number
-  /** Lookups judged by the oracle after warm-up: correct + wrong + failed = total */
-  lookups: { total: number, correct: number, wrong: number, failed: number }
+  /**
+   * Lookups judged by the oracle after warm-up: correct + wrong + failed = total. `correct` judges the
+   * owner a lookup returned against the true successor when the answer *arrives* at the requester.
+   * `correctAtOwner` judges the `pure` lookups (`--lookup-rate`; of `total`, failed ones included)
+   * when the owner *gives* the answer: the difference is answers that were right and went stale on the way back (the owner left, or a new
+   * owner joined, while the answer travelled the path back)
+   */
+  lookups: { total: number, correct: number, wrong: number, failed: number, pure?: number, correctAtOwner?: number }
   /** Overlay hops per answered lookup */
   hops: { mean: number, p50: number, p99: number }
   /** Virtual time from issuing a lookup to its answer */

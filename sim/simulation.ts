@@ -116,7 +116,10 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const measuredMs = opts.durationMs - opts.warmupMs
 
   // ---- metrics -----------------------------------------------------------
-  const lookups = { total: 0, correct: 0, wrong: 0, failed: 0 }
+  const lookups = { total: 0, correct: 0, wrong: 0, failed: 0, pure: 0, correctAtOwner: 0 }
+  // pure lookups in flight → whether the node that delivered one was the key's true owner when it
+  // answered (set by `ringRpc`): the same answer judged when it is given rather than when it arrives
+  const ownerVerdicts = new Map<bigint, boolean | undefined>()
   // why lookups went wrong or failed: the first place to look when tuning the ring
   const diagnostics = { wrong: {} as Record<string, number>, failed: {} as Record<string, number>, origin: {} as Record<string, number> }
   const joinedAt = new Map<string, number>()
@@ -152,11 +155,31 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   }
 
   // ---- pages -------------------------------------------------------------
+  /** The ring transport of a page, noting the oracle's verdict when this page delivers a pure lookup */
+  const ringRpc = (address: string): Rpc<RingRequest, RingResponse> => {
+    const rpc = network.rpc(address, ringProtocol)
+    return {
+      request: async (to, req, options) => rpc.request(to, req, options),
+      handle: (handler) => {
+        rpc.handle(async (from, req, options) => {
+          const res = await handler(from, req, options)
+          if (ownerVerdicts.size > 0 && req.route != null && res.route?.owner?.address === address) {
+            const key = idFromBytes(req.route.key)
+            if (ownerVerdicts.has(key)) {
+              ownerVerdicts.set(key, oracle.successor(key)?.address === address)
+            }
+          }
+          return res
+        })
+      }
+    }
+  }
+
   const createPage = (): Page => {
     const address = makeAddress(nextAddress++)
     const peer: Peer = { id: idFromBytes(createHash('sha256').update(address).digest()), address }
     const random = root.fork(`node:${address}`)
-    const ring = new RingNode({ clock, random, rpc: network.rpc(address, ringProtocol) }, {
+    const ring = new RingNode({ clock, random, rpc: ringRpc(address) }, {
       self: peer,
       successorListSize: opts.successors,
       stabilizeIntervalMs: opts.stabilizeIntervalMs,
@@ -422,21 +445,26 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     return listed === 0 ? 'no holder listed' : `all ${Math.min(HOLDER_ATTEMPTS, listed)} holders tried failed`
   }
 
-  const lookupFailed = (page: Page, measured: boolean, err: Error): void => {
+  /** Counts a failed lookup; false when it does not count (not measured, or its own page left) */
+  const lookupFailed = (page: Page, measured: boolean, err: Error): boolean => {
     // a lookup cut short because its own page left is not the ring's failure
     if (measured && page.alive && page.ring.joined) {
       lookups.total++
       lookups.failed++
       window.lookups++
       count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
+      return true
     }
+    return false
   }
 
-  const judge = (key: bigint, owner: Peer, hops: number, ms: number): void => {
+  /** Judges an answered lookup on arrival; true when it is right */
+  const judge = (key: bigint, owner: Peer, hops: number, ms: number): boolean => {
     lookups.total++
     window.lookups++
     const truth = oracle.successor(key)
-    if (truth?.address === owner.address) {
+    const right = truth?.address === owner.address
+    if (right) {
       lookups.correct++
       window.correct++
     } else {
@@ -445,6 +473,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     }
     hopHistogram[hops] = (hopHistogram[hops] ?? 0) + 1
     latency.add(ms)
+    return right
   }
 
   const wrongReason = (truth: Peer | undefined, owner: Peer): string => {
@@ -476,13 +505,25 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     const key = idFromBytes(createHash('sha256').update(`lookup:${workload.next()}`).digest())
     const started = scheduler.now
     const measured = measuring()
+    if (measured) {
+      ownerVerdicts.set(key, undefined)
+    }
     try {
       const res = await page.ring.lookup(key)
       if (measured) {
-        judge(key, res.owner, res.hops, scheduler.now - started)
+        const right = judge(key, res.owner, res.hops, scheduler.now - started)
+        lookups.pure++
+        // no verdict: the requester owned the key itself (0 hops), so it answered on arrival
+        if (ownerVerdicts.get(key) ?? right) {
+          lookups.correctAtOwner++
+        }
       }
     } catch (err: any) {
-      lookupFailed(page, measured, err)
+      if (lookupFailed(page, measured, err)) {
+        lookups.pure++
+      }
+    } finally {
+      ownerVerdicts.delete(key)
     }
   }
 
@@ -502,11 +543,25 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     scheduler.after(workload.exponential(1000 / (ratePerNode * opts.nodes)), tick)
   }
 
+  /** `--start converged`: every initial page a member at t = 0, with the routing state of a settled ring */
+  const startConverged = (): void => {
+    const initial = Array.from({ length: opts.nodes }, createPage)
+    oracle.addAll(initial.map(page => page.peer))
+    for (const page of initial) {
+      page.ring.resume(oracle.settledState(page.peer, opts.successors))
+      joined(page)
+    }
+  }
+
   // ---- schedule ----------------------------------------------------------
-  // the initial population arrives during the first half of the warm-up
-  const rampMs = opts.warmupMs / 2
-  for (let i = 0; i < opts.nodes; i++) {
-    scheduler.at(i === 0 ? 0 : churn.next() * rampMs, arrive)
+  // the initial population arrives during the first half of the warm-up, or is there at once
+  const rampMs = opts.start === 'converged' ? 0 : opts.warmupMs / 2
+  if (opts.start === 'converged') {
+    scheduler.at(0, startConverged)
+  } else {
+    for (let i = 0; i < opts.nodes; i++) {
+      scheduler.at(i === 0 ? 0 : churn.next() * rampMs, arrive)
+    }
   }
   if (opts.sessionMedianMs > 0) {
     // arrivals keep the population steady: rate = nodes / mean session

@@ -400,7 +400,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly registering = new Map<Address, Promise<void>>()
   private readonly registerAgain = new Set<Address>()
   /** Keys this node stored, so as home node it can list itself */
-  private readonly held = new LRUCache<bigint, true>({ max: HELD_KEYS })
+  // bounded by maxSize (one per key), not `max`: lru-cache allocates `max` slots up front, which
+  // for 50 000 keys is ~1 MiB per page before it holds anything
+  private readonly held = new LRUCache<bigint, true>({ maxSize: HELD_KEYS, sizeCalculation: () => 1 })
   /** Home copies being downloaded, by key */
   private readonly homeCopying = new Set<bigint>()
   /** Peers that sent bad bytes, until when they are avoided (ms since epoch) */

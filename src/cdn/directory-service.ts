@@ -116,7 +116,9 @@ export class DirectoryService implements RingApplication {
   private readonly onSoleHolder?: (key: bigint, holder: Peer) => void
   private readonly soleHolderMinLocates: number
   /** LOCATEs answered per key, the most recently asked-for keys kept */
-  private readonly demand = new LRUCache<bigint, number>({ max: DEMAND_KEYS })
+  // bounded by maxSize (one per key), not `max`: lru-cache allocates `max` slots up front (~217 KiB
+  // here), while most pages are home for a few keys
+  private readonly demand = new LRUCache<bigint, number>({ maxSize: DEMAND_KEYS, sizeCalculation: () => 1 })
   private readonly replicate: boolean
   private readonly queryOnMiss: boolean
   private readonly missQueryTimeoutMs: number

@@ -98,6 +98,12 @@ export class JoinFailedError extends Error {
   name = 'JoinFailedError'
 }
 
+/** A local call's arguments make no sense (never crosses the wire) */
+export class InvalidParametersError extends Error {
+  static name = 'InvalidParametersError'
+  name = 'InvalidParametersError'
+}
+
 /**
  * Rebuilds the named error for a code received on the wire
  */

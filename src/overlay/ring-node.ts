@@ -35,7 +35,7 @@
  * application state we were home for to the successor.
  */
 
-import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
 import { compareIds, distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
@@ -203,6 +203,15 @@ export interface RingApplication {
   predecessorChanged?(previous: Peer | undefined, current: Peer | undefined): void
 }
 
+/** A node's routing state as `RingNode.resume` takes it */
+export interface RoutingSnapshot {
+  predecessor?: Peer
+  /** Nearest first; at least one */
+  successors: Peer[]
+  /** Finger `index` is the successor of `fingerStart(self, index, fingerBits)` */
+  fingers?: Array<{ index: number, peer: Peer }>
+}
+
 export interface LookupOptions {
   /** Payload delivered to the key's owner's application */
   app?: Uint8Array<ArrayBuffer>
@@ -353,6 +362,39 @@ export class RingNode {
   /** Starts a new ring with this node as its only member */
   create (): void {
     this.start()
+    this.becomeMember()
+  }
+
+  /**
+   * Becomes a member with routing state known from elsewhere, instead of
+   * joining through a contact: a simulator that starts from a converged ring
+   * (the oracle computes every node's neighbours and fingers), or a node that
+   * kept its state across a restart. Maintenance starts as after a join and
+   * corrects whatever in `snapshot` is stale. A member, or a snapshot without
+   * successors, is refused with `InvalidParametersError`.
+   */
+  resume (snapshot: RoutingSnapshot): void {
+    if (this.member) {
+      throw new InvalidParametersError('already a ring member')
+    }
+    const successors = snapshot.successors.filter(p => p.address !== this.self.address)
+    if (successors.length === 0) {
+      throw new InvalidParametersError('a routing snapshot needs at least one successor other than this node')
+    }
+    this.start()
+    this.replaceSuccessors(successors)
+    for (const { index, peer } of snapshot.fingers ?? []) {
+      if (Number.isInteger(index) && index >= 0 && index <= this.topFinger) {
+        const { changed, previous } = setFinger(this.state, index, peer)
+        if (changed) {
+          this.reportChange({ added: [peer], removed: previous != null ? [previous] : [] })
+        }
+      }
+    }
+    this.changePredecessor(snapshot.predecessor)
+    // our successor already takes us as its predecessor when the snapshot is right; if not, the
+    // first stabilize round says so
+    this.confirmed = true
     this.becomeMember()
   }
 

@@ -1,4 +1,5 @@
 import { expect } from 'aegir/chai'
+import { Oracle } from '../../sim/oracle.ts'
 import { DirectoryService } from '../../src/cdn/directory-service.ts'
 import { ErrorCode } from '../../src/overlay/errors.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
@@ -320,6 +321,58 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(probes).to.be.lessThan(probesWithout)
     ring.stopAll()
   })
+  describe('resume from a routing snapshot', () => {
+    it('makes nodes members at once with a settled ring\'s state: every lookup is right before any maintenance round, and stays right', async () => {
+      ring = new SimRing({ seed: 'resume' })
+      const nodes = addresses(40).map(a => ring!.add(a))
+      const oracle = new Oracle()
+      oracle.addAll(nodes.map(n => n.self))
+      for (const node of nodes) {
+        ring.resume(node, oracle.settledState(node.self, node.state.successorListSize))
+      }
+      expect(ring.violations()).to.deep.equal([])
+      expect(nodes.every(n => n.fingers.length > 0)).to.equal(true)
+      const keys = [...randomKeys(10, 'resume'), ...edgeKeys(ring)]
+      const first = await ring.lookups(nodes, keys)
+      expect(first.wrong).to.deep.equal([])
+      expect(first.failed).to.deep.equal([])
+      await ring.run(20 * TEST_STABILIZE_MS)
+      expect(ring.violations()).to.deep.equal([])
+      const later = await ring.lookups(nodes, randomKeys(10, 'resume-later'))
+      expect(later.wrong).to.deep.equal([])
+      expect(later.failed).to.deep.equal([])
+    })
+
+    it('repairs a stale snapshot: a node resumed with a successor that has crashed finds its true neighbours', async () => {
+      ring = new SimRing({ seed: 'resume-stale' })
+      const nodes = await ring.build(addresses(16))
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      const late = ring.add('late')
+      const oracle = new Oracle()
+      oracle.addAll([...ring.members().map(n => n.self), late.self])
+      const snapshot = oracle.settledState(late.self, 8)
+      // the snapshot's first successor is gone by the time the node resumes
+      ring.crash(ring.nodes.get(snapshot.successors[0].address) as RingNode)
+      ring.resume(late, snapshot)
+      await ring.converge(20 * TEST_STABILIZE_MS)
+      expect(ring.violations()).to.deep.equal([])
+      const tally = await ring.lookups([late, ...ring.members().slice(0, 3)], randomKeys(10, 'resume-stale'))
+      expect(tally.wrong).to.deep.equal([])
+      expect(tally.failed).to.deep.equal([])
+      expect(nodes.length).to.equal(16)
+    })
+
+    it('refuses a snapshot without successors, and a node that is already a member, with InvalidParametersError', async () => {
+      ring = new SimRing({ seed: 'resume-bad' })
+      const [a, b] = [ring.add('a', 100n), ring.add('b', 200n)]
+      expect(() => { a.resume({ successors: [] }) }).to.throw().with.property('name', 'InvalidParametersError')
+      expect(() => { a.resume({ successors: [a.self] }) }).to.throw().with.property('name', 'InvalidParametersError')
+      expect(a.joined).to.equal(false)
+      ring.resume(a, { successors: [b.self], predecessor: b.self })
+      expect(() => { a.resume({ successors: [b.self] }) }).to.throw().with.property('name', 'InvalidParametersError')
+    })
+  })
+
   describe('a stretch of members skipped by the ring', () => {
     /**
      * The state a burst of concurrent joins can leave behind: `count`

@@ -12,7 +12,7 @@ import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
 import type { SimNetworkInit, SimProtocol } from '../../sim/network.ts'
-import type { RingNodeInit } from '../../src/overlay/ring-node.ts'
+import type { RingNodeInit, RoutingSnapshot } from '../../src/overlay/ring-node.ts'
 import type { Address, Peer, Rpc } from '../../src/overlay/seams.ts'
 
 /** The ring protocol as the simulator carries it: through the real codecs */
@@ -84,6 +84,12 @@ export class SimRing {
   /** Starts a new ring with `node` as its only member */
   create (node: RingNode): void {
     node.create()
+    this.live.add(node.self.address)
+  }
+
+  /** Makes `node` a member with the given routing state (`RingNode.resume`) and counts it as one */
+  resume (node: RingNode, snapshot: RoutingSnapshot): void {
+    node.resume(snapshot)
     this.live.add(node.self.address)
   }
 

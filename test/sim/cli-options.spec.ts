@@ -22,6 +22,7 @@ describe('sim cli options', () => {
       sessionMedianMs: 10 * 60_000,
       sessionDist: 'exponential',
       bootstrap: 'random',
+      start: 'joins',
       crashFraction: 0.5,
       massFailureFraction: 0.5,
       loss: 0,
@@ -46,7 +47,7 @@ describe('sim cli options', () => {
   it('parses every flag of the CLI contract', () => {
     const opts = parseSimArgs([
       '--nodes', '250', '--duration', '2h', '--warmup', '10m', '--session-median', '2m', '--session-dist', 'pareto',
-      '--bootstrap', 'nearest', '--crash-fraction', '0.25', '--mass-failure-at', '1h', '--mass-failure-fraction', '0.3', '--loss', '0.01',
+      '--bootstrap', 'nearest', '--start', 'converged', '--crash-fraction', '0.25', '--mass-failure-at', '1h', '--mass-failure-fraction', '0.3', '--loss', '0.01',
       '--objects', '5000', '--zipf', '1.1', '--mean-object-kb', '64', '--request-rate', '0.2', '--lookup-rate', '1.5',
       '--cache-mb', '12.5', '--home-copies', 'off', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
       '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet', '--wall-limit', '10m'
@@ -58,6 +59,7 @@ describe('sim cli options', () => {
       sessionMedianMs: 2 * 60_000,
       sessionDist: 'pareto',
       bootstrap: 'nearest',
+      start: 'converged',
       crashFraction: 0.25,
       massFailureAtMs: 3_600_000,
       massFailureFraction: 0.3,
@@ -154,6 +156,7 @@ describe('sim cli options', () => {
       { what: 'a garbled fix-fingers interval', argv: ['--fix-fingers-interval', 'soon'], flag: '--fix-fingers-interval', value: 'soon', says: /--fix-fingers-interval wants a duration/ },
       { what: 'a warm-up as long as the run', argv: ['--duration', '10m', '--warmup', '600'], flag: '--warmup', value: '600', says: /--warmup 600 must be shorter than --duration 10m/ },
       { what: 'the default warm-up when the run is shorter', argv: ['--duration', '1m'], flag: '--warmup', says: /--warmup 5m must be shorter than --duration 1m/ },
+      { what: 'an unknown start', argv: ['--start', 'settled'], flag: '--start', value: 'settled', says: /--start must be one of joins, converged, got 'settled'/ },
       { what: 'an unknown bootstrap choice', argv: ['--bootstrap', 'closest'], flag: '--bootstrap', value: 'closest', says: /--bootstrap must be one of random, nearest, got 'closest'/ },
       { what: 'an unknown session distribution', argv: ['--session-dist', 'weibull'], flag: '--session-dist', value: 'weibull', says: /--session-dist must be one of exponential, pareto, got 'weibull'/ },
       { what: 'a zero mean object size', argv: ['--mean-object-kb', '0'], flag: '--mean-object-kb', value: '0', says: /--mean-object-kb must be greater than 0/ },
@@ -172,7 +175,7 @@ describe('sim cli options', () => {
   })
 
   it('documents every flag with its default in the usage text', () => {
-    const flags = ['nodes', 'duration', 'warmup', 'session-median', 'session-dist', 'bootstrap', 'crash-fraction', 'mass-failure-at',
+    const flags = ['nodes', 'duration', 'warmup', 'session-median', 'session-dist', 'bootstrap', 'start', 'crash-fraction', 'mass-failure-at',
       'mass-failure-fraction', 'loss', 'objects', 'zipf', 'mean-object-kb', 'request-rate', 'lookup-rate', 'cache-mb',
       'home-copies', 'successors', 'stabilize-interval', 'fix-fingers-interval', 'seed', 'json', 'report', 'quiet', 'help']
     for (const flag of flags) {

@@ -162,6 +162,32 @@ describe('simulate', function () {
     })
   })
 
+  describe('a ring that starts settled (--start converged)', () => {
+    let result: SimResult
+
+    before(async () => {
+      result = structuredClone(await simulate(options({ nodes: 400, start: 'converged', durationMs: MINUTE_MS, warmupMs: 0, sessionMedianMs: 0, requestRate: 0, lookupRate: 0.1 })))
+    })
+
+    it('has every node a member from the first moment, with no successor or predecessor wrong', () => {
+      expect(result.series.liveNodes[0]).to.equal(400)
+      expect(result.ring.violations).to.equal(0)
+      expect(result.ring.predecessorViolations).to.equal(0)
+    })
+
+    it('answers every lookup with the true owner, from t = 0, in about ½·log2 N hops', () => {
+      expect(result.lookups.total).to.be.greaterThan(2000)
+      expect(result.lookups.correct).to.equal(result.lookups.total)
+      expect(result.series.correctRatio.every(r => r === 1)).to.equal(true)
+      expect(result.hops.mean).to.be.within(2, 0.5 * Math.log2(400))
+    })
+
+    it('judges pure lookups at the owner too: without churn nothing goes stale on the way back', () => {
+      expect(result.lookups.pure).to.equal(result.lookups.total)
+      expect(result.lookups.correctAtOwner).to.equal(result.lookups.total)
+    })
+  })
+
   describe('a mass failure of 30%', () => {
     let result: SimResult
 

@@ -191,12 +191,16 @@ describe('ringcdn on 32 libp2p nodes', function () {
     await bodyBytes(await cdn(DOOMED).fetch(url))
     await waitForHolders(7, url, 1)
 
-    // the holder serves slowly and is stopped after a few chunks
+    // the holder serves slowly and is stopped after a few chunks. Its remaining chunks stall: a
+    // stopping node first leaves the ring gracefully (up to LEAVE_TIMEOUT_MS) and only then closes its
+    // connections, which can be long enough for the last 9 chunks to arrive and the "dead" holder to
+    // complete the transfer after all (the likeliest reading of one CI run that saw no holder failure)
     const store = stores[DOOMED]
     store.chunkDelayMs = 20
     store.chunksRead = 0
     store.onChunk = () => {
       if (store.chunksRead === 3) {
+        store.chunkDelayMs = 5_000
         void nodes[DOOMED].stop()
       }
     }
@@ -205,7 +209,8 @@ describe('ringcdn on 32 libp2p nodes', function () {
     expect(await bodyBytes(res)).to.equalBytes(body)
     expect(['origin', 'peer']).to.include(res.headers.get(SOURCE_HEADER))
     expect(Date.now() - started).to.be.lessThan(10_000)
-    expect(cdn(7).getStats().holderFailures).to.be.at.least(1)
+    const stats = cdn(7).getStats()
+    expect(stats.holderFailures, JSON.stringify(stats)).to.be.at.least(1)
   })
 
   it('tries the next holder when one is busy', async () => {

@@ -367,11 +367,10 @@ export class RingNode {
 
   /**
    * Becomes a member with routing state known from elsewhere, instead of
-   * joining through a contact: a simulator that starts from a converged ring
-   * (the oracle computes every node's neighbours and fingers), or a node that
-   * kept its state across a restart. Maintenance starts as after a join and
-   * corrects whatever in `snapshot` is stale. A member, or a snapshot without
-   * successors, is refused with `InvalidParametersError`.
+   * joining through a contact: the simulator's `--start converged`, where the
+   * oracle computes every node's neighbours and fingers. Maintenance starts
+   * as after a join and corrects whatever in `snapshot` is stale. A member,
+   * or a snapshot without successors, is refused with `InvalidParametersError`.
    */
   resume (snapshot: RoutingSnapshot): void {
     if (this.member) {

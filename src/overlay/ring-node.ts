@@ -23,10 +23,20 @@
  * time left (`budgetMs`), so deadlines shrink hop by hop; each wait is sized
  * from the measured round-trip time and the hops still to go. A hop not
  * heard from recently is probed first, so a crashed finger costs one short
- * probe rather than a long wait. Hops that fail a lookup are skipped for its
- * retries only: a downstream failure says little about the next hop, and
- * blaming it globally would cascade up the path. Only direct evidence (a
- * peer unreachable, or silent to direct requests twice) marks it dead.
+ * probe rather than a long wait; a forward whose answer is late gets its
+ * hop probed too, so a hop that crashed since we last heard from it does
+ * not hold the lookup for the whole wait. A peer that misses a probe is
+ * "silent": lookups route around it as a next hop (a silent successor's
+ * keys go to the next successor) while a second probe settles it — it
+ * answers and is back, or it is dead. A silent predecessor hands us its
+ * keys only once dead or after a second missed probe: one lost message must
+ * not make us answer for keys that are not ours. Without this, each lookup
+ * through a crashed neighbour paid the probe again until stabilize noticed,
+ * and the nested budgets upstream ran out. Hops that fail a lookup
+ * are skipped for its retries only: a downstream failure says little about
+ * the next hop, and blaming it globally would cascade up the path. Only
+ * direct evidence (a peer unreachable, or silent to direct requests twice)
+ * marks it dead.
  * - Crash tolerance comes from the successor list: when the first successor
  * stops answering, the next one takes over; a node that lost all of them
  * falls back on its fingers, then its predecessor, then the bootstrap list.
@@ -39,7 +49,7 @@ import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, I
 import { inHalfOpen, inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
 import { compareIds, distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
-import { route } from './route.ts'
+import { MAX_CANDIDATES, route } from './route.ts'
 import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
 import { silentLog } from './seams.ts'
 import { peerFromWire, peersFromWire, peerToWire } from './wire.ts'
@@ -72,6 +82,12 @@ export const HOP_WAIT_RTTS = 4
 export const FRESH_CONTACT_MS = 3_000
 /** Deadline of that probe, in measured round-trip times */
 const PROBE_WAIT_RTTS = 4
+/**
+ * A forwarded request not answered within this fraction of its hop
+ * allowance gets its next hop probed (the allowance is several times the
+ * path's expected time)
+ */
+const WATCH_FRACTION = 0.3
 /** Round-trip estimate before anything was measured, ms */
 const INITIAL_RTT_MS = 150
 /** Weight of a new round-trip sample in the running estimate */
@@ -262,6 +278,8 @@ export class RingNode {
   private readonly onNeighboursChanged?: (change: PeersChange) => void
   /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
   private readonly dead = new Map<Address, number>()
+  /** Peers that missed one probe, until when: routed around while a second probe checks them */
+  private readonly silent = new Map<Address, number>()
   private readonly tasks: Repeating[]
   private application: RingApplication
   private predecessorHeardAt = 0
@@ -516,6 +534,11 @@ export class RingNode {
   /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
     return isMarked(this.dead, address, this.clock.now())
+  }
+
+  /** Whether `address` missed a probe and is being checked again (lookups route around it) */
+  private isSilent (address: Address): boolean {
+    return isMarked(this.silent, address, this.clock.now())
   }
 
   // ---- maintenance -------------------------------------------------------
@@ -800,6 +823,7 @@ export class RingNode {
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
   private fail (peer: Peer): void {
     this.dead.set(peer.address, this.clock.now() + this.suspectTimeoutMs)
+    this.silent.delete(peer.address)
     this.heardFrom.delete(peer.address)
     const was = forgetPeer(this.state, peer.address)
     if (was.predecessor) {
@@ -976,11 +1000,16 @@ export class RingNode {
     // hops that failed this lookup are skipped for its retries only: a downstream failure says
     // little about the next hop itself, and blaming it globally would cascade up the path
     const excluded = new Set<Address>()
-    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) }
+    // a silent peer is only avoided as a next hop; as our predecessor it hands us its keys once it
+    // is dead, or missed a probe of this lookup after an earlier one: one lost message must not
+    // make us answer for keys that are not ours
+    const missedTwice = new Set<Address>()
+    const gone: SuspectSet = { has: (address) => missedTwice.has(address) || this.isSuspect(address) }
+    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) || this.isSilent(address) }
     let lastError: Error | undefined
     let deadCandidates = 0
     for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.state, key, avoid, req.final)
+      const decision = route(this.state, key, avoid, req.final, MAX_CANDIDATES, gone)
       if (decision.type === 'deliver') {
         const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
         return { owner: peerToWire(this.self), hops: req.hops, app }
@@ -992,8 +1021,15 @@ export class RingNode {
       if (hop == null) {
         break
       }
-      if (!await this.isLikelyAlive(hop.peer, signal)) {
+      // a walk back to our predecessor means the sender skipped it, most likely because it found
+      // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
+      const walkBack = req.final && hop.peer.address === this.state.predecessor?.address
+      const wasSilent = this.isSilent(hop.peer.address)
+      if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
         excluded.add(hop.peer.address)
+        if (wasSilent) {
+          missedTwice.add(hop.peer.address)
+        }
         if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
           // a candidate a short probe found dead cost no forward: it does not use up a try
           attempt--
@@ -1007,38 +1043,14 @@ export class RingNode {
         break
       }
       try {
-        const res = await this.call(hop.peer.address, {
+        const res = await this.forwardWatched(hop.peer, {
           type: RingRequest.Type.ROUTE,
           route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
-        }, wait, signal)
+        }, wait, allowance, signal)
         return requireField(res.route, 'route')
       } catch (err: any) {
         lastError = err
-        switch (err.name) {
-          case 'AbortError':
-          case 'HopLimitError':
-          case 'InvalidMessageError':
-            // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
-            // the caller's problem, not the hop's
-            throw err
-          case 'RpcTimeoutError':
-            if (wait < allowance) {
-              // the wait was cut short by our own budget: that says nothing about the hop, and
-              // guessing another path in the time left would only risk a wrong answer
-              throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${req.hops} hops`)
-            }
-            excluded.add(hop.peer.address)
-            this.dropFinger(hop.peer)
-            break
-          case 'LookupFailedError':
-          case 'RemoteError':
-            // the hop answered, so it is alive: its part of the walk failed, try another path
-            excluded.add(hop.peer.address)
-            break
-          default:
-            // unreachable, stopped, leaving, or not in our ring: direct evidence
-            this.fail(hop.peer)
-        }
+        this.takeHopFailure(err, hop.peer, wait < allowance, excluded, req.hops)
       }
     }
     throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
@@ -1046,23 +1058,24 @@ export class RingNode {
 
   /**
    * A lookup waits long for a forwarded request (the whole rest of the path),
-   * so it should not send one into a crashed peer. A peer heard from recently
-   * is taken as alive, and so is one the transport holds a live connection to
-   * (a closed tab closes its connections); any other gets a probe with a short
-   * deadline first. A silent probe drops the peer from our fingers (it may
-   * only have lost the message, so it keeps any other role); an unreachable
-   * one fails outright.
+   * so it should not send one into a crashed peer. Unless `doubted` (the
+   * lookup's sender skipped it), a peer heard from recently is taken as alive,
+   * and so is one the transport holds a live connection to (a closed tab
+   * closes its connections); any other gets a probe with a short deadline
+   * first. A silent probe drops the peer from our fingers and makes
+   * it silent (it may only have lost the message, so it keeps any other role
+   * until a second probe settles it); an unreachable one fails outright.
    */
-  private async isLikelyAlive (peer: Peer, signal?: AbortSignal): Promise<boolean> {
+  private async isLikelyAlive (peer: Peer, doubted: boolean, signal?: AbortSignal): Promise<boolean> {
     const heard = this.heardFrom.get(peer.address)
-    if (heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
+    if (!doubted && heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
       return true
     }
-    if (this.rpc.isConnected?.(peer.address) === true) {
+    if (!doubted && this.rpc.isConnected?.(peer.address) === true) {
       return true
     }
     try {
-      await this.call(peer.address, { type: RingRequest.Type.PROBE }, Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt), signal)
+      await this.call(peer.address, { type: RingRequest.Type.PROBE }, this.probeWait(), signal)
       return true
     } catch (err: any) {
       if (err.name === 'AbortError') {
@@ -1070,11 +1083,119 @@ export class RingNode {
       }
       if (err.name === 'RpcTimeoutError') {
         this.dropFinger(peer)
+        this.checkSilent(peer)
       } else {
         this.fail(peer)
       }
       return false
     }
+  }
+
+  /**
+   * Takes what a failed forward to `peer` says: rethrows what is the caller's
+   * problem, and otherwise records what it tells about the hop (skipped by
+   * this lookup, silent, or failed). `cutShort`: our own budget, not the hop's
+   * allowance, bounded the wait
+   */
+  private takeHopFailure (err: any, peer: Peer, cutShort: boolean, excluded: Set<Address>, hops: number): void {
+    switch (err.name) {
+      case 'AbortError':
+      case 'HopLimitError':
+      case 'InvalidMessageError':
+        // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
+        // the caller's problem, not the hop's
+        throw err
+      case 'RpcTimeoutError':
+        if (cutShort) {
+          // the wait was cut short by our own budget: that says nothing about the hop, and
+          // guessing another path in the time left would only risk a wrong answer
+          throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
+        }
+        excluded.add(peer.address)
+        this.dropFinger(peer)
+        // silent for a whole allowance: a crash since we last heard from it, or only a slow
+        // path beyond it. Too weak to route around it (as a predecessor that would hand us
+        // keys it may still own), but the next lookup through it probes it first
+        this.heardFrom.delete(peer.address)
+        break
+      case 'HopSilentError':
+        // the answer was late and the hop missed a probe meanwhile: it crashed since we last
+        // heard from it. Routed around (silent) while a second probe settles it
+        excluded.add(peer.address)
+        this.dropFinger(peer)
+        this.checkSilent(peer)
+        break
+      case 'LookupFailedError':
+      case 'RemoteError':
+        // the hop answered, so it is alive: its part of the walk failed, try another path
+        excluded.add(peer.address)
+        break
+      default:
+        // unreachable, stopped, leaving, or not in our ring: direct evidence
+        this.fail(peer)
+    }
+  }
+
+  /**
+   * Forwards `req` to `peer`, waiting up to `wait` ms. An answer later than a
+   * fraction of the hop's `allowance` gets the hop probed: a hop that crashed
+   * just after we last heard from it would otherwise hold the lookup for the
+   * whole wait, and the retry would find the budget spent. A missed probe
+   * ends the wait with a HopSilentError; an answered one changes nothing
+   * (the rest of the path is slow, not the hop).
+   */
+  private async forwardWatched (peer: Peer, req: Omit<RingRequest, 'namespace'>, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
+    const probeWait = this.probeWait()
+    const watchAfter = WATCH_FRACTION * allowance
+    if (watchAfter + probeWait >= wait) {
+      return this.call(peer.address, req, wait, signal)
+    }
+    const stop = new AbortController()
+    const linked = signal == null ? stop.signal : AbortSignal.any([signal, stop.signal])
+    let timer: Timer | undefined
+    const silent = new Promise<never>((_resolve, reject) => {
+      timer = this.clock.setTimer(() => {
+        this.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
+          if (err.name === 'RpcTimeoutError') {
+            reject(new HopSilentError(`${peer.address} missed a probe while the lookup waited on it`))
+          }
+        })
+      }, watchAfter)
+    })
+    try {
+      return await Promise.race([this.call(peer.address, req, wait, linked), silent])
+    } finally {
+      timer?.cancel()
+      stop.abort()
+      silent.catch(() => {})
+    }
+  }
+
+  private probeWait (): number {
+    return Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt)
+  }
+
+  /**
+   * `peer` missed a probe: lookups route around it while a second probe, with
+   * the full deadline of a direct request, tells a lost message (it answers)
+   * from a crash (it does not, and fails)
+   */
+  private checkSilent (peer: Peer): void {
+    if (this.isSilent(peer.address)) {
+      return
+    }
+    const wait = 2 * this.hopTimeoutMs
+    // the mark outlives the probe's deadline: the probe's outcome ends it
+    this.silent.set(peer.address, this.clock.now() + 2 * wait)
+    this.call(peer.address, { type: RingRequest.Type.PROBE }, wait)
+      .then(() => { this.silent.delete(peer.address) })
+      .catch((err: any) => {
+        if (err.name === 'AbortError' || !this.silent.has(peer.address)) {
+          // stopped, or it was heard from meanwhile
+          return
+        }
+        this.fail(peer)
+      })
   }
 
   /**
@@ -1111,6 +1232,7 @@ export class RingNode {
       }
       // any request proves its sender alive
       this.dead.delete(from)
+      this.silent.delete(from)
       this.heardFrom.set(from, this.clock.now())
       switch (req.type) {
         case RingRequest.Type.ROUTE: {
@@ -1253,6 +1375,7 @@ export class RingNode {
       signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
     })
     this.heardFrom.set(to, this.clock.now())
+    this.silent.delete(to)
     if (req.type !== RingRequest.Type.ROUTE) {
       // a direct request's round trip: one sample of the network's RTT
       this.rtt += RTT_SMOOTHING * (this.clock.now() - sent - this.rtt)
@@ -1262,6 +1385,11 @@ export class RingNode {
     }
     return res
   }
+}
+
+/** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
+class HopSilentError extends Error {
+  override name = 'HopSilentError'
 }
 
 function isMarked (marks: Map<Address, number>, address: Address, now: number): boolean {

@@ -18,6 +18,10 @@
  * predecessor. A `final` request for a key ahead of it is routed forward.
  * - Suspects (peers that recently timed out) are skipped, and only tried as
  * a last resort when nothing else is left.
+ * - Only a predecessor known to be gone (`gone`: it failed direct requests)
+ * hands us its keys. One merely avoided by this lookup (its part of the walk
+ * was slow) may still own them: delivering in its place would be a wrong
+ * answer, so the walk goes back to it again, or fails.
  */
 
 import { inHalfOpen, inOpen } from './interval.ts'
@@ -44,9 +48,9 @@ const NO_SUSPECTS: SuspectSet = { has: () => false }
 /** How many candidates `route` returns at most */
 export const MAX_CANDIDATES = 4
 
-export function route (state: RoutingState, key: bigint, suspects: SuspectSet = NO_SUSPECTS, final: boolean = false, maxCandidates: number = MAX_CANDIDATES): RouteDecision {
+export function route (state: RoutingState, key: bigint, suspects: SuspectSet = NO_SUSPECTS, final: boolean = false, maxCandidates: number = MAX_CANDIDATES, gone: SuspectSet = suspects): RouteDecision {
   const self = state.self
-  const pred = state.predecessor != null && !suspects.has(state.predecessor.address) ? state.predecessor : undefined
+  const pred = state.predecessor != null && !gone.has(state.predecessor.address) ? state.predecessor : undefined
 
   if (key === self.id || (pred != null && inHalfOpen(key, pred.id, self.id))) {
     return { type: 'deliver' }

@@ -106,9 +106,22 @@ describe('RingNode (simulated network, virtual time)', function () {
     let victim: RingNode
     let pred: RingNode
     let succ: RingNode
+    /** Messages sent to the victim (it answers none once crashed) */
+    let toVictim = 0
 
     beforeEach(async () => {
-      ring = new SimRing({ seed: 'crash', node: { stabilizeIntervalMs: STABILIZE_MS, fixFingersIntervalMs: STABILIZE_MS } })
+      toVictim = 0
+      ring = new SimRing({
+        seed: 'crash',
+        node: { stabilizeIntervalMs: STABILIZE_MS, fixFingersIntervalMs: STABILIZE_MS },
+        network: {
+          trace: (kind, _from, to) => {
+            if (kind !== 'response' && to === victim?.self.address) {
+              toVictim++
+            }
+          }
+        }
+      })
       await ring.build(addresses(20))
       await ring.converge(30 * STABILIZE_MS, STABILIZE_MS)
       expect(ring.violations()).to.deep.equal([])
@@ -137,6 +150,26 @@ describe('RingNode (simulated network, virtual time)', function () {
       const tally = await r.lookups(r.members(), keys)
       expect(tally.failed).to.deep.equal([])
       expect(tally.wrong).to.deep.equal([])
+    })
+
+    it('routes around the crashed node once it missed a probe: lookups right after the crash are right, and the later ones do not wait on it', async () => {
+      const r = ring as SimRing
+      const keys = [victim.self.id, pred.self.id + 1n, (pred.self.id + victim.self.id) / 2n]
+      // waves of lookups well inside the first stabilize round after the crash, from every member
+      const waves: number[] = []
+      const crashedAt = r.now
+      for (let wave = 0; wave < 4; wave++) {
+        const before = toVictim
+        const tally = await r.lookups(r.members(), keys)
+        expect(tally.failed, `wave ${wave}`).to.deep.equal([])
+        expect(tally.wrong, `wave ${wave}`).to.deep.equal([])
+        waves.push(toVictim - before)
+      }
+      expect(r.now - crashedAt).to.be.lessThan(STABILIZE_MS, 'the waves end before stabilize could have repaired anything')
+      expect(waves[0]).to.be.greaterThan(0, 'the first wave finds the victim gone')
+      // each peer that met the victim routes around it until a second probe settles it, rather than
+      // paying a probe or a whole hop allowance again per lookup
+      expect(waves.slice(2), `messages to the victim per wave: ${waves.join(', ')}`).to.deep.equal([0, 0])
     })
 
     it('makes the crashed node\'s successor adopt the new predecessor once the old one times out', async () => {

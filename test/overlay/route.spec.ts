@@ -37,8 +37,9 @@ function suspects (...ids: bigint[]): { has(address: Address): boolean } {
 }
 
 /** A decision as [id, final] pairs, or 'deliver' */
-function decide (s: RoutingState, key: bigint, suspected: bigint[] = [], final: boolean = false): 'deliver' | Array<[bigint, boolean]> {
-  const d = route(s, key, suspects(...suspected), final)
+function decide (s: RoutingState, key: bigint, suspected: bigint[] = [], final: boolean = false, gone?: bigint[]): 'deliver' | Array<[bigint, boolean]> {
+  const avoid = suspects(...suspected)
+  const d = route(s, key, avoid, final, MAX_CANDIDATES, gone == null ? avoid : suspects(...gone))
   return d.type === 'deliver' ? 'deliver' : d.hops.map(h => [h.peer.id, h.final])
 }
 
@@ -48,6 +49,8 @@ interface Case {
   key: bigint
   suspects?: bigint[]
   final?: boolean
+  /** Peers known gone (default: the suspects) */
+  gone?: bigint[]
   expect: 'deliver' | Array<[bigint, boolean]>
 }
 
@@ -108,6 +111,8 @@ const cases: Case[] = [
   { name: 'delivers a final request it owns', state: ring, key: 45n, final: true, expect: 'deliver' },
   { name: 'delivers a final request without a predecessor', state: { self: 50n, successors: [60n] }, key: 30n, final: true, expect: 'deliver' },
   { name: 'delivers a final request when its predecessor is suspect', state: ring, key: 30n, final: true, suspects: [40n], expect: 'deliver' },
+  { name: 'walks a final request back to a predecessor the lookup avoids but that is not known gone', state: ring, key: 30n, final: true, suspects: [40n], gone: [], expect: [[40n, true]] },
+  { name: 'delivers a final request for a key behind it once its predecessor is known gone', state: ring, key: 30n, final: true, suspects: [], gone: [40n], expect: 'deliver' },
 
   // wrap-around near 0
   { name: 'delivers 0 at the first node after the top of the ring', state: { self: 5n, pred: TOP - 10n, successors: [20n] }, key: 0n, expect: 'deliver' },
@@ -127,7 +132,7 @@ const cases: Case[] = [
 describe('route', () => {
   for (const c of cases) {
     it(c.name, () => {
-      expect(decide(state(c.state), c.key, c.suspects, c.final)).to.deep.equal(c.expect)
+      expect(decide(state(c.state), c.key, c.suspects, c.final, c.gone)).to.deep.equal(c.expect)
     })
   }
 

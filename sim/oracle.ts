@@ -5,7 +5,7 @@
  * arrives.
  */
 
-import { distance, fingerCount, fingerStart } from '../src/overlay/ring-id.ts'
+import { compareIds, distance, fingerCount, fingerStart } from '../src/overlay/ring-id.ts'
 import { FINGER_BITS } from '../src/overlay/ring-node.ts'
 import type { RoutingSnapshot } from '../src/overlay/ring-node.ts'
 import type { Peer } from '../src/overlay/seams.ts'
@@ -39,7 +39,7 @@ export class Oracle {
         this.members.push(peer)
       }
     }
-    this.members.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    this.members.sort((a, b) => compareIds(a.id, b.id))
   }
 
   remove (address: string): void {

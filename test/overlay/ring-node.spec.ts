@@ -354,6 +354,61 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(probes).to.be.lessThan(probesWithout)
     ring.stopAll()
   })
+  it('gives up on a hop that crashed just after it was heard from once it misses a probe, before the forward\'s whole wait', async () => {
+    const ring = new SimRing({ seed: 'watch' })
+    const nodes = await ring.build(addresses(24))
+    const sent: Array<{ to: string, type: RingRequest.Type, key?: string, timeout: number, at: number }> = []
+    const watcher = ring.add('watcher', undefined, {}, rpc => ({
+      request: async (to, req, options) => {
+        const key = req.route != null ? Buffer.from(req.route.key).toString('hex') : undefined
+        sent.push({ to, type: req.type, key, timeout: options.timeout, at: ring.now })
+        return rpc.request(to, req, options)
+      },
+      handle: (handler) => { rpc.handle(handler) }
+    }))
+    await ring.join(watcher, nodes[0])
+    await ring.converge(30_000)
+    await ring.run(20_000)
+
+    // a key whose lookup starts with a hop that is not the owner (the owner's answer is not awaited
+    // long enough to be watched), and that hop is not our successor (stabilize would replace it)
+    const firstHop = async (key: bigint): Promise<string | undefined> => {
+      sent.length = 0
+      await ring.settle(watcher.lookup(key))
+      return sent.find(r => r.type === RingRequest.Type.ROUTE)?.to
+    }
+    let key: bigint | undefined
+    let hop: string | undefined
+    for (const candidate of randomKeys(200, 'watch-keys')) {
+      const to = await firstHop(candidate)
+      const owner = ring.owner(candidate).self.address
+      if (to != null && to !== owner && to !== watcher.successors[0]?.address && to !== ring.predecessorOf(watcher).self.address) {
+        key = candidate
+        hop = to
+        break
+      }
+    }
+    expect(key, 'a key whose first hop is an intermediate node').to.not.equal(undefined)
+    // just heard from (the lookup above went through it), so it is forwarded to without a probe first
+    ring.crash(ring.nodes.get(hop as string) as RingNode)
+    sent.length = 0
+    const res = await ring.settle(watcher.lookup(key as bigint))
+
+    expect(res.owner.address).to.equal(ring.owner(key as bigint).self.address)
+    const forward = sent.find(r => r.to === hop && r.type === RingRequest.Type.ROUTE)
+    const probe = sent.find(r => r.to === hop && r.type === RingRequest.Type.PROBE)
+    const wire = Buffer.from(idToBytes(key as bigint)).toString('hex')
+    const retry = sent.find(r => r.type === RingRequest.Type.ROUTE && r.key === wire && r.to !== hop)
+    if (forward == null || probe == null || retry == null) {
+      throw new Error(`expected a forward to the crashed hop, a probe of it and a retry elsewhere: ${JSON.stringify(sent)}`)
+    }
+    // the late hop was probed, and the lookup went on through another hop once the probe missed:
+    // at 30 % of the allowance plus a probe's 4 RTT, well before the forward's wait was out
+    expect(probe.at).to.be.within(forward.at, retry.at)
+    expect(retry.at - forward.at).to.be.lessThan(0.8 * forward.timeout)
+    ring.stopAll()
+  })
+
   describe('resume from a routing snapshot', () => {
     it('makes nodes members at once with a settled ring\'s state: every lookup is right before any maintenance round, and stays right', async () => {
       ring = new SimRing({ seed: 'resume' })

@@ -1191,15 +1191,14 @@ export class RingNode {
     const wait = 2 * this.hopTimeoutMs
     // the mark outlives the probe's deadline: the probe's outcome ends it
     this.silent.set(peer.address, this.clock.now() + 2 * wait)
-    this.call(peer.address, { type: RingRequest.Type.PROBE }, wait)
-      .then(() => { this.silent.delete(peer.address) })
-      .catch((err: any) => {
-        if (err.name === 'AbortError' || !this.silent.has(peer.address)) {
-          // stopped, or it was heard from meanwhile
-          return
-        }
-        this.fail(peer)
-      })
+    // an answer ends the mark in `call`, as any word from the peer does
+    this.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
+      if (err.name === 'AbortError' || !this.silent.has(peer.address)) {
+        // stopped, or it was heard from meanwhile
+        return
+      }
+      this.fail(peer)
+    })
   }
 
   /**

@@ -335,7 +335,6 @@ describe('ringcdn on 32 libp2p nodes', function () {
     expect(open).to.be.at.least(kept)
   })
 
-  /** The index of the home node of `path` on the origin (a lookup may fail on a busy machine: a few tries) */
   /**
    * Index of the home node of `path`: the true successor of its key. The ring is settled (the first
    * test checks every successor and predecessor), so that is where lookups end; computing it instead

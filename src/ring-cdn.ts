@@ -409,8 +409,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly avoided = new Map<Address, number>()
   /** Fetches going to peers or the origin, by key: a second fetch of the key waits for the first */
   private readonly inflight = new Map<string, Promise<unknown>>()
-  private readonly counters: Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'connections' | 'ringRpcsSentByType'> & { hops: number, lookupsAnswered: number }
+  private readonly counters: Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'connections' | 'ringRpcsSentByType' | 'holderFailuresByError'> & { hops: number, lookupsAnswered: number }
   private readonly rpcsByType: Record<string, number> = {}
+  private readonly holderFailuresByError: Record<string, number> = {}
   private manifest?: Manifest
   private manifestLoading?: Promise<Manifest | undefined>
   private storeMaxBytes = Infinity
@@ -809,6 +810,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       ...counters,
       meanHops: lookupsAnswered === 0 ? 0 : hops / lookupsAnswered,
       busyRefusals: this.contentServer.busyRefusals,
+      holderFailuresByError: { ...this.holderFailuresByError },
       ringRpcsSentByType: { ...this.rpcsByType },
       connections: this.budget.usage()
     }
@@ -876,8 +878,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         if (ctx.signal.aborted) {
           throw new AbortError()
         }
-        this.counters.holderFailures++
-        this.log('holder %s of %s failed - %e', holder.address, ctx.href, err)
+        this.holderFailure(ctx, holder.address, err)
         switch (err.name) {
           case 'IntegrityError':
             this.avoided.set(holder.address, Date.now() + AVOID_PEER_MS)
@@ -1202,6 +1203,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private transferEvent (ctx: FetchContext, source: FetchSource, bytes: number, peer?: string, started = ctx.startedAt): void {
     this.safeDispatchEvent('transfer', {
       detail: { direction: 'download', url: ctx.href, key: ctx.keyHex, source, peer, bytes, durationMs: Date.now() - started, complete: true }
+    })
+  }
+
+  private holderFailure (ctx: FetchContext, peer: string, err: Error): void {
+    this.counters.holderFailures++
+    this.holderFailuresByError[err.name] = (this.holderFailuresByError[err.name] ?? 0) + 1
+    this.log('holder %s of %s failed - %e', peer, ctx.href, err)
+    this.safeDispatchEvent('holder-failure', {
+      detail: { url: ctx.href, key: ctx.keyHex, peer, error: err.name, message: err.message }
     })
   }
 

@@ -96,6 +96,7 @@ export class OriginOnlyCdn extends TypedEventEmitter<RingCdnEvents> {
       lookupFailures: 0,
       meanHops: 0,
       holderFailures: 0,
+      holderFailuresByError: {},
       busyRefusals: 0,
       ringRpcsSent: 0,
       lookupRpcsSent: 0,

@@ -39,6 +39,8 @@ export interface RingCdnStats {
   meanHops: number
   /** Holders tried that did not deliver (not held, busy, gone, bad bytes) */
   holderFailures: number
+  /** Those holder failures by error name (`IntegrityError`, `TransferError`, `HolderBusyError`, …) */
+  holderFailuresByError: Record<string, number>
   /** Content requests this node refused as busy */
   busyRefusals: number
   /** Ring requests this node sent (lookup hops, maintenance, announces) */
@@ -94,8 +96,20 @@ export interface IntegrityFailureDetail {
   message: string
 }
 
+export interface HolderFailureDetail {
+  url: string
+  key: string
+  /** The holder that did not deliver */
+  peer: string
+  /** Why, as an error name (`IntegrityError`, `TransferError`, `HolderBusyError`, `LimitedConnectionError`, …) */
+  error: string
+  message: string
+}
+
 export interface RingCdnEvents {
   lookup: CustomEvent<LookupEventDetail>
   transfer: CustomEvent<TransferEventDetail>
   'integrity-failure': CustomEvent<IntegrityFailureDetail>
+  /** A holder a fetch tried did not deliver; the fetch moves on to the next holder or the origin */
+  'holder-failure': CustomEvent<HolderFailureDetail>
 }

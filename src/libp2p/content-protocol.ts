@@ -479,7 +479,8 @@ export class ContentClient {
       if (err.name === 'LimitedConnectionError') {
         throw err
       }
-      throw new TransferError(`could not reach holder ${holder}: ${err.message}`, { cause: err })
+      // a WebRTC data channel that closes before it opens rejects with its `close` Event, not an Error
+      throw new TransferError(`could not reach holder ${holder}: ${err?.message ?? `${String(err?.type ?? err)} event`}`, { cause: err })
     }
 
     const lp = lpStream(stream, {

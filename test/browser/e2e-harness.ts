@@ -198,6 +198,14 @@ export class E2ePage {
     return this.call('integrityFailures', [])
   }
 
+  async holderFailures (): Promise<Array<{ peer: string, url: string, error: string, message: string }>> {
+    return this.call('holderFailures', [])
+  }
+
+  async lookups (): Promise<Array<{ url: string, home?: string, hops?: number, holders: number, durationMs: number, error?: string }>> {
+    return this.call('lookups', [])
+  }
+
   async lie (on: boolean): Promise<void> {
     await this.call('lie', [on])
   }

@@ -5,7 +5,7 @@
  * `page.evaluate`. Nothing here reimplements the CDN: the page calls
  * `createRingCdn` exactly as a site would.
  */
-import type { ContentStore, CreateRingCdnInit, RingCdnPage, RingView, TransferEventDetail, IntegrityFailureDetail } from '../../src/browser.ts'
+import type { ContentStore, CreateRingCdnInit, RingCdnPage, RingView, TransferEventDetail, IntegrityFailureDetail, HolderFailureDetail, LookupEventDetail } from '../../src/browser.ts'
 
 type Bundle = typeof import('../../src/browser.ts')
 
@@ -40,6 +40,8 @@ export interface ConnectionInfo {
 let cdn: RingCdnPage | undefined
 let lying = false
 const integrityFailures: IntegrityFailureDetail[] = []
+const holderFailures: HolderFailureDetail[] = []
+const lookups: LookupEventDetail[] = []
 const downloads: TransferEventDetail[] = []
 
 async function bundle (): Promise<Bundle> {
@@ -84,6 +86,8 @@ const api = {
     }
     cdn = await createRingCdn({ ...options.init, relay: options.relay, store })
     cdn.addEventListener('integrity-failure', (evt) => { integrityFailures.push(evt.detail) })
+    cdn.addEventListener('holder-failure', (evt) => { holderFailures.push(evt.detail) })
+    cdn.addEventListener('lookup', (evt) => { lookups.push(evt.detail) })
     cdn.addEventListener('transfer', (evt) => {
       if (evt.detail.direction === 'download') {
         downloads.push(evt.detail)
@@ -136,6 +140,16 @@ const api = {
 
   integrityFailures (): IntegrityFailureDetail[] {
     return integrityFailures
+  },
+
+  /** Holders this page's fetches tried that did not deliver, and why */
+  holderFailures (): HolderFailureDetail[] {
+    return holderFailures
+  },
+
+  /** The ring lookups this page's fetches made (with the error name of those that failed) */
+  lookups (): LookupEventDetail[] {
+    return lookups
   },
 
   lie (on: boolean): void {

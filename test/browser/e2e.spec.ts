@@ -146,12 +146,22 @@ describe('ringcdn in Chromium (end to end)', function () {
     const victim = pages[0]
     await victim.waitForHolder(url, liar)
     expect(await victim.connectTo(liar)).to.include('/webrtc')
+    const before = await victim.stats()
     const got = await victim.fetch(url, sri(assetC), FETCH_MS)
     const stats = await victim.stats()
-    expect(stats.holderFailures, JSON.stringify(stats)).to.be.greaterThan(0)
+    // what this fetch's lookup found and why each holder it tried did not deliver: a failing run says
+    // what went wrong instead of a digest mismatch
+    const href = new URL(url, world.server.url).href
+    const why = JSON.stringify({
+      lookups: (await victim.lookups()).filter(l => l.url === href),
+      holderFailures: (await victim.holderFailures()).filter(f => f.url === href),
+      stats
+    })
+    // the liar was tried by this fetch, not just some holder by an earlier one
+    expect(stats.holderFailures - before.holderFailures, why).to.be.greaterThan(0)
     expect(got).to.include({ status: 200, source: 'origin', bytes: assetC.byteLength, sha256: hexOf(assetC) })
     const failures = await victim.integrityFailures()
-    expect(failures.map(f => ({ peer: f.peer, source: f.source }))).to.deep.include({ peer: liar.peerId, source: 'peer' })
+    expect(failures.map(f => ({ peer: f.peer, source: f.source })), why).to.deep.include({ peer: liar.peerId, source: 'peer' })
     expect(world.origin.count(url)).to.equal(2)
   })
 

@@ -15,7 +15,7 @@ import { bytesOf, sri, startOrigin } from '../fixtures/origin-server.ts'
 import { TestStore, bodyBytes, createRing, ringIsCorrect, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
 import { waitFor } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
-import type { IntegrityFailureDetail, LookupEventDetail, TransferEventDetail } from '../../src/cdn/stats.ts'
+import type { HolderFailureDetail, IntegrityFailureDetail, LookupEventDetail, TransferEventDetail } from '../../src/cdn/stats.ts'
 import type { Origin } from '../fixtures/origin-server.ts'
 
 const NODES = 32
@@ -153,7 +153,9 @@ describe('ringcdn on 32 libp2p nodes', function () {
     stores[POISONED].poison = true
 
     const failures: IntegrityFailureDetail[] = []
+    const holderFailures: HolderFailureDetail[] = []
     cdn(4).addEventListener('integrity-failure', (evt) => { failures.push(evt.detail) })
+    cdn(4).addEventListener('holder-failure', (evt) => { holderFailures.push(evt.detail) })
     await waitForHolders(4, url, 1)
     const res = await cdn(4).fetch(url)
     expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
@@ -161,6 +163,9 @@ describe('ringcdn on 32 libp2p nodes', function () {
     expect(cdn(4).getStats().integrityFailures).to.equal(1)
     expect(failures).to.have.lengthOf(1)
     expect(failures[0]).to.include({ source: 'peer', peer: nodes[POISONED].peerId.toString() })
+    // the holder failure says why the holder did not deliver
+    expect(holderFailures.map(f => ({ peer: f.peer, error: f.error }))).to.deep.equal([{ peer: nodes[POISONED].peerId.toString(), error: 'IntegrityError' }])
+    expect(cdn(4).getStats().holderFailuresByError).to.have.property('IntegrityError', 1)
     // and nothing unverified was stored: the next fetch is local and correct
     const again = await cdn(4).fetch(url)
     expect(again.headers.get(SOURCE_HEADER)).to.equal('local')

@@ -20,8 +20,11 @@
  * lookup only for a missing or dead one. Fingers have base 2^fingerBits.
  * - Lookups are recursive: each hop runs `route()`, forwards, and waits for
  * the answer, which returns along the path. A forwarded request carries the
- * time left (`budgetMs`), so deadlines shrink hop by hop; each wait is sized
- * from the measured round-trip time and the hops still to go. A hop not
+ * time left (`budgetMs`), so deadlines shrink hop by hop. The requester gives
+ * each attempt an allowance sized from the measured round-trip time and the
+ * hops still to go, and keeps the rest for retries; a hop on the way keeps
+ * only a round trip to report a failure back, so a long path does not
+ * reach its last hops with its budget spent. A hop not
  * heard from recently is probed first, so a crashed finger costs one short
  * probe rather than a long wait; a forward whose answer is late gets its
  * hop probed too, so a hop that crashed since we last heard from it does
@@ -100,7 +103,11 @@ export const MAX_HOPS = 48
 export const MAX_HOP_ATTEMPTS = 4
 /** How long a peer that failed to answer is avoided, ms */
 export const SUSPECT_TIMEOUT_MS = 30_000
-/** Fraction of the remaining budget a node keeps for retries when it forwards */
+/**
+ * Fraction of the remaining budget a node keeps when it forwards: for retries
+ * at the requester, to report a failure back at a hop on the way (at most a
+ * round trip there)
+ */
 export const RETRY_RESERVE = 0.15
 /** Longest peer list accepted in one message */
 export const MAX_PEERS_PER_MESSAGE = 64
@@ -1038,7 +1045,7 @@ export class RingNode {
       }
       const remaining = deadline - this.clock.now()
       const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
-      const wait = Math.min(remaining * (1 - RETRY_RESERVE), allowance)
+      const wait = this.hopWait(remaining, allowance, req.hops === 0)
       if (wait < MIN_HOP_BUDGET_MS) {
         break
       }
@@ -1171,6 +1178,25 @@ export class RingNode {
       stop.abort()
       silent.catch(() => {})
     }
+  }
+
+  /**
+   * How long to wait for a forward, with `remaining` of the request's budget
+   * left. The requester splits its budget between attempts: each gets the
+   * allowance for the path, and a retry finds the rest. A hop on the way keeps
+   * only the time to report a failure back (a round trip at most): were it to
+   * cap its wait at its own guess of the path left, or keep a share for a
+   * retry, the budget would shrink by that at every hop, and a long path
+   * under churn reached its last hops with less than a round trip left. A
+   * failure deep in the path then travels back to the requester, which
+   * retries with the time it kept; hops retry only what fails fast (a probe
+   * missed, an unreachable or refusing hop).
+   */
+  private hopWait (remaining: number, allowance: number, requester: boolean): number {
+    if (requester) {
+      return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
+    }
+    return remaining - Math.min(remaining * RETRY_RESERVE, this.rtt)
   }
 
   private probeWait (): number {

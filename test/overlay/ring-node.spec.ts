@@ -8,7 +8,9 @@ import { MAINTENANCE_JITTER, PLACEMENT_CHECK_PERIOD_ROUNDS } from '../../src/ove
 import { forgetPeer, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
 import { addresses, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
+import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingNode, RingNodeInit } from '../../src/overlay/ring-node.ts'
+import type { Rpc } from '../../src/overlay/seams.ts'
 
 /** A maintenance round takes its interval give or take half the jitter */
 const ROUND_SLACK = 1 + MAINTENANCE_JITTER / 2
@@ -266,7 +268,7 @@ describe('RingNode (simulated network, virtual time)', function () {
     await ring.join(origin, ring.owner(origin.self.id))
     await ring.converge(30 * TEST_STABILIZE_MS)
     // the owner of our predecessor's id is our predecessor: the far side of the ring, more than one hop away
-    const key = ring.predecessorOf(origin).self.id
+    const key = ring.members()[11].self.id
     const err = await expectRejection(ring, origin.lookup(key))
     expect(err.name).to.equal('HopLimitError')
     // a key our successor owns is one hop away and still fine
@@ -406,6 +408,49 @@ describe('RingNode (simulated network, virtual time)', function () {
     // at 30 % of the allowance plus a probe's 4 RTT, well before the forward's wait was out
     expect(probe.at).to.be.within(forward.at, retry.at)
     expect(retry.at - forward.at).to.be.lessThan(0.8 * forward.timeout)
+    ring.stopAll()
+  })
+
+  it('hands the budget down a long path less only a round trip per hop, so the last hops still have time to answer', async () => {
+    // a fixed 100 ms each way, two successors and no fingers: a lookup for a key 11 members ahead
+    // walks 6 hops, more than the ring's density makes any node expect
+    const rttMs = 200
+    const ring = new SimRing({ seed: 'long-path', network: { minLatencyMs: rttMs / 2, latencySpanMs: 0 }, node: { successorListSize: 2, fixFingersIntervalMs: 1e9 } })
+    const routes: Array<{ to: string, budgetMs: number, hops: number, at: number }> = []
+    const record = (rpc: Rpc<RingRequest, RingResponse>): Rpc<RingRequest, RingResponse> => ({
+      request: async (to, req, options) => {
+        if (req.route != null && !req.route.maintenance) {
+          routes.push({ to, budgetMs: req.route.budgetMs, hops: req.route.hops, at: ring.now })
+        }
+        return rpc.request(to, req, options)
+      },
+      handle: (handler) => { rpc.handle(handler) }
+    })
+    const nodes = addresses(20).map(a => ring.add(a, undefined, {}, record))
+    ring.create(nodes[0])
+    for (const node of nodes.slice(1)) {
+      await ring.join(node, nodes[0])
+    }
+    await ring.converge(60_000)
+    expect(ring.violations()).to.deep.equal([])
+    await ring.run(10_000)
+
+    const origin = ring.members()[0]
+    const key = ring.members()[11].self.id
+    routes.length = 0
+    const res = await ring.settle(origin.lookup(key))
+
+    expect(res.owner.address).to.equal(ring.owner(key).self.address)
+    expect(res.hops).to.be.at.least(6)
+    // reached on the first attempt: one forward per hop, none timed out and was retried
+    expect(routes.map(r => r.hops)).to.deep.equal(Array.from({ length: res.hops }, (_, i) => i + 1))
+    // each hop kept at most one round trip for itself beyond the time the request spent with it and
+    // on the wire (a request is received half a round trip after it is sent); a share of the budget
+    // per hop, or a cap at each hop's guess of the path left, shrinks it faster
+    for (let i = 1; i < routes.length; i++) {
+      const kept = routes[i - 1].budgetMs - routes[i].budgetMs - (routes[i].at - routes[i - 1].at - rttMs / 2)
+      expect(kept, `hop ${i} kept ${kept} ms of ${routes[i - 1].budgetMs}: ${JSON.stringify(routes)}`).to.be.at.most(rttMs + 1)
+    }
     ring.stopAll()
   })
 

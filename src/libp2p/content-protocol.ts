@@ -70,6 +70,8 @@ export const REQUEST_TIMEOUT_MS = 5_000
 export const STALL_TIMEOUT_MS = 5_000
 /** Concurrent content streams per connection and direction */
 export const MAX_CONTENT_STREAMS = 64
+/** Tries to open a content stream to a holder before the download fails (see `openStream`) */
+const STREAM_OPEN_ATTEMPTS = 2
 /** Objects whose chunk digests a holder remembers when its store has none for them */
 export const CHUNK_DIGEST_CACHE_SIZE = 1_024
 
@@ -472,8 +474,7 @@ export class ContentClient {
 
     let stream: Stream
     try {
-      const connection = await this.connect(holder, options.hints ?? [], setup)
-      stream = await connection.newStream(this.protocol, { signal: setup, maxOutboundStreams: MAX_CONTENT_STREAMS })
+      stream = await this.openStream(holder, options.hints ?? [], setup)
     } catch (err: any) {
       options.signal?.throwIfAborted()
       if (err.name === 'LimitedConnectionError') {
@@ -658,6 +659,27 @@ export class ContentClient {
   }
 
   /** An open, unlimited connection is reused; otherwise dial the hints, or the peer id through the peer store */
+  /**
+   * A stream to `holder` over a direct connection. A connection the holder
+   * has just closed can still look open here, and a stream on it fails to
+   * open (a WebRTC data channel closes before it opens): one more try, on
+   * whatever connection is open by then or a new one, reaches a holder that
+   * is still there.
+   */
+  private async openStream (holder: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Stream> {
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.connect(holder, hints, signal)
+      try {
+        return await connection.newStream(this.protocol, { signal, maxOutboundStreams: MAX_CONTENT_STREAMS })
+      } catch (err: any) {
+        if (attempt >= STREAM_OPEN_ATTEMPTS || signal.aborted || err?.name === 'LimitedConnectionError') {
+          throw err
+        }
+        this.log('a stream to %s failed to open on connection %s (%s), trying again', holder, connection.id, connection.status)
+      }
+    }
+  }
+
   private async connect (address: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Connection> {
     const peerId = peerIdFromString(address)
     const open = this.components.connectionManager.getConnections(peerId).filter(c => c.status === 'open')

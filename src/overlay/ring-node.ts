@@ -1196,7 +1196,8 @@ export class RingNode {
     if (requester) {
       return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
     }
-    return remaining - Math.min(remaining * RETRY_RESERVE, this.rtt)
+    // floored: on loopback a round trip is a millisecond, less than a busy page takes to answer
+    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.rtt, MIN_HOP_BUDGET_MS))
   }
 
   private probeWait (): number {

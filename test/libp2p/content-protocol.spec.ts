@@ -208,6 +208,19 @@ describe('content protocol', function () {
     expect(err.source).to.equal('peer')
   })
 
+  it('reaches a holder whose connection it still takes for open: the stream is tried once more, on a new connection', async () => {
+    const [stale] = requester.getConnections(holder.peerId)
+    // the holder drops the connection; the requester has not heard yet when it starts the download
+    holder.getConnections(requester.peerId)[0].abort(new Error('the holder closed the connection'))
+    expect(stale.status).to.equal('open')
+    const dl = await download()
+    const store = new MemoryContentStore()
+    await store.put(dl.init, dl.chunks)
+    expect(await store.has(KEY)).to.equal(true)
+    const now = requester.getConnections(holder.peerId)
+    expect(now.map(c => c.id)).to.not.include(stale.id)
+  })
+
   it('gives up on a holder that stalls mid-transfer within the stall timeout', async () => {
     holderStore.chunkDelayMs = 5_000
     const dl = await download({ stallTimeoutMs: 300 })

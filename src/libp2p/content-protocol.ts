@@ -658,7 +658,6 @@ export class ContentClient {
     }
   }
 
-  /** An open, unlimited connection is reused; otherwise dial the hints, or the peer id through the peer store */
   /**
    * A stream to `holder` over a direct connection. A connection the holder
    * has just closed can still look open here, and a stream on it fails to
@@ -680,6 +679,7 @@ export class ContentClient {
     }
   }
 
+  /** An open, unlimited connection is reused; otherwise dial the hints, or the peer id through the peer store */
   private async connect (address: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Connection> {
     const peerId = peerIdFromString(address)
     const open = this.components.connectionManager.getConnections(peerId).filter(c => c.status === 'open')

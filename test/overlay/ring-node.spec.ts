@@ -7,10 +7,8 @@ import { idToBytes } from '../../src/overlay/ring-id.ts'
 import { MAINTENANCE_JITTER, PLACEMENT_CHECK_PERIOD_ROUNDS } from '../../src/overlay/ring-node.ts'
 import { forgetPeer, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
-import { addresses, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
-import type { RingResponse } from '../../src/overlay/messages.ts'
+import { addresses, observeRequests, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
 import type { RingNode, RingNodeInit } from '../../src/overlay/ring-node.ts'
-import type { Rpc } from '../../src/overlay/seams.ts'
 
 /** A maintenance round takes its interval give or take half the jitter */
 const ROUND_SLACK = 1 + MAINTENANCE_JITTER / 2
@@ -356,17 +354,14 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(probes).to.be.lessThan(probesWithout)
     ring.stopAll()
   })
+
   it('gives up on a hop that crashed just after it was heard from once it misses a probe, before the forward\'s whole wait', async () => {
     const ring = new SimRing({ seed: 'watch' })
     const nodes = await ring.build(addresses(24))
     const sent: Array<{ to: string, type: RingRequest.Type, key?: string, timeout: number, at: number }> = []
-    const watcher = ring.add('watcher', undefined, {}, rpc => ({
-      request: async (to, req, options) => {
-        const key = req.route != null ? Buffer.from(req.route.key).toString('hex') : undefined
-        sent.push({ to, type: req.type, key, timeout: options.timeout, at: ring.now })
-        return rpc.request(to, req, options)
-      },
-      handle: (handler) => { rpc.handle(handler) }
+    const watcher = ring.add('watcher', undefined, {}, observeRequests((to, req, timeout) => {
+      const key = req.route != null ? Buffer.from(req.route.key).toString('hex') : undefined
+      sent.push({ to, type: req.type, key, timeout, at: ring.now })
     }))
     await ring.join(watcher, nodes[0])
     await ring.converge(30_000)
@@ -417,14 +412,10 @@ describe('RingNode (simulated network, virtual time)', function () {
     const rttMs = 200
     const ring = new SimRing({ seed: 'long-path', network: { minLatencyMs: rttMs / 2, latencySpanMs: 0 }, node: { successorListSize: 2, fixFingersIntervalMs: 1e9 } })
     const routes: Array<{ to: string, budgetMs: number, hops: number, at: number }> = []
-    const record = (rpc: Rpc<RingRequest, RingResponse>): Rpc<RingRequest, RingResponse> => ({
-      request: async (to, req, options) => {
-        if (req.route != null && !req.route.maintenance) {
-          routes.push({ to, budgetMs: req.route.budgetMs, hops: req.route.hops, at: ring.now })
-        }
-        return rpc.request(to, req, options)
-      },
-      handle: (handler) => { rpc.handle(handler) }
+    const record = observeRequests((to, req) => {
+      if (req.route != null && !req.route.maintenance) {
+        routes.push({ to, budgetMs: req.route.budgetMs, hops: req.route.hops, at: ring.now })
+      }
     })
     const nodes = addresses(20).map(a => ring.add(a, undefined, {}, record))
     ring.create(nodes[0])

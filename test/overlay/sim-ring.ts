@@ -266,3 +266,14 @@ export function randomKeys (count: number, seed: number | string = 'keys'): bigi
     return x
   })
 }
+
+/** A `wrapRpc` for `SimRing.add` that shows `seen` every request the node sends, before it goes out */
+export function observeRequests (seen: (to: Address, req: RingRequest, timeout: number) => void): (rpc: Rpc<RingRequest, RingResponse>) => Rpc<RingRequest, RingResponse> {
+  return rpc => ({
+    request: async (to, req, options) => {
+      seen(to, req, options.timeout)
+      return rpc.request(to, req, options)
+    },
+    handle: (handler) => { rpc.handle(handler) }
+  })
+}

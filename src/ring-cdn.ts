@@ -98,6 +98,13 @@ export const JOIN_MAX_RETRY_DELAY_MS = 8_000
 export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
 /** Deadline of telling a home node we hold an asset, ms */
 export const ANNOUNCE_TIMEOUT_MS = 2_000
+/**
+ * Attempts after the first to tell a home node we hold an asset; each looks
+ * the home up again (the one the fetch found may have left meanwhile)
+ */
+export const ANNOUNCE_RETRIES = 3
+/** Wait before the first announce retry, ms; doubles for each further one */
+export const ANNOUNCE_RETRY_DELAY_MS = 1_000
 /** A peer that sent bad bytes is not asked again for this long, ms */
 export const AVOID_PEER_MS = 600_000
 /** Bound on the graceful leave when stopping, ms */
@@ -1171,17 +1178,38 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
 
   // ---- helpers -------------------------------------------------------------
 
-  /** A verified object is in the store: remember it, and tell its home node (in the background) */
+  /**
+   * A verified object is in the store: remember it, and tell its home node (in
+   * the background). An announce that fails is tried again, to the home a new
+   * lookup finds: a page that is not listed serves nobody, however long it
+   * holds the object. The retries stop with the node, not with the fetch that
+   * stored the object (its caller may abort once it has the response).
+   */
   private stored (ctx: FetchContext, meta: ObjectMeta): void {
     this.held.set(ctx.key, true)
     const directory = this.directory
-    const home = ctx.home
+    const signal = this.lifecycle?.signal
     // consume-only: the ring never learns that this node holds anything
-    if (directory == null || home == null || this.uploadPolicy === 'never') {
+    if (directory == null || signal == null || this.uploadPolicy === 'never') {
       return
     }
-    directory.announce(home, ctx.key, ctx.gone, { timeout: ANNOUNCE_TIMEOUT_MS, signal: ctx.signal })
-      .catch(err => { this.log('announcing %s to %s failed - %e', meta.key, home.address, err) })
+    pRetry(async (attempt) => {
+      if (!this.held.has(ctx.key)) {
+        // evicted meanwhile: nothing to announce any more
+        return
+      }
+      // the first attempt goes to the home the fetch found; a fetch whose lookup failed has none yet
+      const home = attempt === 1 && ctx.home != null ? ctx.home : (await this.timedLocate(directory, ctx.key, this.lookupTimeoutMs, signal)).home
+      await directory.announce(home, ctx.key, ctx.gone, { timeout: ANNOUNCE_TIMEOUT_MS, signal })
+    }, {
+      retries: ANNOUNCE_RETRIES,
+      minTimeout: ANNOUNCE_RETRY_DELAY_MS,
+      signal,
+      shouldRetry: ({ error }) => error.name !== 'AbortError',
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        this.log('announcing %s failed (attempt %d, %d left) - %e', meta.key, attemptNumber, retriesLeft, error)
+      }
+    }).catch(() => {})
   }
 
   private respond (meta: ObjectMeta, source: FetchSource): Response {

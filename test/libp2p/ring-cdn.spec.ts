@@ -346,6 +346,40 @@ describe('ringcdn on 32 libp2p nodes', function () {
    * of looking it up keeps a search over dozens of candidate paths off the network (one lookup per
    * candidate made the search take 20–60 s on a loaded machine)
    */
+  // last: it stops a node for good
+  it('announces a fetched asset again, to the new home node, when the home its lookup found left meanwhile', async () => {
+    const LEAVER = 28
+    const FETCHER = 20
+    const path = pathWithHome('/img/announce-again', home => home === LEAVER)
+    const body = bytesOf(CHUNK_SIZE + 5, 10)
+    // the GET takes long enough for the home node to leave after the lookup and before the announce
+    origin.set(path, { body, contentType: 'image/png', reprDigest: true, getDelayMs: 2_000 })
+    const url = origin.url(path)
+    const lookedUp = new Promise<LookupEventDetail>(resolve => {
+      cdn(FETCHER).addEventListener('lookup', (evt) => { resolve(evt.detail) }, { once: true })
+    })
+    const fetching = cdn(FETCHER).fetch(url)
+    expect((await lookedUp).home).to.equal(nodes[LEAVER].peerId.toString())
+    await nodes[LEAVER].stop()
+
+    const res = await fetching
+    expect(res.headers.get(SOURCE_HEADER)).to.equal('origin')
+    expect(await bodyBytes(res)).to.equalBytes(body)
+    // the first announce goes to the node that left; only a retry to the new home lists the page
+    const end = Date.now() + 20_000
+    while (true) {
+      const found = await cdn(21).locate(url)
+      if (found.holders.includes(nodes[FETCHER].peerId.toString())) {
+        expect(found.home).to.not.equal(nodes[LEAVER].peerId.toString())
+        break
+      }
+      if (Date.now() > end) {
+        throw new Error(`${found.home} lists ${found.holders.length} holders of ${url}, not the page that fetched it`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  })
+
   function homeOf (path: string): number {
     const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
     const home = trueSuccessor(ids, keyForUrl(origin.url(path)))

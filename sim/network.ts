@@ -257,7 +257,6 @@ class Call {
   reject: (err: Error) => void
   timer: SimTimer | undefined = undefined
   signal: AbortSignal | undefined = undefined
-  onAbort: (() => void) | undefined = undefined
   timeout: number
   /** Settled, or abandoned because the requester is gone */
   done = false
@@ -369,6 +368,12 @@ export class SimNetwork {
   private uplinkFreeAt = new Float64Array(INITIAL_NODE_CAPACITY)
   private readonly classTotals: ClassTotals[] = []
   private capacity = INITIAL_NODE_CAPACITY
+  /**
+   * The calls waiting on each abort signal. One listener per signal, not one
+   * per call: a node's lifecycle signal goes with nearly every request it
+   * makes, and an EventTarget listener costs more to add and remove than a set entry.
+   */
+  private readonly waiting = new WeakMap<AbortSignal, Set<Call>>()
   private delivered = 0
   private lost = 0
   private sent = 0
@@ -562,15 +567,26 @@ export class SimNetwork {
       call.timer = scheduler.schedule(now + timeout, this.onDeadline, call)
     }
     if (signal !== undefined) {
-      call.signal = signal
-      call.onAbort = () => {
-        if (!call.done) {
-          this.finish(call)
-          call.reject(new AbortError())
-        }
+      let calls = this.waiting.get(signal)
+      if (calls === undefined) {
+        calls = new Set()
+        this.waiting.set(signal, calls)
+        signal.addEventListener('abort', () => { this.abortAll(calls as Set<Call>) }, { once: true })
       }
-      signal.addEventListener('abort', call.onAbort, { once: true })
+      calls.add(call)
+      call.signal = signal
     }
+  }
+
+  /** A signal fired: every call still waiting on it rejects, in the order they were sent */
+  private abortAll (calls: Set<Call>): void {
+    for (const call of [...calls]) {
+      if (!call.done) {
+        this.finish(call)
+        call.reject(new AbortError())
+      }
+    }
+    calls.clear()
   }
 
   private readonly onRequestArrives = (call: Call): void => {
@@ -728,9 +744,8 @@ export class SimNetwork {
     call.done = true
     call.timer?.cancel()
     call.timer = undefined
-    if (call.onAbort !== undefined) {
-      call.signal?.removeEventListener('abort', call.onAbort)
-      call.onAbort = undefined
+    if (call.signal !== undefined) {
+      this.waiting.get(call.signal)?.delete(call)
       call.signal = undefined
     }
   }

@@ -223,7 +223,7 @@ export class DirectoryService implements RingApplication {
         for (const entry of req.entries) {
           const key = idFromBytes(entry.key)
           // the home's list is the fresher one: its order (most recent first) goes in front of ours
-          for (const holder of entry.holders.map(peerFromWire).reverse()) {
+          for (const holder of entry.holders.map(wire => peerFromWire(wire)).reverse()) {
             this.directory.announce(key, holder)
           }
         }
@@ -238,7 +238,7 @@ export class DirectoryService implements RingApplication {
           throw new InvalidMessageError('hand-over accepted only from our successor')
         }
         const entries = req.entries
-          .map((e): [bigint, Peer[]] => [idFromBytes(e.key), e.holders.map(peerFromWire)])
+          .map((e): [bigint, Peer[]] => [idFromBytes(e.key), e.holders.map(wire => peerFromWire(wire))])
           .filter(([key]) => from === self.address || pred == null || inHalfOpen(key, pred.id, self.id))
         this.directory.merge(entries)
         if (from !== self.address) {
@@ -403,7 +403,7 @@ export function decodeDirectoryRequest (payload: Uint8Array): DirectoryRequest {
 
 function decodeResponse (payload: Uint8Array): Peer[] {
   try {
-    return DirectoryResponse.decode(payload, { limits: { holders: MAX_DIRECTORY_ITEMS, holders$: { hints: MAX_HINTS } } }).holders.map(peerFromWire)
+    return DirectoryResponse.decode(payload, { limits: { holders: MAX_DIRECTORY_ITEMS, holders$: { hints: MAX_HINTS } } }).holders.map(wire => peerFromWire(wire))
   } catch (err: any) {
     throw new InvalidMessageError(`bad directory response: ${err.message}`)
   }

@@ -647,9 +647,11 @@ export class RingNode {
       // answer describes a view that skips it, so ask the new successor instead
       return 'closer'
     }
-    const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
+    // the answer mostly repeats the peers we hold: keep our objects for them
+    const held = this.state.successors
+    const pred = res.predecessor != null ? peerFromWire(res.predecessor, held) : undefined
     this.confirmed = pred?.address === this.self.address
-    const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE)].filter(p => !this.isSuspect(p.address))
+    const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE, held)].filter(p => !this.isSuspect(p.address))
     if (this.adopted.size > 0) {
       this.passOnAdopted(succ, list[1])
     }
@@ -1175,7 +1177,8 @@ export class RingNode {
       return await Promise.race([this.call(peer.address, req, wait, linked), silent])
     } finally {
       timer?.cancel()
-      stop.abort()
+      // with a reason: abort() without one builds a DOMException (and its stack) per forward
+      stop.abort(WATCH_OVER)
       silent.catch(() => {})
     }
   }
@@ -1301,7 +1304,7 @@ export class RingNode {
   }
 
   private onStabilize (from: Address, req: StabilizeRequest): StabilizeResponse {
-    const sender = peerFromWire(req.sender)
+    const sender = peerFromWire(req.sender, this.state.predecessor != null ? [this.state.predecessor] : undefined)
     if (sender.address !== from || sender.address === this.self.address) {
       throw new InvalidMessageError('stabilize sender must be the requesting peer')
     }
@@ -1416,6 +1419,9 @@ export class RingNode {
     return res
   }
 }
+
+/** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */
+const WATCH_OVER = new Error('the watched forward has settled')
 
 /** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
 class HopSilentError extends Error {

@@ -61,10 +61,13 @@ export function setSuccessors (state: RoutingState, candidates: Peer[]): PeersCh
     }
   }
   const self = state.self.id
-  next.sort((a, b) => compareIds(distance(self, a.id), distance(self, b.id)))
-  next.length = Math.min(next.length, state.successorListSize)
-  const change = diff(state.successors, next)
-  state.successors = next
+  // each distance once rather than twice per comparison (a bigint subtraction allocates)
+  const sorted = next.map(peer => ({ peer, d: distance(self, peer.id) }))
+    .sort((a, b) => compareIds(a.d, b.d))
+    .slice(0, state.successorListSize)
+    .map(entry => entry.peer)
+  const change = diff(state.successors, sorted)
+  state.successors = sorted
   return change
 }
 

@@ -5,6 +5,7 @@
  * and nowhere else.
  */
 
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { InvalidMessageError } from './errors.ts'
 import { idFromBytes, idToBytes } from './ring-id.ts'
 import type { WirePeer } from './messages.ts'
@@ -33,7 +34,14 @@ export function peerToWire (peer: Peer): WirePeer {
   return wire
 }
 
-export function peerFromWire (wire: WirePeer | undefined): Peer {
+/**
+ * The peer a wire form describes. Pass the peers already held (a successor
+ * list) as `known`: an answer that repeats one of them, byte for byte, gets
+ * the held object back, without decoding its id again. Stabilize answers
+ * repeat most of a successor list every round, and in a large simulation
+ * building those ids was a tenth of the run time.
+ */
+export function peerFromWire (wire: WirePeer | undefined, known?: readonly Peer[]): Peer {
   if (wire == null) {
     throw new InvalidMessageError('missing peer')
   }
@@ -43,6 +51,13 @@ export function peerFromWire (wire: WirePeer | undefined): Peer {
   if (wire.hints.length > MAX_HINTS || wire.hints.some(h => h.byteLength > MAX_HINT_BYTES)) {
     throw new InvalidMessageError(`at most ${MAX_HINTS} hints of ${MAX_HINT_BYTES} bytes per peer`)
   }
+  if (known !== undefined) {
+    for (const held of known) {
+      if (held.address === wire.address && sameWire(peerToWire(held), wire)) {
+        return held
+      }
+    }
+  }
   const peer: Peer = { id: idFromBytes(wire.id), address: wire.address }
   if (wire.hints.length > 0) {
     peer.hints = wire.hints
@@ -50,9 +65,13 @@ export function peerFromWire (wire: WirePeer | undefined): Peer {
   return peer
 }
 
-export function peersFromWire (list: WirePeer[], max: number): Peer[] {
+export function peersFromWire (list: WirePeer[], max: number, known?: readonly Peer[]): Peer[] {
   if (list.length > max) {
     throw new InvalidMessageError(`peer list longer than ${max}`)
   }
-  return list.map(peerFromWire)
+  return list.map(wire => peerFromWire(wire, known))
+}
+
+function sameWire (a: WirePeer, b: WirePeer): boolean {
+  return uint8ArrayEquals(a.id, b.id) && a.hints.length === b.hints.length && a.hints.every((hint, i) => uint8ArrayEquals(hint, b.hints[i]))
 }

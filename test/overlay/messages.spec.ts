@@ -162,6 +162,23 @@ describe('wire messages', () => {
       expectInvalid(() => peerFromWire(wire({ hints: [new Uint8Array(4), new Uint8Array(MAX_HINT_BYTES + 1)] })), /hints/)
     })
 
+    it('gives back a held peer that the wire repeats byte for byte, and a new one otherwise', () => {
+      const held: Peer[] = [{ id: 7n, address: 'a' }, { id: 42n, address: 'peer', hints: [Uint8Array.of(1, 2)] }]
+      expect(peerFromWire(wire({ hints: [Uint8Array.of(1, 2)] }), held)).to.equal(held[1])
+      // same address, different id (a forged or stale claim): decoded, not taken from what we hold
+      const otherId = peerFromWire(wire({ id: idToBytes(43n), hints: [Uint8Array.of(1, 2)] }), held)
+      expect(otherId).to.not.equal(held[1])
+      expect(otherId.id).to.equal(43n)
+      // new dialing hints are news too
+      const otherHints = peerFromWire(wire({ hints: [Uint8Array.of(1, 3)] }), held)
+      expect(otherHints).to.not.equal(held[1])
+      expect(otherHints.hints).to.deep.equal([Uint8Array.of(1, 3)])
+      expect(peerFromWire(wire(), held)).to.not.equal(held[1])
+      // a malformed id is still refused when its address is held
+      expectInvalid(() => peerFromWire(wire({ id: new Uint8Array(31), hints: [Uint8Array.of(1, 2)] }), held), /32 bytes/)
+      expect(peersFromWire([wire({ address: 'a', id: idToBytes(7n) }), wire({ address: 'b' })], 8, held)[0]).to.equal(held[0])
+    })
+
     it('rejects a peer list longer than the limit, and accepts one at the limit', () => {
       const list = Array.from({ length: 5 }, (_, i) => wire({ address: `p${i}` }))
       expect(peersFromWire(list, 5).map(p => p.address)).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'p4'])

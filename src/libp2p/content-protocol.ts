@@ -100,7 +100,8 @@ export interface ContentProtocolComponents {
   }
   connectionManager: {
     getConnections(peerId?: PeerId): Connection[]
-    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
+    /** `force` dials a new connection even when one is open (libp2p returns the open one otherwise) */
+    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions & { force?: boolean }): Promise<Connection>
   }
 }
 
@@ -661,42 +662,50 @@ export class ContentClient {
   /**
    * A stream to `holder` over a direct connection. A connection the holder
    * has just closed can still look open here, and a stream on it fails to
-   * open (a WebRTC data channel closes before it opens): one more try, on
-   * whatever connection is open by then or a new one, reaches a holder that
-   * is still there.
+   * open (a WebRTC data channel closes before it opens): one more try, never
+   * on the connection that failed — on another one open by then, or a new
+   * one — reaches a holder that is still there.
    */
   private async openStream (holder: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Stream> {
+    let failed: Connection | undefined
     for (let attempt = 1; ; attempt++) {
-      const connection = await this.connect(holder, hints, signal)
+      const connection = await this.connect(holder, hints, signal, failed)
       try {
         return await connection.newStream(this.protocol, { signal, maxOutboundStreams: MAX_CONTENT_STREAMS })
       } catch (err: any) {
         if (attempt >= STREAM_OPEN_ATTEMPTS || signal.aborted || err?.name === 'LimitedConnectionError') {
           throw err
         }
-        this.log('a stream to %s failed to open on connection %s (%s), trying again', holder, connection.id, connection.status)
+        this.log('a stream to %s failed to open on connection %s (%s), trying another connection', holder, connection.id, connection.status)
+        failed = connection
       }
     }
   }
 
-  /** An open, unlimited connection is reused; otherwise dial the hints, or the peer id through the peer store */
-  private async connect (address: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Connection> {
+  /**
+   * An open, unlimited connection is reused; otherwise dial the hints, or the
+   * peer id through the peer store. `avoid` (a connection a stream just failed
+   * to open on) is never returned: with it still listed as open, the dial is
+   * forced, since libp2p would otherwise hand the same connection back.
+   */
+  private async connect (address: Address, hints: Multiaddr[], signal: AbortSignal, avoid?: Connection): Promise<Connection> {
     const peerId = peerIdFromString(address)
-    const open = this.components.connectionManager.getConnections(peerId).filter(c => c.status === 'open')
+    const open = this.components.connectionManager.getConnections(peerId).filter(c => c.status === 'open' && c !== avoid)
     const direct = open.find(c => c.limits == null)
     if (direct != null) {
       return direct
     }
+    const force = avoid != null && avoid.status === 'open'
     let connection: Connection | undefined
     if (open.length === 0 && hints.length > 0) {
       try {
-        connection = await this.components.connectionManager.openConnection(hints.map(ma => withPeerId(ma, address)), { signal })
+        connection = await this.components.connectionManager.openConnection(hints.map(ma => withPeerId(ma, address)), { signal, force })
       } catch (err: any) {
         signal.throwIfAborted()
         this.log('dialling the hints of %s failed, trying the peer store - %e', address, err)
       }
     }
-    connection ??= await this.components.connectionManager.openConnection(peerId, { signal })
+    connection ??= await this.components.connectionManager.openConnection(peerId, { signal, force })
     if (connection.limits != null) {
       throw new LimitedConnectionError(`only a limited connection to ${address} is open`)
     }

@@ -38,8 +38,9 @@ export function peerToWire (peer: Peer): WirePeer {
  * The peer a wire form describes. Pass the peers already held (a successor
  * list) as `known`: an answer that repeats one of them, byte for byte, gets
  * the held object back, without decoding its id again. Stabilize answers
- * repeat most of a successor list every round, and in a large simulation
- * building those ids was a tenth of the run time.
+ * repeat most of a successor list every round: decoded anew, each round made
+ * new objects for the same peers, and their wire form (memoised per object)
+ * had to be built again when the list was passed on.
  */
 export function peerFromWire (wire: WirePeer | undefined, known?: readonly Peer[]): Peer {
   if (wire == null) {

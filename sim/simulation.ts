@@ -159,7 +159,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const ringRpc = (address: string): Rpc<RingRequest, RingResponse> => {
     const rpc = network.rpc(address, ringProtocol)
     return {
-      request: (to, req, options) => rpc.request(to, req, options),
+      request: async (to, req, options) => rpc.request(to, req, options),
       handle: (handler) => {
         rpc.handle(async (from, req, options) => {
           const res = await handler(from, req, options)

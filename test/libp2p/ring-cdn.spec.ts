@@ -340,12 +340,6 @@ describe('ringcdn on 32 libp2p nodes', function () {
     expect(open).to.be.at.least(kept)
   })
 
-  /**
-   * Index of the home node of `path`: the true successor of its key. The ring is settled (the first
-   * test checks every successor and predecessor), so that is where lookups end; computing it instead
-   * of looking it up keeps a search over dozens of candidate paths off the network (one lookup per
-   * candidate made the search take 20–60 s on a loaded machine)
-   */
   // last: it stops a node for good
   it('announces a fetched asset again, to the new home node, when the home its lookup found left meanwhile', async () => {
     const LEAVER = 28
@@ -380,6 +374,12 @@ describe('ringcdn on 32 libp2p nodes', function () {
     }
   })
 
+  /**
+   * Index of the home node of `path`: the true successor of its key. The ring is settled (the first
+   * test checks every successor and predecessor), so that is where lookups end; computing it instead
+   * of looking it up keeps a search over dozens of candidate paths off the network (one lookup per
+   * candidate made the search take 20–60 s on a loaded machine)
+   */
   function homeOf (path: string): number {
     const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
     const home = trueSuccessor(ids, keyForUrl(origin.url(path)))

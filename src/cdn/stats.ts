@@ -31,7 +31,7 @@ export interface RingCdnStats {
   bytesHomeCopied: number
   /** Transfers (peer or origin, fetches and home copies) whose bytes did not match the trusted digest */
   integrityFailures: number
-  /** Ring lookups (for fetches and `locate` calls) */
+  /** Ring lookups: for fetches, `locate` calls, and announce retries (each finds the home again) */
   lookups: number
   /** Lookups that failed or timed out */
   lookupFailures: number

@@ -221,6 +221,25 @@ describe('content protocol', function () {
     expect(now.map(c => c.id)).to.not.include(stale.id)
   })
 
+  it('tries the stream again on a new connection when the one it failed on still counts as open', async () => {
+    const [first] = requester.getConnections(holder.peerId)
+    // In Chromium a data channel can close before it opens while its connection stays open; the memory
+    // transport has no such failure, so this one real connection is made to fail its next stream
+    let failed = 0
+    first.newStream = async () => {
+      failed++
+      throw new Error('the data channel closed before it opened')
+    }
+    const dl = await download()
+    const store = new MemoryContentStore()
+    await store.put(dl.init, dl.chunks)
+    expect(await store.has(KEY)).to.equal(true)
+    expect(failed).to.equal(1)
+    // libp2p hands an open connection back when asked for one: only a forced dial gives a second
+    expect(first.status).to.equal('open')
+    expect(requester.getConnections(holder.peerId).map(c => c.id)).to.include(first.id).and.to.have.lengthOf(2)
+  })
+
   it('gives up on a holder that stalls mid-transfer within the stall timeout', async () => {
     holderStore.chunkDelayMs = 5_000
     const dl = await download({ stallTimeoutMs: 300 })

@@ -38,6 +38,7 @@ import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LRUCache } from 'lru-cache'
 import pRetry from 'p-retry'
+import { raceSignal } from 'race-signal'
 import { DirectoryService, HOME_COPY_MAX_BYTES, MAX_CONCURRENT_HOME_COPIES } from './cdn/directory-service.ts'
 import { IntegrityError, LookupTimeoutError, NotStartedError, OriginFetchError, TransferError } from './cdn/errors.ts'
 import { Sha256Stream, digestFromHeaders, parseSri, sha256Hex, toDigestHeader } from './cdn/integrity.ts'
@@ -1503,19 +1504,4 @@ function pageOrigin (): string | undefined {
 
 function pageHref (): string | undefined {
   return (globalThis as { location?: { href?: string } }).location?.href
-}
-
-async function raceSignal <T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) {
-    return promise
-  }
-  if (signal.aborted) {
-    promise.catch(() => {})
-    throw signal.reason ?? new AbortError()
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason ?? new AbortError()) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }

@@ -38,6 +38,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { LRUCache } from 'lru-cache'
+import { raceSignal } from 'race-signal'
 import { IntegrityError, HolderBusyError, LimitedConnectionError, NotHeldError, ObjectSizeError, TransferError, TransferRefusedError } from '../cdn/errors.ts'
 import { DIGEST_BYTES, Sha256Stream, digestFromBytes, digestToBytes, sha256Hex } from '../cdn/integrity.ts'
 import { AbortError } from '../overlay/errors.ts'
@@ -360,7 +361,7 @@ export class ContentServer implements Startable {
 
   private async closeAndWait (stream: Stream, stopped: AbortSignal): Promise<void> {
     const signal = this.stall(stopped)
-    await stream.close({ signal })
+    await raceSignal(stream.close({ signal }), signal)
     await waitForClose(stream, signal)
   }
 }
@@ -632,7 +633,7 @@ export class ContentClient {
         }
         finished = true
         const signal = stall()
-        await stream.close({ signal })
+        await raceSignal(stream.close({ signal }), signal)
         await waitForClose(stream, signal).catch(err => { stream.abort(err) })
       } catch (err: any) {
         log('transfer of %s from %s failed - %e', init.key, holder, err)
@@ -670,9 +671,12 @@ export class ContentClient {
     let failed: Connection | undefined
     for (let attempt = 1; ; attempt++) {
       const connection = await this.connect(holder, hints, signal, failed)
+      // raced as well as passed: a data channel that never opens must not outlast the signal
+      const opening = connection.newStream(this.protocol, { signal, maxOutboundStreams: MAX_CONTENT_STREAMS })
       try {
-        return await connection.newStream(this.protocol, { signal, maxOutboundStreams: MAX_CONTENT_STREAMS })
+        return await raceSignal(opening, signal)
       } catch (err: any) {
+        opening.then(stream => { stream.abort(err) }, () => {})
         if (attempt >= STREAM_OPEN_ATTEMPTS || signal.aborted || err?.name === 'LimitedConnectionError') {
           throw err
         }
@@ -699,13 +703,13 @@ export class ContentClient {
     let connection: Connection | undefined
     if (open.length === 0 && hints.length > 0) {
       try {
-        connection = await this.components.connectionManager.openConnection(hints.map(ma => withPeerId(ma, address)), { signal, force })
+        connection = await raceSignal(this.components.connectionManager.openConnection(hints.map(ma => withPeerId(ma, address)), { signal, force }), signal)
       } catch (err: any) {
         signal.throwIfAborted()
         this.log('dialling the hints of %s failed, trying the peer store - %e', address, err)
       }
     }
-    connection ??= await this.components.connectionManager.openConnection(peerId, { signal, force })
+    connection ??= await raceSignal(this.components.connectionManager.openConnection(peerId, { signal, force }), signal)
     if (connection.limits != null) {
       throw new LimitedConnectionError(`only a limited connection to ${address} is open`)
     }
@@ -748,18 +752,6 @@ async function waitForClose (stream: Stream, signal: AbortSignal): Promise<void>
   await raceSignal(new Promise<void>(resolve => {
     stream.addEventListener('close', () => { resolve() }, { once: true })
   }), signal)
-}
-
-async function raceSignal <T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {})
-    throw signal.reason
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }
 
 /** The peer id of an address, or undefined if it is not one */

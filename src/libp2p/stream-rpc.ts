@@ -20,6 +20,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { raceSignal } from 'race-signal'
 import {
   AbortError,
   ErrorCode,
@@ -351,7 +352,10 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     let stream: Stream | undefined
     try {
       const peerId = this.parseAddress(to)
-      const connection = await this.connect(peerId, to, signal)
+      // libp2p is asked to honour the signal at every step; racing it as well means a transport
+      // that does not (a WebRTC data channel that never opens, a close that never drains) costs
+      // this request its deadline, not a maintenance round that never ends
+      const connection = await raceSignal(this.connect(peerId, to, signal), signal)
       stream = await this.openStream(connection, signal)
       this.streams.add(stream)
 
@@ -361,7 +365,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
       })
       await lp.write(body, { signal })
       // half-close: the server sees the end of the request
-      await stream.close({ signal })
+      await raceSignal(stream.close({ signal }), signal)
       const frame = (await lp.read({ signal })).subarray()
       const res = this.openResponse(frame, to)
 
@@ -455,7 +459,13 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
       }))
     }
 
-    return opening
+    try {
+      return await raceSignal(opening, signal)
+    } catch (err: any) {
+      // a stream that opens after we gave up on it would stay open unused
+      opening.then(stream => { stream.abort(err) }, () => {})
+      throw err
+    }
   }
 
   private hintsFor (peerId: PeerId, address: Address): Multiaddr[] {
@@ -590,7 +600,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
       const closing = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.closeTimeout)])
       try {
         await lp.write(frame, { signal: closing })
-        await stream.close({ signal: closing })
+        await raceSignal(stream.close({ signal: closing }), closing)
         await this.waitForRemoteClose(stream, closing)
       } catch (err: any) {
         this.log('could not answer %s - %e', from, err)
@@ -677,25 +687,4 @@ function timerMs (ms: number): number {
     return 0
   }
   return Math.min(Math.max(Math.ceil(ms), 0), MAX_TIMER_MS)
-}
-
-/**
- * Settles with `promise`, or rejects with the signal's reason when it aborts
- * first. The promise keeps running; its outcome is then ignored.
- */
-async function raceSignal <T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {})
-    throw signal.reason
-  }
-
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => {
-      signal.removeEventListener('abort', onAbort)
-    })
-  })
 }

@@ -5,6 +5,7 @@
  * compliance suite probes.
  */
 import { AbortError } from '@libp2p/interface'
+import { raceSignal } from 'race-signal'
 import { chunkCount, chunkLength } from './chunks.ts'
 import { InvalidObjectError, InvalidRangeError, ObjectTooLargeError } from './errors.ts'
 import type { ChunkSource, ObjectInit, ObjectMeta, ReadOptions } from './content-store.ts'
@@ -130,30 +131,6 @@ export function throwIfAborted (signal?: AbortSignal): void {
   }
 }
 
-/**
- * Settles like `promise`, or rejects with `AbortError` as soon as `signal`
- * fires, so a chunk source that never yields cannot hold a put forever
- */
-export async function raceSignal<T> (promise: T | PromiseLike<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) {
-    return promise
-  }
-
-  throwIfAborted(signal)
-
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((resolve, reject) => {
-    onAbort = () => { reject(new AbortError()) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
 /** A plain `Uint8Array` owning exactly its bytes (a Node `Buffer.slice` would share memory) */
 export function copyBytes (bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.byteLength)
@@ -193,7 +170,8 @@ export async function * validatedChunks (init: ObjectInit, source: ChunkSource, 
 
   try {
     while (true) {
-      const result = await raceSignal(iterator.next(), options.signal)
+      // a chunk source that never yields cannot hold a put forever
+      const result = await raceSignal(Promise.resolve(iterator.next()), options.signal, { translateError: () => new AbortError() })
 
       if (result.done === true) {
         finished = true

@@ -238,6 +238,9 @@ export function ringErrors (views: RingView[]): string[] {
     .map(v => v.self as NonNullable<RingView['self']>)
     .sort((a, b) => a.id.localeCompare(b.id))
   const errors: string[] = []
+  // a failing run should say whether a wrong neighbour is a page that left or a live one skipped
+  const live = new Set(members.map(m => m.peer))
+  const name = (peer: string | undefined): string => peer == null || live.has(peer) ? String(peer) : `${peer} (not a live page)`
   for (const view of views) {
     const self = view.self
     if (self == null || !view.joined) {
@@ -248,10 +251,10 @@ export function ringErrors (views: RingView[]): string[] {
     const successor = members[(at + 1) % members.length]
     const predecessor = members[(at - 1 + members.length) % members.length]
     if (members.length > 1 && view.successors[0]?.peer !== successor.peer) {
-      errors.push(`${self.peer}: successor ${view.successors[0]?.peer} should be ${successor.peer}`)
+      errors.push(`${self.peer}: successor ${name(view.successors[0]?.peer)} should be ${successor.peer}`)
     }
     if (members.length > 1 && view.predecessor?.peer !== predecessor.peer) {
-      errors.push(`${self.peer}: predecessor ${view.predecessor?.peer} should be ${predecessor.peer}`)
+      errors.push(`${self.peer}: predecessor ${name(view.predecessor?.peer)} should be ${predecessor.peer}`)
     }
   }
   return errors
@@ -264,8 +267,10 @@ export async function waitForRing (pages: E2ePage[], ms: number): Promise<RingVi
     const views = await Promise.all(pages.map(async p => p.ring())) as RingView[]
     errors = ringErrors(views)
     return errors.length === 0 ? views : undefined
-  }, ms, 'ring agreement').catch(err => {
-    err.message = `${err.message}\n${errors.join('\n')}`
+  }, ms, 'ring agreement').catch(async err => {
+    // whether each page's maintenance still runs: the ring requests it has sent, by type
+    const sent = await Promise.all(pages.map(async p => (await p.stats().catch(() => undefined))?.ringRpcsSentByType))
+    err.message = `${err.message}\n${errors.join('\n')}\nring requests sent, per page: ${JSON.stringify(sent)}`
     throw err
   })
 }

@@ -240,6 +240,18 @@ describe('content protocol', function () {
     expect(requester.getConnections(holder.peerId).map(c => c.id)).to.include(first.id).and.to.have.lengthOf(2)
   })
 
+  it('gives up at the request deadline on a stream that never opens', async () => {
+    // a data channel that never opens, on a transport that does not honour the abort signal (the
+    // memory transport does, so this one real connection is made not to)
+    const [connection] = requester.getConnections(holder.peerId)
+    connection.newStream = async () => new Promise(() => {})
+    const started = Date.now()
+    const err = await client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, requestTimeoutMs: 300 }).catch(e => e)
+    expect(err).to.have.property('name', 'TransferError')
+    // a generous bound, only to tell "at its deadline" from "never"
+    expect(Date.now() - started).to.be.below(5_000)
+  })
+
   it('gives up on a holder that stalls mid-transfer within the stall timeout', async () => {
     holderStore.chunkDelayMs = 5_000
     const dl = await download({ stallTimeoutMs: 300 })

@@ -99,6 +99,38 @@ describe('StreamRpc', function () {
     await waitFor(() => openStreams(nodeA) === 0 && openStreams(nodeB) === 0, 2_000, 'streams to close')
   })
 
+  // A transport that does not honour an abort signal (a WebRTC data channel that never opens, a close
+  // that waits for a buffer that never drains) must cost a request its deadline and no more: a ring
+  // maintenance round awaits these requests, and a round that never ends is never scheduled again.
+  // The memory transport honours its signals, so the one real connection is made not to
+  it('ends a request at its deadline when opening the stream never settles', async () => {
+    pair = await createPair(transport)
+    pair.b.handle(async (_from, req) => req)
+    const [connection] = pair.nodeA.getConnections(pair.nodeB.peerId)
+    connection.newStream = async () => new Promise(() => {})
+    const started = Date.now()
+    const { error } = await settle(pair.a.request(pair.addressB, one(1), { timeout: 300 }))
+    expect(error).to.have.property('name', 'RpcTimeoutError')
+    // a generous bound, only to tell "at its deadline" from "never"
+    expect(Date.now() - started).to.be.below(5_000)
+  })
+
+  it('ends a request at its deadline when closing the stream never settles, and leaves no stream open', async () => {
+    pair = await createPair(transport)
+    pair.b.handle(async (_from, req) => req)
+    const [connection] = pair.nodeA.getConnections(pair.nodeB.peerId)
+    const newStream = connection.newStream.bind(connection)
+    connection.newStream = async (...args: Parameters<typeof newStream>) => {
+      const stream = await newStream(...args)
+      stream.close = async () => new Promise(() => {})
+      return stream
+    }
+    const { error } = await settle(pair.a.request(pair.addressB, one(1), { timeout: 300 }))
+    expect(error).to.have.property('name', 'RpcTimeoutError')
+    const { nodeA, nodeB } = pair
+    await waitFor(() => openStreams(nodeA) === 0 && openStreams(nodeB) === 0, 2_000, 'streams to close')
+  })
+
   it('dials through addressHints when no connection exists', async () => {
     pair = await createPair(transport, {}, { connect: false })
     const { nodeA, nodeB } = pair

@@ -153,6 +153,11 @@ export interface OpenPageOptions {
    * @default NAVIGATION_TIMEOUT_MS (15 s)
    */
   timeout?: number
+  /**
+   * `debug` namespaces the page logs to its console (libp2p's logger reads
+   * them from `localStorage` as it loads), e.g. `ringcdn:*`
+   */
+  debug?: string
 }
 
 function describeFailure (err: any, logs: string[]): Error {
@@ -172,8 +177,10 @@ export async function openPage (target: Browser | BrowserContext, url: string, o
   const context = 'newContext' in target ? await target.newContext() : target
   const page = await context.newPage()
   const logs: string[] = []
+  const opened = performance.now()
   const log = (line: string): void => {
-    logs.push(line)
+    // seconds since the page opened: failure reports line pages' logs up against each other
+    logs.push(`${((performance.now() - opened) / 1000).toFixed(3)}s ${line}`)
     logs.splice(0, Math.max(0, logs.length - MAX_LOG_LINES))
   }
 
@@ -182,6 +189,9 @@ export async function openPage (target: Browser | BrowserContext, url: string, o
   page.on('crash', () => { log('[crash] the page crashed') })
   page.setDefaultTimeout(timeout)
   page.setDefaultNavigationTimeout(timeout)
+  if (options.debug != null && options.debug !== '') {
+    await page.addInitScript(namespaces => { localStorage.setItem('debug', namespaces) }, options.debug)
+  }
 
   try {
     await page.goto(url, { timeout, waitUntil: 'load' })

@@ -129,8 +129,9 @@ export class E2ePage {
     this.test = test
   }
 
+  /** `RINGCDN_E2E_DEBUG=ringcdn:*` logs the pages' debug output to their consoles, for failure reports */
   static async open (target: Browser | BrowserContext, world: E2eWorld): Promise<E2ePage> {
-    return new E2ePage(await openPage(target, world.server.url))
+    return new E2ePage(await openPage(target, world.server.url, { debug: process.env.RINGCDN_E2E_DEBUG }))
   }
 
   private async call<R> (method: keyof E2eApi, args: unknown[], timeout?: number): Promise<R> {
@@ -260,6 +261,9 @@ export function ringErrors (views: RingView[]): string[] {
   return errors
 }
 
+/** Console lines per page a failed ring agreement reports */
+const RING_FAILURE_LOG_LINES = 40
+
 /** Waits until the pages' ring views agree with the true ring */
 export async function waitForRing (pages: E2ePage[], ms: number): Promise<RingView[]> {
   let errors: string[] = []
@@ -270,7 +274,8 @@ export async function waitForRing (pages: E2ePage[], ms: number): Promise<RingVi
   }, ms, 'ring agreement').catch(async err => {
     // whether each page's maintenance still runs: the ring requests it has sent, by type
     const sent = await Promise.all(pages.map(async p => (await p.stats().catch(() => undefined))?.ringRpcsSentByType))
-    err.message = `${err.message}\n${errors.join('\n')}\nring requests sent, per page: ${JSON.stringify(sent)}`
+    const logs = pages.map(p => `--- ${p.peerId} (last ${RING_FAILURE_LOG_LINES} console lines) ---\n${p.test.logs.slice(-RING_FAILURE_LOG_LINES).join('\n')}`)
+    err.message = `${err.message}\n${errors.join('\n')}\nring requests sent, per page: ${JSON.stringify(sent)}\n${logs.join('\n')}`
     throw err
   })
 }

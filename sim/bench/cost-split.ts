@@ -20,13 +20,14 @@
  * with none of our frames on the stack): the scheduler yields to it once per
  * virtual instant to let promise chains settle. `other` is third-party code.
  *
- * Usage: npm run bench:sim-cost -- [scenario] [--virtual 30s] [--cores 2] [sim flags]
+ * Usage: npm run bench:sim-cost -- [scenario] [--virtual 30s] [--cores 2] [--json FILE] [sim flags]
  * (default scenario p7; `npm run sim` flags override the scenario's own, e.g.
- * `--stabilize-interval 60s`). Prints a table and writes
- * bench/results/sim-cost-<scenario>.json.
+ * `--stabilize-interval 60s`). Prints a table and writes FILE (default
+ * bench/results/sim-cost-<scenario>.json).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
+import { dirname } from 'node:path'
 import { parseDuration, parseSimArgs } from '../cli-options.ts'
 import { simulate } from '../simulation.ts'
 import { SCENARIOS } from './scenarios.ts'
@@ -118,10 +119,16 @@ async function main (argv: string[]): Promise<void> {
   let scenario = 'p7'
   let virtualMs = 30_000
   let cores = 2
+  let file: string | undefined
   const overrides: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
-    if (arg === '--virtual' || arg === '--cores') {
+    if (arg === '--json') {
+      file = argv[++i]
+      if (file == null || file === '') {
+        throw new RangeError('--json needs a file name')
+      }
+    } else if (arg === '--virtual' || arg === '--cores') {
       const value = argv[++i]
       if (arg === '--virtual') {
         const ms = value == null ? undefined : parseDuration(value)
@@ -185,8 +192,8 @@ async function main (argv: string[]): Promise<void> {
     `the ring logic and codec alone (no simulator, no garbage collection): ${fmt(floorSeconds)} s wall`
   ]
   process.stdout.write(lines.join('\n') + '\n')
-  mkdirSync('bench/results', { recursive: true })
-  const file = `bench/results/sim-cost-${scenario}.json`
+  file ??= `bench/results/sim-cost-${scenario}.json`
+  mkdirSync(dirname(file), { recursive: true })
   writeFileSync(file, JSON.stringify({
     scenario,
     command: `npm run bench:sim-cost -- ${argv.join(' ')}`.trimEnd(),

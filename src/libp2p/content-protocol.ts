@@ -476,7 +476,7 @@ export class ContentClient {
 
     let stream: Stream
     try {
-      stream = await this.openStream(holder, options.hints ?? [], setup)
+      stream = await this.openStream(holder, options.hints ?? [], setup, requestTimeoutMs / STREAM_OPEN_ATTEMPTS)
     } catch (err: any) {
       options.signal?.throwIfAborted()
       if (err.name === 'LimitedConnectionError') {
@@ -663,21 +663,26 @@ export class ContentClient {
   /**
    * A stream to `holder` over a direct connection. A connection the holder
    * has just closed can still look open here, and a stream on it fails to
-   * open (a WebRTC data channel closes before it opens): one more try, never
-   * on the connection that failed — on another one open by then, or a new
-   * one — reaches a holder that is still there.
+   * open (a WebRTC data channel closes before it opens) or never opens: one
+   * more try, never on the connection that failed — on another one open by
+   * then, or a new one — reaches a holder that is still there. So that a
+   * stream that never opens leaves time for that try, opening one on a
+   * connection gets `attemptMs` before the last attempt (the dial before it
+   * gets the whole budget: a first WebRTC connection takes a relay round trip).
    */
-  private async openStream (holder: Address, hints: Multiaddr[], signal: AbortSignal): Promise<Stream> {
+  private async openStream (holder: Address, hints: Multiaddr[], signal: AbortSignal, attemptMs: number): Promise<Stream> {
     let failed: Connection | undefined
     for (let attempt = 1; ; attempt++) {
       const connection = await this.connect(holder, hints, signal, failed)
+      const last = attempt >= STREAM_OPEN_ATTEMPTS
+      const attemptSignal = last ? signal : AbortSignal.any([signal, AbortSignal.timeout(attemptMs)])
       // raced as well as passed: a data channel that never opens must not outlast the signal
-      const opening = connection.newStream(this.protocol, { signal, maxOutboundStreams: MAX_CONTENT_STREAMS })
+      const opening = connection.newStream(this.protocol, { signal: attemptSignal, maxOutboundStreams: MAX_CONTENT_STREAMS })
       try {
-        return await raceSignal(opening, signal)
+        return await raceSignal(opening, attemptSignal)
       } catch (err: any) {
         opening.then(stream => { stream.abort(err) }, () => {})
-        if (attempt >= STREAM_OPEN_ATTEMPTS || signal.aborted || err?.name === 'LimitedConnectionError') {
+        if (last || signal.aborted || err?.name === 'LimitedConnectionError') {
           throw err
         }
         this.log('a stream to %s failed to open on connection %s (%s), trying another connection', holder, connection.id, connection.status)

@@ -13,7 +13,7 @@ import { bytesOf } from '../fixtures/origin-server.ts'
 import { TestStore } from './cdn-fixtures.ts'
 import { DIAL_TIMEOUT, createNode, openStreams, waitFor } from './fixtures.ts'
 import type { ObjectInit } from '../../src/storage/content-store.ts'
-import type { Libp2p } from '@libp2p/interface'
+import type { Connection, Libp2p } from '@libp2p/interface'
 
 const PROTOCOL = contentProtocol('test')
 const KEY = 'ab'.repeat(32)
@@ -240,13 +240,34 @@ describe('content protocol', function () {
     expect(requester.getConnections(holder.peerId).map(c => c.id)).to.include(first.id).and.to.have.lengthOf(2)
   })
 
-  it('gives up at the request deadline on a stream that never opens', async () => {
-    // a data channel that never opens, on a transport that does not honour the abort signal (the
-    // memory transport does, so this one real connection is made not to)
-    const [connection] = requester.getConnections(holder.peerId)
-    connection.newStream = async () => new Promise(() => {})
+  it('leaves time for a second try when a stream never opens, and reaches the holder on a new connection', async () => {
+    const [stale] = requester.getConnections(holder.peerId)
+    stale.newStream = async () => new Promise(() => {})
+    const dl = await client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, requestTimeoutMs: 2_000 })
+    const store = new MemoryContentStore()
+    await store.put(dl.init, dl.chunks)
+    expect(await store.has(KEY)).to.equal(true)
+    expect(requester.getConnections(holder.peerId).map(c => c.id)).to.include(stale.id).and.to.have.lengthOf(2)
+  })
+
+  it('gives up at the request deadline when no stream ever opens', async () => {
+    // data channels that never open, on a transport that does not honour the abort signal (the
+    // memory transport does, so every real connection this client gets is made not to)
+    const hang = (connection: Connection): Connection => {
+      connection.newStream = async () => new Promise(() => {})
+      return connection
+    }
+    requester.getConnections(holder.peerId).forEach(hang)
+    const components = libp2pComponents(requester)
+    const hanging = new ContentClient({
+      ...components,
+      connectionManager: {
+        getConnections: peerId => components.connectionManager.getConnections(peerId),
+        openConnection: async (peer, options) => hang(await requester.dial(peer, options))
+      }
+    }, { protocol: PROTOCOL })
     const started = Date.now()
-    const err = await client.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, requestTimeoutMs: 300 }).catch(e => e)
+    const err = await hanging.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, requestTimeoutMs: 300 }).catch(e => e)
     expect(err).to.have.property('name', 'TransferError')
     // a generous bound, only to tell "at its deadline" from "never"
     expect(Date.now() - started).to.be.below(5_000)

@@ -266,11 +266,8 @@ describe('content protocol', function () {
         openConnection: async (peer, options) => hang(await requester.dial(peer, options))
       }
     }, { protocol: PROTOCOL })
-    const started = Date.now()
     const err = await hanging.download(holder.peerId.toString(), KEY, { digest: object.init.digest, maxObjectBytes: MAX, requestTimeoutMs: 300 }).catch(e => e)
     expect(err).to.have.property('name', 'TransferError')
-    // a generous bound, only to tell "at its deadline" from "never"
-    expect(Date.now() - started).to.be.below(5_000)
   })
 
   it('gives up on a holder that stalls mid-transfer within the stall timeout', async () => {

@@ -108,11 +108,8 @@ describe('StreamRpc', function () {
     pair.b.handle(async (_from, req) => req)
     const [connection] = pair.nodeA.getConnections(pair.nodeB.peerId)
     connection.newStream = async () => new Promise(() => {})
-    const started = Date.now()
     const { error } = await settle(pair.a.request(pair.addressB, one(1), { timeout: 300 }))
     expect(error).to.have.property('name', 'RpcTimeoutError')
-    // a generous bound, only to tell "at its deadline" from "never"
-    expect(Date.now() - started).to.be.below(5_000)
   })
 
   it('ends a request at its deadline when closing the stream never settles, and leaves no stream open', async () => {

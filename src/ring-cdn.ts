@@ -49,9 +49,11 @@ import { AddressBook } from './libp2p/address-book.ts'
 import { queryBootstrap } from './libp2p/bootstrap-client.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient, ContentServer, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, contentProtocol } from './libp2p/content-protocol.ts'
+import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
 import { AbortError, JoinFailedError } from './overlay/errors.ts'
+import { checkRequestIds, checkResponseIds } from './overlay/id-binding.ts'
 import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
@@ -487,6 +489,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       maxConnections: init.maxConnections,
       idleTimeoutMs: init.idleConnectionTimeoutMs
     })
+    const ringIdOf = libp2pRingIdOf()
     this.rpc = new StreamRpc(components, {
       protocol: ringProtocol(this.namespace),
       encodeRequest: (req) => {
@@ -496,12 +499,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       decodeRequest: (bytes) => {
         // the limited codec: a hostile frame cannot make us build millions of peers
         const req = decodeRingRequest(bytes)
+        // every peer's ring id must be its peer id's hash, or a node could sit at any key it likes
+        checkRequestIds(req, ringIdOf)
         this.addressBook.harvestRequest(req)
         return req
       },
       encodeResponse: encodeRingResponse,
       decodeResponse: (bytes) => {
         const res = decodeRingResponse(bytes)
+        checkResponseIds(res, ringIdOf)
         this.addressBook.harvestResponse(res)
         return res
       },

@@ -65,6 +65,12 @@ export const TRANSFER_WINDOW = 8
 export const MAX_TRANSFER_WINDOW = 64
 /** Uploads a holder serves at once before it answers busy */
 export const MAX_CONCURRENT_UPLOADS = 8
+/**
+ * Uploads a holder serves at once to one requester: one peer asking for
+ * everything at once must leave slots for the others (its further requests
+ * are answered busy, so an honest requester moves on to another holder)
+ */
+export const MAX_UPLOADS_PER_PEER = 2
 /** Time for the request (holder side) and for the meta answer (requester side), ms */
 export const REQUEST_TIMEOUT_MS = 5_000
 /** Longest wait for any one frame, credit or write during a transfer, ms */
@@ -111,6 +117,8 @@ export interface ContentServerInit {
   store: ContentStore
   /** @default MAX_CONCURRENT_UPLOADS (8) */
   maxConcurrentUploads?: number
+  /** @default MAX_UPLOADS_PER_PEER (2) */
+  maxUploadsPerPeer?: number
   /** @default REQUEST_TIMEOUT_MS (5 s) */
   requestTimeoutMs?: number
   /** @default STALL_TIMEOUT_MS (5 s) */
@@ -141,6 +149,7 @@ export class ContentServer implements Startable {
   private readonly protocol: string
   private readonly store: ContentStore
   private readonly maxUploads: number
+  private readonly maxUploadsPerPeer: number
   private readonly requestTimeoutMs: number
   private readonly stallTimeoutMs: number
   private readonly maxStreams: number
@@ -156,8 +165,10 @@ export class ContentServer implements Startable {
    */
   private readonly chunkDigests = new LRUCache<string, string[]>({ max: CHUNK_DIGEST_CACHE_SIZE })
   private shutdown?: AbortController
-  /** Uploads in progress */
+  /** Upload slots taken: uploads in progress and requests being admitted */
   uploads = 0
+  /** Upload slots taken, by requester */
+  private readonly uploadsByPeer = new Map<Address, number>()
   /** Requests answered busy so far */
   busyRefusals = 0
   /** Requests refused because uploads were paused */
@@ -169,6 +180,7 @@ export class ContentServer implements Startable {
     this.protocol = init.protocol
     this.store = init.store
     this.maxUploads = init.maxConcurrentUploads ?? MAX_CONCURRENT_UPLOADS
+    this.maxUploadsPerPeer = init.maxUploadsPerPeer ?? MAX_UPLOADS_PER_PEER
     this.requestTimeoutMs = init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     this.stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
     this.maxStreams = init.maxStreams ?? MAX_CONTENT_STREAMS
@@ -255,13 +267,13 @@ export class ContentServer implements Startable {
     try {
       const req = ContentRequest.decode((await lp.read({ signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })).subarray())
       this.onRequest?.(from)
-      const admitted = await this.admit(req, connection)
+      const admitted = await this.admit(req, from, connection)
       if (admitted.refusal != null) {
         await this.refuse(lp, stream, admitted.refusal.status, admitted.refusal.message, shutdown.signal)
         return
       }
+      // admit() took the slot; it is given back in `finally`
       const { key, meta } = admitted
-      this.uploads++
       uploading = true
       const chunkDigests = await this.chunkDigestsOf(meta, shutdown.signal)
       await lp.write(ContentMeta.encode({
@@ -298,14 +310,18 @@ export class ContentServer implements Startable {
     } finally {
       this.streams.delete(stream)
       if (uploading) {
-        this.uploads--
+        this.releaseSlot(from)
         this.onUpload?.(from, sent, complete)
       }
     }
   }
 
-  /** Whether to serve a request: the object to send, or why not */
-  private async admit (req: ContentRequest, connection: Connection): Promise<{ refusal: { status: ContentMeta.Status, message: string }, key?: undefined, meta?: undefined } | { refusal?: undefined, key: string, meta: ObjectMeta }> {
+  /**
+   * Whether to serve a request: the object to send (its upload slot taken),
+   * or why not. The slot is taken before the store is asked: requests that
+   * arrive together must not all pass the count while the first awaits.
+   */
+  private async admit (req: ContentRequest, from: Address, connection: Connection): Promise<{ refusal: { status: ContentMeta.Status, message: string }, key?: undefined, meta?: undefined } | { refusal?: undefined, key: string, meta: ObjectMeta }> {
     const refuse = (status: ContentMeta.Status, message: string): { refusal: { status: ContentMeta.Status, message: string } } => ({ refusal: { status, message } })
     if (connection.limits != null) {
       return refuse(ContentMeta.Status.REFUSED, 'content does not travel over limited connections')
@@ -321,20 +337,44 @@ export class ContentServer implements Startable {
       this.busyRefusals++
       return refuse(ContentMeta.Status.BUSY, `${this.uploads} uploads in progress`)
     }
-    const key = digestFromBytes(req.key)
-    const wanted = req.digest.byteLength === 0 ? undefined : digestFromBytes(req.digest)
-    const meta = await this.store.getMeta(key, { digest: wanted })
-    if (meta == null) {
-      if (wanted == null || !await this.store.has(key)) {
-        this.onMiss?.(key)
+    const byPeer = this.uploadsByPeer.get(from) ?? 0
+    if (byPeer >= this.maxUploadsPerPeer) {
+      this.busyRefusals++
+      return refuse(ContentMeta.Status.BUSY, `${byPeer} uploads to you in progress`)
+    }
+    this.uploads++
+    this.uploadsByPeer.set(from, byPeer + 1)
+    try {
+      const key = digestFromBytes(req.key)
+      const wanted = req.digest.byteLength === 0 ? undefined : digestFromBytes(req.digest)
+      const meta = await this.store.getMeta(key, { digest: wanted })
+      if (meta == null) {
+        if (wanted == null || !await this.store.has(key)) {
+          this.onMiss?.(key)
+        }
+        this.releaseSlot(from)
+        return refuse(ContentMeta.Status.NOT_FOUND, 'not held')
       }
-      return refuse(ContentMeta.Status.NOT_FOUND, 'not held')
+      if (req.maxSize > 0 && meta.size > req.maxSize) {
+        // refused before any chunk: the requester would drop them unread
+        this.releaseSlot(from)
+        return refuse(ContentMeta.Status.TOO_LARGE, `${meta.size} bytes, more than the ${req.maxSize} accepted`)
+      }
+      return { key, meta }
+    } catch (err) {
+      this.releaseSlot(from)
+      throw err
     }
-    if (req.maxSize > 0 && meta.size > req.maxSize) {
-      // refused before any chunk: the requester would drop them unread
-      return refuse(ContentMeta.Status.TOO_LARGE, `${meta.size} bytes, more than the ${req.maxSize} accepted`)
+  }
+
+  private releaseSlot (from: Address): void {
+    this.uploads--
+    const left = (this.uploadsByPeer.get(from) ?? 1) - 1
+    if (left > 0) {
+      this.uploadsByPeer.set(from, left)
+    } else {
+      this.uploadsByPeer.delete(from)
     }
-    return { key, meta }
   }
 
   private stall (stopped: AbortSignal): AbortSignal {

@@ -5,14 +5,14 @@
  */
 import { createHash } from 'node:crypto'
 import { expect } from 'aegir/chai'
-import { ContentClient, ContentServer, contentProtocol } from '../../src/libp2p/content-protocol.ts'
+import { ContentClient, ContentServer, MAX_UPLOADS_PER_PEER, contentProtocol } from '../../src/libp2p/content-protocol.ts'
 import { libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'
 import { bytesOf } from '../fixtures/origin-server.ts'
 import { TestStore } from './cdn-fixtures.ts'
 import { DIAL_TIMEOUT, createNode, openStreams, waitFor } from './fixtures.ts'
-import type { ObjectInit } from '../../src/storage/content-store.ts'
+import type { GetOptions, ObjectInit, ObjectMeta } from '../../src/storage/content-store.ts'
 import type { Connection, Libp2p } from '@libp2p/interface'
 
 const PROTOCOL = contentProtocol('test')
@@ -27,6 +27,14 @@ function describeObject (body: Uint8Array, chunkSize: number = CHUNK_SIZE): { in
     chunks.push(body.subarray(i, i + chunkSize))
   }
   return { init: { key: KEY, size: body.byteLength, chunkSize, digest: hex(body), chunkDigests: chunks.map(hex) }, chunks }
+}
+
+/** A store that takes a while to say what it holds */
+class SlowMetaStore extends TestStore {
+  async getMeta (key: string, options?: GetOptions): Promise<ObjectMeta | undefined> {
+    await new Promise(resolve => setTimeout(resolve, 20))
+    return super.getMeta(key, options)
+  }
 }
 
 describe('content protocol', function () {
@@ -108,6 +116,47 @@ describe('content protocol', function () {
     await server.start()
     await expect(download()).to.eventually.be.rejected.with.property('name', 'HolderBusyError')
     expect(server.busyRefusals).to.equal(1)
+  })
+
+  /** Starts `count` downloads at once; the ones admitted (not yet consumed) and the refusals by error name */
+  async function burst (count: number): Promise<{ admitted: Array<Awaited<ReturnType<ContentClient['download']>>>, refused: Record<string, number> }> {
+    const settled = await Promise.allSettled(Array.from({ length: count }, async () => download()))
+    const admitted = settled.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    const refused: Record<string, number> = {}
+    for (const r of settled) {
+      if (r.status === 'rejected') {
+        refused[r.reason.name] = (refused[r.reason.name] ?? 0) + 1
+      }
+    }
+    return { admitted, refused }
+  }
+
+  it('admits no more uploads than its cap when requests arrive together, although the store answers slowly', async () => {
+    await server.stop()
+    // a store whose answers take a while: every request is being admitted at the same moment
+    const slow = new SlowMetaStore()
+    await slow.put(object.init, object.chunks)
+    server = new ContentServer(libp2pComponents(holder), { protocol: PROTOCOL, store: slow, maxConcurrentUploads: 8, maxUploadsPerPeer: 64 })
+    await server.start()
+    const { admitted, refused } = await burst(40)
+    expect(admitted).to.have.lengthOf(8)
+    expect(refused).to.deep.equal({ HolderBusyError: 32 })
+    for (const dl of admitted) {
+      expect((await consume(dl)).err).to.equal(undefined)
+    }
+    await waitFor(() => server.uploads === 0, 5_000, 'every upload slot to be given back')
+  })
+
+  it('serves one requester no more than its share at once, and the next request once one has finished', async () => {
+    const { admitted, refused } = await burst(10)
+    expect(admitted).to.have.lengthOf(MAX_UPLOADS_PER_PEER)
+    expect(refused).to.deep.equal({ HolderBusyError: 10 - MAX_UPLOADS_PER_PEER })
+    for (const dl of admitted) {
+      expect((await consume(dl)).err).to.equal(undefined)
+    }
+    await waitFor(() => server.uploads === 0, 5_000, 'every upload slot to be given back')
+    const again = await download()
+    expect((await consume(again)).err).to.equal(undefined)
   })
 
   it('stops at the first chunk that does not match its digest', async () => {

@@ -25,6 +25,7 @@ import {
   AbortError,
   ErrorCode,
   InvalidMessageError,
+  PeerBusyError,
   PeerUnreachableError,
   RemoteError,
   RpcTimeoutError,
@@ -56,6 +57,14 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
  */
 export const MAX_INBOUND_STREAMS = 256
 export const MAX_OUTBOUND_STREAMS = 256
+
+/**
+ * Requests from one peer served at once. Every request costs a buffered
+ * frame and a handler run (a routed lookup forwards and waits); without a
+ * share per peer one peer with hundreds of requests in flight starves
+ * everybody else's. Past it a request is answered busy unread.
+ */
+export const MAX_REQUESTS_PER_PEER = 64
 
 /** Milliseconds the serving side allows for reading a request and running the handler */
 export const HANDLER_TIMEOUT = 30_000
@@ -129,6 +138,14 @@ export interface StreamRpcInit<Req, Res> {
   maxOutboundStreams?: number
 
   /**
+   * Requests from one peer served at once; more are answered `PeerBusyError`
+   * without being read
+   *
+   * @default 64
+   */
+  maxRequestsPerPeer?: number
+
+  /**
    * Milliseconds the serving side allows for reading a request and running the
    * handler. A request that does not arrive in time resets the stream; a
    * handler that does not answer in time is answered with an error
@@ -192,6 +209,9 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
   private readonly maxResponseFrameBytes: number
   private readonly maxInboundStreams: number
   private readonly maxOutboundStreams: number
+  private readonly maxRequestsPerPeer: number
+  /** Requests being served, by requester */
+  private readonly serving = new Map<Address, number>()
   private readonly handlerTimeout: number
   private readonly closeTimeout: number
   private readonly runOnLimitedConnection: boolean
@@ -221,6 +241,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     this.maxResponseFrameBytes = Math.max(this.maxMessageBytes + OK_HEADER_BYTES, MAX_ERROR_FRAME_BYTES)
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS
     this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS
+    this.maxRequestsPerPeer = init.maxRequestsPerPeer ?? MAX_REQUESTS_PER_PEER
     this.handlerTimeout = timerMs(init.handlerTimeout ?? HANDLER_TIMEOUT)
     this.closeTimeout = timerMs(init.closeTimeout ?? CLOSE_TIMEOUT)
     this.runOnLimitedConnection = init.runOnLimitedConnection ?? false
@@ -325,7 +346,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
         return new AbortError('The RPC endpoint was stopped')
       }
       // our own named errors already say what went wrong
-      if (err instanceof InvalidMessageError || err instanceof RemoteError || err instanceof PeerUnreachableError) {
+      if (err instanceof InvalidMessageError || err instanceof RemoteError || err instanceof PeerUnreachableError || err instanceof PeerBusyError) {
         return err
       }
       if (deadline.aborted) {
@@ -490,7 +511,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     const envelope = decodeEnvelope(frame)
 
     if (!envelope.ok) {
-      throw new RemoteError(envelope.message, envelope.code)
+      throw envelope.code === ErrorCode.BUSY ? new PeerBusyError(envelope.message) : new RemoteError(envelope.message, envelope.code)
     }
 
     try {
@@ -566,6 +587,42 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     }
 
     const from = connection.remotePeer.toString()
+    const inFlight = this.serving.get(from) ?? 0
+    if (inFlight >= this.maxRequestsPerPeer) {
+      await this.refuseBusy(stream, from, inFlight, shutdown.signal)
+      return
+    }
+    this.serving.set(from, inFlight + 1)
+    try {
+      await this.serve(stream, from, shutdown)
+    } finally {
+      const left = (this.serving.get(from) ?? 1) - 1
+      if (left > 0) {
+        this.serving.set(from, left)
+      } else {
+        this.serving.delete(from)
+      }
+    }
+  }
+
+  /** Answers busy without reading the request, so a flood costs no buffered frames */
+  private async refuseBusy (stream: Stream, from: Address, inFlight: number, stopped: AbortSignal): Promise<void> {
+    this.log('%s has %d requests in flight: answering busy', from, inFlight)
+    const closing = AbortSignal.any([stopped, AbortSignal.timeout(this.closeTimeout)])
+    this.streams.add(stream)
+    try {
+      const lp = lpStream(stream, { maxDataLength: this.maxMessageBytes, maxBufferSize: this.maxMessageBytes + MAX_VARINT_BYTES })
+      await lp.write(encodeError(ErrorCode.BUSY, `${inFlight} of your requests are being served`), { signal: closing })
+      await raceSignal(stream.close({ signal: closing }), closing)
+      await this.waitForRemoteClose(stream, closing)
+    } catch (err: any) {
+      stream.abort(err)
+    } finally {
+      this.streams.delete(stream)
+    }
+  }
+
+  private async serve (stream: Stream, from: Address, shutdown: AbortController): Promise<void> {
     // the requester resetting the stream (it gave up) or the connection dying
     const gone = new AbortController()
     const onClose = (): void => {

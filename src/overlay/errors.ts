@@ -10,7 +10,8 @@ export const ErrorCode = {
   LOOKUP_FAILED: 3,
   INVALID_MESSAGE: 4,
   WRONG_NAMESPACE: 5,
-  NOT_MEMBER: 6
+  NOT_MEMBER: 6,
+  BUSY: 7
 } as const
 
 export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode]
@@ -74,6 +75,13 @@ export class NotMemberError extends Error {
   readonly code = ErrorCode.NOT_MEMBER
 }
 
+/** The remote is serving as many of our requests as it allows one peer; try another */
+export class PeerBusyError extends Error {
+  static name = 'PeerBusyError'
+  name = 'PeerBusyError'
+  readonly code = ErrorCode.BUSY
+}
+
 /** The operation was aborted through its `signal` */
 export class AbortError extends Error {
   static name = 'AbortError'
@@ -114,6 +122,7 @@ export function errorFromCode (code: number, message: string): Error {
     case ErrorCode.INVALID_MESSAGE: return new InvalidMessageError(message)
     case ErrorCode.WRONG_NAMESPACE: return new WrongNamespaceError(message)
     case ErrorCode.NOT_MEMBER: return new NotMemberError(message)
+    case ErrorCode.BUSY: return new PeerBusyError(message)
     default: return new RemoteError(message, code)
   }
 }

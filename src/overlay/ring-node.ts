@@ -1136,7 +1136,9 @@ export class RingNode {
         break
       case 'LookupFailedError':
       case 'RemoteError':
-        // the hop answered, so it is alive: its part of the walk failed, try another path
+      case 'PeerBusyError':
+        // the hop answered, so it is alive: its part of the walk failed (or it is serving all it
+        // serves us at once), try another path
         excluded.add(peer.address)
         break
       default:

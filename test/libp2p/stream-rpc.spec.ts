@@ -13,7 +13,9 @@ for (const [transport, maxMessageBytes] of [['memory', 4 * 1024 * 1024], ['tcp',
   rpcComplianceSuite({
     name: `libp2p streams over ${transport}`,
     async setup () {
-      const pair = await createPair(transport, { maxMessageBytes })
+      // the suite's concurrency case sends 100 requests from one peer at once: the per-peer share
+      // (its own test below) is policy, set above that here
+      const pair = await createPair(transport, { maxMessageBytes, maxRequestsPerPeer: 128 })
       return {
         a: pair.a,
         b: pair.b,
@@ -61,6 +63,32 @@ describe('StreamRpc', function () {
     expect(pair.nodeA.getConnections(pair.nodeB.peerId)).to.have.lengthOf(1)
     const { nodeA, nodeB } = pair
     await waitFor(() => openStreams(nodeA) === 0 && openStreams(nodeB) === 0, 2_000, 'streams to close')
+  })
+
+  it('serves one peer at most maxRequestsPerPeer requests at once, answers the rest busy unread, and still serves other peers', async () => {
+    pair = await createPair(transport, { maxRequestsPerPeer: 4 })
+    const held: Array<() => void> = []
+    pair.b.handle(async (_from, req) => new Promise<EchoMessage>(resolve => { held.push(() => { resolve(req) }) }))
+
+    const flood = Array.from({ length: 10 }, async (_, i) => settle(pair?.a.request(pair.addressB, one(i), { timeout: 10_000 }) ?? Promise.reject(new Error('no pair'))))
+    await waitFor(() => held.length === 4, 5_000, 'four handlers to run')
+    // a third node is served while the first is at its share
+    const other = await createNode(transport)
+    extra.push(other)
+    const otherRpc = createEchoRpc(other)
+    await otherRpc.start()
+    await other.dial(pair.nodeB.getMultiaddrs(), { signal: AbortSignal.timeout(5_000) })
+    const fromOther = settle(otherRpc.request(pair.addressB, one(99), { timeout: 10_000 }))
+    await waitFor(() => held.length === 5, 5_000, 'the other peer\'s handler to run')
+    held.splice(0).forEach(release => { release() })
+
+    const results = await Promise.all(flood)
+    expect(results.filter(r => r.error == null)).to.have.lengthOf(4)
+    expect(results.filter(r => r.error != null).map(r => r.error.name)).to.deep.equal(Array(6).fill('PeerBusyError'))
+    expect((await fromOther).value?.payload).to.equalBytes(Uint8Array.of(99))
+    await otherRpc.stop()
+    const { nodeA, nodeB } = pair
+    await waitFor(() => openStreams(nodeA) === 0 && openStreams(nodeB) === 0, 5_000, 'streams to close')
   })
 
   it('reports a usable connection only while one is open', async () => {

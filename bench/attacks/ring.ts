@@ -1,0 +1,341 @@
+/**
+ * Hostile visitors against real libp2p rings (`npm run bench:attacks:ring`).
+ *
+ * Each phase builds a fresh ring of `--nodes` ringcdn nodes on the in-process
+ * memory transport (5 ms one-way latency), an HTTP origin on 127.0.0.1 and a
+ * manifest of `--assets` assets. A share of the nodes is hostile: they fetch
+ * every asset first (so the asset's home lists them as holders, as a real
+ * attacker would make sure of) and then misbehave as the phase says. Then
+ * every honest requester fetches assets in random order, and each ringcdn
+ * fetch is timed beside a plain origin fetch of the same URL started at the
+ * same moment. The baseline phase has no hostile node.
+ *
+ * Attacks: `corrupt` (holders serve flipped bytes), `silent` (holders accept
+ * content streams and never answer), `busy` (every content request answered
+ * BUSY), `too-large` (every content request answered TOO_LARGE), `flood` (one
+ * peer keeps 128 lookups of random keys in flight).
+ *
+ * Prints a table and saves bench/results/attacks-ring.json. Numbers, never
+ * assertions: the issue's bars are printed next to them.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { lpStream } from '@libp2p/utils'
+import { ContentMeta } from '../../src/libp2p/content-messages.ts'
+import { contentProtocol } from '../../src/libp2p/content-protocol.ts'
+import { bytesOf, sha256Base64, startOrigin } from '../../test/fixtures/origin-server.ts'
+import { TestStore } from '../../test/libp2p/cdn-fixtures.ts'
+import { createCdnNode, drain } from '../nodes.ts'
+import type { ManifestDocument } from '../../src/cdn/manifest.ts'
+import type { CdnNode } from '../nodes.ts'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const NAMESPACE = 'ringcdn'
+const RING = { stabilizeIntervalMs: 500, fixFingersIntervalMs: 250, hopTimeoutMs: 1_000 }
+/** Bound on a node joining, ms */
+const JOIN_TIMEOUT_MS = 60_000
+/** Bound on one measured fetch (ringcdn or plain), ms: a fetch past it counts as failed */
+const FETCH_TIMEOUT_MS = 60_000
+/** Lookups the flooding peer keeps in flight */
+const FLOOD_IN_FLIGHT = 128
+
+type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood'
+
+interface Phase { attack: Attack, hostileShare: number }
+
+interface FetchRecord { source: string, ms: number, originMs: number, failed?: string }
+
+interface PhaseResult extends Phase {
+  hostileNodes: number
+  fetches: number
+  failed: number
+  fromPeers: number
+  fromOrigin: number
+  fromLocal: number
+  /** Of the fetches that went to the network, the share peers served */
+  peerShare: number
+  p50Ms: number
+  p95Ms: number
+  originP95Ms: number
+  /** Largest amount by which a ringcdn fetch took longer than its plain origin fetch, ms */
+  worstOverOriginMs: number
+  overOriginPlus1s: number
+  failures: Record<string, number>
+}
+
+const { values: args } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '24' },
+    assets: { type: 'string', default: '24' },
+    'asset-kb': { type: 'string', default: '64' },
+    fetches: { type: 'string', default: '132' },
+    only: { type: 'string' },
+    out: { type: 'string', default: join(HERE, '../results/attacks-ring.json') }
+  }
+})
+
+const NODES = Number(args.nodes)
+const ASSETS = Number(args.assets)
+const ASSET_BYTES = Number(args['asset-kb']) * 1024
+const FETCHES = Number(args.fetches)
+
+const HOLDER_ATTACKS: Attack[] = ['corrupt', 'silent', 'busy', 'too-large']
+const PHASES: Phase[] = [
+  { attack: 'none', hostileShare: 0 } satisfies Phase,
+  ...HOLDER_ATTACKS.flatMap(attack => [0.1, 0.25].map((hostileShare): Phase => ({ attack, hostileShare }))),
+  { attack: 'flood', hostileShare: 1 / NODES } satisfies Phase
+].filter(p => args.only == null || args.only.split(',').includes(p.attack))
+
+function quantile (xs: number[], q: number): number {
+  if (xs.length === 0) {
+    return 0
+  }
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+/** Deterministic shuffle, so phases ask for the same sequence */
+function shuffled <T> (items: T[], seed: number): T[] {
+  const out = [...items]
+  let x = seed
+  for (let i = out.length - 1; i > 0; i--) {
+    x = (x * 1103515245 + 12345) % 2 ** 31
+    const j = x % (i + 1)
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
+}
+
+/** Replaces a node's content handler with one that misbehaves */
+async function misbehave (node: CdnNode, attack: 'silent' | 'busy' | 'too-large'): Promise<void> {
+  const protocol = contentProtocol(NAMESPACE)
+  await node.unhandle(protocol)
+  await node.handle(protocol, async (stream) => {
+    if (attack === 'silent') {
+      // accepts the stream and never says a word: the requester's deadline must end it
+      return
+    }
+    const lp = lpStream(stream)
+    try {
+      await lp.read({ signal: AbortSignal.timeout(5_000) })
+      const status = attack === 'busy' ? ContentMeta.Status.BUSY : ContentMeta.Status.TOO_LARGE
+      await lp.write(ContentMeta.encode({ status, size: 0, chunkSize: 0, chunkDigests: [], digest: new Uint8Array(0), contentType: '', message: attack }), { signal: AbortSignal.timeout(5_000) })
+      await stream.close({ signal: AbortSignal.timeout(5_000) })
+    } catch (err: any) {
+      stream.abort(err)
+    }
+  }, { maxInboundStreams: 1_024, maxOutboundStreams: 1_024 })
+}
+
+async function buildRing (phase: Phase, manifest: ManifestDocument): Promise<{ nodes: CdnNode[], hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore> }> {
+  const hostileCount = Math.round(phase.hostileShare * NODES)
+  const nodes: CdnNode[] = []
+  const stores = new Map<CdnNode, TestStore>()
+  const make = async (bootstrap: string[]): Promise<CdnNode> => {
+    const store = new TestStore()
+    const node = await createCdnNode('memory', { ring: RING, bootstrap, manifest, store, joinRetries: 8, joinRetryDelayMs: 200 }, { latencyMs: 5 })
+    stores.set(node, store)
+    return node
+  }
+  const first = await make([])
+  await first.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })
+  nodes.push(first)
+  const bootstrap = first.getMultiaddrs().map(ma => ma.toString())
+  while (nodes.length < NODES) {
+    const wave = await Promise.all(Array.from({ length: Math.min(6, NODES - nodes.length) }, async () => make(bootstrap)))
+    await Promise.all(wave.map(async n => n.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })))
+    nodes.push(...wave)
+  }
+  // hostile nodes spread around the ring: every few positions
+  const hostile = new Set<CdnNode>()
+  for (let i = 0; i < hostileCount; i++) {
+    hostile.add(nodes[1 + Math.floor(i * (NODES - 1) / Math.max(1, hostileCount))])
+  }
+  return { nodes, hostile, stores }
+}
+
+async function timedFetch (node: CdnNode, url: string): Promise<FetchRecord> {
+  const plain = (async () => {
+    const started = performance.now()
+    // a query the origin ignores keeps the plain fetch apart in the origin's counters
+    const res = await fetch(`${url}?plain`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
+    await drain(res)
+    return performance.now() - started
+  })()
+  const started = performance.now()
+  try {
+    const res = await node.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
+    await drain(res)
+    const ms = performance.now() - started
+    return { source: res.headers.get('ringcdn-source') ?? '?', ms, originMs: await plain.catch(() => NaN) }
+  } catch (err: any) {
+    const ms = performance.now() - started
+    return { source: 'failed', ms, originMs: await plain.catch(() => NaN), failed: err.name }
+  }
+}
+
+/** Turns the hostile nodes against the ring, as the phase says */
+async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, flood: { on: boolean }, floods: Array<Promise<void>>): Promise<void> {
+  for (const node of hostile) {
+    switch (attack) {
+      case 'corrupt':
+        (stores.get(node) as TestStore).poison = true
+        break
+      case 'silent':
+      case 'busy':
+      case 'too-large':
+        await misbehave(node, attack)
+        break
+      case 'flood': {
+        flood.on = true
+        const loop = async (i: number): Promise<void> => {
+          let n = i
+          while (flood.on) {
+            await node.services.cdn.locate(`https://flood.example/${n}`, { timeout: 3_000 }).catch(() => {})
+            n += FLOOD_IN_FLIGHT
+          }
+        }
+        for (let i = 0; i < FLOOD_IN_FLIGHT; i++) {
+          floods.push(loop(i))
+        }
+        break
+      }
+      default:
+        break
+    }
+  }
+}
+
+async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[]): Promise<PhaseResult> {
+  const { nodes, hostile, stores } = await buildRing(phase, manifest)
+  const honest = nodes.filter(n => !hostile.has(n))
+  const flood = { on: false }
+  const floods: Array<Promise<void>> = []
+  try {
+    // hostile holders first: each fetches every asset, so the homes list them
+    for (const node of hostile) {
+      if (phase.attack === 'flood') {
+        continue
+      }
+      for (const url of urls) {
+        await drain(await node.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }))
+      }
+    }
+    // and one honest holder per asset, so that peers can serve every asset in every phase
+    for (const [i, url] of urls.entries()) {
+      const seeder = honest[i % honest.length]
+      await drain(await seeder.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }))
+    }
+    await arm(phase.attack, hostile, stores, flood, floods)
+    // honest requesters (not the seeders' own assets): bounded number of fetches, a few at once
+    const plan: Array<{ node: CdnNode, url: string }> = []
+    for (let i = 0; plan.length < FETCHES && i < FETCHES * 4; i++) {
+      const node = honest[i % honest.length]
+      const url = shuffled(urls, i + 7)[i % urls.length]
+      if (!plan.some(p => p.node === node && p.url === url)) {
+        plan.push({ node, url })
+      }
+    }
+    const records: FetchRecord[] = []
+    const CONCURRENCY = 4
+    for (let i = 0; i < plan.length; i += CONCURRENCY) {
+      records.push(...await Promise.all(plan.slice(i, i + CONCURRENCY).map(async ({ node, url }) => timedFetch(node, url))))
+    }
+    const network = records.filter(r => r.source === 'peer' || r.source === 'origin')
+    const over = records.map(r => r.ms - r.originMs).filter(x => Number.isFinite(x))
+    const failures: Record<string, number> = {}
+    for (const node of honest) {
+      for (const [name, n] of Object.entries(node.services.cdn.getStats().holderFailuresByError)) {
+        failures[name] = (failures[name] ?? 0) + n
+      }
+    }
+    return {
+      ...phase,
+      hostileNodes: hostile.size,
+      fetches: records.length,
+      failed: records.filter(r => r.failed != null).length,
+      fromPeers: records.filter(r => r.source === 'peer').length,
+      fromOrigin: records.filter(r => r.source === 'origin').length,
+      fromLocal: records.filter(r => r.source === 'local').length,
+      peerShare: network.length === 0 ? 0 : network.filter(r => r.source === 'peer').length / network.length,
+      p50Ms: quantile(records.map(r => r.ms), 0.5),
+      p95Ms: quantile(records.map(r => r.ms), 0.95),
+      originP95Ms: quantile(records.map(r => r.originMs).filter(Number.isFinite), 0.95),
+      worstOverOriginMs: over.length === 0 ? 0 : Math.max(...over),
+      overOriginPlus1s: over.filter(x => x > 1_000).length,
+      failures
+    }
+  } finally {
+    flood.on = false
+    await Promise.allSettled(floods)
+    for (const node of nodes) {
+      await Promise.resolve(node.stop()).catch((err: Error) => { print(`stopping a node failed: ${err.message}`) })
+    }
+  }
+}
+
+function print (line: string): void {
+  process.stdout.write(line + '\n')
+}
+
+/** The issue's bar for the phase's share of hostile nodes */
+function verdict (r: PhaseResult, shareOfBaseline: number, p95OfBaseline: number): string {
+  if (r.attack === 'none') {
+    return '-'
+  }
+  if (r.hostileShare <= 0.1) {
+    return shareOfBaseline >= 0.95 && p95OfBaseline <= 1.5 && r.failed === 0 ? 'PASS' : 'FAIL'
+  }
+  return shareOfBaseline >= 0.8 && r.overOriginPlus1s === 0 ? 'PASS' : 'FAIL'
+}
+
+async function main (): Promise<void> {
+  const origin = await startOrigin()
+  const urls: string[] = []
+  const assets: Record<string, string> = {}
+  for (let i = 0; i < ASSETS; i++) {
+    const path = `/assets/a${i}.bin`
+    const body = bytesOf(ASSET_BYTES, i + 1)
+    origin.set(path, { body, contentType: 'application/octet-stream' })
+    urls.push(origin.url(path))
+    assets[origin.url(path)] = `sha256-${sha256Base64(body)}`
+  }
+  const manifest: ManifestDocument = { ringcdn: 1, assets }
+  const results: PhaseResult[] = []
+  try {
+    for (const phase of PHASES) {
+      const started = performance.now()
+      const result = await runPhase(phase, manifest, urls)
+      results.push(result)
+      process.stdout.write(`${phase.attack} ${Math.round(phase.hostileShare * 100)} %: peer share ${(100 * result.peerShare).toFixed(1)} %, p95 ${result.p95Ms.toFixed(0)} ms, failed ${result.failed} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`)
+    }
+  } finally {
+    await origin.close()
+  }
+  const baseline = results.find(r => r.attack === 'none')
+  const rows = results.map(r => {
+    const share = baseline == null || baseline.peerShare === 0 ? NaN : r.peerShare / baseline.peerShare
+    const p95 = baseline == null || baseline.p95Ms === 0 ? NaN : r.p95Ms / baseline.p95Ms
+    return { ...r, peerShareOfBaseline: share, p95OfBaseline: p95, bar: verdict(r, share, p95) }
+  })
+  print('\n| attack | hostile | peer share | of baseline | p50 ms | p95 ms | p95 / baseline | failed | > origin + 1 s | bar |')
+  print('|---|---|---|---|---|---|---|---|---|---|')
+  for (const r of rows) {
+    print(`| ${r.attack} | ${r.hostileNodes} of ${NODES} | ${(100 * r.peerShare).toFixed(1)} % | ${r.peerShareOfBaseline.toFixed(2)} | ${r.p50Ms.toFixed(0)} | ${r.p95Ms.toFixed(0)} | ${r.p95OfBaseline.toFixed(2)} | ${r.failed} | ${r.overOriginPlus1s} | ${r.bar} |`)
+  }
+  mkdirSync(dirname(args.out), { recursive: true })
+  writeFileSync(args.out, JSON.stringify({
+    command: `npm run bench:attacks:ring -- ${process.argv.slice(2).join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    nodes: NODES,
+    assets: ASSETS,
+    assetBytes: ASSET_BYTES,
+    bars: 'at 10 % hostile: >= 0.95 of the baseline peer share, p95 <= 1.5x baseline, 0 failed; at 25 %: >= 0.8 of the baseline peer share, no fetch over its origin time + 1 s',
+    phases: rows
+  }, null, 2) + '\n')
+  print(`\nsaved ${args.out}`)
+}
+
+await main()

@@ -43,6 +43,17 @@ export const SOLE_HOLDER_MIN_LOCATES = 1
 const DEMAND_KEYS = 10_000
 /** How long a home node waits for its successor's copy of an entry it misses, ms */
 export const MISS_QUERY_TIMEOUT_MS = 1_000
+/**
+ * Distinct requesters that must report a holder that still answers before a
+ * home node drops it (it may have evicted the object, or served bad bytes).
+ * One report is a claim about a third party: believed alone, one hostile
+ * requester could empty every entry it can name
+ */
+export const GONE_REPORTERS = 2
+/** Reported holders a home node checks at once; reports beyond that only count as votes */
+export const MAX_GONE_CHECKS = 8
+/** (key, holder) pairs whose reporters a home node remembers */
+const GONE_VOTES = 4_096
 
 export interface DirectoryServiceComponents {
   ring: RingNode
@@ -125,6 +136,9 @@ export class DirectoryService implements RingApplication {
   /** The successor and predecessor our primary entries were last copied for; a change means a new copy */
   private replicated?: { successor: Address, predecessor?: Address }
   private replicating = false
+  /** Who reported each (key, holder) pair gone, while the holder still answers */
+  private readonly goneVotes = new LRUCache<string, Set<Address>>({ max: GONE_VOTES })
+  private goneChecks = 0
 
   constructor (components: DirectoryServiceComponents, init: DirectoryServiceInit = {}) {
     this.ring = components.ring
@@ -258,10 +272,8 @@ export class DirectoryService implements RingApplication {
     if (holder.address !== from) {
       throw new InvalidMessageError('a node can only announce itself')
     }
-    // a requester's report is weak evidence (a timeout, a busy moment): our successor's replica
-    // keeps these holders, and brings them back if a later miss asks it
     for (const address of req.gone) {
-      this.directory.remove(key, address)
+      this.reportedGone(key, address, from)
     }
     this.directory.announce(key, holder)
     const self = this.ring.self
@@ -282,6 +294,40 @@ export class DirectoryService implements RingApplication {
       (this.demand.peek(key) ?? 0) >= this.soleHolderMinLocates && !this.holdsLocally(key)) {
       this.onSoleHolder?.(key, holder)
     }
+  }
+
+  /**
+   * A requester says `address` failed it for `key`. A claim about a third
+   * party: the holder is asked directly (any answer proves it alive), and
+   * dropped at once only if it does not answer; one that answers is dropped
+   * once `GONE_REPORTERS` distinct requesters have reported it
+   */
+  private reportedGone (key: bigint, address: Address, reporter: Address): void {
+    if (address === reporter || !this.directory.holders(key).some(p => p.address === address)) {
+      return
+    }
+    const vote = `${key.toString(16)}/${address}`
+    const reporters = this.goneVotes.get(vote) ?? new Set<Address>()
+    reporters.add(reporter)
+    this.goneVotes.set(vote, reporters)
+    if (reporters.size >= GONE_REPORTERS) {
+      this.goneVotes.delete(vote)
+      this.forget(key, address)
+      return
+    }
+    if (this.goneChecks >= MAX_GONE_CHECKS || address === this.ring.self.address) {
+      return
+    }
+    this.goneChecks++
+    const probe = DirectoryRequest.encode({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(key), gone: [], entries: [] })
+    this.ring.message(address, probe, { timeout: this.missQueryTimeoutMs })
+      .catch((err: Error) => {
+        if (err.name !== 'AbortError') {
+          this.goneVotes.delete(vote)
+          this.forget(key, address)
+        }
+      })
+      .finally(() => { this.goneChecks-- })
   }
 
   handoverOnLeave (): Uint8Array<ArrayBuffer> {

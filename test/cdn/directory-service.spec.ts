@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
-import { DirectoryService, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
+import { DirectoryService, MAX_DIRECTORY_ITEMS, MISS_QUERY_TIMEOUT_MS } from '../../src/cdn/directory-service.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
 import { addresses, SimRing, TEST_STABILIZE_MS } from '../overlay/sim-ring.ts'
@@ -98,15 +98,33 @@ describe('DirectoryService (simulated ring)', function () {
     expect(again.holders).to.deep.equal([])
   })
 
-  it('forgets the holders an announcer reports gone', async () => {
+  it('forgets a holder an announcer reports gone once the home finds it does not answer', async () => {
     s = await setup()
     const key = IDS[4] - 7n
     const [a, b, c] = [s.nodes[0], s.nodes[1], s.nodes[2]]
     const home = (await s.ring.settle(s.service(a).locate(key))).home
     await s.ring.settle(s.service(a).announce(home, key))
     await s.ring.settle(s.service(b).announce(home, key))
+    s.ring.crash(a)
     await s.ring.settle(s.service(c).announce(home, key, [a.self.address]))
+    await s.ring.run(2 * MISS_QUERY_TIMEOUT_MS)
     expect(s.service(s.nodes[4]).directory.holders(key).map(p => p.address)).to.deep.equal([c.self.address, b.self.address])
+  })
+
+  it('keeps a holder that answers when one requester reports it gone, and drops it on a second requester\'s report', async () => {
+    s = await setup()
+    const key = IDS[4] - 9n
+    const [a, b, c] = [s.nodes[0], s.nodes[1], s.nodes[2]]
+    const home = (await s.ring.settle(s.service(a).locate(key))).home
+    await s.ring.settle(s.service(a).announce(home, key))
+    // a hostile requester names the honest holder gone, again and again
+    await s.ring.settle(s.service(b).announce(home, key, [a.self.address]))
+    await s.ring.settle(s.service(b).announce(home, key, [a.self.address]))
+    await s.ring.run(2 * MISS_QUERY_TIMEOUT_MS)
+    const holders = (): string[] => s?.service(s.nodes[4]).directory.holders(key).map(p => p.address) ?? []
+    expect(holders()).to.deep.equal([b.self.address, a.self.address])
+    await s.ring.settle(s.service(c).announce(home, key, [a.self.address]))
+    expect(holders()).to.deep.equal([c.self.address, b.self.address])
   })
 
   it('announces to itself when it is the key\'s home', async () => {

@@ -151,7 +151,8 @@ for (const transport of ['memory', 'tcp'] as TransportName[]) {
     })
 
     it('answers 200 concurrent requests across one connection', async () => {
-      const p = await setup()
+      // the stream limits are under test here, not the per-peer share (tested in stream-rpc.spec.ts)
+      const p = await setup({ maxRequestsPerPeer: 256 })
 
       const results = await Promise.all(Array.from({ length: 200 }, async (_, i) =>
         p.a.request(p.addressB, { payload: Uint8Array.of(i % 256, i >> 8) }, { timeout: 20_000 })

@@ -10,7 +10,8 @@ const ambient = 'src/overlay/ is pure: use the injected Clock, Random or Rpc sea
 export default [
   ...aegir,
   {
-    ignores: ['dist/**', 'node_modules/**', '.coverage/**', 'src/overlay/messages.ts', 'src/cdn/directory-messages.ts']
+    // test/package/app: a user's app, checked against the installed tarball by test/package/pack.spec.ts
+    ignores: ['dist/**', 'node_modules/**', '.coverage/**', 'src/overlay/messages.ts', 'src/cdn/directory-messages.ts', 'test/package/app/**']
   },
   {
     files: ['src/overlay/**/*.ts'],

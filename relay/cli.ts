@@ -5,8 +5,11 @@
  * stops cleanly on SIGINT/SIGTERM. Exit codes: 0 stopped by a signal, 1 could
  * not start or stop, 2 bad flags or values.
  */
+// first: on Node < 22 this exits with the version needed, before libp2p loads
+import '../src/cli/require-node-cli.ts'
 import { existsSync } from 'node:fs'
-import { UsageError, parseRelayArgs } from './options.ts'
+import { packageVersion } from '../src/cli/version.ts'
+import { UsageError, describeStartError, parseRelayArgs } from './options.ts'
 import { createRelay } from './relay.ts'
 import type { Relay } from './relay.ts'
 
@@ -28,12 +31,16 @@ async function main (): Promise<number> {
     process.stdout.write(parsed.text)
     return 0
   }
+  if (parsed.type === 'version') {
+    process.stdout.write(`${packageVersion()}\n`)
+    return 0
+  }
 
   let relay: Relay
   try {
     relay = await createRelay(parsed.options)
   } catch (err: any) {
-    process.stderr.write(`ringcdn-relay: could not start - ${err.message}\n`)
+    process.stderr.write(`ringcdn-relay: could not start - ${describeStartError(err, parsed.options)}\n`)
     return 1
   }
   process.stdout.write(JSON.stringify({ peerId: relay.peerId, multiaddrs: relay.multiaddrs, http: relay.httpUrl }) + '\n')

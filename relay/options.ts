@@ -46,6 +46,7 @@ export const SETTINGS: Setting[] = [
 
 export type ParsedArgs =
   | { type: 'help', text: string }
+  | { type: 'version' }
   | { type: 'run', options: RelayOptions }
 
 export interface ParseInit {
@@ -70,6 +71,7 @@ export function usage (): string {
     lines.push(`      ${s.help} (default: ${s.default})`)
   }
   lines.push('  -h, --help'.padEnd(40) + 'show this help')
+  lines.push('  -v, --version'.padEnd(40) + 'print the version of ringcdn')
   return lines.join('\n') + '\n'
 }
 
@@ -85,14 +87,16 @@ export function parseRelayArgs (argv: string[], env: Record<string, string | und
       allowPositionals: false,
       options: {
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
         ...Object.fromEntries(SETTINGS.map(s => [s.flag, { type: 'string' as const, multiple: s.kind === 'list' }]))
       }
     })
   } catch (err: any) {
     throw new UsageError(err.message.split('\n')[0])
   }
-  if (parsed.values.help === true) {
-    return { type: 'help', text: usage() }
+  const early = helpOrVersion(parsed.values)
+  if (early != null) {
+    return early
   }
 
   const raw = (s: Setting): string | string[] | undefined => {
@@ -180,6 +184,17 @@ export function parseRelayArgs (argv: string[], env: Record<string, string | und
   return { type: 'run', options }
 }
 
+/** `--help` or `--version`: answered without looking at the other settings */
+function helpOrVersion (values: Record<string, unknown>): ParsedArgs | undefined {
+  if (values.help === true) {
+    return { type: 'help', text: usage() }
+  }
+  if (values.version === true) {
+    return { type: 'version' }
+  }
+  return undefined
+}
+
 function integer (text: string, min: number, max: number, where: string): number {
   if (!/^\d+$/.test(text.trim())) {
     throw new UsageError(`${where} must be a whole number, got "${text}"`)
@@ -189,4 +204,57 @@ function integer (text: string, min: number, max: number, where: string): number
     throw new UsageError(`${where} must be between ${min} and ${max}, got ${n}`)
   }
   return n
+}
+
+/** The setting behind an option of `RelayOptions`, for messages: "--port or RINGCDN_RELAY_PORT" */
+function setting (flag: string): string {
+  const s = SETTINGS.find(s => s.flag === flag)
+  return s == null ? `--${flag}` : `--${s.flag} or ${s.env}`
+}
+
+/** The listener a `createRelay` error came from, for naming its setting */
+interface Listener {
+  what: string
+  port: number
+  flag: string
+}
+
+function failedListener (err: any, options: RelayOptions): Listener | undefined {
+  if (err?.name === 'UnsupportedListenAddressesError') {
+    return { what: 'websocket (libp2p) port', port: options.port ?? DEFAULT_PORT, flag: 'port' }
+  }
+  // the HTTP server's own error carries the port it tried
+  if (err?.syscall === 'listen') {
+    return { what: 'HTTP (/health, /metrics) port', port: err.port ?? options.httpPort ?? DEFAULT_HTTP_PORT, flag: 'http-port' }
+  }
+  return undefined
+}
+
+/**
+ * What to tell the user when `createRelay` failed, naming the flag to
+ * change. libp2p reports a websocket port in use as an
+ * `UnsupportedListenAddressesError` whose text suggests
+ * `transportManager.faultTolerance`, which a relay user cannot set and which
+ * would not fix anything; the HTTP listener fails with a plain `EADDRINUSE`.
+ *
+ * @param err - what `createRelay` threw
+ * @param options - the options it was given
+ */
+export function describeStartError (err: any, options: RelayOptions): string {
+  const text = String(err?.message ?? err)
+  const listener = failedListener(err, options)
+  // libp2p keeps the socket error's code only in its message text
+  const code = ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND'].find(c => err?.code === c || text.includes(c))
+  if (listener == null || code == null) {
+    return text
+  }
+  const host = options.host ?? DEFAULT_HOST
+  switch (code) {
+    case 'EADDRINUSE':
+      return `the ${listener.what} ${listener.port} on ${host} is already in use (another relay running?): choose another with ${setting(listener.flag)}, or 0 for any free port`
+    case 'EACCES':
+      return `no permission to listen on the ${listener.what} ${listener.port} on ${host} (ports below 1024 need privileges): choose another with ${setting(listener.flag)}`
+    default:
+      return `cannot listen on ${host}: not an address of this machine; choose another with ${setting('host')}`
+  }
 }

@@ -4,11 +4,12 @@
  * in-memory streams, and `sim/cli.ts` stays a two-liner.
  *
  * Exit codes: 0 = ran (whatever the metrics say), 1 = the simulation threw or a file could not be
- * written, 2 = bad command line (after printing the problem and the usage).
+ * written, 2 = bad command line (after printing the problem and the usage) or an output path that
+ * cannot be written (checked before the run).
  */
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { parseSimArgs, SIM_USAGE } from './cli-options.ts'
+import { checkOutputPath, makeDirectories, parseSimArgs, SIM_USAGE } from './cli-options.ts'
 import { headlineRows, renderReport } from './report.ts'
 import type { SimOptions } from './cli-options.ts'
 import type { SimResult } from './result.ts'
@@ -69,6 +70,12 @@ export async function runCli (argv: readonly string[], simulate: Simulate, io: C
     io.stdout.write(SIM_USAGE)
     return EXIT_OK
   }
+  // before the run, which may take hours: a typo in a path must not cost its result
+  const badPath = await checkOutputPaths(opts)
+  if (badPath !== undefined) {
+    io.stderr.write(`error: ${badPath}\n`)
+    return EXIT_USAGE
+  }
 
   const progress = io.isTTY && !opts.quiet ? new ProgressBar(io) : undefined
   let result: SimResult
@@ -108,9 +115,27 @@ export function formatSummary (result: SimResult): string {
   return rows.map(row => `${row.label.padEnd(width)}${row.value}${row.detail === undefined ? '' : `  (${row.detail})`}\n`).join('')
 }
 
+/** What is wrong with the `--json` / `--report` paths, or undefined when both can be written */
+async function checkOutputPaths (opts: SimOptions): Promise<string | undefined> {
+  try {
+    for (const [flag, path] of [['--json', opts.jsonPath], ['--report', opts.reportPath]] as const) {
+      if (path !== undefined) {
+        await checkOutputPath(flag, path)
+      }
+    }
+  } catch (err: any) {
+    if (err?.name !== 'SimOptionsError') {
+      throw err
+    }
+    return err.message
+  }
+  return undefined
+}
+
 async function writeOutput (io: CliIo, opts: SimOptions, flag: string, path: string, render: () => string): Promise<number> {
   try {
-    await mkdir(dirname(path), { recursive: true })
+    // checked before the run, but the directory may have gone since; never Node's recursive mkdir (it can spin)
+    await makeDirectories(dirname(path))
     await writeFile(path, render())
   } catch (err: any) {
     io.stderr.write(`error: could not write ${flag} ${path}: ${err?.message ?? String(err)}\n`)

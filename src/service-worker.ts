@@ -83,11 +83,16 @@ export interface RingCdnServiceWorkerInit {
    */
   claim?: boolean
   /**
-   * The worker's global scope
+   * The worker's global scope (`self`, a `ServiceWorkerGlobalScope`).
+   *
+   * Typed as `EventTarget` on purpose: `ServiceWorkerGlobalScope` exists only
+   * in TypeScript's `WebWorker` lib, which cannot be combined with `DOM`, so
+   * naming it here made this declaration file fail to check (with
+   * `skipLibCheck: false`) in a site's program that also holds page code.
    *
    * @default self
    */
-  scope?: ServiceWorkerGlobalScope
+  scope?: EventTarget
 }
 
 /** Counters of the worker since it (re)started */
@@ -150,7 +155,7 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
  * handlers added then).
  */
 export function ringCdnServiceWorker (init: RingCdnServiceWorkerInit = {}): RingCdnServiceWorker {
-  const scope = init.scope ?? (globalThis as unknown as ServiceWorkerGlobalScope)
+  const scope = (init.scope ?? globalThis) as unknown as ServiceWorkerGlobalScope
   const rules = init.allow ?? []
   const timeoutMs = init.timeoutMs ?? SERVICE_WORKER_TIMEOUT_MS
   const responseTimeoutMs = init.responseTimeoutMs ?? SERVICE_WORKER_RESPONSE_TIMEOUT_MS

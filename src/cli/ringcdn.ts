@@ -4,20 +4,25 @@
  *
  * ```
  * ringcdn manifest <dir> --base-url <url> [--out <file>] [--exclude <regexp>]… [--include-hidden]
+ * ringcdn --version
  * ```
  *
  * Exit codes: 0 done, 1 the work failed (unreadable files, cannot write),
  * 2 bad arguments (with the usage on stderr).
  */
+// first: on Node < 22 this exits with the version needed, before anything else loads
+import './require-node-cli.ts'
 import { realpathSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ManifestBuildError, buildManifest } from './manifest.ts'
+import { packageVersion } from './version.ts'
 
 export const USAGE = `Usage:
   ringcdn manifest <dir> --base-url <url> [--out <file>] [--exclude <regexp>]... [--include-hidden]
+  ringcdn --version
 
 Writes the ringcdn manifest (URL -> sha256) of a site build.
 
@@ -27,7 +32,10 @@ Writes the ringcdn manifest (URL -> sha256) of a site build.
   --exclude <regexp>  leave out paths (relative to <dir>, '/'-separated) matching it; repeatable
   --include-hidden    also list files and directories whose name starts with '.'
   -h, --help          this help
+  -v, --version       print the version of ringcdn
 `
+
+const VERSION_COMMANDS = new Set(['-v', '--version', 'version'])
 
 /** Bad command-line arguments (exit code 2) */
 export class UsageError extends Error {
@@ -69,6 +77,10 @@ async function run (argv: string[], io: CliIo): Promise<number> {
   if (command == null || command === '-h' || command === '--help' || command === 'help') {
     (command == null ? io.stderr : io.stdout)(USAGE)
     return command == null ? 2 : 0
+  }
+  if (VERSION_COMMANDS.has(command)) {
+    io.stdout(`${packageVersion()}\n`)
+    return 0
   }
   if (command !== 'manifest') {
     throw new UsageError(`unknown command "${command}"`)

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
@@ -152,17 +152,72 @@ describe('sim cli main', () => {
     expect(io.err()).to.include(`wrote ${html}`)
   })
 
-  it('exits 1 with a clear message when a file cannot be written, still printing the summary and the other file', async () => {
+  it('exits 1 with a clear message when a file cannot be written after the run, still printing the summary and the other file', async () => {
     const io = memoryIo(false)
-    // a regular file where a directory is needed: neither mkdir nor writeFile can get past it
-    const blocker = join(dir, 'blocker')
-    await writeFile(blocker, '')
-    const json = join(blocker, 'run.json')
+    const later = join(dir, 'later')
+    const json = join(later, 'run.json')
     const html = join(dir, 'run.html')
-    expect(await runCli([...SHORT_RUN, '--json', json, '--report', html], fakeSimulate(), io)).to.equal(EXIT_FAILURE)
+    const simulate = fakeSimulate()
+    // the path was fine when checked; during the run a regular file takes the directory's place
+    const code = await runCli([...SHORT_RUN, '--json', json, '--report', html], async (opts, hooks) => {
+      await rm(later, { recursive: true, force: true })
+      await writeFile(later, '')
+      return simulate(opts, hooks)
+    }, io)
+    expect(code).to.equal(EXIT_FAILURE)
     expect(io.err()).to.include(`could not write --json ${json}`)
     expect(io.out()).to.include('Correct lookups')
     expect(await readFile(html, 'utf8')).to.include('<!DOCTYPE html>')
+  })
+
+  describe('output paths, checked before the run', () => {
+    async function refused (args: string[], flag: string): Promise<string> {
+      const io = memoryIo(false)
+      const calls: SimOptions[] = []
+      expect(await runCli([...SHORT_RUN, ...args], fakeSimulate(calls), io)).to.equal(EXIT_USAGE)
+      expect(calls, 'the simulation must not run').to.have.lengthOf(0)
+      expect(io.out()).to.equal('')
+      expect(io.err()).to.include(`error: ${flag} `)
+      return io.err()
+    }
+
+    it('refuses a path under a regular file', async () => {
+      const blocker = join(dir, 'blocker')
+      await writeFile(blocker, '')
+      const err = await refused(['--json', join(blocker, 'run.json')], '--json')
+      expect(err).to.include('ENOTDIR')
+    })
+
+    it('refuses a directory as the file', async () => {
+      expect(await refused(['--report', dir], '--report')).to.include('is a directory')
+    })
+
+    it('refuses a path under /proc at once instead of hanging in mkdir', async function () {
+      if (process.platform !== 'linux') {
+        this.skip()
+      }
+      // Node's recursive mkdir never settled on this path; a hang fails this test by mocha's timeout
+      const err = await refused(['--report', join(dir, 'ok.html'), '--json', '/proc/nope/out.json'], '--json')
+      expect(err).to.include('/proc/nope')
+    })
+
+    it('refuses a file that is not writable', async function () {
+      if (process.getuid?.() === 0) {
+        // root writes through permission bits
+        this.skip()
+      }
+      const locked = join(dir, 'locked.json')
+      await writeFile(locked, '')
+      await chmod(locked, 0o444)
+      expect(await refused(['--json', locked], '--json')).to.include('not writable')
+    })
+
+    it('leaves no probe file behind and creates the missing directories', async () => {
+      const io = memoryIo(false)
+      const json = join(dir, 'fresh', 'deep', 'run.json')
+      expect(await runCli([...SHORT_RUN, '--json', json], fakeSimulate(), io)).to.equal(EXIT_OK)
+      expect(await readdir(join(dir, 'fresh', 'deep'))).to.deep.equal(['run.json'])
+    })
   })
 
   it('exits 1 and reports the error when the simulation throws', async () => {

@@ -423,11 +423,16 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
       return sample
     }
 
-    /** Polls join state until every open page joined (bounded); resolves with the run time of the last join, s */
-    const waitForJoins = async (group: BenchPage[], ms: number): Promise<number | undefined> => {
+    /** Polls join state until every open page joined (bounded), sampling the ring as it goes; resolves with the run time of the last join, s */
+    const waitForJoins = async (group: BenchPage[], ms: number, phase: string): Promise<number | undefined> => {
       const deadline = performance.now() + ms
+      let sampled = 0
       while (performance.now() < deadline) {
         await Promise.all(group.filter(p => p.open).map(async p => info(p, false)))
+        if (performance.now() - sampled > options.ringSampleMs) {
+          sampled = performance.now()
+          await sampleRing(phase)
+        }
         if (group.filter(p => p.open).every(p => p.record.joined)) {
           break
         }
@@ -460,7 +465,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
       arrivals.push(openOne(false).catch(err => { log(`page failed to open: ${err.message.split('\n')[0]}`) }))
     }
     await Promise.all(arrivals)
-    const lastJoin = await waitForJoins(pages, options.joinWaitMs)
+    const lastJoin = await waitForJoins(pages, options.joinWaitMs, 'joins')
     const joinedCount = pages.filter(p => p.record.joined).length
     log(`${joinedCount}/${pages.length} pages joined; last join at ${lastJoin} s`)
     if (joinedCount === 0) {
@@ -613,7 +618,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
       })()
       log(`churn done (${now()} s): ${result.fetches.filter(f => f.phase === 'churn').length} fetches`)
       if (churnArrivals.length > 0) {
-        const lastChurnJoin = await waitForJoins(churnArrivals, options.ringWaitMs)
+        const lastChurnJoin = await waitForJoins(churnArrivals, options.ringWaitMs, 'after churn')
         result.ringTrueAfterChurnSec = await waitForTrueRing('after churn', lastChurnJoin ?? lastArrivalAt ?? now(), options.ringWaitMs)
         log(`ring after churn: ${result.ringTrueAfterChurnSec == null ? `not true within ${options.ringWaitMs} ms` : `true ${result.ringTrueAfterChurnSec} s after the last join`}`)
       }

@@ -6,7 +6,7 @@
  * HTML page: latency CDFs and ring correctness over time, inline SVG, no
  * external assets. Pure functions of the result: rerun on a saved JSON.
  */
-import type { BrowserBenchResult, FetchRecord } from './harness.ts'
+import type { BrowserBenchResult, FetchRecord, RingSample } from './harness.ts'
 
 /** Nearest-rank percentile; NaN for no values */
 export function percentile (values: number[], p: number): number {
@@ -63,6 +63,12 @@ export interface Summary {
   ringTrueAfterChurnSec?: number
   pagesAtEnd: { webrtcP50: number, webrtcMax: number, heapMiBP50: number, heapMiBMax: number }
   b4: { over: number, failed: number, worstExcessMs: number, fetches: number }
+  /** The fetches B4 counts against (worst first, at most 10): where they ended and what their lookup did, to say why */
+  b4Worst: Array<Pick<FetchRecord, 'phase' | 'role' | 'size' | 'page' | 'joined' | 'at' | 'source' | 'cdnMs' | 'originMs' | 'hops' | 'lookupMs' | 'lookupError' | 'error'>>
+  /** Why ringcdn fetches failed, by error */
+  errors: Record<string, number>
+  /** Why lookups failed, by error name */
+  lookupErrors: Record<string, number>
   bars: Bar[]
 }
 
@@ -81,6 +87,14 @@ function countBy (fetches: FetchRecord[]): Record<string, number> {
   for (const f of fetches) {
     const key = f.source ?? 'failed'
     out[key] = (out[key] ?? 0) + 1
+  }
+  return out
+}
+
+function tally (names: string[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const name of names) {
+    out[name] = (out[name] ?? 0) + 1
   }
   return out
 }
@@ -178,6 +192,11 @@ export function summarise (result: BrowserBenchResult): Summary {
       heapMiBMax: heap.length === 0 ? NaN : Math.max(...heap)
     },
     b4: { over: over.length, failed: failed.length, worstExcessMs: Number.isFinite(worst) ? worst : NaN, fetches: paired.length },
+    b4Worst: [...failed, ...over.sort((a, b) => (b.cdnMs - b.originMs) - (a.cdnMs - a.originMs))].slice(0, 10).map(f => ({
+      phase: f.phase, role: f.role, size: f.size, page: f.page, joined: f.joined, at: f.at, source: f.source, cdnMs: f.cdnMs, originMs: f.originMs, hops: f.hops, lookupMs: f.lookupMs, lookupError: f.lookupError, error: f.error
+    })),
+    errors: tally(result.fetches.filter(f => f.error != null).map(f => (f.error ?? '').split(':')[0])),
+    lookupErrors: tally(result.fetches.filter(f => f.lookupError != null).map(f => f.lookupError ?? '')),
     bars: []
   }
   summary.bars = bars(result, summary)
@@ -269,6 +288,13 @@ export function formatTable (result: BrowserBenchResult, s: Summary): string {
   const j = s.joins
   lines.push(`joins: initial ${j.initial.joined}/${j.initial.pages}, p50 / p95 / max ${ms(j.initial.p50Ms)} / ${ms(j.initial.p95Ms)} / ${ms(j.initial.maxMs)} ms; churn arrivals ${j.churn.joined}/${j.churn.pages}, p50 / p95 ${ms(j.churn.p50Ms)} / ${ms(j.churn.p95Ms)} ms`)
   lines.push(`pages at the end: WebRTC connections p50 ${s.pagesAtEnd.webrtcP50}, max ${s.pagesAtEnd.webrtcMax}; JS heap p50 ${s.pagesAtEnd.heapMiBP50} MiB, max ${s.pagesAtEnd.heapMiBMax} MiB`)
+  lines.push(`failed fetches by error: ${JSON.stringify(s.errors)}; failed lookups by error: ${JSON.stringify(s.lookupErrors)}`)
+  if (s.b4Worst.length > 0) {
+    lines.push('fetches over their origin fetch + 1 s (worst first): phase/role size page joined? source ringcdn vs origin ms, lookup')
+    for (const f of s.b4Worst) {
+      lines.push(`  ${f.phase}/${f.role} ${kb(f.size)} p${f.page}${f.joined ? '' : ' (not joined)'} at ${f.at} s: ${f.source ?? f.error} ${ms(f.cdnMs)} vs ${ms(f.originMs)} ms, lookup ${f.lookupError ?? `${f.hops ?? '?'} hops ${ms(f.lookupMs ?? NaN)} ms`}`)
+    }
+  }
   lines.push('')
   for (const bar of s.bars) {
     lines.push(`${bar.pass === null ? 'N/A ' : bar.pass ? 'PASS' : 'FAIL'} ${bar.name}: ${bar.measured}`)
@@ -284,9 +310,10 @@ const COLOURS = ['#c0392b', '#2471a3', '#e67e22', '#5dade2', '#7d3c98', '#48c9b0
 
 /** A CDF of latencies per series, log-scaled x axis */
 function cdfSvg (series: Array<{ label: string, values: number[], dashed?: boolean }>): string {
-  const width = 640
+  const width = 860
   const height = 320
-  const pad = { l: 50, r: 10, t: 10, b: 40 }
+  // the legend sits in the right margin, clear of the curves
+  const pad = { l: 50, r: 230, t: 10, b: 40 }
   const all = series.flatMap(s => s.values).filter(v => v > 0)
   if (all.length === 0) {
     return '<p>no fetches</p>'
@@ -297,8 +324,10 @@ function cdfSvg (series: Array<{ label: string, values: number[], dashed?: boole
   const y = (p: number): number => height - pad.b - p * (height - pad.t - pad.b)
   const parts: string[] = []
   for (let decade = Math.pow(10, Math.floor(Math.log10(lo))); decade <= hi * 10; decade *= 10) {
-    if (decade >= lo && decade <= hi) {
-      parts.push(`<line x1="${x(decade)}" x2="${x(decade)}" y1="${y(0)}" y2="${y(1)}" stroke="#ddd"/><text x="${x(decade)}" y="${height - pad.b + 15}" font-size="11" text-anchor="middle">${decade} ms</text>`)
+    for (const tick of [decade, 2 * decade, 5 * decade]) {
+      if (tick >= lo && tick <= hi) {
+        parts.push(`<line x1="${x(tick)}" x2="${x(tick)}" y1="${y(0)}" y2="${y(1)}" stroke="${tick === decade ? '#ccc' : '#eee'}"/><text x="${x(tick)}" y="${height - pad.b + 15}" font-size="11" text-anchor="middle">${tick.toLocaleString('en-US')}</text>`)
+      }
     }
   }
   for (const p of [0, 0.5, 0.95, 1]) {
@@ -309,17 +338,17 @@ function cdfSvg (series: Array<{ label: string, values: number[], dashed?: boole
     const points = sorted.map((v, k) => `${x(v).toFixed(1)},${y((k + 1) / sorted.length).toFixed(1)}`)
     const colour = COLOURS[Math.floor(i / 2) % COLOURS.length]
     parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.5" ${s.dashed === true ? 'stroke-dasharray="5,3"' : ''} points="${points.join(' ')}"/>`)
-    parts.push(`<text x="${width - pad.r - 5}" y="${pad.t + 12 + i * 14}" font-size="11" text-anchor="end" fill="${colour}">${s.dashed === true ? '- - ' : '—— '}${escape(s.label)} (n=${s.values.length})</text>`)
+    parts.push(`<text x="${width - pad.r + 15}" y="${pad.t + 12 + i * 14}" font-size="11" fill="${colour}">${s.dashed === true ? '- - ' : '—— '}${escape(s.label)} (n=${s.values.length})</text>`)
   })
-  parts.push(`<text x="${(width + pad.l) / 2}" y="${height - 5}" font-size="11" text-anchor="middle">time to last byte (log scale)</text>`)
+  parts.push(`<text x="${(width - pad.r + pad.l) / 2}" y="${height - 5}" font-size="11" text-anchor="middle">ms to the last byte (log scale)</text>`)
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`
 }
 
 /** Ring correctness over time: share of pages with both neighbours right, share joined; churn events ticked */
 function ringSvg (result: BrowserBenchResult): string {
-  const width = 640
+  const width = 860
   const height = 240
-  const pad = { l: 50, r: 10, t: 10, b: 40 }
+  const pad = { l: 50, r: 230, t: 10, b: 40 }
   const samples = result.ring.filter(s => s.pages > 0)
   if (samples.length === 0) {
     return '<p>no ring samples</p>'
@@ -341,10 +370,16 @@ function ringSvg (result: BrowserBenchResult): string {
     `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${values.map(([t, p]) => `${x(t).toFixed(1)},${y(p).toFixed(1)}`).join(' ')}"/>`
   parts.push(line(samples.map(s => [s.at, s.correct / s.pages]), '#2471a3'))
   parts.push(line(samples.map(s => [s.at, s.joined / s.pages]), '#27ae60'))
-  parts.push(`<text x="${width - pad.r - 5}" y="${pad.t + 12}" font-size="11" text-anchor="end" fill="#2471a3">pages with successor and predecessor right</text>`)
-  parts.push(`<text x="${width - pad.r - 5}" y="${pad.t + 26}" font-size="11" text-anchor="end" fill="#27ae60">pages joined</text>`)
-  parts.push(`<text x="${width - pad.r - 5}" y="${pad.t + 40}" font-size="11" text-anchor="end" fill="#e59866">| a page left and one arrived</text>`)
-  parts.push(`<text x="${(width + pad.l) / 2}" y="${height - 5}" font-size="11" text-anchor="middle">seconds since the run began</text>`)
+  const legend = (row: number, colour: string, text: string): string => `<text x="${width - pad.r + 15}" y="${pad.t + 12 + row * 14}" font-size="11" fill="${colour}">${text}</text>`
+  parts.push(legend(0, '#2471a3', '—— pages with both neighbours right'))
+  parts.push(legend(1, '#27ae60', '—— pages joined'))
+  parts.push(legend(2, '#e59866', '| a page left, one arrived'))
+  // phase names staggered on the floor of the plot, so neighbouring phases do not overwrite each other
+  ;[...new Set(samples.map(s => s.phase))].forEach((phase, k) => {
+    const first = samples.find(s => s.phase === phase) as RingSample
+    parts.push(`<text x="${x(first.at)}" y="${y(0) - 4 - (k % 3) * 12}" font-size="10" fill="#888">▸${escape(phase)}</text>`)
+  })
+  parts.push(`<text x="${(width - pad.r + pad.l) / 2}" y="${height - 5}" font-size="11" text-anchor="middle">seconds since the run began</text>`)
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`
 }
 

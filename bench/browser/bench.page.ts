@@ -42,6 +42,8 @@ export interface PageInfo {
   joined: boolean
   /** Why `whenJoined` rejected, if it did (the page may still join later: `joined` says) */
   joinError?: string
+  /** When it rejected, ms after the start */
+  joinErrorMs?: number
   /** Open direct WebRTC connections */
   webrtc: number
   /** All open connections (relay included) */
@@ -55,6 +57,7 @@ const lookups: LookupEventDetail[] = []
 let startedAt = 0
 let joinMs: number | undefined
 let joinError: string | undefined
+let joinErrorMs: number | undefined
 
 function cdn (): RingCdnPage | undefined {
   return (globalThis as any).e2e.page()
@@ -79,7 +82,8 @@ const bench = {
     page?.whenJoined({ signal: AbortSignal.timeout(joinTimeoutMs) }).then(() => {
       joinMs = performance.now() - startedAt
     }, (err: Error) => {
-      joinError = err.name
+      joinError = `${err.name}: ${err.message}`.slice(0, 300)
+      joinErrorMs = performance.now() - startedAt
     })
     return started
   },
@@ -155,6 +159,7 @@ const bench = {
       joinMs,
       joined,
       joinError,
+      joinErrorMs: joinErrorMs == null ? undefined : Math.round(joinErrorMs),
       webrtc: connections.filter(c => c.status === 'open' && c.limits == null && c.remoteAddr.toString().includes('/webrtc')).length,
       connections: connections.filter(c => c.status === 'open').length,
       heapBytes: (performance as any).memory?.usedJSHeapSize,

@@ -392,6 +392,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
           joinMs: got.joinMs == null ? undefined : Math.round(got.joinMs),
           joined: got.joined || page.record.joined,
           joinError: got.joinError,
+          joinErrorMs: got.joinErrorMs,
           webrtc: got.webrtc,
           connections: got.connections,
           heapMiB: got.heapBytes == null ? undefined : Math.round(got.heapBytes / 1024 / 1024 * 10) / 10
@@ -436,7 +437,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
         if (group.filter(p => p.open).every(p => p.record.joined)) {
           break
         }
-        await sleep(500)
+        await sleep(1_000)
       }
       const joinedAt = group.filter(p => p.record.joined && p.record.joinMs != null)
         .map(p => (p.startCalledAt + (p.record.joinMs ?? 0) - began) / 1000)

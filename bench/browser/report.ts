@@ -80,6 +80,8 @@ export interface JoinStats {
   p50Ms: number
   p95Ms: number
   maxMs: number
+  /** Pages that never joined, by why their `whenJoined` rejected (error name), with the median ms it took to give up */
+  gaveUp: Record<string, { pages: number, p50Ms: number }>
 }
 
 function countBy (fetches: FetchRecord[]): Record<string, number> {
@@ -108,7 +110,11 @@ function joinStats (result: BrowserBenchResult, churn: boolean): JoinStats {
     leftBeforeJoining: pages.filter(p => !p.joined && p.leftAt != null).length,
     p50Ms: percentile(times, 0.5),
     p95Ms: percentile(times, 0.95),
-    maxMs: times.length === 0 ? NaN : Math.max(...times)
+    maxMs: times.length === 0 ? NaN : Math.max(...times),
+    gaveUp: Object.fromEntries([...new Set(pages.filter(p => !p.joined && p.joinError != null).map(p => (p.joinError ?? '').split(':')[0]))].map(name => {
+      const failed = pages.filter(p => !p.joined && (p.joinError ?? '').split(':')[0] === name)
+      return [name, { pages: failed.length, p50Ms: percentile(failed.filter(p => p.joinErrorMs != null).map(p => p.joinErrorMs as number), 0.5) }]
+    }))
   }
 }
 
@@ -287,6 +293,11 @@ export function formatTable (result: BrowserBenchResult, s: Summary): string {
   lines.push('')
   const j = s.joins
   lines.push(`joins: initial ${j.initial.joined}/${j.initial.pages}, p50 / p95 / max ${ms(j.initial.p50Ms)} / ${ms(j.initial.p95Ms)} / ${ms(j.initial.maxMs)} ms; churn arrivals ${j.churn.joined}/${j.churn.pages}, p50 / p95 ${ms(j.churn.p50Ms)} / ${ms(j.churn.p95Ms)} ms`)
+  for (const [group, stats] of Object.entries(j)) {
+    for (const [name, failed] of Object.entries(stats.gaveUp)) {
+      lines.push(`  ${group} pages that never joined: ${failed.pages} gave up with ${name} (median ${ms(failed.p50Ms)} ms after starting)`)
+    }
+  }
   lines.push(`pages at the end: WebRTC connections p50 ${s.pagesAtEnd.webrtcP50}, max ${s.pagesAtEnd.webrtcMax}; JS heap p50 ${s.pagesAtEnd.heapMiBP50} MiB, max ${s.pagesAtEnd.heapMiBMax} MiB`)
   lines.push(`failed fetches by error: ${JSON.stringify(s.errors)}; failed lookups by error: ${JSON.stringify(s.lookupErrors)}`)
   if (s.b4Worst.length > 0) {

@@ -9,7 +9,7 @@
  * --sizes [1k,30k,300k,3m] --rounds [2] --concurrency [4]
  * --zipf [50] (assets; 0 skips the churn phase) --zipf-sizes [1k,30k,300k]
  * --zipf-alpha [1] --churn-every-s [10] (0: no churn) --duration-s [120]
- * --request-every-ms [250] --seed [1]
+ * --request-every-ms [250] --arrive-every-ms [500] (initial pages) --seed [1]
  * --out [bench/results/browser.json] (the HTML goes next to it, .html)
  */
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -61,6 +61,7 @@ const { values } = parseArgs({
     'churn-every-s': { type: 'string' },
     'duration-s': { type: 'string' },
     'request-every-ms': { type: 'string' },
+    'arrive-every-ms': { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' }
   }
@@ -81,6 +82,7 @@ const options: Partial<BrowserBenchOptions> = {
   churnEverySec: parseNumber('churn-every-s', values['churn-every-s'], d.churnEverySec),
   durationSec: parseNumber('duration-s', values['duration-s'], d.durationSec),
   requestEveryMs: parseNumber('request-every-ms', values['request-every-ms'], d.requestEveryMs),
+  arriveEveryMs: parseNumber('arrive-every-ms', values['arrive-every-ms'], d.arriveEveryMs),
   seed: parseNumber('seed', values.seed, d.seed),
   log: (line) => { process.stderr.write(`[bench:browser] ${line}\n`) }
 }

@@ -61,6 +61,8 @@ export interface Summary {
   joins: { initial: JoinStats, churn: JoinStats }
   ringTrueAfterJoinSec?: number
   ringTrueAfterChurnSec?: number
+  membersRingTrueAfterJoinSec?: number
+  membersRingTrueAfterChurnSec?: number
   pagesAtEnd: { webrtcP50: number, webrtcMax: number, heapMiBP50: number, heapMiBMax: number }
   b4: { over: number, failed: number, worstExcessMs: number, fetches: number }
   /** The fetches B4 counts against (worst first, at most 10): where they ended and what their lookup did, to say why */
@@ -191,6 +193,8 @@ export function summarise (result: BrowserBenchResult): Summary {
     joins: { initial: joinStats(result, false), churn: joinStats(result, true) },
     ringTrueAfterJoinSec: result.ringTrueAfterJoinSec,
     ringTrueAfterChurnSec: result.ringTrueAfterChurnSec,
+    membersRingTrueAfterJoinSec: result.membersRingTrueAfterJoinSec,
+    membersRingTrueAfterChurnSec: result.membersRingTrueAfterChurnSec,
     pagesAtEnd: {
       webrtcP50: percentile(webrtc, 0.5),
       webrtcMax: webrtc.length === 0 ? NaN : Math.max(...webrtc),
@@ -298,6 +302,8 @@ export function formatTable (result: BrowserBenchResult, s: Summary): string {
       lines.push(`  ${group} pages that never joined: ${failed.pages} gave up with ${name} (median ${ms(failed.p50Ms)} ms after starting)`)
     }
   }
+  const members = (sec: number | undefined): string => sec == null ? 'not within the wait' : `${sec} s`
+  lines.push(`ring: true ${members(s.ringTrueAfterJoinSec)} after the last join, ${members(s.ringTrueAfterChurnSec)} after churn; the joined pages' own ring: ${members(s.membersRingTrueAfterJoinSec)} after the last join, ${members(s.membersRingTrueAfterChurnSec)} after churn`)
   lines.push(`pages at the end: WebRTC connections p50 ${s.pagesAtEnd.webrtcP50}, max ${s.pagesAtEnd.webrtcMax}; JS heap p50 ${s.pagesAtEnd.heapMiBP50} MiB, max ${s.pagesAtEnd.heapMiBMax} MiB`)
   lines.push(`failed fetches by error: ${JSON.stringify(s.errors)}; failed lookups by error: ${JSON.stringify(s.lookupErrors)}`)
   if (s.b4Worst.length > 0) {
@@ -381,10 +387,12 @@ function ringSvg (result: BrowserBenchResult): string {
     `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${values.map(([t, p]) => `${x(t).toFixed(1)},${y(p).toFixed(1)}`).join(' ')}"/>`
   parts.push(line(samples.map(s => [s.at, s.correct / s.pages]), '#2471a3'))
   parts.push(line(samples.map(s => [s.at, s.joined / s.pages]), '#27ae60'))
+  parts.push(line(samples.filter(s => s.joined > 0 && s.membersCorrect != null).map(s => [s.at, s.membersCorrect / s.joined]), '#aab7b8'))
   const legend = (row: number, colour: string, text: string): string => `<text x="${width - pad.r + 15}" y="${pad.t + 12 + row * 14}" font-size="11" fill="${colour}">${text}</text>`
   parts.push(legend(0, '#2471a3', '—— pages with both neighbours right'))
   parts.push(legend(1, '#27ae60', '—— pages joined'))
-  parts.push(legend(2, '#e59866', '| a page left, one arrived'))
+  parts.push(legend(2, '#aab7b8', "—— joined pages right in the members' ring"))
+  parts.push(legend(3, '#e59866', '| a page left, one arrived'))
   // phase names staggered on the floor of the plot, so neighbouring phases do not overwrite each other
   ;[...new Set(samples.map(s => s.phase))].forEach((phase, k) => {
     const first = samples.find(s => s.phase === phase) as RingSample

@@ -48,6 +48,8 @@ export interface PageInfo {
   webrtc: number
   /** All open connections (relay included) */
   connections: number
+  /** `/p2p-circuit/webrtc` addresses the page advertises: 0 means it holds no relay reservation, so no page can dial it */
+  webrtcAddrs: number
   /** `performance.memory.usedJSHeapSize` (Chromium only), bytes */
   heapBytes?: number
   stats?: RingCdnStats
@@ -162,6 +164,7 @@ const bench = {
       joinErrorMs: joinErrorMs == null ? undefined : Math.round(joinErrorMs),
       webrtc: connections.filter(c => c.status === 'open' && c.limits == null && c.remoteAddr.toString().includes('/webrtc')).length,
       connections: connections.filter(c => c.status === 'open').length,
+      webrtcAddrs: page?.libp2p?.getMultiaddrs().filter(ma => ma.toString().includes('/p2p-circuit/webrtc')).length ?? 0,
       heapBytes: (performance as any).memory?.usedJSHeapSize,
       stats: withStats ? page?.getStats() : undefined
     }

@@ -232,6 +232,8 @@ export interface PageRecord {
   /** Last sample */
   webrtc?: number
   connections?: number
+  /** Advertised `/p2p-circuit/webrtc` addresses at the last sample (0: no relay reservation, unreachable) */
+  webrtcAddrs?: number
   heapMiB?: number
   /** Counters at the last sample (for leavers: just before leaving) */
   stats?: Record<string, any>
@@ -403,6 +405,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
           joinErrorMs: got.joinErrorMs,
           webrtc: got.webrtc,
           connections: got.connections,
+          webrtcAddrs: got.webrtcAddrs,
           heapMiB: got.heapBytes == null ? undefined : Math.round(got.heapBytes / 1024 / 1024 * 10) / 10
         })
         if (got.stats != null) {

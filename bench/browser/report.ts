@@ -63,7 +63,7 @@ export interface Summary {
   ringTrueAfterChurnSec?: number
   membersRingTrueAfterJoinSec?: number
   membersRingTrueAfterChurnSec?: number
-  pagesAtEnd: { webrtcP50: number, webrtcMax: number, heapMiBP50: number, heapMiBMax: number }
+  pagesAtEnd: { webrtcP50: number, webrtcMax: number, heapMiBP50: number, heapMiBMax: number, unreachable: number }
   b4: { over: number, failed: number, worstExcessMs: number, fetches: number }
   /** The fetches B4 counts against (worst first, at most 10): where they ended and what their lookup did, to say why */
   b4Worst: Array<Pick<FetchRecord, 'phase' | 'role' | 'size' | 'page' | 'joined' | 'at' | 'source' | 'cdnMs' | 'originMs' | 'hops' | 'lookupMs' | 'lookupError' | 'error'>>
@@ -199,7 +199,8 @@ export function summarise (result: BrowserBenchResult): Summary {
       webrtcP50: percentile(webrtc, 0.5),
       webrtcMax: webrtc.length === 0 ? NaN : Math.max(...webrtc),
       heapMiBP50: percentile(heap, 0.5),
-      heapMiBMax: heap.length === 0 ? NaN : Math.max(...heap)
+      heapMiBMax: heap.length === 0 ? NaN : Math.max(...heap),
+      unreachable: open.filter(p => p.webrtcAddrs === 0).length
     },
     b4: { over: over.length, failed: failed.length, worstExcessMs: Number.isFinite(worst) ? worst : NaN, fetches: paired.length },
     b4Worst: [...failed, ...over.sort((a, b) => (b.cdnMs - b.originMs) - (a.cdnMs - a.originMs))].slice(0, 10).map(f => ({
@@ -304,7 +305,7 @@ export function formatTable (result: BrowserBenchResult, s: Summary): string {
   }
   const members = (sec: number | undefined): string => sec == null ? 'not within the wait' : `${sec} s`
   lines.push(`ring: true ${members(s.ringTrueAfterJoinSec)} after the last join, ${members(s.ringTrueAfterChurnSec)} after churn; the joined pages' own ring: ${members(s.membersRingTrueAfterJoinSec)} after the last join, ${members(s.membersRingTrueAfterChurnSec)} after churn`)
-  lines.push(`pages at the end: WebRTC connections p50 ${s.pagesAtEnd.webrtcP50}, max ${s.pagesAtEnd.webrtcMax}; JS heap p50 ${s.pagesAtEnd.heapMiBP50} MiB, max ${s.pagesAtEnd.heapMiBMax} MiB`)
+  lines.push(`pages at the end: WebRTC connections p50 ${s.pagesAtEnd.webrtcP50}, max ${s.pagesAtEnd.webrtcMax}; JS heap p50 ${s.pagesAtEnd.heapMiBP50} MiB, max ${s.pagesAtEnd.heapMiBMax} MiB; without a relay reservation (no page can dial them): ${s.pagesAtEnd.unreachable}`)
   lines.push(`failed fetches by error: ${JSON.stringify(s.errors)}; failed lookups by error: ${JSON.stringify(s.lookupErrors)}`)
   if (s.b4Worst.length > 0) {
     lines.push('fetches over their origin fetch + 1 s (worst first): phase/role size page joined? source ringcdn vs origin ms, lookup')

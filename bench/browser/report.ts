@@ -392,7 +392,7 @@ function ringSvg (result: BrowserBenchResult): string {
   const legend = (row: number, colour: string, text: string): string => `<text x="${width - pad.r + 15}" y="${pad.t + 12 + row * 14}" font-size="11" fill="${colour}">${text}</text>`
   parts.push(legend(0, '#2471a3', '—— pages with both neighbours right'))
   parts.push(legend(1, '#27ae60', '—— pages joined'))
-  parts.push(legend(2, '#aab7b8', "—— joined pages right in the members' ring"))
+  parts.push(legend(2, '#aab7b8', '—— right among joined pages'))
   parts.push(legend(3, '#e59866', '| a page left, one arrived'))
   // phase names staggered on the floor of the plot, so neighbouring phases do not overwrite each other
   ;[...new Set(samples.map(s => s.phase))].forEach((phase, k) => {

@@ -92,7 +92,7 @@ if ((options.pages ?? 0) < 2 || (options.processes ?? 0) < 1) {
 
 const out = resolve(values.out ?? 'bench/results/browser.json')
 const html = out.replace(/\.json$/, '') + '.html'
-const command = `npm run bench:browser -- ${process.argv.slice(2).join(' ')}`.trim()
+const command = process.argv.length > 2 ? `npm run bench:browser -- ${process.argv.slice(2).join(' ')}` : 'npm run bench:browser'
 
 const result = await runBrowserBench(options)
 const summary = summarise(result)

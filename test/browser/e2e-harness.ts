@@ -25,7 +25,7 @@ import type { E2eApi, FetchResult, StartOptions, ConnectionInfo } from './e2e.pa
 import type { PageServer } from './page-server.ts'
 import type { Relay } from '../../relay/relay.ts'
 import type { RingView } from '../../src/browser.ts'
-import type { Origin } from '../fixtures/origin-server.ts'
+import type { Origin, OriginInit } from '../fixtures/origin-server.ts'
 import type { Browser, BrowserContext } from 'playwright-core'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -63,6 +63,12 @@ export interface WorldOptions {
    * @default {}
    */
   entries?: Record<string, string>
+  /**
+   * The origin's added delay and bandwidth cap (benchmarks)
+   *
+   * @default {} (answers at once, no cap)
+   */
+  origin?: OriginInit
 }
 
 /** Starts relay, origin, bundle and page server */
@@ -70,7 +76,7 @@ export async function startWorld (options: WorldOptions = {}): Promise<E2eWorld>
   const dir = mkdtempSync(join(tmpdir(), 'ringcdn-e2e-'))
   const built = await buildBundle(join(dir, 'ringcdn.js'))
   const relay = await createRelay({ port: 0, httpPort: 0 })
-  const origin = await startOrigin()
+  const origin = await startOrigin(options.origin)
   const originPort = Number(new URL(origin.base).port)
   const server = await startPageServer({
     entries: { main: PAGE_ENTRY, ...options.entries },

@@ -88,6 +88,12 @@ export class ConnectionGuard implements Pick<ConnectionGater, 'denyInboundConnec
     return false
   }
 
+  /** Connections of one IP address, open and in their handshake */
+  connections (ip: string): { pending: number, open: number } {
+    const counts = this.byIp.get(ip)
+    return { pending: counts?.pending ?? 0, open: counts?.open ?? 0 }
+  }
+
   stats (): ConnectionGuardStats {
     let pending = 0
     let open = 0

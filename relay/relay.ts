@@ -177,6 +177,8 @@ export interface Relay {
   node: Libp2p<RelayServices>
   /** The member list */
   registry: MemberRegistry
+  /** Per-IP connection counts (diagnostics, tests) */
+  connectionGuard: ConnectionGuard
   stats(): RelayStats
   /** Stops listening and closes every connection */
   stop(): Promise<void>
@@ -307,6 +309,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     httpUrl: `http://${httpHost}:${address.port}`,
     node,
     registry,
+    connectionGuard: guard,
     stats,
     stop: async () => {
       stopping ??= (async () => {

@@ -37,7 +37,7 @@
  * Pure state plus an injected clock: no libp2p, no timers.
  */
 import { IpLedger } from './ip-ledger.ts'
-import { lowerBound, nearest, samplePerIp } from './sampling.ts'
+import { IpGroups, lowerBound, nearest } from './sampling.ts'
 import type { IpLedgerInit } from './ip-ledger.ts'
 
 export { nearest, sample, samplePerIp } from './sampling.ts'
@@ -163,10 +163,8 @@ type Listed = MemberEntry & { ip: string }
 interface Namespace {
   /** Sorted by id */
   members: Listed[]
-  /** The same members by IP address, and the addresses as a list for uniform picks */
-  byIp: Map<string, Listed[]>
-  ips: string[]
-  ipIndex: Map<string, number>
+  /** The same members by IP address */
+  groups: IpGroups<Listed>
   founder?: Listed & { until: number }
 }
 
@@ -245,7 +243,7 @@ export class MemberRegistry {
       if (this.namespaces.size >= this.maxNamespaces) {
         return { type: 'unavailable', code: 'namespaces-full', reason: `the relay tracks its maximum of ${this.maxNamespaces} namespaces` }
       }
-      ns = { members: [], byIp: new Map(), ips: [], ipIndex: new Map() }
+      ns = { members: [], groups: new IpGroups() }
       this.namespaces.set(namespace, ns)
     }
     this.expireFounder(namespace, ns, now)
@@ -258,7 +256,7 @@ export class MemberRegistry {
     const limit = this.answerSize(options.limit)
     const members: MemberEntry[] = this.pick === 'nearest'
       ? nearest(ns.members, asker.id, limit, asker.peer)
-      : samplePerIp(ns.byIp, ns.ips, limit, this.maxSamplePerIp, this.random, asker.peer)
+      : ns.groups.sample(limit, this.maxSamplePerIp, this.random, asker.peer)
     const founder = ns.founder
     if (founder != null && founder.peer !== asker.peer && members.length < limit) {
       // the founder is not in the lists yet; it is the ring until others register
@@ -305,7 +303,7 @@ export class MemberRegistry {
       const member = ns.members[index]
       if (member?.peer === peer) {
         ns.members.splice(index, 1)
-        this.unlistIp(ns, member)
+        ns.groups.remove(member)
         this.ledger.release(member.ip, name, true)
         this.total--
         removed++
@@ -371,7 +369,7 @@ export class MemberRegistry {
       if (this.total >= this.maxMembers) {
         return 'members-full'
       }
-      if ((ns.byIp.get(asker.ip)?.length ?? 0) >= this.maxMembersPerIpPerNamespace) {
+      if (ns.groups.count(asker.ip) >= this.maxMembersPerIpPerNamespace) {
         return 'ip-namespace-members'
       }
       if (this.ledger.members(asker.ip) >= this.maxMembersPerIp) {
@@ -391,7 +389,7 @@ export class MemberRegistry {
       this.claim(asker.peer, asker.id, namespace)
       const member: Listed = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip }
       ns.members.splice(index, 0, member)
-      this.listIp(ns, member)
+      ns.groups.add(member)
       this.ledger.hold(asker.ip, namespace, true, now)
       this.total++
     }
@@ -469,40 +467,6 @@ export class MemberRegistry {
       this.byPeer.set(peer, record)
     }
     record.namespaces.add(namespace)
-  }
-
-  private listIp (ns: Namespace, member: Listed): void {
-    const list = ns.byIp.get(member.ip)
-    if (list != null) {
-      list.push(member)
-      return
-    }
-    ns.byIp.set(member.ip, [member])
-    ns.ipIndex.set(member.ip, ns.ips.length)
-    ns.ips.push(member.ip)
-  }
-
-  private unlistIp (ns: Namespace, member: Listed): void {
-    const list = ns.byIp.get(member.ip)
-    if (list == null) {
-      return
-    }
-    const at = list.indexOf(member)
-    if (at >= 0) {
-      list.splice(at, 1)
-    }
-    if (list.length > 0) {
-      return
-    }
-    // the address has nobody left here: swap-remove it from the list of addresses
-    ns.byIp.delete(member.ip)
-    const index = ns.ipIndex.get(member.ip) ?? -1
-    const last = ns.ips.pop()
-    ns.ipIndex.delete(member.ip)
-    if (last != null && last !== member.ip && index >= 0) {
-      ns.ips[index] = last
-      ns.ipIndex.set(last, index)
-    }
   }
 
   private dropIfEmpty (namespace: string, ns: Namespace): void {

@@ -86,6 +86,60 @@ export function samplePerIp<T extends Sampled> (byIp: Map<string, T[]>, ips: str
 }
 
 /**
+ * Members grouped by IP address, with the addresses kept as a list too, so
+ * `sample` can draw addresses uniformly in O(limit)
+ */
+export class IpGroups<T extends Sampled & { ip: string }> {
+  private readonly byIp = new Map<string, T[]>()
+  private readonly ips: string[] = []
+  private readonly index = new Map<string, number>()
+
+  /** Members of `ip` */
+  count (ip: string): number {
+    return this.byIp.get(ip)?.length ?? 0
+  }
+
+  add (member: T): void {
+    const list = this.byIp.get(member.ip)
+    if (list != null) {
+      list.push(member)
+      return
+    }
+    this.byIp.set(member.ip, [member])
+    this.index.set(member.ip, this.ips.length)
+    this.ips.push(member.ip)
+  }
+
+  remove (member: T): void {
+    const list = this.byIp.get(member.ip)
+    if (list == null) {
+      return
+    }
+    const at = list.indexOf(member)
+    if (at >= 0) {
+      list.splice(at, 1)
+    }
+    if (list.length > 0) {
+      return
+    }
+    // the address has nobody left: swap-remove it from the list of addresses
+    this.byIp.delete(member.ip)
+    const index = this.index.get(member.ip) ?? -1
+    this.index.delete(member.ip)
+    const last = this.ips.pop()
+    if (last != null && last !== member.ip && index >= 0) {
+      this.ips[index] = last
+      this.index.set(last, index)
+    }
+  }
+
+  /** See `samplePerIp` */
+  sample (limit: number, perIp: number, random: () => number, exclude?: string): T[] {
+    return samplePerIp(this.byIp, this.ips, limit, perIp, random, exclude)
+  }
+}
+
+/**
  * Up to `limit` members nearest `id` on the ring, in either direction,
  * nearest first, without `exclude`
  */

@@ -271,13 +271,17 @@ function sybils (count: number): Attack {
   const nodes: Array<NonNullable<Awaited<ReturnType<typeof bareClient>>>> = []
   let listed = 0
   let failedConnections = 0
+  let seedsJoined = 0
   const seeds: Page[] = []
   return {
     name: 'sybils',
     description: `${count} peer ids from one IP register into the site's namespace`,
     async start (namespace) {
       // the site has honest members first: 4 pages of distinct visitors
-      seeds.push(...(await honestJoins(namespace, 4)).pages)
+      const seeded = await honestJoins(namespace, 4)
+      seeds.push(...seeded.pages)
+      // a seed that failed to join leaves the namespace to the Sybils: say so in the results
+      seedsJoined = seeded.times.filter(t => Number.isFinite(t)).length
       for (let i = 0; i < count; i += 50) {
         const batch = await Promise.all(Array.from({ length: Math.min(50, count - i) }, async () => bareClient(ATTACKER_IP)))
         for (const c of batch) {
@@ -321,7 +325,7 @@ function sybils (count: number): Attack {
       await Promise.all(nodes.map(async n => n.node.stop()))
       await stopPages(seeds)
     },
-    detail: () => ({ sybilsConnected: nodes.length, sybilsRefusedConnection: failedConnections, sybilsListed: listed })
+    detail: () => ({ seedsJoined, sybilsConnected: nodes.length, sybilsRefusedConnection: failedConnections, sybilsListed: listed })
   }
 }
 

@@ -4,7 +4,9 @@
  * the rules (undecodable, oversized, wrong values) is answered with
  * `INVALID_REQUEST` and a message when the stream still allows it, and never
  * affects other streams. Members are dropped when their last connection to
- * the relay closes.
+ * the relay closes. The registry gets the asker's IP address (from its
+ * connection, for the per-IP caps) and only the addresses that are its own
+ * (`member-addrs.ts`).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -17,9 +19,12 @@ import {
   decodeBootstrapRequest
 } from '../src/libp2p/bootstrap-client.ts'
 import { BootstrapResponse } from '../src/libp2p/bootstrap-messages.ts'
+import { ipOf, ownAddresses } from './member-addrs.ts'
+import { UNKNOWN_IP } from './members.ts'
 import type { MemberEntry, MemberRegistry } from './members.ts'
 import type { BootstrapRequest } from '../src/libp2p/bootstrap-messages.ts'
 import type { ComponentLogger, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Time for a request to arrive and for the answer to be written, ms */
 export const REQUEST_TIMEOUT_MS = 5_000
@@ -43,16 +48,22 @@ export interface BootstrapServerStats {
   invalidRequests: number
   registrations: number
   founded: number
+  /** Registered addresses dropped as not the registering page's own */
+  droppedAddrs: number
+  /** Requests refused (`UNAVAILABLE`) */
+  refused: number
+  /** Member registrations answered but not listed (a cap) */
+  notListed: number
 }
 
-type Node = Pick<Libp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener'> & { logger: ComponentLogger }
+type Node = Pick<Libp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener' | 'getMultiaddrs' | 'peerId'> & { logger: ComponentLogger }
 
 export class BootstrapServer {
   private readonly node: Node
   private readonly registry: MemberRegistry
   private readonly log: Logger
   private readonly requestTimeoutMs: number
-  private readonly counters: BootstrapServerStats = { requests: 0, invalidRequests: 0, registrations: 0, founded: 0 }
+  private readonly counters: BootstrapServerStats = { requests: 0, invalidRequests: 0, registrations: 0, founded: 0, droppedAddrs: 0, refused: 0, notListed: 0 }
   private shutdown?: AbortController
 
   constructor (node: Node, init: BootstrapServerInit) {
@@ -114,7 +125,7 @@ export class BootstrapServer {
         }
         throw err
       }
-      response = this.answer(from, bytes)
+      response = this.answer(connection, bytes)
     } catch (err: any) {
       if (err.name !== InvalidBootstrapRequestError.name) {
         // timed out, reset by the page, or the relay is stopping: nobody to answer
@@ -136,7 +147,8 @@ export class BootstrapServer {
   }
 
   /** Decodes and checks one request and asks the registry; throws InvalidBootstrapRequestError */
-  private answer (from: PeerId, bytes: Uint8Array): BootstrapResponse {
+  private answer (connection: Connection, bytes: Uint8Array): BootstrapResponse {
+    const from = connection.remotePeer
     let req: BootstrapRequest
     try {
       req = decodeBootstrapRequest(bytes)
@@ -144,24 +156,31 @@ export class BootstrapServer {
       throw new InvalidBootstrapRequestError(err.message, { cause: err })
     }
     const self = from.toString()
-    const addrs: Uint8Array[] = []
+    const addrs: Multiaddr[] = []
     for (const bytes of req.addrs) {
       if (bytes.byteLength > MAX_ADDR_BYTES) {
         throw new InvalidBootstrapRequestError(`an address of ${bytes.byteLength} bytes exceeds ${MAX_ADDR_BYTES}`)
       }
-      let peer: string | undefined
+      let ma: Multiaddr
       try {
-        peer = multiaddr(bytes).getComponents().findLast(c => c.name === 'p2p')?.value
+        ma = multiaddr(bytes)
       } catch (err: any) {
         throw new InvalidBootstrapRequestError(`not a multiaddr - ${err.message}`, { cause: err })
       }
+      const peer = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       // the page can only vouch for its own addresses: others' would send joiners to the wrong peer
       if (peer != null && peer !== self) {
-        throw new InvalidBootstrapRequestError(`address ${multiaddr(bytes).toString()} names another peer`)
+        throw new InvalidBootstrapRequestError(`address ${ma.toString()} names another peer`)
       }
-      addrs.push(bytes)
+      addrs.push(ma)
     }
-    const asker: MemberEntry = { peer: self, id: nodeIdFromBytes(from.toMultihash().bytes), addrs }
+    const observedIp = ipOf(connection.remoteAddr)
+    const own = ownAddresses(addrs, { peer: self, relayPeer: this.node.peerId.toString(), relayAddrs: this.node.getMultiaddrs(), observedIp })
+    if (own.dropped > 0) {
+      this.counters.droppedAddrs += own.dropped
+      this.log('dropped %d address(es) of %p that are not its own', own.dropped, from)
+    }
+    const asker: MemberEntry = { peer: self, id: nodeIdFromBytes(from.toMultihash().bytes), addrs: own.kept, ip: observedIp ?? UNKNOWN_IP }
     const result = this.registry.ask(req.namespace, asker, { member: req.member, limit: req.limit })
     switch (result.type) {
       case 'found':
@@ -169,10 +188,17 @@ export class BootstrapServer {
         this.log('%p founds namespace %s', from, req.namespace)
         return { status: BootstrapResponse.Status.FOUND, members: [], registered: false, message: '' }
       case 'unavailable':
-        return { status: BootstrapResponse.Status.UNAVAILABLE, members: [], registered: false, message: result.reason }
+        this.counters.refused++
+        this.log('refused %p for namespace %s: %s', from, req.namespace, result.code)
+        // the code leads the message, so a client (and a test) can tell refusals apart
+        return { status: BootstrapResponse.Status.UNAVAILABLE, members: [], registered: false, message: `${result.code}: ${result.reason}` }
       case 'members':
         if (result.registered) {
           this.counters.registrations++
+        }
+        if (result.notListed != null) {
+          this.counters.notListed++
+          this.log('%p answered but not listed in %s: %s', from, req.namespace, result.notListed)
         }
         return {
           status: BootstrapResponse.Status.OK,

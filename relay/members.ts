@@ -4,30 +4,43 @@
  *
  * Theory of operation:
  *
- * - A joining page is answered with members drawn uniformly at random: its
- * join then travels the ring's own routing to its place. Handing out the
- * members nearest its position looks cheaper, but in the simulator a burst of
- * joins converged much worse that way (`npm run sim -- --bootstrap nearest`:
- * 1 000 pages joining within 30 s gave 81 % correct lookups against 99.9 %),
- * so `nearest` stays an option (`pick`) for study only.
- * - Members are kept per namespace in an array sorted by ring id, so the
- * nearest members of any position are a binary search plus a walk outwards
- * (clockwise and anticlockwise, nearer first, wrapping around).
+ * - A joining page is answered with members drawn at random: its join then
+ * travels the ring's own routing to its place. Handing out the members
+ * nearest its position looks cheaper, but in the simulator a burst of joins
+ * converged much worse that way (`npm run sim -- --bootstrap nearest`: 1 000
+ * pages joining within 30 s gave 81 % correct lookups against 99.9 %), so
+ * `nearest` stays an option (`pick`) for study only.
+ * - The random sample is drawn per IP address first, at most
+ * `maxSamplePerIp` members of one address per answer: peer ids cost nothing,
+ * IP addresses do, so a Sybil's share of answers is bounded by its share of
+ * addresses (`samplePerIp`).
+ * - Members are kept per namespace in an array sorted by ring id (for
+ * `nearest` and O(log n) removal) and grouped by IP address (for the sample
+ * and the per-IP caps).
  * - A page registers by asking with `member: true`; it is dropped when its
- * last connection to the relay closes (`remove`). Nothing else expires: a
- * member's liveness is its connection, which the relay sees.
+ * last connection to the relay closes (`remove`). A member's liveness is its
+ * connection, which the relay sees; a namespace with nobody listed is
+ * forgotten at once.
  * - Founding: the first page that asks about an empty namespace (without
  * being a member) is told to create the ring, and for `founderGraceMs` it is
  * listed to every other asker as if it were a member, so two pages that
  * arrive together cannot both found a ring. When the founder registers it
- * becomes an ordinary member; when its grace passes unregistered, the next
- * asker founds instead.
- * - Bounded: members per namespace, members in total, namespaces, and
- * namespaces per peer. Past a bound a page is answered but not listed.
+ * becomes an ordinary member. Asking again does not renew the grace (else one
+ * client could hold a namespace empty forever); when it lapses unregistered,
+ * the next asker founds, and the lapsed founder's peer id (and, after
+ * repeats, its IP address) is not told to found again for a while.
+ * - Bounded, per relay, per namespace, per peer and per IP address (see the
+ * Init); past a bound a page is answered but not listed (`notListed` says
+ * why), or refused (`unavailable`, `code` says why). Every per-IP and
+ * per-peer record expires once it says nothing (`sweep`).
  *
  * Pure state plus an injected clock: no libp2p, no timers.
  */
-import { compareIds, distance } from '../src/overlay/ring-id.ts'
+import { IpLedger } from './ip-ledger.ts'
+import { IpGroups, lowerBound, nearest } from './sampling.ts'
+import type { IpLedgerInit } from './ip-ledger.ts'
+
+export { nearest, sample, samplePerIp } from './sampling.ts'
 
 /** Members listed per namespace */
 export const MAX_MEMBERS_PER_NAMESPACE = 50_000
@@ -37,12 +50,27 @@ export const MAX_MEMBERS = 200_000
 export const MAX_NAMESPACES = 10_000
 /** Namespaces one peer may be listed in */
 export const MAX_NAMESPACES_PER_PEER = 4
-/** How long a page told to found a ring is listed to other askers before it registers, ms */
-export const FOUNDER_GRACE_MS = 10_000
+/** Members listed from one IP address in one namespace (a NAT of one office, or one attacker) */
+export const MAX_MEMBERS_PER_IP_PER_NAMESPACE = 32
+/** Members listed from one IP address over all namespaces */
+export const MAX_MEMBERS_PER_IP = 128
+/** Namespaces one IP address may hold a listing (member or founder) in */
+export const MAX_NAMESPACES_PER_IP = 32
+/** Members of one IP address in one answer */
+export const MAX_SAMPLE_PER_IP = 2
+/**
+ * How long a page told to found a ring is listed to other askers before it
+ * registers, ms. An honest founder registers one round trip after it is told.
+ */
+export const FOUNDER_GRACE_MS = 5_000
+/** How often lapsed founder grants and idle per-IP records are swept on a request, ms */
+export const SWEEP_INTERVAL_MS = 10_000
 /** Members answered when the asker names no limit */
 export const DEFAULT_ANSWER_SIZE = 8
 /** Most members answered to one request */
 export const MAX_ANSWER_SIZE = 32
+/** The IP address of an asker whose address is not known */
+export const UNKNOWN_IP = 'unknown'
 
 /** A ring member as the relay knows it */
 export interface MemberEntry {
@@ -52,13 +80,24 @@ export interface MemberEntry {
   id: bigint
   /** Multiaddr bytes the member registered */
   addrs: Uint8Array[]
+  /**
+   * IP address its connection to the relay comes from
+   *
+   * @default UNKNOWN_IP
+   */
+  ip?: string
 }
+
+/** Why a request was refused */
+export type Refusal = 'namespace-not-served' | 'namespaces-full' | 'peer-namespaces' | 'ip-namespaces' | 'founding-refused'
+/** Why a member was answered but not listed */
+export type NotListed = 'namespace-full' | 'members-full' | 'peer-namespaces' | 'ip-namespace-members' | 'ip-members' | 'ip-namespaces' | 'ip-rate'
 
 /** What the registry decided for one request */
 export type AskResult =
   | { type: 'found' }
-  | { type: 'members', members: MemberEntry[], registered: boolean }
-  | { type: 'unavailable', reason: string }
+  | { type: 'members', members: MemberEntry[], registered: boolean, notListed?: NotListed }
+  | { type: 'unavailable', code: Refusal, reason: string }
 
 export interface AskOptions {
   /** The asker is a ring member: list it */
@@ -67,7 +106,14 @@ export interface AskOptions {
   limit?: number
 }
 
-export interface MemberRegistryInit {
+export interface MemberRegistryInit extends IpLedgerInit {
+  /**
+   * The only namespaces served (a relay run for known sites); others are
+   * refused with `namespace-not-served`. Empty or absent: any namespace.
+   *
+   * @default any namespace
+   */
+  namespaces?: string[]
   /** @default MAX_MEMBERS_PER_NAMESPACE (50 000) */
   maxMembersPerNamespace?: number
   /** @default MAX_MEMBERS (200 000) */
@@ -76,19 +122,30 @@ export interface MemberRegistryInit {
   maxNamespaces?: number
   /** @default MAX_NAMESPACES_PER_PEER (4) */
   maxNamespacesPerPeer?: number
-  /** @default FOUNDER_GRACE_MS (10 s) */
+  /** @default MAX_MEMBERS_PER_IP_PER_NAMESPACE (32) */
+  maxMembersPerIpPerNamespace?: number
+  /** @default MAX_MEMBERS_PER_IP (128) */
+  maxMembersPerIp?: number
+  /** @default MAX_NAMESPACES_PER_IP (32) */
+  maxNamespacesPerIp?: number
+  /** @default MAX_SAMPLE_PER_IP (2) */
+  maxSamplePerIp?: number
+  /** @default FOUNDER_GRACE_MS (5 s) */
   founderGraceMs?: number
+  /** @default SWEEP_INTERVAL_MS (10 s) */
+  sweepIntervalMs?: number
   /** @default MAX_ANSWER_SIZE (32) */
   maxAnswerSize?: number
   /**
-   * Which members an asker is given: a uniform `random` sample, or the ones
-   * `nearest` its ring position (see the theory of operation)
+   * Which members an asker is given: a `random` sample (drawn per IP
+   * address), or the ones `nearest` its ring position (see the theory of
+   * operation)
    *
    * @default 'random'
    */
   pick?: 'random' | 'nearest'
   /**
-   * Milliseconds of some clock (for the founder grace)
+   * Milliseconds of some clock (for the founder grace and the per-IP rates)
    *
    * @default Date.now
    */
@@ -101,10 +158,14 @@ export interface MemberRegistryInit {
   random?(): number
 }
 
+type Listed = MemberEntry & { ip: string }
+
 interface Namespace {
   /** Sorted by id */
-  members: MemberEntry[]
-  founder?: MemberEntry & { until: number }
+  members: Listed[]
+  /** The same members by IP address */
+  groups: IpGroups<Listed>
+  founder?: Listed & { until: number }
 }
 
 export interface RegistryStats {
@@ -112,102 +173,138 @@ export interface RegistryStats {
   members: number
   /** Pages told to found a ring that have not registered yet (within their grace) */
   founders: number
+  /** IP addresses with a record (members, a spent rate, a recent lapsed founding) */
+  ips: number
+  /** Peers not told to found for a while */
+  penalties: number
 }
 
 export class MemberRegistry {
   private readonly namespaces = new Map<string, Namespace>()
-  /** Namespaces each peer is listed (or founding) in */
-  private readonly byPeer = new Map<string, Set<string>>()
+  /** Namespaces with a founder grant, so a sweep need not visit every namespace */
+  private readonly founding = new Set<string>()
+  /** Each peer's ring id and the namespaces it is listed (or founding) in */
+  private readonly byPeer = new Map<string, { id: bigint, namespaces: Set<string> }>()
+  private readonly ledger: IpLedger
+  private readonly served?: Set<string>
   private total = 0
+  private lastSweep: number
   private readonly maxMembersPerNamespace: number
   private readonly maxMembers: number
   private readonly maxNamespaces: number
   private readonly maxNamespacesPerPeer: number
+  private readonly maxMembersPerIpPerNamespace: number
+  private readonly maxMembersPerIp: number
+  private readonly maxNamespacesPerIp: number
+  private readonly maxSamplePerIp: number
   private readonly founderGraceMs: number
+  /** How often `sweep` should run, ms */
+  readonly sweepIntervalMs: number
   private readonly maxAnswerSize: number
   private readonly now: () => number
   private readonly random: () => number
   private readonly pick: 'random' | 'nearest'
 
   constructor (init: MemberRegistryInit = {}) {
+    this.served = init.namespaces != null && init.namespaces.length > 0 ? new Set(init.namespaces) : undefined
+    this.ledger = new IpLedger(init)
     this.maxMembersPerNamespace = init.maxMembersPerNamespace ?? MAX_MEMBERS_PER_NAMESPACE
     this.maxMembers = init.maxMembers ?? MAX_MEMBERS
     this.maxNamespaces = init.maxNamespaces ?? MAX_NAMESPACES
     this.maxNamespacesPerPeer = init.maxNamespacesPerPeer ?? MAX_NAMESPACES_PER_PEER
+    this.maxMembersPerIpPerNamespace = init.maxMembersPerIpPerNamespace ?? MAX_MEMBERS_PER_IP_PER_NAMESPACE
+    this.maxMembersPerIp = init.maxMembersPerIp ?? MAX_MEMBERS_PER_IP
+    this.maxNamespacesPerIp = init.maxNamespacesPerIp ?? MAX_NAMESPACES_PER_IP
+    this.maxSamplePerIp = init.maxSamplePerIp ?? MAX_SAMPLE_PER_IP
     this.founderGraceMs = init.founderGraceMs ?? FOUNDER_GRACE_MS
+    this.sweepIntervalMs = init.sweepIntervalMs ?? SWEEP_INTERVAL_MS
     this.maxAnswerSize = init.maxAnswerSize ?? MAX_ANSWER_SIZE
     this.now = init.now ?? Date.now
     this.random = init.random ?? Math.random
     this.pick = init.pick ?? 'random'
+    this.lastSweep = this.now()
   }
 
   /**
    * Answers one bootstrap request: registers the asker when it is a member,
    * then lists members to join through, or tells it to found the ring
    */
-  ask (namespace: string, asker: MemberEntry, options: AskOptions): AskResult {
+  ask (namespace: string, entry: MemberEntry, options: AskOptions): AskResult {
+    const now = this.now()
+    if (now - this.lastSweep >= this.sweepIntervalMs) {
+      this.sweep()
+    }
+    if (this.served != null && !this.served.has(namespace)) {
+      return { type: 'unavailable', code: 'namespace-not-served', reason: 'this relay serves only the namespaces it was configured with' }
+    }
+    const asker: Listed = { ...entry, ip: entry.ip ?? UNKNOWN_IP }
     let ns = this.namespaces.get(namespace)
     if (ns == null) {
       if (this.namespaces.size >= this.maxNamespaces) {
-        return { type: 'unavailable', reason: `the relay tracks its maximum of ${this.maxNamespaces} namespaces` }
+        return { type: 'unavailable', code: 'namespaces-full', reason: `the relay tracks its maximum of ${this.maxNamespaces} namespaces` }
       }
-      ns = { members: [] }
+      ns = { members: [], groups: new IpGroups() }
       this.namespaces.set(namespace, ns)
     }
-    const now = this.now()
-    if (ns.founder != null && ns.founder.until <= now) {
-      this.forgetFounder(namespace, ns)
-    }
+    this.expireFounder(namespace, ns, now)
 
-    let registered = false
+    let notListed: NotListed | undefined
     if (options.member) {
-      registered = this.register(namespace, ns, asker)
+      notListed = this.register(namespace, ns, asker, now)
     }
 
-    const limit = Math.min(options.limit == null || options.limit <= 0 ? DEFAULT_ANSWER_SIZE : options.limit, this.maxAnswerSize)
-    const members = this.pick === 'nearest'
+    const limit = this.answerSize(options.limit)
+    const members: MemberEntry[] = this.pick === 'nearest'
       ? nearest(ns.members, asker.id, limit, asker.peer)
-      : sample(ns.members, limit, this.random, asker.peer)
+      : ns.groups.sample(limit, this.maxSamplePerIp, this.random, asker.peer)
     const founder = ns.founder
     if (founder != null && founder.peer !== asker.peer && members.length < limit) {
-      // the founder is not in the sorted list yet; it is the ring until others register
+      // the founder is not in the lists yet; it is the ring until others register
       members.push(founder)
     }
 
     if (members.length === 0 && !options.member) {
-      if (founder == null || founder.peer === asker.peer) {
-        if (!this.claimPeer(asker.peer, namespace)) {
-          this.dropIfEmpty(namespace, ns)
-          return { type: 'unavailable', reason: `a peer may be listed in at most ${this.maxNamespacesPerPeer} namespaces` }
-        }
-        ns.founder = { ...asker, until: now + this.founderGraceMs }
+      if (founder?.peer === asker.peer) {
+        // a retry of the founder: told again, but its grace is not renewed
         return { type: 'found' }
       }
+      const refused = this.grantFounding(namespace, ns, asker, now)
+      if (refused != null) {
+        this.dropIfEmpty(namespace, ns)
+        return refused
+      }
+      return { type: 'found' }
     }
     this.dropIfEmpty(namespace, ns)
-    return { type: 'members', members, registered }
+    const registered = options.member && notListed == null
+    return notListed == null ? { type: 'members', members, registered } : { type: 'members', members, registered, notListed }
   }
 
   /** Drops a peer from every namespace (its connection to the relay closed); returns how many listings it had */
   remove (peer: string): number {
-    const namespaces = this.byPeer.get(peer)
-    if (namespaces == null) {
+    const record = this.byPeer.get(peer)
+    if (record == null) {
       return 0
     }
     this.byPeer.delete(peer)
     let removed = 0
-    for (const name of namespaces) {
+    for (const name of record.namespaces) {
       const ns = this.namespaces.get(name)
       if (ns == null) {
         continue
       }
       if (ns.founder?.peer === peer) {
+        this.ledger.release(ns.founder.ip, name, false)
         ns.founder = undefined
+        this.founding.delete(name)
         removed++
       }
-      const index = ns.members.findIndex(m => m.peer === peer)
-      if (index >= 0) {
+      const index = lowerBound(ns.members, record.id)
+      const member = ns.members[index]
+      if (member?.peer === peer) {
         ns.members.splice(index, 1)
+        ns.groups.remove(member)
+        this.ledger.release(member.ip, name, true)
         this.total--
         removed++
       }
@@ -221,76 +318,155 @@ export class MemberRegistry {
     return [...(this.namespaces.get(namespace)?.members ?? [])]
   }
 
+  /**
+   * Drops lapsed founder grants (penalising their founders) and per-IP and
+   * per-peer records that say nothing any more. Runs on requests at most
+   * every `sweepIntervalMs`; a relay also calls it on a timer, so memory
+   * returns after an attack even when no request follows.
+   */
+  sweep (): void {
+    const now = this.now()
+    this.lastSweep = now
+    this.expireFounders(now)
+    this.ledger.sweep(now)
+  }
+
   stats (): RegistryStats {
     let founders = 0
     const now = this.now()
-    for (const ns of this.namespaces.values()) {
-      if (ns.founder != null && ns.founder.until > now) {
+    for (const name of this.founding) {
+      const until = this.namespaces.get(name)?.founder?.until
+      if (until != null && until > now) {
         founders++
       }
     }
-    return { namespaces: this.namespaces.size, members: this.total, founders }
+    return { namespaces: this.namespaces.size, members: this.total, founders, ...this.ledger.size() }
   }
 
   clear (): void {
     this.namespaces.clear()
+    this.founding.clear()
     this.byPeer.clear()
+    this.ledger.clear()
     this.total = 0
   }
 
-  private register (namespace: string, ns: Namespace, asker: MemberEntry): boolean {
+  private answerSize (wanted: number | undefined): number {
+    return Math.min(wanted == null || wanted <= 0 ? DEFAULT_ANSWER_SIZE : wanted, this.maxAnswerSize)
+  }
+
+  /** Lists the asker; returns why not when it cannot be */
+  private register (namespace: string, ns: Namespace, asker: Listed, now: number): NotListed | undefined {
     const index = lowerBound(ns.members, asker.id)
     const existing = ns.members[index]
     if (existing?.peer === asker.peer) {
       // a re-registration: its addresses may have changed (a new relay reservation)
       existing.addrs = asker.addrs
     } else {
-      if (ns.members.length >= this.maxMembersPerNamespace || this.total >= this.maxMembers) {
-        return false
+      if (ns.members.length >= this.maxMembersPerNamespace) {
+        return 'namespace-full'
       }
-      if (!this.claimPeer(asker.peer, namespace)) {
-        return false
+      if (this.total >= this.maxMembers) {
+        return 'members-full'
       }
-      ns.members.splice(index, 0, { peer: asker.peer, id: asker.id, addrs: asker.addrs })
+      if (ns.groups.count(asker.ip) >= this.maxMembersPerIpPerNamespace) {
+        return 'ip-namespace-members'
+      }
+      if (this.ledger.members(asker.ip) >= this.maxMembersPerIp) {
+        return 'ip-members'
+      }
+      const isFounder = ns.founder?.peer === asker.peer
+      if (!isFounder && !this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
+        return 'ip-namespaces'
+      }
+      if (!this.canClaim(asker.peer, namespace)) {
+        return 'peer-namespaces'
+      }
+      // the founder's registration is what its grant was for: not refused by rate
+      if (!isFounder && !this.ledger.takeRegistration(asker.ip, now)) {
+        return 'ip-rate'
+      }
+      this.claim(asker.peer, asker.id, namespace)
+      const member: Listed = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip }
+      ns.members.splice(index, 0, member)
+      ns.groups.add(member)
+      this.ledger.hold(asker.ip, namespace, true, now)
       this.total++
     }
-    if (ns.founder?.peer === asker.peer) {
-      // the founder is a member now: listed like everybody else
-      ns.founder = undefined
-    }
-    return true
-  }
-
-  /** Notes that `peer` is listed in `namespace`; false if it is in too many already */
-  private claimPeer (peer: string, namespace: string): boolean {
-    let set = this.byPeer.get(peer)
-    if (set == null) {
-      set = new Set()
-      this.byPeer.set(peer, set)
-    }
-    if (set.has(namespace)) {
-      return true
-    }
-    if (set.size >= this.maxNamespacesPerPeer) {
-      return false
-    }
-    set.add(namespace)
-    return true
-  }
-
-  private forgetFounder (namespace: string, ns: Namespace): void {
     const founder = ns.founder
-    if (founder == null) {
+    if (founder?.peer === asker.peer) {
+      // the founder is a member now: listed like everybody else
+      this.ledger.release(founder.ip, namespace, false)
+      ns.founder = undefined
+      this.founding.delete(namespace)
+    }
+    return undefined
+  }
+
+  /** Makes the asker the founder of an empty namespace; returns the refusal when it may not be */
+  private grantFounding (namespace: string, ns: Namespace, asker: Listed, now: number): AskResult | undefined {
+    // grants that lapsed elsewhere count against this asker now, not at the next sweep
+    this.expireFounders(now)
+    if (this.ledger.foundingRefused(asker.peer, asker.ip, now)) {
+      return { type: 'unavailable', code: 'founding-refused', reason: 'told to found a ring before and never registered: not again for a while' }
+    }
+    if (!this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
+      return { type: 'unavailable', code: 'ip-namespaces', reason: `an IP address may be listed in at most ${this.maxNamespacesPerIp} namespaces` }
+    }
+    if (!this.canClaim(asker.peer, namespace)) {
+      return { type: 'unavailable', code: 'peer-namespaces', reason: `a peer may be listed in at most ${this.maxNamespacesPerPeer} namespaces` }
+    }
+    this.claim(asker.peer, asker.id, namespace)
+    ns.founder = { ...asker, until: now + this.founderGraceMs }
+    this.founding.add(namespace)
+    this.ledger.hold(asker.ip, namespace, false, now)
+    return undefined
+  }
+
+  private expireFounders (now: number): void {
+    for (const name of [...this.founding]) {
+      const ns = this.namespaces.get(name)
+      if (ns == null) {
+        this.founding.delete(name)
+        continue
+      }
+      this.expireFounder(name, ns, now)
+      this.dropIfEmpty(name, ns)
+    }
+  }
+
+  /** A founder grant that lapsed unregistered goes, and its founder is not told to found again for a while */
+  private expireFounder (namespace: string, ns: Namespace, now: number): void {
+    const founder = ns.founder
+    if (founder == null || founder.until > now) {
       return
     }
     ns.founder = undefined
-    if (!ns.members.some(m => m.peer === founder.peer)) {
-      const set = this.byPeer.get(founder.peer)
-      set?.delete(namespace)
-      if (set?.size === 0) {
+    this.founding.delete(namespace)
+    this.ledger.release(founder.ip, namespace, false)
+    this.ledger.foundingFailed(founder.peer, founder.ip, now)
+    const record = this.byPeer.get(founder.peer)
+    if (record != null && ns.members[lowerBound(ns.members, founder.id)]?.peer !== founder.peer) {
+      record.namespaces.delete(namespace)
+      if (record.namespaces.size === 0) {
         this.byPeer.delete(founder.peer)
       }
     }
+  }
+
+  private canClaim (peer: string, namespace: string): boolean {
+    const set = this.byPeer.get(peer)?.namespaces
+    return set == null || set.has(namespace) || set.size < this.maxNamespacesPerPeer
+  }
+
+  /** Notes that `peer` is listed in `namespace` (canClaim said it may be) */
+  private claim (peer: string, id: bigint, namespace: string): void {
+    let record = this.byPeer.get(peer)
+    if (record == null) {
+      record = { id, namespaces: new Set() }
+      this.byPeer.set(peer, record)
+    }
+    record.namespaces.add(namespace)
   }
 
   private dropIfEmpty (namespace: string, ns: Namespace): void {
@@ -298,74 +474,4 @@ export class MemberRegistry {
       this.namespaces.delete(namespace)
     }
   }
-}
-
-/** Index of the first member whose id is ≥ `id` (members.length if none) */
-function lowerBound (members: MemberEntry[], id: bigint): number {
-  let lo = 0
-  let hi = members.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (compareIds(members[mid].id, id) < 0) {
-      lo = mid + 1
-    } else {
-      hi = mid
-    }
-  }
-  return lo
-}
-
-/**
- * Up to `limit` distinct members drawn uniformly at random, without `exclude`:
- * a partial Fisher–Yates shuffle over indexes, O(limit) for any list size
- */
-export function sample (members: MemberEntry[], limit: number, random: () => number, exclude?: string): MemberEntry[] {
-  const n = members.length
-  const out: MemberEntry[] = []
-  // swapped-out slots of the virtual index array; untouched slots hold their own index
-  const swapped = new Map<number, number>()
-  for (let i = 0; i < n && out.length < limit; i++) {
-    const j = i + Math.floor(random() * (n - i))
-    const picked = swapped.get(j) ?? j
-    swapped.set(j, swapped.get(i) ?? i)
-    const member = members[picked]
-    if (member.peer !== exclude) {
-      out.push(member)
-    }
-  }
-  return out
-}
-
-/**
- * Up to `limit` members nearest `id` on the ring, in either direction,
- * nearest first, without `exclude`
- */
-export function nearest (members: MemberEntry[], id: bigint, limit: number, exclude?: string): MemberEntry[] {
-  const n = members.length
-  const out: MemberEntry[] = []
-  if (n === 0 || limit <= 0) {
-    return out
-  }
-  const start = lowerBound(members, id)
-  // `next` walks clockwise from the first id ≥ `id`, `prev` anticlockwise from the one before it
-  let next = start % n
-  let prev = (start - 1 + n) % n
-  let taken = 0
-  while (out.length < limit && taken < n) {
-    const after = members[next]
-    const before = members[prev]
-    // the clockwise candidate wins ties: it is the asker's successor, the best place to join
-    const useNext = distance(id, after.id) <= distance(before.id, id)
-    const pick = useNext ? after : before
-    if (useNext) {
-      next = (next + 1) % n
-    } else {
-      prev = (prev - 1 + n) % n
-    }
-    taken++
-    if (pick.peer !== exclude) {
-      out.push(pick)
-    }
-  }
-  return out
 }

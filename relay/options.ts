@@ -5,7 +5,9 @@
  */
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
-import { FOUNDER_GRACE_MS, MAX_MEMBERS, MAX_MEMBERS_PER_NAMESPACE, MAX_NAMESPACES } from './members.ts'
+import { MAX_CONNECTIONS_PER_IP, MAX_PENDING_CONNECTIONS_PER_IP } from './connection-guard.ts'
+import { FOUNDING_PENALTY_MS, MAX_FAILED_FOUNDINGS_PER_IP, REGISTRATION_BURST_PER_IP, REGISTRATIONS_PER_MINUTE_PER_IP } from './ip-ledger.ts'
+import { FOUNDER_GRACE_MS, MAX_MEMBERS, MAX_MEMBERS_PER_IP, MAX_MEMBERS_PER_IP_PER_NAMESPACE, MAX_MEMBERS_PER_NAMESPACE, MAX_NAMESPACES, MAX_NAMESPACES_PER_IP, MAX_NAMESPACES_PER_PEER, MAX_SAMPLE_PER_IP } from './members.ts'
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_RESERVATIONS } from './relay.ts'
 import type { RelayOptions } from './relay.ts'
 
@@ -15,7 +17,7 @@ export class UsageError extends Error {
   name = 'UsageError'
 }
 
-type Kind = 'string' | 'list' | 'port' | 'count' | 'ms' | 'file' | 'path'
+type Kind = 'string' | 'list' | 'names' | 'port' | 'count' | 'ms' | 'file' | 'path'
 
 interface Setting {
   flag: string
@@ -41,7 +43,19 @@ export const SETTINGS: Setting[] = [
   { flag: 'max-members', env: 'RINGCDN_RELAY_MAX_MEMBERS', kind: 'count', default: String(MAX_MEMBERS), help: 'ring members listed over all namespaces' },
   { flag: 'max-members-per-namespace', env: 'RINGCDN_RELAY_MAX_MEMBERS_PER_NAMESPACE', kind: 'count', default: String(MAX_MEMBERS_PER_NAMESPACE), help: 'ring members listed per namespace' },
   { flag: 'max-namespaces', env: 'RINGCDN_RELAY_MAX_NAMESPACES', kind: 'count', default: String(MAX_NAMESPACES), help: 'namespaces (sites) tracked at once' },
-  { flag: 'founder-grace', env: 'RINGCDN_RELAY_FOUNDER_GRACE_MS', kind: 'ms', default: String(FOUNDER_GRACE_MS), help: 'ms a page told to found a ring is listed to others before it registers' }
+  { flag: 'founder-grace', env: 'RINGCDN_RELAY_FOUNDER_GRACE_MS', kind: 'ms', default: String(FOUNDER_GRACE_MS), help: 'ms a page told to found a ring is listed to others before it registers (asking again does not renew it)' },
+  { flag: 'namespace', env: 'RINGCDN_RELAY_NAMESPACES', kind: 'names', default: 'any namespace', help: 'serve only these namespaces (site origins), comma-separated or repeated; others are refused' },
+  { flag: 'max-connections-per-ip', env: 'RINGCDN_RELAY_MAX_CONNECTIONS_PER_IP', kind: 'count', default: String(MAX_CONNECTIONS_PER_IP), help: 'connections one IP address may hold, open or in their handshake' },
+  { flag: 'max-pending-per-ip', env: 'RINGCDN_RELAY_MAX_PENDING_PER_IP', kind: 'count', default: String(MAX_PENDING_CONNECTIONS_PER_IP), help: 'connections of one IP address in their handshake at once' },
+  { flag: 'max-members-per-ip', env: 'RINGCDN_RELAY_MAX_MEMBERS_PER_IP', kind: 'count', default: String(MAX_MEMBERS_PER_IP), help: 'ring members listed from one IP address, all namespaces' },
+  { flag: 'max-members-per-ip-per-namespace', env: 'RINGCDN_RELAY_MAX_MEMBERS_PER_IP_PER_NAMESPACE', kind: 'count', default: String(MAX_MEMBERS_PER_IP_PER_NAMESPACE), help: 'ring members listed from one IP address in one namespace' },
+  { flag: 'max-namespaces-per-ip', env: 'RINGCDN_RELAY_MAX_NAMESPACES_PER_IP', kind: 'count', default: String(MAX_NAMESPACES_PER_IP), help: 'namespaces one IP address may be listed (or found a ring) in' },
+  { flag: 'max-namespaces-per-peer', env: 'RINGCDN_RELAY_MAX_NAMESPACES_PER_PEER', kind: 'count', default: String(MAX_NAMESPACES_PER_PEER), help: 'namespaces one peer may be listed in' },
+  { flag: 'sample-per-ip', env: 'RINGCDN_RELAY_SAMPLE_PER_IP', kind: 'count', default: String(MAX_SAMPLE_PER_IP), help: 'members of one IP address in one answer to a joiner' },
+  { flag: 'registration-burst', env: 'RINGCDN_RELAY_REGISTRATION_BURST', kind: 'count', default: String(REGISTRATION_BURST_PER_IP), help: 'new member listings one IP address may make in a burst' },
+  { flag: 'registrations-per-minute', env: 'RINGCDN_RELAY_REGISTRATIONS_PER_MINUTE', kind: 'count', default: String(REGISTRATIONS_PER_MINUTE_PER_IP), help: 'new member listings per minute per IP address after its burst' },
+  { flag: 'founding-penalty', env: 'RINGCDN_RELAY_FOUNDING_PENALTY_MS', kind: 'ms', default: String(FOUNDING_PENALTY_MS), help: 'ms a peer told to found a ring that never registered is not told again' },
+  { flag: 'failed-foundings-per-ip', env: 'RINGCDN_RELAY_FAILED_FOUNDINGS_PER_IP', kind: 'count', default: String(MAX_FAILED_FOUNDINGS_PER_IP), help: 'unhonoured founder grants within the penalty after which an IP address is not told to found' }
 ]
 
 export type ParsedArgs =
@@ -65,7 +79,7 @@ export function usage (): string {
     'Options (flag, environment variable; a flag wins):'
   ]
   for (const s of SETTINGS) {
-    const labels: Partial<Record<Kind, string>> = { list: 'addr,…', path: 'file' }
+    const labels: Partial<Record<Kind, string>> = { list: 'addr,…', names: 'name,…', path: 'file' }
     const value = labels[s.kind] ?? s.kind
     lines.push(`  --${s.flag} <${value}>`.padEnd(40) + s.env)
     lines.push(`      ${s.help} (default: ${s.default})`)
@@ -88,7 +102,7 @@ export function parseRelayArgs (argv: string[], env: Record<string, string | und
       options: {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
-        ...Object.fromEntries(SETTINGS.map(s => [s.flag, { type: 'string' as const, multiple: s.kind === 'list' }]))
+        ...Object.fromEntries(SETTINGS.map(s => [s.flag, { type: 'string' as const, multiple: s.kind === 'list' || s.kind === 'names' }]))
       }
     })
   } catch (err: any) {
@@ -115,45 +129,7 @@ export function parseRelayArgs (argv: string[], env: Record<string, string | und
     if (value == null) {
       continue
     }
-    const text = Array.isArray(value) ? value.join(',') : value
-    switch (s.kind) {
-      case 'string':
-      case 'path':
-        if (text.trim() === '') {
-          throw new UsageError(`${where(s)} must not be empty`)
-        }
-        values[s.flag] = text.trim()
-        break
-      case 'port':
-        values[s.flag] = integer(text, 0, 65_535, where(s))
-        break
-      case 'count':
-        values[s.flag] = integer(text, 1, 10_000_000, where(s))
-        break
-      case 'ms':
-        values[s.flag] = integer(text, 0, 86_400_000, where(s))
-        break
-      case 'list': {
-        const list = text.split(',').map(a => a.trim()).filter(a => a !== '')
-        for (const addr of list) {
-          try {
-            multiaddr(addr)
-          } catch (err: any) {
-            throw new UsageError(`${where(s)}: ${addr} is not a multiaddr - ${err.message}`)
-          }
-        }
-        values[s.flag] = list
-        break
-      }
-      case 'file':
-        if (init.fileExists != null && !init.fileExists(text)) {
-          throw new UsageError(`${where(s)}: no such file ${text}`)
-        }
-        values[s.flag] = text
-        break
-      default:
-        throw new UsageError(`unknown kind of setting ${String(s.kind)}`)
-    }
+    values[s.flag] = parseValue(s, Array.isArray(value) ? value.join(',') : value, where(s), init)
   }
 
   if ((values.cert == null) !== (values.key == null)) {
@@ -172,13 +148,25 @@ export function parseRelayArgs (argv: string[], env: Record<string, string | und
       maxConnections: values['max-connections'] as number | undefined,
       maxReservations: values['max-reservations'] as number | undefined,
       inboundConnectionThreshold: values['connection-rate'] as number | undefined,
-      maxIncomingPendingConnections: values['max-pending'] as number | undefined
+      maxIncomingPendingConnections: values['max-pending'] as number | undefined,
+      maxConnectionsPerIp: values['max-connections-per-ip'] as number | undefined,
+      maxPendingConnectionsPerIp: values['max-pending-per-ip'] as number | undefined
     },
     members: {
       maxMembers: values['max-members'] as number | undefined,
       maxMembersPerNamespace: values['max-members-per-namespace'] as number | undefined,
       maxNamespaces: values['max-namespaces'] as number | undefined,
-      founderGraceMs: values['founder-grace'] as number | undefined
+      founderGraceMs: values['founder-grace'] as number | undefined,
+      namespaces: values.namespace as string[] | undefined,
+      maxMembersPerIp: values['max-members-per-ip'] as number | undefined,
+      maxMembersPerIpPerNamespace: values['max-members-per-ip-per-namespace'] as number | undefined,
+      maxNamespacesPerIp: values['max-namespaces-per-ip'] as number | undefined,
+      maxNamespacesPerPeer: values['max-namespaces-per-peer'] as number | undefined,
+      maxSamplePerIp: values['sample-per-ip'] as number | undefined,
+      registrationBurstPerIp: values['registration-burst'] as number | undefined,
+      registrationsPerMinutePerIp: values['registrations-per-minute'] as number | undefined,
+      foundingPenaltyMs: values['founding-penalty'] as number | undefined,
+      maxFailedFoundingsPerIp: values['failed-foundings-per-ip'] as number | undefined
     }
   }
   return { type: 'run', options }
@@ -193,6 +181,49 @@ function helpOrVersion (values: Record<string, unknown>): ParsedArgs | undefined
     return { type: 'version' }
   }
   return undefined
+}
+
+/** One setting's text as the value the relay takes; `where` names its flag or variable */
+function parseValue (s: Setting, text: string, where: string, init: ParseInit): unknown {
+  switch (s.kind) {
+    case 'string':
+    case 'path':
+      if (text.trim() === '') {
+        throw new UsageError(`${where} must not be empty`)
+      }
+      return text.trim()
+    case 'port':
+      return integer(text, 0, 65_535, where)
+    case 'count':
+      return integer(text, 1, 10_000_000, where)
+    case 'ms':
+      return integer(text, 0, 86_400_000, where)
+    case 'list': {
+      const list = text.split(',').map(a => a.trim()).filter(a => a !== '')
+      for (const addr of list) {
+        try {
+          multiaddr(addr)
+        } catch (err: any) {
+          throw new UsageError(`${where}: ${addr} is not a multiaddr - ${err.message}`)
+        }
+      }
+      return list
+    }
+    case 'names': {
+      const names = text.split(',').map(a => a.trim()).filter(a => a !== '')
+      if (names.length === 0) {
+        throw new UsageError(`${where} must name at least one namespace`)
+      }
+      return names
+    }
+    case 'file':
+      if (init.fileExists != null && !init.fileExists(text)) {
+        throw new UsageError(`${where}: no such file ${text}`)
+      }
+      return text
+    default:
+      throw new UsageError(`unknown kind of setting ${String(s.kind)}`)
+  }
 }
 
 function integer (text: string, min: number, max: number, where: string): number {

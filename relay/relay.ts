@@ -20,7 +20,9 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client'
 import { BootstrapServer } from './bootstrap-server.ts'
+import { ConnectionGuard } from './connection-guard.ts'
 import { MemberRegistry } from './members.ts'
+import type { ConnectionGuardInit } from './connection-guard.ts'
 import type { MemberRegistryInit } from './members.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
@@ -56,7 +58,7 @@ export const MAX_HOP_STREAMS = 64
 /** Concurrent relay stop streams the relay opens (one per relayed connection being set up) */
 export const MAX_OUTBOUND_STOP_STREAMS = 1_024
 
-export interface RelayLimits {
+export interface RelayLimits extends ConnectionGuardInit {
   /** @default MAX_CONNECTIONS (20 000) */
   maxConnections?: number
   /** @default MAX_RESERVATIONS (20 000) */
@@ -114,7 +116,7 @@ export interface RelayOptions {
   identity?: PrivateKey | string
   /** Connection and reservation limits */
   limits?: RelayLimits
-  /** Member list bounds and founder grace */
+  /** Member list bounds, per-IP caps, served namespaces and founder grace */
   members?: MemberRegistryInit
   /**
    * Whether the connection monitor pings every connection (every 10 s) to
@@ -148,6 +150,20 @@ export interface RelayStats {
   registrations: number
   /** Pages told to found a ring */
   founded: number
+  /** Bootstrap requests refused (UNAVAILABLE: a namespace not served, a cap) */
+  refusedRequests: number
+  /** Member registrations answered but not listed (a cap) */
+  notListed: number
+  /** Registered addresses dropped as not the page's own */
+  droppedAddrs: number
+  /** IP addresses the member list keeps a record of */
+  memberIps: number
+  /** IP addresses with a connection (open or in its handshake) */
+  connectionIps: number
+  /** Connections in their handshake */
+  pendingConnections: number
+  /** Connections refused by the per-IP connection limits */
+  refusedConnections: number
 }
 
 export interface Relay {
@@ -161,6 +177,8 @@ export interface Relay {
   node: Libp2p<RelayServices>
   /** The member list */
   registry: MemberRegistry
+  /** Per-IP connection counts (diagnostics, tests) */
+  connectionGuard: ConnectionGuard
   stats(): RelayStats
   /** Stops listening and closes every connection */
   stop(): Promise<void>
@@ -186,6 +204,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   const family = host.includes(':') ? 'ip6' : 'ip4'
   const listen = `/${family}/${host}/tcp/${port}/${tls ? 'tls/ws' : 'ws'}`
 
+  const guard = new ConnectionGuard(limits)
   const node = await createLibp2p<RelayServices>({
     privateKey: await loadIdentity(options.identity),
     addresses: {
@@ -196,6 +215,8 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: options.connectionMonitor ?? true },
+    // per-IP connection limits; everything else is allowed (a relay dials nobody)
+    connectionGater: guard,
     connectionManager: {
       maxConnections: limits.maxConnections ?? MAX_CONNECTIONS,
       inboundConnectionThreshold: limits.inboundConnectionThreshold ?? INBOUND_CONNECTION_THRESHOLD,
@@ -235,9 +256,14 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   }
   node.addEventListener('peer:disconnect', dropReservation)
 
+  // lapsed founder grants and idle per-IP records go even when no request comes to sweep them
+  const sweeper = setInterval(() => { registry.sweep() }, registry.sweepIntervalMs)
+  sweeper.unref()
+
   const stats = (): RelayStats => {
     const members = registry.stats()
     const served = bootstrap.stats()
+    const connections = guard.stats()
     return {
       connections: node.getConnections().length,
       reservations: node.services.relay.reservations.size,
@@ -247,7 +273,14 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
       bootstrapRequests: served.requests,
       invalidBootstrapRequests: served.invalidRequests,
       registrations: served.registrations,
-      founded: served.founded
+      founded: served.founded,
+      refusedRequests: served.refused,
+      notListed: served.notListed,
+      droppedAddrs: served.droppedAddrs,
+      memberIps: members.ips,
+      connectionIps: connections.ips,
+      pendingConnections: connections.pending,
+      refusedConnections: connections.refused
     }
   }
 
@@ -256,6 +289,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   try {
     http = await listenHttp(host, options.httpPort ?? DEFAULT_HTTP_PORT, node.peerId.toString(), stats, metrics)
   } catch (err) {
+    clearInterval(sweeper)
     await bootstrap.stop()
     await node.stop()
     throw err
@@ -275,10 +309,12 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     httpUrl: `http://${httpHost}:${address.port}`,
     node,
     registry,
+    connectionGuard: guard,
     stats,
     stop: async () => {
       stopping ??= (async () => {
         node.removeEventListener('peer:disconnect', dropReservation)
+        clearInterval(sweeper)
         http.closeAllConnections()
         await new Promise<void>(resolve => { http.close(() => { resolve() }) })
         await bootstrap.stop()
@@ -325,7 +361,10 @@ function createMetrics (stats: () => RelayStats, processMetrics: boolean): Regis
     ['reservations', 'Circuit relay reservations held'],
     ['namespaces', 'Namespaces with listed members'],
     ['members', 'Ring members listed over all namespaces'],
-    ['founders', 'Pages founding a ring, not yet registered']
+    ['founders', 'Pages founding a ring, not yet registered'],
+    ['memberIps', 'IP addresses the member list keeps a record of'],
+    ['connectionIps', 'IP addresses with a connection'],
+    ['pendingConnections', 'Connections in their handshake']
   ]
   for (const [field, help] of gauges) {
     // eslint-disable-next-line no-new
@@ -335,7 +374,11 @@ function createMetrics (stats: () => RelayStats, processMetrics: boolean): Regis
     ['bootstrapRequests', 'ringcdn_relay_bootstrap_requests_total', 'Bootstrap requests served'],
     ['invalidBootstrapRequests', 'ringcdn_relay_bootstrap_invalid_requests_total', 'Bootstrap requests refused as invalid'],
     ['registrations', 'ringcdn_relay_registrations_total', 'Member registrations accepted'],
-    ['founded', 'ringcdn_relay_rings_founded_total', 'Pages told to found a ring']
+    ['founded', 'ringcdn_relay_rings_founded_total', 'Pages told to found a ring'],
+    ['refusedRequests', 'ringcdn_relay_bootstrap_refused_total', 'Bootstrap requests refused (namespace not served, a cap)'],
+    ['notListed', 'ringcdn_relay_not_listed_total', 'Member registrations answered but not listed (a cap)'],
+    ['droppedAddrs', 'ringcdn_relay_dropped_addrs_total', 'Registered addresses dropped as not the page\'s own'],
+    ['refusedConnections', 'ringcdn_relay_refused_connections_total', 'Connections refused by the per-IP limits']
   ]
   for (const [field, name, help] of counters) {
     // eslint-disable-next-line no-new

@@ -57,7 +57,7 @@ describe('relay member registry', () => {
     const second = registry.ask('ns', entry('b', 9n), { member: false })
     expect(second.type).to.equal('members')
     expect(second.type === 'members' && second.members.map(m => m.peer)).to.deep.equal(['a'])
-    expect(registry.stats()).to.deep.equal({ namespaces: 1, members: 0, founders: 1 })
+    expect(registry.stats()).to.deep.include({ namespaces: 1, members: 0, founders: 1 })
 
     // past the grace, unregistered: the next asker founds instead
     now = 1_001
@@ -65,7 +65,7 @@ describe('relay member registry', () => {
     // b registers: it is an ordinary member, and a is answered with it
     const registered = registry.ask('ns', entry('b', 9n), { member: true })
     expect(registered).to.deep.include({ type: 'members', registered: true })
-    expect(registry.stats()).to.deep.equal({ namespaces: 1, members: 1, founders: 0 })
+    expect(registry.stats()).to.deep.include({ namespaces: 1, members: 1, founders: 0 })
     const third = registry.ask('ns', entry('a', 5n), { member: false })
     expect(third.type === 'members' && third.members.map(m => m.peer)).to.deep.equal(['b'])
   })
@@ -115,7 +115,7 @@ describe('relay member registry', () => {
     expect(registry.ask('y', entry('e', 5n), { member: true })).to.deep.include({ registered: false })
     // namespaces reached
     expect(registry.ask('z', entry('f', 6n), { member: false })).to.deep.include({ type: 'unavailable' })
-    expect(registry.stats()).to.deep.equal({ namespaces: 2, members: 3, founders: 0 })
+    expect(registry.stats()).to.deep.include({ namespaces: 2, members: 3, founders: 0 })
   })
 
   it('samples distinct members uniformly, never the asker', () => {
@@ -144,11 +144,12 @@ describe('relay member registry', () => {
     const random = new MemberRegistry({ random: () => 0 })
     const nearestFirst = new MemberRegistry({ pick: 'nearest' })
     for (let i = 0; i < 10; i++) {
-      random.ask('ns', entry(`p${i}`, BigInt(i * 100)), { member: true })
+      // one address each: the random sample draws addresses first
+      random.ask('ns', { ...entry(`p${i}`, BigInt(i * 100)), ip: `10.0.0.${i}` }, { member: true })
       nearestFirst.ask('ns', entry(`p${i}`, BigInt(i * 100)), { member: true })
     }
     const fromRandom = random.ask('ns', entry('q', 450n), { member: false, limit: 3 })
-    // random() = 0 always takes the first remaining slot: the lowest ids
+    // random() = 0 always takes the first remaining slot: the first addresses, in the order they came
     expect(fromRandom.type === 'members' && fromRandom.members.map(m => m.peer)).to.deep.equal(['p0', 'p1', 'p2'])
     const fromNearest = nearestFirst.ask('ns', entry('q', 450n), { member: false, limit: 3 })
     expect(fromNearest.type === 'members' && fromNearest.members.map(m => m.peer)).to.deep.equal(['p5', 'p4', 'p6'])

@@ -18,7 +18,8 @@ describe('relay command line options', () => {
     const options = run([])
     expect(options.host).to.be.undefined()
     expect(options.port).to.be.undefined()
-    expect(options.limits).to.deep.equal({ maxConnections: undefined, maxReservations: undefined, inboundConnectionThreshold: undefined, maxIncomingPendingConnections: undefined })
+    expect(Object.values(options.limits).every(v => v === undefined)).to.be.true()
+    expect(Object.values(options.members).every(v => v === undefined)).to.be.true()
   })
 
   it('reads flags and environment variables, and a flag wins', () => {

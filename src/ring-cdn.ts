@@ -9,8 +9,9 @@
  * manifest, and — only once the ring says somebody holds the asset — the
  * origin's `Repr-Digest` / `Content-Digest` on a HEAD request (a HEAD for an
  * asset no peer has would only add origin load).
- * 2. The local store, if it holds that version (any version when no digest is
- * known: it was verified or came from the origin when stored).
+ * 2. The local store, if it holds that version; with no digest known, only a
+ * version whose digest a trusted source vouched for when it was stored
+ * (its `provenance` is `sri`, `manifest` or `origin`, never `peer`).
  * 3. A ring lookup of the key, hop by hop to its home node, which answers with
  * a sample of recent holders (`DirectoryService`), within `lookupTimeoutMs`.
  * 4. Holders in turn (at most `maxHolderAttempts`): the content protocol
@@ -56,7 +57,7 @@ import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { rechunk } from './storage/chunks.ts'
-import { CHUNK_SIZE } from './storage/content-store.ts'
+import { CHUNK_SIZE, isVouched } from './storage/content-store.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
 import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
 import type { LocateResult } from './cdn/directory-service.ts'
@@ -66,7 +67,7 @@ import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { RingResponse } from './overlay/messages.ts'
 import type { RingNodeInit } from './overlay/ring-node.ts'
 import type { Address, Clock, Peer, Random, Rpc } from './overlay/seams.ts'
-import type { ContentStore, ObjectInit, ObjectMeta } from './storage/content-store.ts'
+import type { ContentStore, ObjectInit, ObjectMeta, Provenance } from './storage/content-store.ts'
 import type { UploadDecision, UploadPolicy, UploadPolicyOptions } from './upload-policy.ts'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, StreamHandler, StreamHandlerOptions, TypedEventTarget, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -181,7 +182,10 @@ export interface RingCdnInit {
   baseUrl?: string | URL
   /**
    * Accept peer bytes for assets with no trusted digest, checked only against
-   * the digest the holder claims. Off: such assets always come from the origin.
+   * the digest the holder claims. Such bytes are delivered to the fetch that
+   * took them and stored with provenance `peer`: a later fetch of the asset
+   * is not answered from them without a trusted digest, and no home copy is
+   * ever made on a peer's word. Off: such assets always come from the origin.
    *
    * @default false
    */
@@ -202,12 +206,13 @@ export interface RingCdnInit {
   maxObjectBytes?: number
   /**
    * Home copies: when an announcement leaves a key's home node with one
-   * holder only, the home node downloads the object from it (verified like
-   * any peer transfer) and lists itself too, so the object outlives its one
-   * holder's session. This is what closed most of the simulator's gap to the
-   * ideal offload (bench/RESULTS.md, P4); it costs the home node a download
-   * and the holder an upload of objects neither asked for. Never while uploads
-   * are paused or the upload policy is `'never'`.
+   * holder only, the home node downloads the object from it, verified
+   * against the manifest's digest for that key, and lists itself too, so the
+   * object outlives its one holder's session. Assets the manifest does not
+   * list are never copied (the home knows only their key, so nothing it
+   * trusts vouches for them). It costs the home node a download and the
+   * holder an upload of objects neither asked for. Never while uploads are
+   * paused or the upload policy is `'never'`.
    *
    * @default true
    */
@@ -358,7 +363,10 @@ interface FetchContext {
   keyHex: string
   signal: AbortSignal
   startedAt: number
+  /** The trusted digest, once known */
   digest?: string
+  /** Who vouched for `digest` (recorded with what is stored against it) */
+  digestFrom?: Provenance
   home?: Peer
   gone: Address[]
 }
@@ -761,8 +769,11 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     }
     this.counters.requests++
     try {
-      ctx.digest = options.integrity != null ? parseSri(options.integrity) : undefined
-      ctx.digest ??= (await this.loadedManifest())?.get(href)?.digest
+      if (options.integrity != null) {
+        this.trust(ctx, parseSri(options.integrity), 'sri')
+      } else {
+        this.trust(ctx, (await this.loadedManifest())?.get(href)?.digest, 'manifest')
+      }
       const local = await this.fromLocal(ctx)
       if (local != null) {
         return local
@@ -826,9 +837,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
 
   // ---- sources -------------------------------------------------------------
 
+  /**
+   * The stored version the fetch may deliver: with a trusted digest, only
+   * that version; without one, only a version whose digest a trusted source
+   * vouched for when it was stored (never one a peer vouched for itself)
+   */
   private async fromLocal (ctx: FetchContext): Promise<Response | undefined> {
     const meta = await this.store.getMeta(ctx.keyHex, { digest: ctx.digest })
-    if (meta == null) {
+    if (meta == null || (ctx.digest == null && !isVouched(meta))) {
       return undefined
     }
     this.counters.fromLocal++
@@ -862,7 +878,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       return undefined
     }
     // somebody holds it: now the origin's digest is worth a HEAD
-    ctx.digest ??= await this.origin.headDigest(ctx.href, ctx.signal)
+    if (ctx.digest == null) {
+      this.trust(ctx, await this.origin.headDigest(ctx.href, ctx.signal), 'origin')
+    }
     if (ctx.digest == null && !this.trustOnFirstUse) {
       this.log('no trusted digest for %s: not accepting peer bytes', ctx.href)
       return undefined
@@ -876,7 +894,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         return undefined
       }
       try {
-        const meta = await this.downloadFrom(holder, ctx.keyHex, { digest: ctx.digest, maxObjectBytes: this.maxObjectBytes, startWithinMs: left, signal: ctx.signal })
+        // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
+        const meta = await this.downloadFrom(holder, ctx.keyHex, { digest: ctx.digest, provenance: ctx.digestFrom ?? 'peer', maxObjectBytes: this.maxObjectBytes, startWithinMs: left, signal: ctx.signal })
         this.counters.fromPeers++
         this.counters.bytesFromPeers += meta.size
         this.transferEvent(ctx, 'peer', meta.size, holder.address, started)
@@ -954,7 +973,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   /** One holder: the transfer streams straight into an atomic put that commits only verified bytes */
-  private async downloadFrom (holder: Peer, keyHex: string, options: { digest?: string, maxObjectBytes: number, startWithinMs?: number, signal: AbortSignal }): Promise<ObjectMeta> {
+  private async downloadFrom (holder: Peer, keyHex: string, options: { digest?: string, provenance: Provenance, maxObjectBytes: number, startWithinMs?: number, signal: AbortSignal }): Promise<ObjectMeta> {
     const requestTimeoutMs = Math.min(this.init.transferRequestTimeoutMs ?? REQUEST_TIMEOUT_MS, options.startWithinMs ?? Infinity)
     const download = await this.contentClient.download(holder.address, keyHex, {
       digest: options.digest,
@@ -969,7 +988,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const deadline = AbortSignal.timeout(Math.ceil(allowedMs))
     try {
       // the transfer's chunks are its own buffers, nobody else's: the store may keep them uncopied
-      return await this.store.put(download.init, download.chunks, { signal: AbortSignal.any([options.signal, deadline]), handOver: true })
+      return await this.store.put({ ...download.init, provenance: options.provenance }, download.chunks, { signal: AbortSignal.any([options.signal, deadline]), handOver: true })
     } catch (err: any) {
       download.abort(err)
       if (deadline.aborted && !options.signal.aborted) {
@@ -987,13 +1006,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.transferEvent(ctx, 'origin', 0)
       return withSource(res, 'origin')
     }
-    ctx.digest ??= digestFromHeaders(res.headers)
+    if (ctx.digest == null) {
+      this.trust(ctx, digestFromHeaders(res.headers), 'origin')
+    }
     const size = identityLength(res.headers)
     const contentType = res.headers.get('content-type') ?? undefined
     const fits = (n: number): boolean => n <= this.storeMaxBytes && n <= this.maxObjectBytes
 
     if (ctx.digest != null && size != null && fits(size)) {
-      return this.storeFromOrigin(ctx, res, { key: ctx.keyHex, size, chunkSize: CHUNK_SIZE, digest: ctx.digest, contentType })
+      return this.storeFromOrigin(ctx, res, { key: ctx.keyHex, size, chunkSize: CHUNK_SIZE, digest: ctx.digest, contentType, provenance: ctx.digestFrom ?? 'origin' })
     }
     if (size == null || (size <= this.maxBufferedBytes && fits(size))) {
       return this.bufferFromOrigin(ctx, res, contentType)
@@ -1073,7 +1094,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.integrityFailure(ctx, err)
       throw err
     }
-    const init: ObjectInit = { key: ctx.keyHex, size: whole.bytes, chunkSize: CHUNK_SIZE, digest: actual, chunkDigests: await Promise.all(buffered.map(sha256Hex)), contentType }
+    // the origin's own bytes, hashed here: vouched for by the origin when no other source named the digest
+    const provenance = ctx.digestFrom ?? 'origin'
+    const init: ObjectInit = { key: ctx.keyHex, size: whole.bytes, chunkSize: CHUNK_SIZE, digest: actual, chunkDigests: await Promise.all(buffered.map(sha256Hex)), contentType, provenance }
     this.transferEvent(ctx, 'origin', whole.bytes)
     try {
       const meta = await this.store.put(init, buffered, { signal: ctx.signal })
@@ -1137,13 +1160,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   /**
    * Home copy (see `RingCdnInit.homeCopies`): the object under `key` has one
    * holder, so this node — its home — downloads a copy and lists itself. The
-   * home knows the key, not the URL, so the digest comes from the manifest
-   * when an entry's key matches, and otherwise from the holder (trust on
-   * first use: a requester still checks the bytes against the digest it
-   * trusts, and asks for that digest, so a wrong copy is never served)
+   * home knows the key, not the URL, so the only trusted digest it can have
+   * is a manifest entry whose key matches; without one there is no copy: a
+   * digest the holder names would let any member plant bytes in the home's
+   * store, and the home's own page would then be served them.
    */
   private async copyAsHome (key: bigint, holder: Peer, stopped: AbortSignal): Promise<void> {
-    if (this.uploadsPaused || this.uploadPolicy === 'never' || this.held.has(key) || this.homeCopying.has(key) ||
+    const digest = this.manifest?.byKey(key)?.digest
+    if (digest == null || this.uploadsPaused || this.uploadPolicy === 'never' || this.held.has(key) || this.homeCopying.has(key) ||
       this.homeCopying.size >= MAX_CONCURRENT_HOME_COPIES || this.directory == null || this.self == null) {
       return
     }
@@ -1151,7 +1175,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const keyHex = idToHex(key)
     try {
       const meta = await this.downloadFrom(holder, keyHex, {
-        digest: this.manifest?.byKey(key)?.digest,
+        digest,
+        provenance: 'manifest',
         maxObjectBytes: this.init.homeCopyMaxBytes ?? HOME_COPY_MAX_BYTES,
         signal: stopped
       })
@@ -1211,6 +1236,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         this.log('announcing %s failed (attempt %d, %d left) - %e', meta.key, attemptNumber, retriesLeft, error)
       }
     }).catch(() => {})
+  }
+
+  /** Takes `digest` as the fetch's trusted digest, vouched for by `from` (nothing when there is none) */
+  private trust (ctx: FetchContext, digest: string | undefined, from: Provenance): void {
+    if (digest != null) {
+      ctx.digest = digest
+      ctx.digestFrom = from
+    }
   }
 
   private respond (meta: ObjectMeta, source: FetchSource): Response {

@@ -18,7 +18,6 @@
  */
 import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import pRetry from 'p-retry'
 import { raceSignal } from 'race-signal'
 import { AvoidList } from './cdn/avoid-list.ts'
 import { createCounters } from './cdn/counters.ts'
@@ -33,14 +32,15 @@ import { OriginIntake } from './cdn/origin-intake.ts'
 import { Origin } from './cdn/origin.ts'
 import { PeerDownloader } from './cdn/peer-downloader.ts'
 import { responseFrom } from './cdn/responses.ts'
+import { ringProtocol } from './cdn/ring-cdn-init.ts'
+import { RingMembership } from './cdn/ring-membership.ts'
 import { keyForUrl, nodeIdFromBytes, normaliseUrl } from './keys.ts'
 import { AddressBook } from './libp2p/address-book.ts'
-import { queryBootstrap } from './libp2p/bootstrap-client.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient, ContentServer, contentProtocol } from './libp2p/content-protocol.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
-import { AbortError, JoinFailedError } from './overlay/errors.ts'
+import { AbortError } from './overlay/errors.ts'
 import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
@@ -48,17 +48,14 @@ import { MemoryContentStore } from './storage/memory-store.ts'
 import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
 import type { CdnCounters } from './cdn/counters.ts'
 import type { FetchEvents } from './cdn/fetch-pipeline.ts'
-import type { HolderDirectoryInit } from './cdn/holder-directory.ts'
-import type { ManifestDocument } from './cdn/manifest.ts'
+import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocateResult, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
 import type { FetchTarget, Locator, StoredObject } from './cdn/seams.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { RingResponse } from './overlay/messages.ts'
-import type { RingNodeInit } from './overlay/ring-node.ts'
-import type { Address, Clock, Peer, Random, Rpc } from './overlay/seams.ts'
+import type { Clock, Peer, Random, Rpc } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
-import type { UploadDecision, UploadPolicy, UploadPolicyOptions } from './upload-policy.ts'
-import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, StreamHandler, StreamHandlerOptions, TypedEventTarget, AbortOptions } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
+import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
 
 export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
 export { MIN_PEER_THROUGHPUT } from './cdn/peer-downloader.ts'
@@ -67,259 +64,16 @@ export { ANNOUNCE_TIMEOUT_MS, ANNOUNCE_RETRIES, ANNOUNCE_RETRY_DELAY_MS } from '
 export { AVOID_PEER_MS } from './cdn/avoid-list.ts'
 export { HELD_KEYS } from './cdn/holdings.ts'
 export { SOURCE_HEADER } from './cdn/responses.ts'
+export { ringProtocol } from './cdn/ring-cdn-init.ts'
+export type { RingCdnComponents, RingCdnInit, RingCdnFetchOptions, RingCdnLocateResult, RingTuning, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
+export { JOIN_RETRIES, JOIN_RETRY_DELAY_MS, JOIN_MAX_RETRY_DELAY_MS, BOOTSTRAP_DIAL_TIMEOUT_MS } from './cdn/ring-membership.ts'
 
 /** Namespace when none is given and there is no page origin to use */
 export const DEFAULT_NAMESPACE = 'ringcdn'
-/** Join attempts after the first fails */
-export const JOIN_RETRIES = 5
-/** Delay before the first join retry, ms (doubles per retry) */
-export const JOIN_RETRY_DELAY_MS = 500
-/** Longest delay between join retries, ms */
-export const JOIN_MAX_RETRY_DELAY_MS = 8_000
-/** Deadline of dialling one bootstrap address that names no peer id, ms */
-export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
 /** Bound on the graceful leave when stopping, ms */
 export const LEAVE_TIMEOUT_MS = 3_000
 /** Longest wait at start for this node's listen addresses, ms */
 const ADDRESS_WAIT_MS = 2_000
-
-/** Ring protocol id of a namespace: namespaced and versioned, so rings of different sites never meet */
-export function ringProtocol (namespace: string): string {
-  return `/ringcdn/${encodeURIComponent(namespace)}/ring/1.0.0`
-}
-
-/** What the service needs from libp2p (a service's components provide it) */
-export interface RingCdnComponents {
-  peerId: PeerId
-  logger: ComponentLogger
-  registrar: {
-    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
-    unhandle(protocol: string, options?: AbortOptions): Promise<void>
-  }
-  connectionManager: {
-    getConnections(peerId?: PeerId): Connection[]
-    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
-  }
-  peerStore: Pick<PeerStore, 'merge'>
-  addressManager: { getAddresses(): Multiaddr[] }
-  events: TypedEventTarget<Libp2pEvents>
-}
-
-/** Ring maintenance settings the service passes through to `RingNode` */
-export type RingTuning = Pick<RingNodeInit, 'successorListSize' | 'stabilizeIntervalMs' | 'fixFingersIntervalMs' | 'predecessorTimeoutMs' | 'hopTimeoutMs' | 'lookupTimeoutMs' | 'maxHops' | 'suspectTimeoutMs' | 'jitter'>
-
-export interface RingCdnInit {
-  /**
-   * The ring to join: nodes of different namespaces never mix (namespaced,
-   * versioned protocol ids, and every ring message's namespace is checked).
-   * Usually the site origin.
-   *
-   * @default `location.origin` in a page, otherwise DEFAULT_NAMESPACE ('ringcdn')
-   */
-  namespace?: string
-  /**
-   * Multiaddrs of any ring members (with `/p2p/<id>`, or they are dialled to
-   * learn it). Empty: this node starts a new ring.
-   *
-   * @default []
-   */
-  bootstrap?: Array<string | Multiaddr>
-  /**
-   * Where fetched assets are kept and served from. A store passed in is not
-   * closed when the service stops.
-   *
-   * @default a new MemoryContentStore (64 MiB)
-   */
-  store?: ContentStore
-  /**
-   * The site manifest of trusted digests (format in `src/cdn/manifest.ts`):
-   * the document itself, or its URL, loaded once at start
-   *
-   * @default none
-   */
-  manifest?: ManifestDocument | Manifest | string | URL
-  /**
-   * Relative asset URLs (and a manifest object's relative URLs) resolve
-   * against this
-   *
-   * @default `location.href` in a page, none otherwise
-   */
-  baseUrl?: string | URL
-  /**
-   * Accept peer bytes for assets with no trusted digest, checked only against
-   * the digest the holder claims. Such bytes are delivered to the fetch that
-   * took them and stored with provenance `peer`: a later fetch of the asset
-   * is not answered from them without a trusted digest, and no home copy is
-   * ever made on a peer's word. Off: such assets always come from the origin.
-   *
-   * @default false
-   */
-  trustOnFirstUse?: boolean
-  /**
-   * How the origin is reached
-   *
-   * @default globalThis.fetch
-   */
-  fetch?: typeof globalThis.fetch
-  /** @default LOOKUP_TIMEOUT_MS (3 s) */
-  lookupTimeoutMs?: number
-  /** @default MAX_HOLDER_ATTEMPTS (3) */
-  maxHolderAttempts?: number
-  /** @default PEER_TIMEOUT_MS (8 s) */
-  peerTimeoutMs?: number
-  /** @default MAX_OBJECT_BYTES (256 MiB) */
-  maxObjectBytes?: number
-  /**
-   * Home copies: when an announcement leaves a key's home node with one
-   * holder only, the home node downloads the object from it, verified
-   * against the manifest's digest for that key, and lists itself too, so the
-   * object outlives its one holder's session. Assets the manifest does not
-   * list are never copied (the home knows only their key, so nothing it
-   * trusts vouches for them). It costs the home node a download and the
-   * holder an upload of objects neither asked for. Never while uploads are
-   * paused or the upload policy is `'never'`.
-   *
-   * @default true
-   */
-  homeCopies?: boolean
-  /** @default HOME_COPY_MAX_BYTES (8 MiB) */
-  homeCopyMaxBytes?: number
-  /** @default MIN_PEER_THROUGHPUT (1 MiB/s) */
-  minPeerThroughput?: number
-  /** @default MAX_BUFFERED_BYTES (32 MiB) */
-  maxBufferedBytes?: number
-  /**
-   * Time for a holder to answer a content request (and, serving, for a
-   * request to arrive), ms
-   *
-   * @default REQUEST_TIMEOUT_MS (5 s)
-   */
-  transferRequestTimeoutMs?: number
-  /**
-   * Longest pause in a transfer, either direction, ms
-   *
-   * @default STALL_TIMEOUT_MS (5 s)
-   */
-  transferStallTimeoutMs?: number
-  /**
-   * Chunks in flight per transfer
-   *
-   * @default TRANSFER_WINDOW (8)
-   */
-  transferWindow?: number
-  /**
-   * Uploads served at once; more are refused as busy, so the requester tries
-   * another holder
-   *
-   * @default MAX_CONCURRENT_UPLOADS (8)
-   */
-  maxConcurrentUploads?: number
-  /**
-   * Time for the origin to answer with headers, ms.
-   *
-   * @default ORIGIN_TIMEOUT_MS (30 s)
-   */
-  originTimeoutMs?: number
-  /**
-   * Longest pause in an origin body, ms.
-   *
-   * @default ORIGIN_STALL_TIMEOUT_MS (15 s)
-   */
-  originStallTimeoutMs?: number
-  /**
-   * Time for the HEAD asking the origin for a digest, ms.
-   *
-   * @default HEAD_TIMEOUT_MS (3 s)
-   */
-  headTimeoutMs?: number
-  /**
-   * Connections kept open before idle transient ones are closed (routing
-   * peers are always kept)
-   *
-   * @default MAX_CONNECTIONS (48)
-   */
-  maxConnections?: number
-  /**
-   * A transient connection unused this long may be closed when over budget, ms.
-   *
-   * @default IDLE_TIMEOUT_MS (10 s)
-   */
-  idleConnectionTimeoutMs?: number
-  /** @default JOIN_RETRIES (5) */
-  joinRetries?: number
-  /** @default JOIN_RETRY_DELAY_MS (500 ms) */
-  joinRetryDelayMs?: number
-  /**
-   * Ring maintenance settings.
-   *
-   * @default RingNode's defaults
-   */
-  ring?: RingTuning
-  /**
-   * Holder directory bounds.
-   *
-   * @default HolderDirectory's defaults
-   */
-  directory?: HolderDirectoryInit
-  /**
-   * Concurrent ring RPC streams per connection and direction
-   *
-   * @default MAX_INBOUND_STREAMS / MAX_OUTBOUND_STREAMS of StreamRpc (256)
-   */
-  maxRpcStreams?: number
-  /**
-   * When this node serves other nodes. `'auto'` pauses uploads while the page
-   * is hidden, on a low battery that is not charging, or on a save-data or
-   * cellular connection (where the browser tells; see `src/upload-policy.ts`);
-   * `'always'` ignores those signals; `'never'` is consume-only: no uploads,
-   * and the node never announces itself as a holder. `pauseUploads()` pauses
-   * on top of any policy.
-   *
-   * @default 'auto'
-   */
-  uploadPolicy?: UploadPolicy
-  /**
-   * Thresholds and the decision hook of the `'auto'` upload policy
-   *
-   * @default UploadPolicyOptions' defaults (battery below 20 %, hidden, save-data and cellular pause)
-   */
-  uploadPolicyOptions?: UploadPolicyOptions
-}
-
-/** One peer in a `RingView` */
-export interface RingViewPeer {
-  /** libp2p peer id */
-  peer: string
-  /** Ring position, 64 hex digits */
-  id: string
-}
-
-/** What `RingCdn.getRing()` returns */
-export interface RingView {
-  namespace: string
-  joined: boolean
-  /** Undefined until the service has started */
-  self?: RingViewPeer
-  predecessor?: RingViewPeer
-  /** Nearest first */
-  successors: RingViewPeer[]
-  /** Distinct finger peers; `index` is the finger slot (its start is `fingerStart(self, index)` in ring-id.ts) */
-  fingers: Array<RingViewPeer & { index: number }>
-}
-
-export interface RingCdnFetchOptions {
-  /** SRI string (`sha256-<base64>`) the bytes must match, e.g. from the page's `integrity=` attribute */
-  integrity?: string
-  signal?: AbortSignal
-}
-
-export interface RingCdnLocateResult {
-  /** Peer id of the key's home node */
-  home: string
-  hops: number
-  /** Peer ids of the holders the home node listed */
-  holders: string[]
-}
 
 const wallClock: Clock = {
   now: () => Date.now(),
@@ -336,8 +90,6 @@ interface Settings {
   lookupTimeoutMs: number
   maxObjectBytes: number
   homeCopies: boolean
-  joinRetries: number
-  joinRetryDelayMs: number
 }
 
 export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startable {
@@ -356,16 +108,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly budget: ConnectionBudget
   private readonly rpc: StreamRpc<RingRequest, RingResponse>
   private readonly contentServer: ContentServer
-  private readonly bootstrapAddrs: Multiaddr[]
-  /** Peer ids of bootstrap members, learned from their multiaddrs or from relays */
-  private bootstrapIds: Address[] = []
-  /** Bootstrap peers that speak the bootstrap protocol (relays keeping member lists) */
-  private readonly relays = new Map<Address, PeerId>()
-  /** Bootstrap peers that do not (ring members given directly) */
-  private readonly notRelays = new Set<Address>()
-  /** Registrations with relays in flight, and relays to ask again when theirs ends */
-  private readonly registering = new Map<Address, Promise<void>>()
-  private readonly registerAgain = new Set<Address>()
+  private readonly membership: RingMembership
   private readonly counters: CdnCounters
   private readonly rpcsByType: Record<string, number> = {}
   private readonly lookups: Lookups
@@ -396,15 +139,21 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.settings = {
       lookupTimeoutMs: init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS,
       maxObjectBytes: init.maxObjectBytes ?? MAX_OBJECT_BYTES,
-      homeCopies: init.homeCopies ?? true,
-      joinRetries: init.joinRetries ?? JOIN_RETRIES,
-      joinRetryDelayMs: init.joinRetryDelayMs ?? JOIN_RETRY_DELAY_MS
+      homeCopies: init.homeCopies ?? true
     }
-    this.bootstrapAddrs = (init.bootstrap ?? []).map(a => typeof a === 'string' ? multiaddr(a) : a)
     this.uploadPolicy = parseUploadPolicy(init.uploadPolicy)
     this.counters = createCounters()
 
     this.addressBook = new AddressBook({ self: components.peerId.toString() })
+    // named, not spread: libp2p's components object throws on keys it does not have
+    this.membership = new RingMembership({ peerId: components.peerId, connectionManager: components.connectionManager, addressManager: components.addressManager, addressBook: this.addressBook, log: this.log }, {
+      namespace: this.namespace,
+      bootstrap: (init.bootstrap ?? []).map(a => typeof a === 'string' ? multiaddr(a) : a),
+      joinRetries: init.joinRetries,
+      joinRetryDelayMs: init.joinRetryDelayMs,
+      lifetime: () => this.lifecycle?.signal,
+      joined: () => this.ringNode?.joined === true
+    })
     this.budget = new ConnectionBudget(components, {
       tag: `ringcdn-${this.namespace}`,
       maxConnections: init.maxConnections,
@@ -509,7 +258,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       events: this.fetchEvents()
     })
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
-    this.onConnectionOpen = this.onConnectionOpen.bind(this)
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -549,14 +297,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const peerId = this.components.peerId
     this.self = { id: nodeIdFromBytes(peerId.toMultihash().bytes), address: peerId.toString(), hints: this.ownHints() }
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
-    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.addEventListener('connection:open', this.membership.onConnectionOpen)
     const rpc = this.meteredRpc()
     const tuning = this.init.ring ?? {}
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
       ...tuning,
       self: this.self,
       namespace: this.namespace,
-      bootstrap: () => this.bootstrapIds,
+      bootstrap: () => this.membership.contacts,
       onNeighboursChanged: (change) => {
         change.added.forEach(p => { this.addressBook.learn(p) })
         this.budget.update(change)
@@ -575,12 +323,12 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     // the transports may still be starting to listen (afterStart runs for all components at once); the
     // first ring messages should carry our addresses, so the ring waits for them (briefly)
     this.joining = this.waitForAddresses(lifecycle.signal).then(async () => {
-      if (this.bootstrapAddrs.length === 0) {
+      if (this.membership.founder) {
         ring.create()
         this.log('started ring %s as %s', this.namespace, this.self?.address)
         return
       }
-      await this.join(ring, lifecycle.signal)
+      await this.membership.join(ring, lifecycle.signal)
     })
     // the outcome is read through whenJoined(); a failure is logged here too
     this.joining.catch(err => { this.log.error('could not join ring %s - %e', this.namespace, err) })
@@ -618,7 +366,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.lifecycle = undefined
     lifecycle.abort(new AbortError('The CDN service was stopped'))
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
-    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.removeEventListener('connection:open', this.membership.onConnectionOpen)
     this.ringNode?.stop()
     this.ringNode = undefined
     this.uploadMonitor?.stop()
@@ -844,136 +592,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     }
   }
 
-  /**
-   * Contacts to join through. A bootstrap address that speaks the bootstrap
-   * protocol is a relay: it lists ring members to join through, or
-   * tells us to found the ring (`found`). Any other bootstrap address is a
-   * ring member itself. A peer already known not to be a relay is not dialled.
-   */
-  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean }> {
-    const self = this.components.peerId.toString()
-    const ids = new Set<Address>()
-    let found = false
-    for (const ma of this.bootstrapAddrs) {
-      // a bootstrap peer that is not a relay is a ring member to join through
-      const member = (id: Address): void => {
-        this.addressBook.add(id, [ma, ...this.addressBook.hints(id)])
-        ids.add(id)
-      }
-      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (id != null && this.notRelays.has(id)) {
-        member(id)
-        continue
-      }
-      let connection: Connection
-      try {
-        connection = await this.components.connectionManager.openConnection([ma], { signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
-      } catch (err: any) {
-        signal.throwIfAborted()
-        this.log('bootstrap address %a did not answer - %e', ma, err)
-        continue
-      }
-      const remote = connection.remotePeer.toString()
-      if (this.notRelays.has(remote)) {
-        member(remote)
-        continue
-      }
-      try {
-        const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: false }, { signal })
-        this.relays.set(remote, connection.remotePeer)
-        if (answer.type === 'found') {
-          found = true
-        } else {
-          // a random sample of the members: the join routes to our place through the ring
-          for (const member of answer.members) {
-            this.addressBook.add(member.peer, member.addrs)
-            ids.add(member.peer)
-          }
-        }
-      } catch (err: any) {
-        signal.throwIfAborted()
-        if (err.name === 'BootstrapUnsupportedError') {
-          this.notRelays.add(remote)
-          member(remote)
-        } else {
-          this.log('relay %a did not answer the bootstrap request - %e', ma, err)
-        }
-      }
-    }
-    ids.delete(self)
-    this.bootstrapIds = [...ids]
-    return { contacts: this.bootstrapIds, found }
-  }
-
-  private async join (ring: RingNode, signal: AbortSignal): Promise<void> {
-    await pRetry(async () => {
-      const { contacts, found } = await this.resolveBootstrap(signal)
-      if (contacts.length === 0) {
-        if (!found) {
-          throw new JoinFailedError('no bootstrap address answered')
-        }
-        // the relay has no member of our namespace and lists us to concurrent askers: we found the ring
-        ring.create()
-        this.log('founded ring %s as %s', this.namespace, this.self?.address)
-        return
-      }
-      await ring.join(contacts, { signal })
-    }, {
-      retries: this.settings.joinRetries,
-      minTimeout: this.settings.joinRetryDelayMs,
-      maxTimeout: JOIN_MAX_RETRY_DELAY_MS,
-      signal,
-      shouldRetry: ({ error }) => error.name !== 'AbortError',
-      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        this.log('join attempt %d failed (%d left) - %e', attemptNumber, retriesLeft, error)
-      }
-    })
-    this.log('joined ring %s as %s', this.namespace, this.self?.address)
-    this.registerWithRelays()
-  }
-
-  /**
-   * Tells relays we are a ring member, so they list us to joiners. In the
-   * background and best effort: a relay that missed it hears again on the
-   * next connection to it or change of our addresses.
-   */
-  private registerWithRelays (relays: Iterable<PeerId> = this.relays.values()): void {
-    const lifecycle = this.lifecycle
-    if (lifecycle == null || this.ringNode?.joined !== true) {
-      return
-    }
-    for (const relay of relays) {
-      const key = relay.toString()
-      if (this.registering.has(key)) {
-        // our addresses may have changed since that request was sent
-        this.registerAgain.add(key)
-        continue
-      }
-      const signal = AbortSignal.any([lifecycle.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS * 2)])
-      const run = (async () => {
-        const connection = await this.components.connectionManager.openConnection(relay, { signal })
-        const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: true }, { signal })
-        this.log('registered with relay %p%s', relay, answer.type === 'members' && !answer.registered ? ' (not listed: the relay is full)' : '')
-      })()
-        .catch(err => { this.log('registering with relay %p failed - %e', relay, err) })
-        .finally(() => {
-          this.registering.delete(key)
-          if (this.registerAgain.delete(key)) {
-            this.registerWithRelays([relay])
-          }
-        })
-      this.registering.set(key, run)
-    }
-  }
-
-  /** A new connection to a relay (e.g. after it restarted): it may have forgotten us */
-  private onConnectionOpen (evt: CustomEvent<Connection>): void {
-    const relay = this.relays.get(evt.detail.remotePeer.toString())
-    if (relay != null) {
-      this.registerWithRelays([relay])
-    }
-  }
-
   private ownHints (): Uint8Array[] {
     // the overlay carries at most 8 hints of at most 512 bytes each
     return this.components.addressManager.getAddresses()
@@ -988,7 +606,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.self.hints = this.ownHints()
     }
     // relays list our addresses: new ones (e.g. a new relay reservation) must reach them
-    this.registerWithRelays()
+    this.membership.registerWithRelays()
   }
 
   private startManifest (): void {

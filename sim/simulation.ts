@@ -1,44 +1,41 @@
 /**
- * One simulated run: the production ring (`RingNode`) and holder directory
- * (`DirectoryService`) on every simulated page, over `SimNetwork` in virtual
- * time, with churn, a Zipf CDN workload and an oracle judging every lookup.
+ * One simulated run: every simulated page runs the library's own parts — the
+ * ring (`RingNode`), the holder directory (`DirectoryService`), the fetch
+ * pipeline (`FetchPipeline`) and holdings with announce retries and home
+ * copies (`Holdings`) — over `SimNetwork` in virtual time, through the
+ * adapters of `sim/cdn-adapters.ts` (virtual bytes, model digests, an origin
+ * on virtual time), with churn, a Zipf CDN workload and an oracle judging
+ * every lookup.
  *
- * What a page does for a request (DESIGN §1): its own cache → a LOCATE lookup
- * routed to the key's home node → a transfer from one of the holders the home
- * node names (at most two tried) → the origin otherwise; then it caches the
- * object and ANNOUNCEs itself to the home node. Bytes are not materialised:
- * transfers carry the object's size as virtual bytes, so they cost transfer
- * time and count as upload.
- *
- * Only lookups and fetches that start after the warm-up are measured.
+ * Only lookups and fetches after the warm-up are measured.
  */
 
 import { createHash } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
-import { DirectoryService, HOME_COPY_MAX_BYTES, MAX_CONCURRENT_HOME_COPIES } from '../src/cdn/directory-service.ts'
-import { keyForUrl } from '../src/keys.ts'
+import { AvoidList } from '../src/cdn/avoid-list.ts'
+import { createCounters } from '../src/cdn/counters.ts'
+import { DirectoryService } from '../src/cdn/directory-service.ts'
+import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_HOLDER_ATTEMPTS } from '../src/cdn/fetch-pipeline.ts'
+import { Holdings } from '../src/cdn/holdings.ts'
+import { Lookups } from '../src/cdn/lookups.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingRequest, encodeRingResponse } from '../src/overlay/codec.ts'
 import { RingRequest } from '../src/overlay/messages.ts'
 import { idFromBytes } from '../src/overlay/ring-id.ts'
 import { RingNode } from '../src/overlay/ring-node.ts'
+import { silentLog } from '../src/overlay/seams.ts'
+import { LINK_BYTES_PER_SEC, SimCatalogue, SimDownloader, SimOrigin, SimPageStore, contentProtocol } from './cdn-adapters.ts'
 import { SimNetwork } from './network.ts'
 import { Oracle } from './oracle.ts'
 import { SeededRandom, ZipfSampler } from './random.ts'
 import { countHistogramStats, LatencyHistogram } from './result.ts'
 import { Scheduler } from './scheduler.ts'
+import type { ContentRequest, ContentResponse } from './cdn-adapters.ts'
 import type { SimHooks } from './cli-main.ts'
 import type { SimOptions } from './cli-options.ts'
 import type { SimProtocol, SimTrace } from './network.ts'
 import type { SimResult } from './result.ts'
+import type { Locator } from '../src/cdn/seams.ts'
 import type { RingResponse } from '../src/overlay/messages.ts'
 import type { Peer, Rpc } from '../src/overlay/seams.ts'
-
-/** Holders a page tries before it gives up on peers and asks the origin */
-const HOLDER_ATTEMPTS = 3
-/** Origin round trip before the first byte, ms */
-const ORIGIN_RTT_MS = 80
-/** Origin and peer links, bytes per second (10 Mbit/s) */
-const LINK_BYTES_PER_SEC = 1_250_000
 /** Smallest and largest simulated object, bytes */
 const MIN_OBJECT_BYTES = 1024
 const MAX_OBJECT_BYTES = 64 * 1024 * 1024
@@ -56,10 +53,6 @@ export interface SimulationHooks extends Partial<SimHooks> {
   trace?: SimTrace
 }
 
-/** The content transfer protocol: a page asks a holder for object `index` */
-interface ContentRequest { index: number }
-interface ContentResponse { size: number }
-
 const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
   name: 'ring',
   encodeRequest: encodeRingRequest,
@@ -75,28 +68,31 @@ const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
   }
 }
 
-const contentProtocol: SimProtocol<ContentRequest, ContentResponse> = {
-  name: 'content',
-  encodeRequest: (req) => uint32(req.index),
-  decodeRequest: (bytes) => ({ index: readUint32(bytes) }),
-  encodeResponse: (res) => uint32(res.size),
-  decodeResponse: (bytes) => ({ size: readUint32(bytes) }),
-  virtualBytes: (msg) => 'size' in msg ? msg.size : 0
-}
-
 /** One simulated page */
 interface Page {
   peer: Peer
   ring: RingNode
   directory: DirectoryService
   content: Rpc<ContentRequest, ContentResponse>
-  cache: LRUCache<number, number>
+  store: SimPageStore
+  pipeline: FetchPipeline<number>
+  holdings: Holdings
+  origin: SimOrigin
+  /** Aborted when the page leaves: its fetches and announces end with it */
+  life: AbortController
   alive: boolean
+  /** Per object in flight: what the lookup found and how each holder tried failed (for `originReasons`) */
+  attempts: Map<number, FetchAttempts>
+}
+
+interface FetchAttempts {
+  located: boolean
+  listed: number
+  failures: HolderFailure[]
 }
 
 interface Catalogue {
-  keys: bigint[]
-  sizes: number[]
+  objects: SimCatalogue
   zipf: ZipfSampler
 }
 
@@ -186,32 +182,113 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       fixFingersIntervalMs: opts.fixFingersIntervalMs,
       bootstrap: () => bootstrapContacts(peer)
     })
-    const cache = new LRUCache<number, number>({
-      maxSize: opts.cacheMB * 1024 * 1024,
-      sizeCalculation: size => size,
-      dispose: (_size, index, reason) => {
-        if (reason !== 'set') {
-          copies.get(index)?.delete(address)
+    const store = new SimPageStore(catalogue.objects, {
+      maxBytes: opts.cacheMB * 1024 * 1024,
+      onStore: (index) => {
+        if (page.alive) {
+          let set = copies.get(index)
+          if (set == null) {
+            set = new Set()
+            copies.set(index, set)
+          }
+          set.add(address)
+        }
+      },
+      onEvict: (index) => { copies.get(index)?.delete(address) }
+    })
+    const life = new AbortController()
+    const content = network.rpc(address, contentProtocol)
+    const locator: Locator = {
+      get ready () { return page.alive && ring.joined },
+      self: peer,
+      locate: async (key, options) => page.directory.locate(key, options),
+      announce: async (home, key, gone, options) => { await page.directory.announce(home, key, gone, options) },
+      forget: (key, holder) => { page.directory.forget(key, holder) }
+    }
+    const counters = createCounters()
+    const lookups = new Lookups({ clock, locator, counters })
+    const avoidList = new AvoidList(clock)
+    const downloader = new SimDownloader(content, store, catalogue.objects, (holder, index) => holderAttempt(page, holder, index))
+    const holdings = new Holdings({ clock, locator, lookups, downloader, avoidList, counters, log: silentLog }, {
+      lookupTimeoutMs: LOOKUP_TIMEOUT_MS,
+      homeCopies: opts.homeCopies,
+      // every object is in the site's manifest, so a home node knows the digest of each key
+      trustedDigest: (key) => {
+        const index = catalogue.objects.indexOfKey(key)
+        return index == null ? undefined : catalogue.objects.digests[index]
+      },
+      uploading: () => page.alive,
+      announcing: () => page.alive,
+      onHomeCopy: (_key, _holder, object) => {
+        if (measuring()) {
+          replication.bytes += object.size
+          replication.copies++
+        }
+      }
+    })
+    const origin = new SimOrigin(clock, store, catalogue.objects)
+    const pipeline = new FetchPipeline<number>({ clock, locator, lookups, downloader, origin, local: store, holdings, avoidList, counters, log: silentLog }, {
+      deliver: (object) => {
+        const index = catalogue.objects.indexOfHex(object.key)
+        if (index != null) {
+          store.touch(index)
+        }
+        return object.size
+      },
+      events: {
+        lookup: ({ target, home, hops, holders, durationMs, error, message }) => {
+          const index = catalogue.objects.indexOfHex(target.keyHex)
+          const attempts = index == null ? undefined : page.attempts.get(index)
+          if (attempts != null) {
+            attempts.located = home != null
+            attempts.listed = holders.length
+          }
+          if (!measuring()) {
+            return
+          }
+          if (home != null) {
+            judge(target.key, home, hops ?? 0, durationMs)
+          } else {
+            lookupFailed(page, true, error ?? 'Error', message ?? '')
+          }
         }
       }
     })
     const directory: DirectoryService = new DirectoryService({ ring, random }, {
-      holdsLocally: key => cache.has(catalogueIndex.get(key) ?? -1),
-      onSoleHolder: opts.homeCopies ? (key, holder) => { void copyToHome(page, key, holder) } : undefined
+      holdsLocally: key => holdings.has(key),
+      onSoleHolder: (key, holder) => { void holdings.copyAsHome(key, holder, life.signal) }
     })
-    const content = network.rpc(address, contentProtocol)
     content.handle(async (_from, req) => {
-      const size = cache.get(req.index) ?? 0
-      if (size > 0 && measuring()) {
-        uploaded.set(address, (uploaded.get(address) ?? 0) + size)
+      const object = store.get(req.index)
+      if (object == null) {
+        // the library's content server: a miss means the store let it go, so stop listing ourselves
+        holdings.forget(catalogue.objects.keys[req.index])
+        return { size: 0, digest: '' }
       }
-      return { size }
+      store.touch(req.index)
+      if (measuring()) {
+        uploaded.set(address, (uploaded.get(address) ?? 0) + object.size)
+      }
+      return { size: object.size, digest: object.digest }
     })
-    const page: Page = { peer, ring, directory, content, cache, alive: true }
+    const page: Page = { peer, ring, directory, content, store, pipeline, holdings, origin, life, alive: true, attempts: new Map() }
     pages.set(address, page)
     return page
   }
-  const catalogueIndex = new Map<bigint, number>(catalogue.keys.map((k, i) => [k, i]))
+
+  /** The holder a page is about to try: judged now, with global knowledge; its outcome is noted for `originReasons` */
+  const holderAttempt = (page: Page, holder: Peer, index: number): (delivered: boolean) => void => {
+    const holderPage = pages.get(holder.address)
+    let before: HolderFailure = 'gone'
+    if (holderPage?.alive === true) {
+      before = holderPage.store.get(index) != null ? 'busy' : 'evicted'
+    }
+    return (delivered) => {
+      if (!delivered) {
+        page.attempts.get(index)?.failures.push(before)
+      }
+    }
+  }
 
   // `random` (the default, what the relay answers): members drawn uniformly, so joins arrive
   // through the ring's routing. `nearest` hands out the members around the joiner's position: under a
@@ -263,6 +340,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     }
     if (crash) {
       page.alive = false
+      page.life.abort()
       forgetCopies(page)
       trackLive()
       oracle.remove(page.peer.address)
@@ -277,63 +355,15 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     oracle.remove(page.peer.address)
     page.ring.leave().finally(() => {
       page.alive = false
+      page.life.abort()
       forgetCopies(page)
       network.leave(page.peer.address)
       pages.delete(page.peer.address)
     }).catch(() => {})
   }
 
-  /**
-   * The home node of an object that just got its first (only) holder fetches a copy from it, so the
-   * object outlives that holder's session. Counted as upload of the holder (it is), never as offload
-   */
-  // the limits of the library (RingCdn.copyAsHome): objects up to HOME_COPY_MAX_BYTES, a few at once per page
-  const homeCopying = new Map<Page, number>()
-  const copyToHome = async (page: Page, key: bigint, holder: Peer): Promise<void> => {
-    const index = catalogueIndex.get(key)
-    const inFlight = homeCopying.get(page) ?? 0
-    if (index == null || inFlight >= MAX_CONCURRENT_HOME_COPIES || page.cache.has(index) || catalogue.sizes[index] > HOME_COPY_MAX_BYTES) {
-      return
-    }
-    const size = catalogue.sizes[index]
-    homeCopying.set(page, inFlight + 1)
-    try {
-      const res = await page.content.request(holder.address, { index }, { timeout: transferTimeout(size) })
-      if (res.size !== size || !page.alive) {
-        return
-      }
-      if (measuring()) {
-        replication.bytes += size
-        replication.copies++
-      }
-      storeCopy(page, index, size)
-      await page.directory.announce(page.peer, key)
-    } catch {
-      // the holder left or was busy: the object stays single
-    } finally {
-      const left = (homeCopying.get(page) ?? 1) - 1
-      if (left > 0) {
-        homeCopying.set(page, left)
-      } else {
-        homeCopying.delete(page)
-      }
-    }
-  }
-
-  const storeCopy = (page: Page, index: number, size: number): void => {
-    page.cache.set(index, size)
-    if (page.cache.has(index)) {
-      let set = copies.get(index)
-      if (set == null) {
-        set = new Set()
-        copies.set(index, set)
-      }
-      set.add(page.peer.address)
-    }
-  }
-
   const forgetCopies = (page: Page): void => {
-    for (const index of page.cache.keys()) {
+    for (const index of page.store.keys()) {
       copies.get(index)?.delete(page.peer.address)
     }
   }
@@ -341,118 +371,76 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   // ---- workload ----------------------------------------------------------
   const fetchObject = async (page: Page, index: number): Promise<void> => {
     const measured = measuring()
-    const size = catalogue.sizes[index]
-    if (page.cache.get(index) != null) {
-      if (measured) {
-        fetches.total++
-        fetches.fromLocal++
-      }
-      return
-    }
+    const size = catalogue.objects.sizes[index]
+    const held = page.store.get(index) != null
     const firstEver = !requestedEver.has(index)
     requestedEver.add(index)
     const liveCopy = (copies.get(index)?.size ?? 0) > 0
     const othersFetching = (inFlight.get(index) ?? 0) > 0
-    inFlight.set(index, (inFlight.get(index) ?? 0) + 1)
-    const key = catalogue.keys[index]
-    const started = scheduler.now
-    let holders: Peer[] = []
-    let home: Peer | undefined
+    const attempts: FetchAttempts = { located: false, listed: 0, failures: [] }
+    if (!held) {
+      inFlight.set(index, (inFlight.get(index) ?? 0) + 1)
+      page.attempts.set(index, attempts)
+    }
+    let source: string
     try {
-      const found = await page.directory.locate(key)
-      home = found.home
-      holders = found.holders
-      if (measured) {
-        judge(key, found.home, found.hops, scheduler.now - started)
-      }
-    } catch (err: any) {
-      lookupFailed(page, measured, err)
-    }
-    if (!page.alive) {
-      inFlight.set(index, (inFlight.get(index) ?? 1) - 1)
+      source = (await page.pipeline.fetch(catalogue.objects.target(index), { signal: page.life.signal, lifetime: page.life.signal })).source
+    } catch {
+      // the page left during the fetch
       return
-    }
-    const gone: string[] = []
-    const failures: HolderFailure[] = []
-    let fromPeer = false
-    for (const holder of holders.slice(0, HOLDER_ATTEMPTS)) {
-      const holderPage = pages.get(holder.address)
-      let before: HolderFailure = 'gone'
-      if (holderPage?.alive === true) {
-        before = holderPage.cache.has(index) ? 'busy' : 'evicted'
-      }
-      try {
-        const res = await page.content.request(holder.address, { index }, { timeout: transferTimeout(size) })
-        if (res.size === size) {
-          fromPeer = true
-          break
+    } finally {
+      if (!held) {
+        inFlight.set(index, (inFlight.get(index) ?? 1) - 1)
+        if (page.attempts.get(index) === attempts) {
+          page.attempts.delete(index)
         }
-        gone.push(holder.address)
-        failures.push(before === 'busy' ? 'evicted' : before)
-      } catch {
-        gone.push(holder.address)
-        failures.push(before)
       }
     }
-    if (!fromPeer && measured) {
-      count(diagnostics.origin, originReason(home, holders.length, firstEver))
-      if (!firstEver) {
-        originReasons[classifyOrigin(liveCopy, othersFetching, home != null, failures)]++
-      }
-    }
-    if (!fromPeer) {
-      await new Promise<void>(resolve => scheduler.after(ORIGIN_RTT_MS + 1000 * size / LINK_BYTES_PER_SEC, resolve))
-    }
-    inFlight.set(index, (inFlight.get(index) ?? 1) - 1)
-    if (!page.alive) {
+    if (!page.alive || !measured) {
       return
     }
-    if (measured) {
-      fetches.total++
-      if (fromPeer) {
+    fetches.total++
+    switch (source) {
+      case 'local':
+        fetches.fromLocal++
+        return
+      case 'peer':
         fetches.fromPeers++
         bytes.peers += size
         window.peerBytes += size
-      } else {
+        break
+      default:
         fetches.fromOrigin++
         bytes.origin += size
         window.originBytes += size
-      }
-      if (firstEver) {
-        bytes.idealOrigin += size
-      }
-    }
-    storeCopy(page, index, size)
-    if (home != null) {
-      const announce = page.directory.announce(home, key, gone)
-      announce.catch(async () => {
-        // the home we located before the transfer is gone: announce to the key's home now
-        if (page.alive && page.cache.has(index)) {
-          const found = await page.directory.locate(key)
-          await page.directory.announce(found.home, key, gone)
+        count(diagnostics.origin, originReason(attempts, firstEver))
+        if (!firstEver) {
+          originReasons[classifyOrigin(liveCopy, othersFetching, attempts.located, attempts.failures)]++
         }
-      }).catch(() => {})
+    }
+    if (firstEver) {
+      bytes.idealOrigin += size
     }
   }
 
-  const originReason = (home: Peer | undefined, listed: number, firstEver: boolean): string => {
+  const originReason = (attempts: FetchAttempts, firstEver: boolean): string => {
     if (firstEver) {
       return 'first request of the object (ideal too)'
     }
-    if (home == null) {
+    if (!attempts.located) {
       return 'lookup failed'
     }
-    return listed === 0 ? 'no holder listed' : `all ${Math.min(HOLDER_ATTEMPTS, listed)} holders tried failed`
+    return attempts.listed === 0 ? 'no holder listed' : `all ${Math.min(MAX_HOLDER_ATTEMPTS, attempts.listed)} holders tried failed`
   }
 
   /** Counts a failed lookup; false when it does not count (not measured, or its own page left) */
-  const lookupFailed = (page: Page, measured: boolean, err: Error): boolean => {
+  const lookupFailed = (page: Page, measured: boolean, name: string, message: string): boolean => {
     // a lookup cut short because its own page left is not the ring's failure
     if (measured && page.alive && page.ring.joined) {
       lookups.total++
       lookups.failed++
       window.lookups++
-      count(diagnostics.failed, `${err.name}: ${String(err.message).replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
+      count(diagnostics.failed, `${name}: ${message.replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
       return true
     }
     return false
@@ -519,7 +507,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         }
       }
     } catch (err: any) {
-      if (lookupFailed(page, measured, err)) {
+      if (lookupFailed(page, measured, err.name, String(err.message))) {
         lookups.pure++
       }
     } finally {
@@ -705,13 +693,11 @@ function classifyOrigin (liveCopy: boolean, othersFetching: boolean, located: bo
 function makeCatalogue (opts: SimOptions, random: SeededRandom): Catalogue {
   const mean = opts.meanObjectKB * 1024
   const mu = Math.log(mean) - OBJECT_SIZE_SIGMA ** 2 / 2
-  const keys: bigint[] = []
   const sizes: number[] = []
   for (let i = 0; i < opts.objects; i++) {
-    keys.push(keyForUrl(`https://site.example/assets/${i}`))
     sizes.push(Math.round(Math.min(MAX_OBJECT_BYTES, Math.max(MIN_OBJECT_BYTES, random.lognormal(mu, OBJECT_SIZE_SIGMA)))))
   }
-  return { keys, sizes, zipf: new ZipfSampler(opts.objects, opts.zipf, random.fork('zipf')) }
+  return { objects: new SimCatalogue(sizes), zipf: new ZipfSampler(opts.objects, opts.zipf, random.fork('zipf')) }
 }
 
 function meanSession (opts: SimOptions): number {
@@ -725,26 +711,9 @@ function sessionLength (opts: SimOptions, random: SeededRandom): number {
     : random.exponential(meanSession(opts))
 }
 
-function transferTimeout (size: number): number {
-  return 2_000 + 3 * 1000 * size / LINK_BYTES_PER_SEC
-}
-
 function makeAddress (n: number): string {
   const tail = n.toString(36)
   return '12D3KooW' + tail.padStart(ADDRESS_LENGTH - 8, '0')
-}
-
-function uint32 (n: number): Uint8Array {
-  const out = new Uint8Array(4)
-  new DataView(out.buffer).setUint32(0, n)
-  return out
-}
-
-function readUint32 (bytes: Uint8Array): number {
-  if (bytes.byteLength !== 4) {
-    throw new Error('content message must be 4 bytes')
-  }
-  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0)
 }
 
 function round (x: number, digits: number): number {

@@ -45,6 +45,28 @@ import type { AbortOptions } from '@libp2p/interface'
 export const CHUNK_SIZE = 262_144
 
 /**
+ * How an object's digest was vouched for when it was stored:
+ *
+ * - `sri`: the caller's `integrity` option;
+ * - `manifest`: the site manifest the origin serves;
+ * - `origin`: computed from bytes the origin sent, or the origin's
+ * `Repr-Digest` / `Content-Digest`;
+ * - `peer`: only the holder that sent the bytes claimed it (trust on first use).
+ *
+ * The first three are trusted sources; `peer` is not. A record without a
+ * provenance (stored by an older version) counts as `peer`.
+ */
+export type Provenance = 'sri' | 'manifest' | 'origin' | 'peer'
+
+/** The provenances a page may deliver to itself without a trusted digest in hand */
+export const TRUSTED_PROVENANCES: readonly Provenance[] = ['sri', 'manifest', 'origin']
+
+/** Whether a stored object's digest came from a trusted source (not a peer's claim, not unknown) */
+export function isVouched (meta: { provenance?: Provenance }): boolean {
+  return meta.provenance != null && TRUSTED_PROVENANCES.includes(meta.provenance)
+}
+
+/**
  * What a caller tells the store about an object it stores. All digests are
  * SHA-256 as 64 lowercase hex characters.
  */
@@ -65,6 +87,11 @@ export interface ObjectInit {
   chunkDigests?: string[]
   /** The origin's `Content-Type`, replayed when the asset is served */
   contentType?: string
+  /**
+   * How `digest` was vouched for. Stores keep it as given; absent means
+   * untrusted (like `peer`)
+   */
+  provenance?: Provenance
 }
 
 /** An object as stored */

@@ -8,9 +8,10 @@ import { AbortError } from '@libp2p/interface'
 import { raceSignal } from 'race-signal'
 import { chunkCount, chunkLength } from './chunks.ts'
 import { InvalidObjectError, InvalidRangeError, ObjectTooLargeError } from './errors.ts'
-import type { ChunkSource, ObjectInit, ObjectMeta, ReadOptions } from './content-store.ts'
+import type { ChunkSource, ObjectInit, ObjectMeta, Provenance, ReadOptions } from './content-store.ts'
 
 const HEX_DIGEST = /^[0-9a-f]{64}$/
+const PROVENANCES = new Set<unknown>(['sri', 'manifest', 'origin', 'peer'] satisfies Provenance[])
 
 function isHexDigest (value: unknown): value is string {
   return typeof value === 'string' && HEX_DIGEST.test(value)
@@ -44,6 +45,9 @@ export function validateObjectInit (init: ObjectInit, maxBytes: number): ObjectI
   if (init.contentType != null && typeof init.contentType !== 'string') {
     throw new InvalidObjectError(`content type of ${init.key} must be a string`)
   }
+  if (init.provenance != null && !PROVENANCES.has(init.provenance)) {
+    throw new InvalidObjectError(`provenance of ${init.key} must be one of ${[...PROVENANCES].join(', ')}, got ${String(init.provenance)}`)
+  }
 
   const out: ObjectInit = {
     key: init.key,
@@ -64,6 +68,9 @@ export function validateObjectInit (init: ObjectInit, maxBytes: number): ObjectI
 
   if (init.contentType != null) {
     out.contentType = init.contentType
+  }
+  if (init.provenance != null) {
+    out.provenance = init.provenance
   }
 
   // checked last so a malformed description is reported as such, whatever its size
@@ -89,6 +96,9 @@ export function copyMeta (meta: ObjectMeta): ObjectMeta {
   }
   if (meta.contentType != null) {
     out.contentType = meta.contentType
+  }
+  if (meta.provenance != null) {
+    out.provenance = meta.provenance
   }
 
   return out

@@ -305,6 +305,22 @@ export const contentStoreCases: ContentStoreCase[] = [
     }
   },
   {
+    name: 'keeps each object\'s provenance as given, and reads one stored without it back without it (untrusted)',
+    async run (store) {
+      const provenances = ['sri', 'manifest', 'origin', 'peer'] as const
+      for (const [i, provenance] of provenances.entries()) {
+        const object = makeObject(`vouched-${provenance}`, CS + i, i)
+        await store.put({ ...object.init, provenance }, object.chunks)
+        checkEqual((await store.getMeta(object.init.key))?.provenance, provenance, `provenance ${provenance}`)
+      }
+      // what a record written before provenances existed looks like: it must not read as vouched
+      const legacy = makeObject('legacy', CS)
+      await store.put(legacy.init, legacy.chunks)
+      const meta = await store.getMeta(legacy.init.key)
+      check(meta != null && !('provenance' in meta), 'a record stored without provenance reads back without one')
+    }
+  },
+  {
     name: 'answers a missing key in-band: has is false, getMeta and getChunk are undefined, read throws NotFoundError',
     async run (store) {
       await put(store, makeObject('other', CS))
@@ -441,7 +457,8 @@ export const contentStoreCases: ContentStoreCase[] = [
         ['fractional chunk size', { ...good, chunkSize: 0.5 }],
         ['too few chunk digests', { ...good, chunkDigests: object.chunks.slice(1).map(hex) }],
         ['malformed chunk digest', { ...good, chunkDigests: object.chunks.map(() => 'x') }],
-        ['non-string content type', { ...good, contentType: 42 as unknown as string }]
+        ['non-string content type', { ...good, contentType: 42 as unknown as string }],
+        ['unknown provenance', { ...good, provenance: 'holder' as unknown as 'peer' }]
       ]
 
       for (const [what, init] of bad) {

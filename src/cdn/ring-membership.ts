@@ -1,0 +1,221 @@
+/**
+ * How a page's node becomes a ring member (libp2p side): bootstrap addresses
+ * are relays (which list members of the namespace, or tell the first page to
+ * found the ring) or ring members given directly; the join is retried with
+ * backoff; once joined, the node registers with the relays so they list it to
+ * joiners, again whenever its addresses change or a relay reconnects.
+ */
+import pRetry from 'p-retry'
+import { queryBootstrap } from '../libp2p/bootstrap-client.ts'
+import { JoinFailedError } from '../overlay/errors.ts'
+import type { AddressBook } from '../libp2p/address-book.ts'
+import type { RingNode } from '../overlay/ring-node.ts'
+import type { Address } from '../overlay/seams.ts'
+import type { Connection, Logger, PeerId, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Join attempts after the first fails */
+export const JOIN_RETRIES = 5
+/** Delay before the first join retry, ms (doubles per retry) */
+export const JOIN_RETRY_DELAY_MS = 500
+/** Longest delay between join retries, ms */
+export const JOIN_MAX_RETRY_DELAY_MS = 8_000
+/** Deadline of dialling one bootstrap address that names no peer id, ms */
+export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
+
+export interface RingMembershipComponents {
+  peerId: PeerId
+  connectionManager: {
+    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
+  }
+  addressManager: { getAddresses(): Multiaddr[] }
+  addressBook: AddressBook
+  log: Logger
+}
+
+export interface RingMembershipInit {
+  namespace: string
+  bootstrap: Multiaddr[]
+  /** @default JOIN_RETRIES (5) */
+  joinRetries?: number
+  /** @default JOIN_RETRY_DELAY_MS (500 ms) */
+  joinRetryDelayMs?: number
+  /** The node's life while it runs (undefined once stopped) */
+  lifetime(): AbortSignal | undefined
+  /** Whether the node is a ring member now */
+  joined(): boolean
+}
+
+export class RingMembership {
+  private readonly components: RingMembershipComponents
+  private readonly addressBook: AddressBook
+  private readonly log: Logger
+  private readonly namespace: string
+  private readonly bootstrapAddrs: Multiaddr[]
+  private readonly joinRetries: number
+  private readonly joinRetryDelayMs: number
+  private readonly lifetime: () => AbortSignal | undefined
+  private readonly joined: () => boolean
+  /** Peer ids of bootstrap members, learned from their multiaddrs or from relays */
+  private bootstrapIds: Address[] = []
+  /** Bootstrap peers that speak the bootstrap protocol (relays keeping member lists) */
+  private readonly relays = new Map<Address, PeerId>()
+  /** Bootstrap peers that do not (ring members given directly) */
+  private readonly notRelays = new Set<Address>()
+  /** Registrations with relays in flight, and relays to ask again when theirs ends */
+  private readonly registering = new Map<Address, Promise<void>>()
+  private readonly registerAgain = new Set<Address>()
+
+  constructor (components: RingMembershipComponents, init: RingMembershipInit) {
+    this.components = components
+    this.addressBook = components.addressBook
+    this.log = components.log
+    this.namespace = init.namespace
+    this.bootstrapAddrs = init.bootstrap
+    this.joinRetries = init.joinRetries ?? JOIN_RETRIES
+    this.joinRetryDelayMs = init.joinRetryDelayMs ?? JOIN_RETRY_DELAY_MS
+    this.lifetime = init.lifetime
+    this.joined = init.joined
+    this.onConnectionOpen = this.onConnectionOpen.bind(this)
+  }
+
+  /** Whether this node founds the ring itself (no bootstrap addresses) */
+  get founder (): boolean {
+    return this.bootstrapAddrs.length === 0
+  }
+
+  /** The members to join through, as last resolved (the ring asks again when it must rejoin) */
+  get contacts (): Address[] {
+    return this.bootstrapIds
+  }
+
+  /**
+   * Contacts to join through. A bootstrap address that speaks the bootstrap
+   * protocol is a relay: it lists ring members to join through, or
+   * tells us to found the ring (`found`). Any other bootstrap address is a
+   * ring member itself. A peer already known not to be a relay is not dialled.
+   */
+  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean }> {
+    const self = this.components.peerId.toString()
+    const ids = new Set<Address>()
+    let found = false
+    for (const ma of this.bootstrapAddrs) {
+      // a bootstrap peer that is not a relay is a ring member to join through
+      const member = (id: Address): void => {
+        this.addressBook.add(id, [ma, ...this.addressBook.hints(id)])
+        ids.add(id)
+      }
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id != null && this.notRelays.has(id)) {
+        member(id)
+        continue
+      }
+      let connection: Connection
+      try {
+        connection = await this.components.connectionManager.openConnection([ma], { signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
+      } catch (err: any) {
+        signal.throwIfAborted()
+        this.log('bootstrap address %a did not answer - %e', ma, err)
+        continue
+      }
+      const remote = connection.remotePeer.toString()
+      if (this.notRelays.has(remote)) {
+        member(remote)
+        continue
+      }
+      try {
+        const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: false }, { signal })
+        this.relays.set(remote, connection.remotePeer)
+        if (answer.type === 'found') {
+          found = true
+        } else {
+          // a random sample of the members: the join routes to our place through the ring
+          for (const member of answer.members) {
+            this.addressBook.add(member.peer, member.addrs)
+            ids.add(member.peer)
+          }
+        }
+      } catch (err: any) {
+        signal.throwIfAborted()
+        if (err.name === 'BootstrapUnsupportedError') {
+          this.notRelays.add(remote)
+          member(remote)
+        } else {
+          this.log('relay %a did not answer the bootstrap request - %e', ma, err)
+        }
+      }
+    }
+    ids.delete(self)
+    this.bootstrapIds = [...ids]
+    return { contacts: this.bootstrapIds, found }
+  }
+
+  async join (ring: RingNode, signal: AbortSignal): Promise<void> {
+    await pRetry(async () => {
+      const { contacts, found } = await this.resolveBootstrap(signal)
+      if (contacts.length === 0) {
+        if (!found) {
+          throw new JoinFailedError('no bootstrap address answered')
+        }
+        // the relay has no member of our namespace and lists us to concurrent askers: we found the ring
+        ring.create()
+        this.log('founded ring %s as %s', this.namespace, this.components.peerId.toString())
+        return
+      }
+      await ring.join(contacts, { signal })
+    }, {
+      retries: this.joinRetries,
+      minTimeout: this.joinRetryDelayMs,
+      maxTimeout: JOIN_MAX_RETRY_DELAY_MS,
+      signal,
+      shouldRetry: ({ error }) => error.name !== 'AbortError',
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        this.log('join attempt %d failed (%d left) - %e', attemptNumber, retriesLeft, error)
+      }
+    })
+    this.log('joined ring %s as %s', this.namespace, this.components.peerId.toString())
+    this.registerWithRelays()
+  }
+
+  /**
+   * Tells relays we are a ring member, so they list us to joiners. In the
+   * background and best effort: a relay that missed it hears again on the
+   * next connection to it or change of our addresses.
+   */
+  registerWithRelays (relays: Iterable<PeerId> = this.relays.values()): void {
+    const lifetime = this.lifetime()
+    if (lifetime == null || !this.joined()) {
+      return
+    }
+    for (const relay of relays) {
+      const key = relay.toString()
+      if (this.registering.has(key)) {
+        // our addresses may have changed since that request was sent
+        this.registerAgain.add(key)
+        continue
+      }
+      const signal = AbortSignal.any([lifetime, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS * 2)])
+      const run = (async () => {
+        const connection = await this.components.connectionManager.openConnection(relay, { signal })
+        const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: true }, { signal })
+        this.log('registered with relay %p%s', relay, answer.type === 'members' && !answer.registered ? ' (not listed: the relay is full)' : '')
+      })()
+        .catch(err => { this.log('registering with relay %p failed - %e', relay, err) })
+        .finally(() => {
+          this.registering.delete(key)
+          if (this.registerAgain.delete(key)) {
+            this.registerWithRelays([relay])
+          }
+        })
+      this.registering.set(key, run)
+    }
+  }
+
+  /** A new connection to a relay (e.g. after it restarted): it may have forgotten us */
+  onConnectionOpen (evt: CustomEvent<Connection>): void {
+    const relay = this.relays.get(evt.detail.remotePeer.toString())
+    if (relay != null) {
+      this.registerWithRelays([relay])
+    }
+  }
+}

@@ -51,206 +51,23 @@
 import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
-import { compareIds, distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
+import { compareIds, distance, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
 import { MAX_CANDIDATES, route } from './route.ts'
 import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
 import { silentLog } from './seams.ts'
-import { peerFromWire, peersFromWire, peerToWire } from './wire.ts'
+import { FRESH_CONTACT_MS, HOP_WAIT_RTTS, INITIAL_RTT_MS, JOIN_CONFIRM_ROUNDS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, MIN_HOP_WAIT_MS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, PROBE_WAIT_RTTS, QUIET_PREDECESSOR_ROUNDS, resolveSettings, RETRY_RESERVE, RTT_SMOOTHING, WATCH_FRACTION } from './settings.ts'
+import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
 import type { SuspectSet } from './route.ts'
 import type { PeersChange, RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
+import type { RingNodeInit, RingSettings } from './settings.ts'
+import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
-/** Bits of the key each finger level resolves: fingers have base 2^bits (k-ary Chord) */
-export const FINGER_BITS = 2
-/** Successors kept for crash tolerance */
-export const SUCCESSOR_LIST_SIZE = 8
-/** Time between stabilize rounds, ms */
-export const STABILIZE_INTERVAL_MS = 5_000
-/** Time between finger repairs, ms */
-export const FIX_FINGERS_INTERVAL_MS = 5_000
-/** Maintenance periods vary by ± half this fraction, so nodes do not fall into lock-step */
-export const MAINTENANCE_JITTER = 0.2
-/**
- * Upper bound of the wait per hop, and the deadline of direct requests
- * (stabilize, probes) is twice this, ms
- */
-export const HOP_TIMEOUT_MS = 500
-/** Wait per remaining hop of a forwarded request, in measured round-trip times */
-export const HOP_WAIT_RTTS = 4
-/**
- * A peer not heard from for this long is probed (one round trip, short
- * deadline) before a lookup is forwarded through it, ms
- */
-export const FRESH_CONTACT_MS = 3_000
-/** Deadline of that probe, in measured round-trip times */
-const PROBE_WAIT_RTTS = 4
-/**
- * A forwarded request not answered within this fraction of its hop
- * allowance gets its next hop probed (the allowance is several times the
- * path's expected time)
- */
-const WATCH_FRACTION = 0.3
-/** Round-trip estimate before anything was measured, ms */
-const INITIAL_RTT_MS = 150
-/** Weight of a new round-trip sample in the running estimate */
-const RTT_SMOOTHING = 0.1
-/** Time budget of a lookup from its origin, ms */
-export const LOOKUP_TIMEOUT_MS = 10_000
-/** Hops a routed request may take before it fails with `HopLimitError` */
-export const MAX_HOPS = 48
-/** Next-hop attempts at one node before it gives up with `LookupFailedError` */
-export const MAX_HOP_ATTEMPTS = 4
-/** How long a peer that failed to answer is avoided, ms */
-export const SUSPECT_TIMEOUT_MS = 30_000
-/**
- * Fraction of the remaining budget a node keeps when it forwards: for retries
- * at the requester, to report a failure back at a hop on the way (at most a
- * round trip there)
- */
-export const RETRY_RESERVE = 0.15
-/** Longest peer list accepted in one message */
-export const MAX_PEERS_PER_MESSAGE = 64
-
-/** Stabilize rounds a joining node runs to be taken as its successor's predecessor */
-const JOIN_CONFIRM_ROUNDS = 3
-/** Stabilize rounds a member may go without a predecessor before it checks its place in the ring */
-const ORPHAN_GRACE_ROUNDS = 1
-/**
- * Stabilize rounds without word from our predecessor after which we check our
- * place in the ring (a live predecessor that still points at us stabilizes
- * with us every round; it is dropped after `predecessorTimeoutMs`)
- */
-const QUIET_PREDECESSOR_ROUNDS = 2
-/** Stabilize rounds between two placement checks of a member */
-const PLACEMENT_CHECK_ROUNDS = 2
-/**
- * Stabilize rounds between the placement checks every member makes even when
- * its neighbourhood looks right: a ring whose successor pointers wind around
- * it twice looks right locally everywhere, and only a lookup from elsewhere
- * shows it (Chord paper, §4 "loopy" rings). One lookup per member every two
- * minutes at the default round.
- */
-export const PLACEMENT_CHECK_PERIOD_ROUNDS = 24
-/** Nudges closer together than this are folded into one stabilize round, ms */
-const NUDGE_INTERVAL_MS = 500
-/** Predecessor probes one finger repair may walk back before settling */
-const PROBE_STEPS = 3
-/** Smallest wait per hop, whatever the measured round-trip time, ms */
-const MIN_HOP_WAIT_MS = 100
-/** Below this, a forwarded request cannot complete a single round trip, ms */
-const MIN_HOP_BUDGET_MS = 50
-
-export interface RingNodeComponents {
-  clock: Clock
-  random: Random
-  rpc: Rpc<RingRequest, RingResponse>
-  log?: Log
-}
-
-export interface RingNodeInit {
-  /** This node's ring position and address */
-  self: Peer
-  /**
-   * Rings of different namespaces never mix: requests for another namespace
-   * are refused with `WrongNamespaceError`
-   *
-   * @default ''
-   */
-  namespace?: string
-  /** @default SUCCESSOR_LIST_SIZE (8) */
-  successorListSize?: number
-  /**
-   * Fingers have base 2^fingerBits: 1 is classic Chord (log2 N fingers, ½·log2 N
-   * hops), 2 halves the hops for three times the fingers
-   *
-   * @default FINGER_BITS (2)
-   */
-  fingerBits?: number
-  /** @default STABILIZE_INTERVAL_MS (5 s) */
-  stabilizeIntervalMs?: number
-  /** @default FIX_FINGERS_INTERVAL_MS (5 s) */
-  fixFingersIntervalMs?: number
-  /**
-   * A predecessor that has not stabilized with us for this long is dropped
-   *
-   * @default 3 × stabilizeIntervalMs
-   */
-  predecessorTimeoutMs?: number
-  /** @default HOP_TIMEOUT_MS (500 ms) */
-  hopTimeoutMs?: number
-  /** @default LOOKUP_TIMEOUT_MS (10 s) */
-  lookupTimeoutMs?: number
-  /** @default MAX_HOPS (48) */
-  maxHops?: number
-  /** @default SUSPECT_TIMEOUT_MS (30 s) */
-  suspectTimeoutMs?: number
-  /** @default MAINTENANCE_JITTER (0.2) */
-  jitter?: number
-  /**
-   * A member without a predecessor for a while looks up its own id from
-   * elsewhere in the ring so that the node skipping it adopts it (see
-   * `checkPlacement`). Switch it off only to measure what it buys.
-   *
-   * @default true
-   */
-  placementChecks?: boolean
-  /** What the node does as home of a key; may also be set later with `setApplication` */
-  application?: RingApplication
-  /**
-   * Addresses of members to rejoin through when the node has lost every
-   * successor, finger and predecessor (e.g. a relay's live member list)
-   */
-  bootstrap?(): Address[]
-  /** Peers entered or left the routing state: the connections worth keeping changed */
-  onNeighboursChanged?(change: PeersChange): void
-}
-
-/**
- * The application riding on the ring (the CDN's holder directory). Every
- * hook is optional.
- */
-export interface RingApplication {
-  /** This node owns `key`: answer the payload a lookup carried to it */
-  deliver?(key: bigint, payload: Uint8Array, from: Address): Promise<Uint8Array<ArrayBuffer> | undefined>
-  /** A direct (not routed) message from another node */
-  message?(from: Address, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer> | undefined>
-  /** Leaving gracefully: the state to hand to the successor, which becomes home for our keys */
-  handoverOnLeave?(): Uint8Array<ArrayBuffer> | undefined
-  /** A leaving predecessor handed its state to us */
-  receiveHandover?(from: Peer, payload: Uint8Array): void
-  /**
-   * The predecessor changed. When a node joined between the old predecessor
-   * and us, keys in `(previous, current]` now belong to it
-   */
-  predecessorChanged?(previous: Peer | undefined, current: Peer | undefined): void
-}
-
-/** A node's routing state as `RingNode.resume` takes it */
-export interface RoutingSnapshot {
-  predecessor?: Peer
-  /** Nearest first; at least one */
-  successors: Peer[]
-  /** Finger `index` is the successor of `fingerStart(self, index, fingerBits)` */
-  fingers?: Array<{ index: number, peer: Peer }>
-}
-
-export interface LookupOptions {
-  /** Payload delivered to the key's owner's application */
-  app?: Uint8Array<ArrayBuffer>
-  /** Ring upkeep rather than an application lookup (metered apart) */
-  maintenance?: boolean
-  /** @default the node's lookupTimeoutMs */
-  timeout?: number
-  signal?: AbortSignal
-}
-
-export interface LookupResult {
-  owner: Peer
-  hops: number
-  /** The owner application's answer to `options.app` */
-  app?: Uint8Array<ArrayBuffer>
-}
+export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
+export { FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
+export type { RingNodeInit } from './settings.ts'
+export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
 interface Repeating {
   timer?: Timer
@@ -263,24 +80,15 @@ export class RingNode {
   readonly namespace: string
   readonly state: RoutingState
 
+  private readonly settings: RingSettings
   private readonly clock: Clock
   private readonly random: Random
   private readonly rpc: Rpc<RingRequest, RingResponse>
   private readonly log: Log
-  private readonly hopTimeoutMs: number
   /** Smoothed round-trip time of direct requests, ms: the unit of every hop wait */
   private rtt = INITIAL_RTT_MS
   /** When each peer last answered us or sent us a request */
   private readonly heardFrom = new Map<Address, number>()
-  private readonly lookupTimeoutMs: number
-  private readonly maxHops: number
-  private readonly suspectTimeoutMs: number
-  private readonly predecessorTimeoutMs: number
-  private readonly stabilizeIntervalMs: number
-  private readonly placementChecks: boolean
-  private readonly jitter: number
-  private readonly fingerBits: number
-  private readonly topFinger: number
   private readonly bootstrap: () => Address[]
   private readonly onNeighboursChanged?: (change: PeersChange) => void
   /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
@@ -313,33 +121,23 @@ export class RingNode {
     this.random = components.random
     this.rpc = components.rpc
     this.log = components.log ?? silentLog
-    this.self = init.self
-    this.namespace = init.namespace ?? ''
-    this.state = createRoutingState(init.self, init.successorListSize ?? SUCCESSOR_LIST_SIZE)
-    const stabilizeIntervalMs = init.stabilizeIntervalMs ?? STABILIZE_INTERVAL_MS
-    this.hopTimeoutMs = init.hopTimeoutMs ?? HOP_TIMEOUT_MS
-    this.lookupTimeoutMs = init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS
-    this.maxHops = init.maxHops ?? MAX_HOPS
-    this.suspectTimeoutMs = init.suspectTimeoutMs ?? SUSPECT_TIMEOUT_MS
-    this.predecessorTimeoutMs = init.predecessorTimeoutMs ?? 3 * stabilizeIntervalMs
-    this.stabilizeIntervalMs = stabilizeIntervalMs
-    this.placementChecks = init.placementChecks ?? true
-    this.jitter = init.jitter ?? MAINTENANCE_JITTER
-    this.fingerBits = init.fingerBits ?? FINGER_BITS
-    this.topFinger = fingerCount(this.fingerBits) - 1
-    this.nextFinger = this.topFinger
+    this.settings = resolveSettings(init)
+    this.self = this.settings.self
+    this.namespace = this.settings.namespace
+    this.state = createRoutingState(this.self, this.settings.successorListSize)
+    this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.onNeighboursChanged = init.onNeighboursChanged
     this.application = init.application ?? {}
     this.tasks = [
       {
-        intervalMs: stabilizeIntervalMs,
+        intervalMs: this.settings.stabilizeIntervalMs,
         run: async () => {
           await this.stabilize()
           void this.checkPlacement()
         }
       },
-      { intervalMs: init.fixFingersIntervalMs ?? FIX_FINGERS_INTERVAL_MS, run: async () => this.fixNextFinger() }
+      { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fixNextFinger() }
     ]
   }
 
@@ -408,7 +206,7 @@ export class RingNode {
     this.start()
     this.replaceSuccessors(successors)
     for (const { index, peer } of snapshot.fingers ?? []) {
-      if (Number.isInteger(index) && index >= 0 && index <= this.topFinger) {
+      if (Number.isInteger(index) && index >= 0 && index <= this.settings.topFinger) {
         const { changed, previous } = setFinger(this.state, index, peer)
         if (changed) {
           this.reportChange({ added: [peer], removed: previous != null ? [previous] : [] })
@@ -438,7 +236,7 @@ export class RingNode {
         const res = await this.call(address, {
           type: RingRequest.Type.ROUTE,
           route: this.routeRequest(this.self.id, { maintenance: true })
-        }, this.lookupTimeoutMs, options.signal)
+        }, this.settings.lookupTimeoutMs, options.signal)
         const owner = peerFromWire(requireField(res.route, 'route').owner)
         if (owner.address === this.self.address) {
           // an earlier, interrupted attempt got us adopted already: the ring routes our id to us. Our
@@ -489,7 +287,7 @@ export class RingNode {
 
   /** Sends a direct application message */
   async message (to: Address, payload: Uint8Array<ArrayBuffer>, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    const res = await this.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? 2 * this.hopTimeoutMs, options.signal)
+    const res = await this.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? this.settings.directRequestMs, options.signal)
     return res.app
   }
 
@@ -506,7 +304,7 @@ export class RingNode {
     this.leaving = true
     const pred = this.state.predecessor
     const succ = this.state.successors[0]
-    const timeout = 2 * this.hopTimeoutMs
+    const timeout = this.settings.directRequestMs
     const notices: Array<Promise<unknown>> = []
     if (pred != null && pred.address !== succ?.address) {
       notices.push(this.call(pred.address, {
@@ -554,7 +352,7 @@ export class RingNode {
     this.member = true
     this.orphanSince = undefined
     // members that join together must not check together: the periodic check gets a random phase
-    this.lastPlacementCheck = this.clock.now() - PLACEMENT_CHECK_PERIOD_ROUNDS * this.stabilizeIntervalMs * this.random.next()
+    this.lastPlacementCheck = this.clock.now() - PLACEMENT_CHECK_PERIOD_ROUNDS * this.settings.stabilizeIntervalMs * this.random.next()
     for (const task of this.tasks) {
       // a random first phase spreads the rounds of nodes that start together
       this.scheduleTask(task, task.intervalMs * this.random.next())
@@ -571,7 +369,7 @@ export class RingNode {
         .catch(err => { this.log.error('maintenance failed: %s', err.message) })
         .finally(() => {
           if (this.member) {
-            this.scheduleTask(task, task.intervalMs * (1 + this.jitter * (this.random.next() - 0.5)))
+            this.scheduleTask(task, task.intervalMs * (1 + this.settings.jitter * (this.random.next() - 0.5)))
           }
         })
     }, delayMs)
@@ -602,7 +400,7 @@ export class RingNode {
 
   private async stabilizeRound (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal }): Promise<void> {
     this.expireSuspects()
-    if (this.state.predecessor != null && this.clock.now() - this.predecessorHeardAt > this.predecessorTimeoutMs) {
+    if (this.state.predecessor != null && this.clock.now() - this.predecessorHeardAt > this.settings.predecessorTimeoutMs) {
       this.changePredecessor(undefined)
     }
 
@@ -678,7 +476,7 @@ export class RingNode {
         const answer = await this.call(succ.address, {
           type: RingRequest.Type.STABILIZE,
           stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
-        }, 2 * this.hopTimeoutMs, options.signal)
+        }, this.settings.directRequestMs, options.signal)
         return requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
         if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
@@ -701,12 +499,12 @@ export class RingNode {
       return
     }
     const i = this.nextFinger
-    const start = fingerStart(this.self.id, i, this.fingerBits)
+    const start = fingerStart(this.self.id, i, this.settings.fingerBits)
     if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
       // this and every lower finger start falls before our successor: they are the successor
       const removed = dropFingersUpTo(this.state, i)
       this.reportChange({ added: [], removed })
-      this.nextFinger = this.topFinger
+      this.nextFinger = this.settings.topFinger
       return
     }
     this.nextFinger = i - 1
@@ -732,7 +530,7 @@ export class RingNode {
     for (let step = 0; step < PROBE_STEPS; step++) {
       let res: StabilizeResponse
       try {
-        const answer = await this.call(finger.address, { type: RingRequest.Type.PROBE }, 2 * this.hopTimeoutMs)
+        const answer = await this.call(finger.address, { type: RingRequest.Type.PROBE }, this.settings.directRequestMs)
         res = requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
         if (err.name === 'AbortError') {
@@ -788,7 +586,7 @@ export class RingNode {
         continue
       }
       // the farthest finger whose start the peer is past
-      const index = fingerIndexAtMost(distance(this.self.id, peer.id), this.fingerBits)
+      const index = fingerIndexAtMost(distance(this.self.id, peer.id), this.settings.fingerBits)
       if (index >= 0 && !this.state.fingers.has(index)) {
         setFinger(this.state, index, peer)
       }
@@ -831,7 +629,7 @@ export class RingNode {
 
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
   private fail (peer: Peer): void {
-    this.dead.set(peer.address, this.clock.now() + this.suspectTimeoutMs)
+    this.dead.set(peer.address, this.clock.now() + this.settings.suspectTimeoutMs)
     this.silent.delete(peer.address)
     this.heardFrom.delete(peer.address)
     const was = forgetPeer(this.state, peer.address)
@@ -874,8 +672,8 @@ export class RingNode {
   private routeRequest (key: bigint, options: LookupOptions): RouteRequest {
     return {
       key: idToBytes(key),
-      hopsLeft: this.maxHops,
-      budgetMs: Math.floor(options.timeout ?? this.lookupTimeoutMs),
+      hopsLeft: this.settings.maxHops,
+      budgetMs: Math.floor(options.timeout ?? this.settings.lookupTimeoutMs),
       hops: 0,
       final: false,
       maintenance: options.maintenance === true,
@@ -900,8 +698,8 @@ export class RingNode {
    */
   private async checkPlacement (): Promise<void> {
     const now = this.clock.now()
-    const round = this.stabilizeIntervalMs
-    if (!this.member || !this.placementChecks) {
+    const round = this.settings.stabilizeIntervalMs
+    if (!this.member || !this.settings.placementChecks) {
       return
     }
     const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * round
@@ -941,7 +739,7 @@ export class RingNode {
       const res = await this.call(entry, {
         type: RingRequest.Type.ROUTE,
         route: { ...this.routeRequest(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
-      }, this.lookupTimeoutMs)
+      }, this.settings.lookupTimeoutMs)
       const owner = peerFromWire(requireField(res.route, 'route').owner)
       if (owner.address !== this.self.address) {
         this.log('placement check: the ring routes our id to %s', owner.address)
@@ -982,7 +780,7 @@ export class RingNode {
     const now = this.clock.now()
     const skipped: Peer[] = []
     for (const [address, { peer, at }] of this.adopted) {
-      if (now - at > QUIET_PREDECESSOR_ROUNDS * this.stabilizeIntervalMs || this.isSuspect(address)) {
+      if (now - at > QUIET_PREDECESSOR_ROUNDS * this.settings.stabilizeIntervalMs || this.isSuspect(address)) {
         this.adopted.delete(address)
       } else if (address !== succ.address && inOpen(peer.id, succ.id, (next ?? this.self).id)) {
         skipped.push(peer)
@@ -994,8 +792,8 @@ export class RingNode {
     for (const peer of skipped) {
       this.call(before.address, {
         type: RingRequest.Type.ROUTE,
-        route: { ...this.routeRequest(peer.id, { maintenance: true, timeout: 2 * this.hopTimeoutMs }), origin: peerToWire(peer) }
-      }, 2 * this.hopTimeoutMs).catch(() => {})
+        route: { ...this.routeRequest(peer.id, { maintenance: true, timeout: this.settings.directRequestMs }), origin: peerToWire(peer) }
+      }, this.settings.directRequestMs).catch(() => {})
       before = peer
     }
   }
@@ -1206,7 +1004,7 @@ export class RingNode {
   private probeWait (): number {
     // floored like the hop wait: on loopback a few RTTs are a few ms, less than a busy page takes
     // to answer, and a missed probe now makes lookups route around the peer
-    return Math.max(MIN_HOP_WAIT_MS, Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt))
+    return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.directRequestMs, PROBE_WAIT_RTTS * this.rtt))
   }
 
   /**
@@ -1218,7 +1016,7 @@ export class RingNode {
     if (this.isSilent(peer.address)) {
       return
     }
-    const wait = 2 * this.hopTimeoutMs
+    const wait = this.settings.directRequestMs
     // the mark outlives the probe's deadline: the probe's outcome ends it
     this.silent.set(peer.address, this.clock.now() + 2 * wait)
     // an answer ends the mark in `call`, as any word from the peer does
@@ -1239,7 +1037,7 @@ export class RingNode {
   private hopAllowance (next: bigint, key: bigint, final: boolean): number {
     // floored: on a sub-millisecond network (loopback, in-process) 4 RTTs would be too short to
     // forward at all
-    const perHop = Math.max(MIN_HOP_WAIT_MS, Math.min(this.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
+    const perHop = Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
     const last = this.state.successors[this.state.successors.length - 1]
     if (final || last == null) {
       // the owner, or a short walk back from it
@@ -1249,7 +1047,7 @@ export class RingNode {
     const span = ringFraction(distance(this.self.id, last.id))
     const left = ringFraction(distance(next, key))
     const nodesBetween = span > 0 ? left * this.state.successors.length / span : 1
-    const hops = Math.log2(Math.max(2, nodesBetween)) / this.fingerBits + 2
+    const hops = Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
     return perHop * hops
   }
 
@@ -1311,13 +1109,13 @@ export class RingNode {
     const pred = this.state.predecessor
     if (pred?.address === sender.address) {
       this.predecessorHeardAt = this.clock.now()
-    } else if (pred == null || this.clock.now() - this.predecessorHeardAt > this.predecessorTimeoutMs) {
+    } else if (pred == null || this.clock.now() - this.predecessorHeardAt > this.settings.predecessorTimeoutMs) {
       this.changePredecessor(sender)
     } else if (inOpen(sender.id, pred.id, this.self.id)) {
       this.changePredecessor(sender)
       // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
       // next round, so that the corrections after a burst of joins cascade at network speed
-      this.call(pred.address, { type: RingRequest.Type.NUDGE }, 2 * this.hopTimeoutMs).catch(() => {})
+      this.call(pred.address, { type: RingRequest.Type.NUDGE }, this.settings.directRequestMs).catch(() => {})
     } else {
       // a node behind our predecessor believes it precedes us: it has probably seen our
       // predecessor fail. Check directly instead of waiting for the predecessor timeout
@@ -1346,7 +1144,7 @@ export class RingNode {
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          await this.call(pred.address, { type: RingRequest.Type.PROBE }, 2 * this.hopTimeoutMs)
+          await this.call(pred.address, { type: RingRequest.Type.PROBE }, this.settings.directRequestMs)
           return
         } catch (err: any) {
           if (err.name !== 'RpcTimeoutError') {
@@ -1383,7 +1181,7 @@ export class RingNode {
     const successors = peersFromWire(req.successors, MAX_PEERS_PER_MESSAGE)
     const replacement = req.predecessor != null ? peerFromWire(req.predecessor) : undefined
     const wasSuccessor = this.state.successors[0]?.address === leaving.address
-    this.dead.set(leaving.address, this.clock.now() + this.suspectTimeoutMs)
+    this.dead.set(leaving.address, this.clock.now() + this.settings.suspectTimeoutMs)
     if (this.state.predecessor?.address === leaving.address) {
       this.changePredecessor(replacement)
     }

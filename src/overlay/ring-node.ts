@@ -50,12 +50,13 @@
 
 import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
+import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
 import { compareIds, distance, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
 import { MAX_CANDIDATES, route } from './route.ts'
 import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
 import { silentLog } from './seams.ts'
-import { FRESH_CONTACT_MS, HOP_WAIT_RTTS, INITIAL_RTT_MS, JOIN_CONFIRM_ROUNDS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, MIN_HOP_WAIT_MS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, PROBE_WAIT_RTTS, QUIET_PREDECESSOR_ROUNDS, resolveSettings, RETRY_RESERVE, RTT_SMOOTHING, WATCH_FRACTION } from './settings.ts'
+import { JOIN_CONFIRM_ROUNDS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, QUIET_PREDECESSOR_ROUNDS, resolveSettings, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
 import type { SuspectSet } from './route.ts'
@@ -85,16 +86,9 @@ export class RingNode {
   private readonly random: Random
   private readonly rpc: Rpc<RingRequest, RingResponse>
   private readonly log: Log
-  /** Smoothed round-trip time of direct requests, ms: the unit of every hop wait */
-  private rtt = INITIAL_RTT_MS
-  /** When each peer last answered us or sent us a request */
-  private readonly heardFrom = new Map<Address, number>()
+  private readonly liveness: Liveness
   private readonly bootstrap: () => Address[]
   private readonly onNeighboursChanged?: (change: PeersChange) => void
-  /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
-  private readonly dead = new Map<Address, number>()
-  /** Peers that missed one probe, until when: routed around while a second probe checks them */
-  private readonly silent = new Map<Address, number>()
   private readonly tasks: Repeating[]
   private application: RingApplication
   private predecessorHeardAt = 0
@@ -125,6 +119,7 @@ export class RingNode {
     this.self = this.settings.self
     this.namespace = this.settings.namespace
     this.state = createRoutingState(this.self, this.settings.successorListSize)
+    this.liveness = new Liveness(this.clock, this.settings)
     this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.onNeighboursChanged = init.onNeighboursChanged
@@ -338,12 +333,7 @@ export class RingNode {
 
   /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
-    return isMarked(this.dead, address, this.clock.now())
-  }
-
-  /** Whether `address` missed a probe and is being checked again (lookups route around it) */
-  private isSilent (address: Address): boolean {
-    return isMarked(this.silent, address, this.clock.now())
+    return this.liveness.isDead(address)
   }
 
   // ---- maintenance -------------------------------------------------------
@@ -399,7 +389,7 @@ export class RingNode {
   }
 
   private async stabilizeRound (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal }): Promise<void> {
-    this.expireSuspects()
+    this.liveness.expire()
     if (this.state.predecessor != null && this.clock.now() - this.predecessorHeardAt > this.settings.predecessorTimeoutMs) {
       this.changePredecessor(undefined)
     }
@@ -593,20 +583,6 @@ export class RingNode {
     }
   }
 
-  private expireSuspects (): void {
-    const now = this.clock.now()
-    for (const [address, until] of this.dead) {
-      if (until <= now) {
-        this.dead.delete(address)
-      }
-    }
-    for (const [address, at] of this.heardFrom) {
-      if (now - at > FRESH_CONTACT_MS) {
-        this.heardFrom.delete(address)
-      }
-    }
-  }
-
   /**
    * A forwarded lookup got no answer through `finger` in a full hop
    * allowance. That does not prove it dead (the rest of the path may be
@@ -629,9 +605,7 @@ export class RingNode {
 
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
   private fail (peer: Peer): void {
-    this.dead.set(peer.address, this.clock.now() + this.settings.suspectTimeoutMs)
-    this.silent.delete(peer.address)
-    this.heardFrom.delete(peer.address)
+    this.liveness.markDead(peer.address)
     const was = forgetPeer(this.state, peer.address)
     if (was.predecessor) {
       this.application.predecessorChanged?.(peer, undefined)
@@ -812,7 +786,7 @@ export class RingNode {
     // make us answer for keys that are not ours
     const missedTwice = new Set<Address>()
     const gone: SuspectSet = { has: (address) => missedTwice.has(address) || this.isSuspect(address) }
-    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) || this.isSilent(address) }
+    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) || this.liveness.isSilent(address) }
     let lastError: Error | undefined
     let deadCandidates = 0
     for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
@@ -831,7 +805,7 @@ export class RingNode {
       // a walk back to our predecessor means the sender skipped it, most likely because it found
       // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
       const walkBack = req.final && hop.peer.address === this.state.predecessor?.address
-      const wasSilent = this.isSilent(hop.peer.address)
+      const wasSilent = this.liveness.isSilent(hop.peer.address)
       if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
         excluded.add(hop.peer.address)
         if (wasSilent) {
@@ -874,15 +848,14 @@ export class RingNode {
    * until a second probe settles it); an unreachable one fails outright.
    */
   private async isLikelyAlive (peer: Peer, doubted: boolean, signal?: AbortSignal): Promise<boolean> {
-    const heard = this.heardFrom.get(peer.address)
-    if (!doubted && heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
+    if (!doubted && this.liveness.heardRecently(peer.address)) {
       return true
     }
     if (this.rpc.isConnected?.(peer.address) === true) {
       return true
     }
     try {
-      await this.call(peer.address, { type: RingRequest.Type.PROBE }, this.probeWait(), signal)
+      await this.call(peer.address, { type: RingRequest.Type.PROBE }, this.liveness.probeWait(), signal)
       return true
     } catch (err: any) {
       if (err.name === 'AbortError') {
@@ -923,7 +896,7 @@ export class RingNode {
         // silent for a whole allowance: a crash since we last heard from it, or only a slow
         // path beyond it. Too weak to route around it (as a predecessor that would hand us
         // keys it may still own), but the next lookup through it probes it first
-        this.heardFrom.delete(peer.address)
+        this.liveness.doubt(peer.address)
         break
       case 'HopSilentError':
         // the answer was late and the hop missed a probe meanwhile: it crashed since we last
@@ -952,7 +925,7 @@ export class RingNode {
    * (the rest of the path is slow, not the hop).
    */
   private async forwardWatched (peer: Peer, req: Omit<RingRequest, 'namespace'>, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
-    const probeWait = this.probeWait()
+    const probeWait = this.liveness.probeWait()
     const watchAfter = WATCH_FRACTION * allowance
     // a live connection is evidence enough that the hop is up (as for the probe before a forward):
     // a late answer then means a slow path or a busy page, which a probe would only misjudge
@@ -998,13 +971,7 @@ export class RingNode {
       return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
     }
     // floored: on loopback a round trip is a millisecond, less than a busy page takes to answer
-    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.rtt, MIN_HOP_BUDGET_MS))
-  }
-
-  private probeWait (): number {
-    // floored like the hop wait: on loopback a few RTTs are a few ms, less than a busy page takes
-    // to answer, and a missed probe now makes lookups route around the peer
-    return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.directRequestMs, PROBE_WAIT_RTTS * this.rtt))
+    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.liveness.roundTripMs, MIN_HOP_BUDGET_MS))
   }
 
   /**
@@ -1013,15 +980,15 @@ export class RingNode {
    * from a crash (it does not, and fails)
    */
   private checkSilent (peer: Peer): void {
-    if (this.isSilent(peer.address)) {
+    if (this.liveness.isSilent(peer.address)) {
       return
     }
     const wait = this.settings.directRequestMs
     // the mark outlives the probe's deadline: the probe's outcome ends it
-    this.silent.set(peer.address, this.clock.now() + 2 * wait)
+    this.liveness.markSilent(peer.address, this.clock.now() + 2 * wait)
     // an answer ends the mark in `call`, as any word from the peer does
     this.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
-      if (err.name === 'AbortError' || !this.silent.has(peer.address)) {
+      if (err.name === 'AbortError' || !this.liveness.isBeingChecked(peer.address)) {
         // stopped, or it was heard from meanwhile
         return
       }
@@ -1035,9 +1002,7 @@ export class RingNode {
    * list shows (a lookup halves the distance per hop on average)
    */
   private hopAllowance (next: bigint, key: bigint, final: boolean): number {
-    // floored: on a sub-millisecond network (loopback, in-process) 4 RTTs would be too short to
-    // forward at all
-    const perHop = Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
+    const perHop = this.liveness.perHopWait()
     const last = this.state.successors[this.state.successors.length - 1]
     if (final || last == null) {
       // the owner, or a short walk back from it
@@ -1062,9 +1027,7 @@ export class RingNode {
         throw new WrongNamespaceError(`this node serves namespace "${this.namespace}"`)
       }
       // any request proves its sender alive
-      this.dead.delete(from)
-      this.silent.delete(from)
-      this.heardFrom.set(from, this.clock.now())
+      this.liveness.requestFrom(from)
       switch (req.type) {
         case RingRequest.Type.ROUTE: {
           if (this.leaving) {
@@ -1181,7 +1144,7 @@ export class RingNode {
     const successors = peersFromWire(req.successors, MAX_PEERS_PER_MESSAGE)
     const replacement = req.predecessor != null ? peerFromWire(req.predecessor) : undefined
     const wasSuccessor = this.state.successors[0]?.address === leaving.address
-    this.dead.set(leaving.address, this.clock.now() + this.settings.suspectTimeoutMs)
+    this.liveness.markLeft(leaving.address)
     if (this.state.predecessor?.address === leaving.address) {
       this.changePredecessor(replacement)
     }
@@ -1205,12 +1168,9 @@ export class RingNode {
       timeout,
       signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
     })
-    this.heardFrom.set(to, this.clock.now())
-    this.silent.delete(to)
-    if (req.type !== RingRequest.Type.ROUTE) {
-      // a direct request's round trip: one sample of the network's RTT
-      this.rtt += RTT_SMOOTHING * (this.clock.now() - sent - this.rtt)
-    }
+    // a direct request's round trip (not a forward's, which includes the rest of the path) is one
+    // sample of the network's RTT
+    this.liveness.answered(to, sent, req.type !== RingRequest.Type.ROUTE)
     if (res.error !== 0) {
       throw errorFromCode(res.error, res.message)
     }
@@ -1224,18 +1184,6 @@ const WATCH_OVER = new Error('the watched forward has settled')
 /** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
 class HopSilentError extends Error {
   override name = 'HopSilentError'
-}
-
-function isMarked (marks: Map<Address, number>, address: Address, now: number): boolean {
-  const until = marks.get(address)
-  if (until == null) {
-    return false
-  }
-  if (until <= now) {
-    marks.delete(address)
-    return false
-  }
-  return true
 }
 
 function ok (res: Partial<RingResponse>): RingResponse {

@@ -52,15 +52,15 @@ import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, I
 import { inHalfOpen, inOpen } from './interval.ts'
 import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
-import { compareIds, distance, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
+import { compareIds, distance, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
 import { MAX_CANDIDATES, route } from './route.ts'
-import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
+import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
 import { JOIN_CONFIRM_ROUNDS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, QUIET_PREDECESSOR_ROUNDS, resolveSettings, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
 import type { SuspectSet } from './route.ts'
-import type { PeersChange, RoutingState } from './routing-state.ts'
+import type { RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
 import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
@@ -79,7 +79,6 @@ interface Repeating {
 export class RingNode {
   readonly self: Peer
   readonly namespace: string
-  readonly state: RoutingState
 
   private readonly settings: RingSettings
   private readonly clock: Clock
@@ -88,10 +87,9 @@ export class RingNode {
   private readonly log: Log
   private readonly liveness: Liveness
   private readonly bootstrap: () => Address[]
-  private readonly onNeighboursChanged?: (change: PeersChange) => void
+  private readonly table: RoutingTable
   private readonly tasks: Repeating[]
   private application: RingApplication
-  private predecessorHeardAt = 0
   /** Since when this member has had no predecessor (undefined: it has one) */
   private orphanSince?: number
   private lastPlacementCheck = -Infinity
@@ -118,11 +116,15 @@ export class RingNode {
     this.settings = resolveSettings(init)
     this.self = this.settings.self
     this.namespace = this.settings.namespace
-    this.state = createRoutingState(this.self, this.settings.successorListSize)
+    this.table = new RoutingTable({
+      clock: this.clock,
+      settings: this.settings,
+      application: () => this.application,
+      onNeighboursChanged: init.onNeighboursChanged
+    })
     this.liveness = new Liveness(this.clock, this.settings)
     this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
-    this.onNeighboursChanged = init.onNeighboursChanged
     this.application = init.application ?? {}
     this.tasks = [
       {
@@ -141,26 +143,22 @@ export class RingNode {
     return this.member
   }
 
+  /** The routing state, read-only (the routing table is its only writer) */
+  get state (): Readonly<RoutingState> {
+    return this.table.state
+  }
+
   get predecessor (): Peer | undefined {
-    return this.state.predecessor
+    return this.table.predecessor
   }
 
   get successors (): readonly Peer[] {
-    return this.state.successors
+    return this.table.successors
   }
 
   /** Distinct finger peers, nearest first (finger index → peer, duplicates of lower fingers dropped) */
   get fingers (): ReadonlyArray<{ index: number, peer: Peer }> {
-    const seen = new Set<Address>()
-    const out: Array<{ index: number, peer: Peer }> = []
-    for (const index of [...this.state.fingers.keys()].sort((a, b) => a - b)) {
-      const peer = this.state.fingers.get(index)
-      if (peer != null && !seen.has(peer.address)) {
-        seen.add(peer.address)
-        out.push({ index, peer })
-      }
-    }
-    return out
+    return this.table.fingers
   }
 
   setApplication (application: RingApplication): void {
@@ -199,16 +197,13 @@ export class RingNode {
       throw new InvalidParametersError('a routing snapshot needs at least one successor other than this node')
     }
     this.start()
-    this.replaceSuccessors(successors)
+    this.table.replaceSuccessors(successors)
     for (const { index, peer } of snapshot.fingers ?? []) {
       if (Number.isInteger(index) && index >= 0 && index <= this.settings.topFinger) {
-        const { changed, previous } = setFinger(this.state, index, peer)
-        if (changed) {
-          this.reportChange({ added: [peer], removed: previous != null ? [previous] : [] })
-        }
+        this.table.setFinger(index, peer)
       }
     }
-    this.changePredecessor(snapshot.predecessor)
+    this.table.changePredecessor(snapshot.predecessor)
     // our successor already takes us as its predecessor when the snapshot is right; if not, the
     // first stabilize round says so
     this.confirmed = true
@@ -236,26 +231,26 @@ export class RingNode {
         if (owner.address === this.self.address) {
           // an earlier, interrupted attempt got us adopted already: the ring routes our id to us. Our
           // predecessor stands in as successor if we know no other; stabilize corrects it
-          if (this.state.successors.length === 0 && this.state.predecessor != null) {
-            this.replaceSuccessors([this.state.predecessor])
+          if (this.table.state.successors.length === 0 && this.table.state.predecessor != null) {
+            this.table.replaceSuccessors([this.table.state.predecessor])
           }
-          if (this.state.successors.length > 0) {
+          if (this.table.state.successors.length > 0) {
             this.becomeMember()
             return
           }
           continue
         }
-        this.replaceSuccessors([owner])
+        this.table.replaceSuccessors([owner])
         // a member only once our successor has taken us as its predecessor: until then lookups
         // for our keys would not reach us (bounded: concurrent joiners may keep moving it)
         for (let round = 0; round < JOIN_CONFIRM_ROUNDS && !this.confirmed; round++) {
           await this.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
         }
-        if (this.state.successors.length === 0) {
+        if (this.table.state.successors.length === 0) {
           continue
         }
         this.becomeMember()
-        this.log('joined through %s, successor %s', address, this.state.successors[0].address)
+        this.log('joined through %s, successor %s', address, this.table.state.successors[0].address)
         return
       } catch (err: any) {
         if (err.name === 'AbortError') {
@@ -297,14 +292,14 @@ export class RingNode {
     }
     this.stopMaintenance()
     this.leaving = true
-    const pred = this.state.predecessor
-    const succ = this.state.successors[0]
+    const pred = this.table.state.predecessor
+    const succ = this.table.state.successors[0]
     const timeout = this.settings.directRequestMs
     const notices: Array<Promise<unknown>> = []
     if (pred != null && pred.address !== succ?.address) {
       notices.push(this.call(pred.address, {
         type: RingRequest.Type.LEAVE,
-        leave: { sender: peerToWire(this.self), successors: this.state.successors.map(peerToWire) }
+        leave: { sender: peerToWire(this.self), successors: this.table.state.successors.map(peerToWire) }
       }, timeout))
     }
     if (succ != null) {
@@ -313,7 +308,7 @@ export class RingNode {
         leave: {
           sender: peerToWire(this.self),
           predecessor: pred != null ? peerToWire(pred) : undefined,
-          successors: this.state.successors.slice(1).map(peerToWire),
+          successors: this.table.state.successors.slice(1).map(peerToWire),
           app: this.application.handoverOnLeave?.()
         }
       }, timeout))
@@ -390,14 +385,14 @@ export class RingNode {
 
   private async stabilizeRound (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal }): Promise<void> {
     this.liveness.expire()
-    if (this.state.predecessor != null && this.clock.now() - this.predecessorHeardAt > this.settings.predecessorTimeoutMs) {
-      this.changePredecessor(undefined)
+    if (this.table.state.predecessor != null && this.table.predecessorQuietMs() > this.settings.predecessorTimeoutMs) {
+      this.table.changePredecessor(undefined)
     }
 
     // each step moves to a closer successor; a burst of joins may need several, but not forever
     let steps = 0
     while (true) {
-      if (this.state.successors.length === 0) {
+      if (this.table.state.successors.length === 0) {
         if (options.joining === true) {
           return
         }
@@ -406,7 +401,7 @@ export class RingNode {
           return
         }
       }
-      const succ = this.state.successors[0]
+      const succ = this.table.state.successors[0]
       let res: StabilizeResponse
       try {
         res = await this.askSuccessor(succ, options)
@@ -418,7 +413,7 @@ export class RingNode {
         continue
       }
 
-      if (this.takeStabilizeAnswer(succ, res, options.wantFingers === true) === 'settled' || ++steps > this.state.successorListSize) {
+      if (this.takeStabilizeAnswer(succ, res, options.wantFingers === true) === 'settled' || ++steps > this.table.state.successorListSize) {
         return
       }
     }
@@ -429,14 +424,14 @@ export class RingNode {
    * and it is our successor now, to be asked next (bounded by the caller)
    */
   private takeStabilizeAnswer (succ: Peer, res: StabilizeResponse, wantFingers: boolean): 'settled' | 'closer' {
-    const current = this.state.successors[0]
+    const current = this.table.state.successors[0]
     if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
       // a closer successor was adopted while we waited (a placement check ended here): the
       // answer describes a view that skips it, so ask the new successor instead
       return 'closer'
     }
     // the answer mostly repeats the peers we hold: keep our objects for them
-    const held = this.state.successors
+    const held = this.table.state.successors
     const pred = res.predecessor != null ? peerFromWire(res.predecessor, held) : undefined
     this.confirmed = pred?.address === this.self.address
     const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE, held)].filter(p => !this.isSuspect(p.address))
@@ -444,14 +439,14 @@ export class RingNode {
       this.passOnAdopted(succ, list[1])
     }
     if (wantFingers) {
-      this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
+      this.table.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE), address => this.isSuspect(address))
     }
     if (pred != null && pred.address !== this.self.address && !this.isSuspect(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
       // a node joined between us and our successor: it is our successor now; notify it right away
-      this.replaceSuccessors([pred, ...list])
+      this.table.replaceSuccessors([pred, ...list])
       return 'closer'
     }
-    this.replaceSuccessors(list)
+    this.table.replaceSuccessors(list)
     return 'settled'
   }
 
@@ -484,7 +479,7 @@ export class RingNode {
    * costs a full lookup.
    */
   async fixNextFinger (): Promise<void> {
-    const succ = this.state.successors[0]
+    const succ = this.table.state.successors[0]
     if (succ == null) {
       return
     }
@@ -492,13 +487,12 @@ export class RingNode {
     const start = fingerStart(this.self.id, i, this.settings.fingerBits)
     if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
       // this and every lower finger start falls before our successor: they are the successor
-      const removed = dropFingersUpTo(this.state, i)
-      this.reportChange({ added: [], removed })
+      this.table.dropFingersUpTo(i)
       this.nextFinger = this.settings.topFinger
       return
     }
     this.nextFinger = i - 1
-    let finger = this.state.fingers.get(i)
+    let finger = this.table.finger(i)
     try {
       if (finger != null && !this.isSuspect(finger.address)) {
         finger = await this.probeFinger(finger, start)
@@ -509,10 +503,7 @@ export class RingNode {
       this.log.trace('finger %d repair failed: %s', i, err.message)
       return
     }
-    const { changed, previous } = setFinger(this.state, i, finger)
-    if (changed) {
-      this.reportChange({ added: [finger], removed: previous != null ? [previous] : [] })
-    }
+    this.table.setFinger(i, finger)
   }
 
   /** Walks back from `finger` while its predecessor still lies past `start` */
@@ -540,15 +531,15 @@ export class RingNode {
 
   /** Lost every successor: fall back on the nearest live fingers, then the predecessor */
   private recoverSuccessors (): boolean {
-    let candidates = distinctFingers(this.state).filter(p => !this.isSuspect(p.address))
-    if (candidates.length === 0 && this.state.predecessor != null) {
-      candidates = [this.state.predecessor]
+    let candidates = this.table.distinctFingers().filter(p => !this.isSuspect(p.address))
+    if (candidates.length === 0 && this.table.state.predecessor != null) {
+      candidates = [this.table.state.predecessor]
     }
     if (candidates.length === 0) {
       return false
     }
-    this.replaceSuccessors(candidates)
-    return this.state.successors.length > 0
+    this.table.replaceSuccessors(candidates)
+    return this.table.state.successors.length > 0
   }
 
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
@@ -570,75 +561,10 @@ export class RingNode {
     }
   }
 
-  private seedFingers (peers: Peer[]): void {
-    for (const peer of peers) {
-      if (peer.address === this.self.address || this.isSuspect(peer.address)) {
-        continue
-      }
-      // the farthest finger whose start the peer is past
-      const index = fingerIndexAtMost(distance(this.self.id, peer.id), this.settings.fingerBits)
-      if (index >= 0 && !this.state.fingers.has(index)) {
-        setFinger(this.state, index, peer)
-      }
-    }
-  }
-
-  /**
-   * A forwarded lookup got no answer through `finger` in a full hop
-   * allowance. That does not prove it dead (the rest of the path may be
-   * slow), so it keeps any place as successor or predecessor — stabilize
-   * checks those directly — but it loses its fingers, which fix-fingers
-   * re-learns if it was alive after all.
-   */
-  private dropFinger (finger: Peer): void {
-    let removed = false
-    for (const [i, peer] of this.state.fingers) {
-      if (peer.address === finger.address) {
-        this.state.fingers.delete(i)
-        removed = true
-      }
-    }
-    if (removed) {
-      this.reportChange({ added: [], removed: [finger] })
-    }
-  }
-
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
   private fail (peer: Peer): void {
     this.liveness.markDead(peer.address)
-    const was = forgetPeer(this.state, peer.address)
-    if (was.predecessor) {
-      this.application.predecessorChanged?.(peer, undefined)
-    }
-    if (was.predecessor || was.successor || was.fingers > 0) {
-      this.reportChange({ added: [], removed: [peer] })
-    }
-  }
-
-  private replaceSuccessors (peers: Peer[]): void {
-    this.reportChange(setSuccessors(this.state, peers))
-  }
-
-  private changePredecessor (peer: Peer | undefined): void {
-    const { changed, previous } = setPredecessor(this.state, peer)
-    this.predecessorHeardAt = this.clock.now()
-    if (changed) {
-      this.application.predecessorChanged?.(previous, this.state.predecessor)
-      this.reportChange({ added: this.state.predecessor != null ? [this.state.predecessor] : [], removed: previous != null ? [previous] : [] })
-    }
-  }
-
-  private reportChange (change: PeersChange): void {
-    if (this.onNeighboursChanged == null || (change.added.length === 0 && change.removed.length === 0)) {
-      return
-    }
-    // a peer may leave one role and still hold another: only report real departures
-    const still = new Set(knownPeers(this.state).map(p => p.address))
-    const removed = change.removed.filter(p => !still.has(p.address))
-    const added = change.added.filter(p => still.has(p.address))
-    if (added.length > 0 || removed.length > 0) {
-      this.onNeighboursChanged({ added, removed })
-    }
+    this.table.forget(peer)
   }
 
   // ---- routing -----------------------------------------------------------
@@ -677,9 +603,9 @@ export class RingNode {
       return
     }
     const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * round
-    if (this.state.predecessor != null) {
+    if (this.table.state.predecessor != null) {
       this.orphanSince = undefined
-      if (!due && now - this.predecessorHeardAt < QUIET_PREDECESSOR_ROUNDS * round) {
+      if (!due && this.table.predecessorQuietMs() < QUIET_PREDECESSOR_ROUNDS * round) {
         return
       }
     } else {
@@ -694,8 +620,8 @@ export class RingNode {
     // start the walk away from our neighbourhood, whose view of it is what may be wrong: at a
     // random member if we know some (a loop of the ring we are not on is reached only from there),
     // else at one of our fingers
-    const succ = this.state.successors[0]
-    const fingers = distinctFingers(this.state).filter(p => p.address !== succ?.address && !this.isSuspect(p.address)).map(p => p.address)
+    const succ = this.table.state.successors[0]
+    const fingers = this.table.distinctFingers().filter(p => p.address !== succ?.address && !this.isSuspect(p.address)).map(p => p.address)
     const members = this.bootstrap().filter(a => a !== this.self.address && a !== succ?.address && !this.isSuspect(a))
     // in a ring of a few nodes our successor may be the only one we know: a walk from it still ends
     // at the node that skips us
@@ -732,11 +658,11 @@ export class RingNode {
    * we precede it (nudged, so that this happens now rather than next round).
    */
   private adoptSkipped (origin: Peer): void {
-    const succ = this.state.successors[0]
+    const succ = this.table.state.successors[0]
     if (succ == null || origin.address === this.self.address || this.isSuspect(origin.address) || !inOpen(origin.id, this.self.id, succ.id)) {
       return
     }
-    this.replaceSuccessors([origin, ...this.state.successors])
+    this.table.replaceSuccessors([origin, ...this.table.state.successors])
     this.adopted.set(origin.address, { peer: origin, at: this.clock.now() })
     this.onNudge()
   }
@@ -790,7 +716,7 @@ export class RingNode {
     let lastError: Error | undefined
     let deadCandidates = 0
     for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.state, key, avoid, req.final, MAX_CANDIDATES, gone)
+      const decision = route(this.table.state, key, avoid, req.final, MAX_CANDIDATES, gone)
       if (decision.type === 'deliver') {
         const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
         return { owner: peerToWire(this.self), hops: req.hops, app }
@@ -804,7 +730,7 @@ export class RingNode {
       }
       // a walk back to our predecessor means the sender skipped it, most likely because it found
       // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
-      const walkBack = req.final && hop.peer.address === this.state.predecessor?.address
+      const walkBack = req.final && hop.peer.address === this.table.state.predecessor?.address
       const wasSilent = this.liveness.isSilent(hop.peer.address)
       if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
         excluded.add(hop.peer.address)
@@ -862,7 +788,7 @@ export class RingNode {
         throw err
       }
       if (err.name === 'RpcTimeoutError') {
-        this.dropFinger(peer)
+        this.table.dropFinger(peer)
         this.checkSilent(peer)
       } else {
         this.fail(peer)
@@ -892,7 +818,7 @@ export class RingNode {
           throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
         }
         excluded.add(peer.address)
-        this.dropFinger(peer)
+        this.table.dropFinger(peer)
         // silent for a whole allowance: a crash since we last heard from it, or only a slow
         // path beyond it. Too weak to route around it (as a predecessor that would hand us
         // keys it may still own), but the next lookup through it probes it first
@@ -902,7 +828,7 @@ export class RingNode {
         // the answer was late and the hop missed a probe meanwhile: it crashed since we last
         // heard from it. Routed around (silent) while a second probe settles it
         excluded.add(peer.address)
-        this.dropFinger(peer)
+        this.table.dropFinger(peer)
         this.checkSilent(peer)
         break
       case 'LookupFailedError':
@@ -1003,7 +929,7 @@ export class RingNode {
    */
   private hopAllowance (next: bigint, key: bigint, final: boolean): number {
     const perHop = this.liveness.perHopWait()
-    const last = this.state.successors[this.state.successors.length - 1]
+    const last = this.table.state.successors[this.table.state.successors.length - 1]
     if (final || last == null) {
       // the owner, or a short walk back from it
       return 2 * perHop
@@ -1011,7 +937,7 @@ export class RingNode {
     // nodes per unit of ring distance, from the span of our successor list
     const span = ringFraction(distance(this.self.id, last.id))
     const left = ringFraction(distance(next, key))
-    const nodesBetween = span > 0 ? left * this.state.successors.length / span : 1
+    const nodesBetween = span > 0 ? left * this.table.state.successors.length / span : 1
     const hops = Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
     return perHop * hops
   }
@@ -1046,7 +972,7 @@ export class RingNode {
           this.onLeave(from, requireField(req.leave, 'leave'))
           return ok({})
         case RingRequest.Type.PROBE:
-          return ok({ stabilize: { predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined, successors: [], fingers: [] } })
+          return ok({ stabilize: { predecessor: this.table.state.predecessor != null ? peerToWire(this.table.state.predecessor) : undefined, successors: [], fingers: [] } })
         case RingRequest.Type.NUDGE:
           this.onNudge()
           return ok({})
@@ -1065,17 +991,17 @@ export class RingNode {
   }
 
   private onStabilize (from: Address, req: StabilizeRequest): StabilizeResponse {
-    const sender = peerFromWire(req.sender, this.state.predecessor != null ? [this.state.predecessor] : undefined)
+    const sender = peerFromWire(req.sender, this.table.state.predecessor != null ? [this.table.state.predecessor] : undefined)
     if (sender.address !== from || sender.address === this.self.address) {
       throw new InvalidMessageError('stabilize sender must be the requesting peer')
     }
-    const pred = this.state.predecessor
+    const pred = this.table.state.predecessor
     if (pred?.address === sender.address) {
-      this.predecessorHeardAt = this.clock.now()
-    } else if (pred == null || this.clock.now() - this.predecessorHeardAt > this.settings.predecessorTimeoutMs) {
-      this.changePredecessor(sender)
+      this.table.heardFromPredecessor()
+    } else if (pred == null || this.table.predecessorQuietMs() > this.settings.predecessorTimeoutMs) {
+      this.table.changePredecessor(sender)
     } else if (inOpen(sender.id, pred.id, this.self.id)) {
-      this.changePredecessor(sender)
+      this.table.changePredecessor(sender)
       // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
       // next round, so that the corrections after a burst of joins cascade at network speed
       this.call(pred.address, { type: RingRequest.Type.NUDGE }, this.settings.directRequestMs).catch(() => {})
@@ -1084,14 +1010,14 @@ export class RingNode {
       // predecessor fail. Check directly instead of waiting for the predecessor timeout
       void this.checkPredecessor(pred, sender)
     }
-    if (this.state.successors.length === 0) {
+    if (this.table.state.successors.length === 0) {
       // we were alone: the newcomer is our successor too
-      this.replaceSuccessors([sender])
+      this.table.replaceSuccessors([sender])
     }
     return {
-      predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined,
-      successors: this.state.successors.slice(0, this.state.successorListSize - 1).map(peerToWire),
-      fingers: req.wantFingers ? distinctFingers(this.state).map(peerToWire) : []
+      predecessor: this.table.state.predecessor != null ? peerToWire(this.table.state.predecessor) : undefined,
+      successors: this.table.state.successors.slice(0, this.table.state.successorListSize - 1).map(peerToWire),
+      fingers: req.wantFingers ? this.table.distinctFingers().map(peerToWire) : []
     }
   }
 
@@ -1115,9 +1041,9 @@ export class RingNode {
           }
         }
       }
-      if (this.state.predecessor?.address === pred.address) {
+      if (this.table.state.predecessor?.address === pred.address) {
         this.fail(pred)
-        this.changePredecessor(candidate)
+        this.table.changePredecessor(candidate)
       }
     } catch {
       // stopped meanwhile
@@ -1143,23 +1069,12 @@ export class RingNode {
     }
     const successors = peersFromWire(req.successors, MAX_PEERS_PER_MESSAGE)
     const replacement = req.predecessor != null ? peerFromWire(req.predecessor) : undefined
-    const wasSuccessor = this.state.successors[0]?.address === leaving.address
     this.liveness.markLeft(leaving.address)
-    if (this.state.predecessor?.address === leaving.address) {
-      this.changePredecessor(replacement)
-    }
-    forgetPeer(this.state, leaving.address)
-    if (wasSuccessor) {
-      // its successors are ours now
-      this.replaceSuccessors([...this.state.successors, ...successors])
-    } else if (this.state.successors.length === 0 && replacement != null) {
-      // a ring of two: our predecessor left, so it was our successor too
-      this.replaceSuccessors([replacement, ...successors])
-    }
+    this.table.takeLeave(leaving, replacement, successors)
     if (req.app != null) {
       this.application.receiveHandover?.(leaving, req.app)
     }
-    this.reportChange({ added: [], removed: [leaving] })
+    this.table.reportChange({ added: [], removed: [leaving] })
   }
 
   private async call (to: Address, req: Omit<RingRequest, 'namespace'>, timeout: number, signal?: AbortSignal): Promise<RingResponse> {

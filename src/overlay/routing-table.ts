@@ -115,7 +115,9 @@ export class RoutingTable {
   /**
    * Takes `peers` (a successor's fingers, when joining) as a first guess of
    * the fingers we have none for yet: each as the farthest finger whose start
-   * it is past. Fix-fingers corrects them.
+   * it is past. Fix-fingers corrects them. Reported like any finger change:
+   * the connections to them are worth keeping, and a seeded finger that
+   * fix-fingers later confirms is not a change it would report.
    */
   seedFingers (peers: Peer[], skip: (address: Address) => boolean): void {
     for (const peer of peers) {
@@ -124,7 +126,7 @@ export class RoutingTable {
       }
       const index = fingerIndexAtMost(distance(this.settings.self.id, peer.id), this.settings.fingerBits)
       if (index >= 0 && !this.writable.fingers.has(index)) {
-        setFinger(this.writable, index, peer)
+        this.setFinger(index, peer)
       }
     }
   }

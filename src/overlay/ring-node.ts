@@ -48,10 +48,11 @@
  * application state we were home for to the successor.
  */
 
-import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { codeOf, ErrorCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
+import { requireField, RingClient } from './ring-client.ts'
 import { compareIds, distance, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
 import { MAX_CANDIDATES, route } from './route.ts'
 import { RoutingTable } from './routing-table.ts'
@@ -86,6 +87,7 @@ export class RingNode {
   private readonly rpc: Rpc<RingRequest, RingResponse>
   private readonly log: Log
   private readonly liveness: Liveness
+  private readonly client: RingClient
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private readonly tasks: Repeating[]
@@ -123,6 +125,7 @@ export class RingNode {
       onNeighboursChanged: init.onNeighboursChanged
     })
     this.liveness = new Liveness(this.clock, this.settings)
+    this.client = new RingClient({ rpc: this.rpc, clock: this.clock, settings: this.settings, liveness: this.liveness, lifetime: () => this.lifecycle.signal })
     this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
@@ -223,7 +226,7 @@ export class RingNode {
       }
       options.signal?.throwIfAborted()
       try {
-        const res = await this.call(address, {
+        const res = await this.client.call(address, {
           type: RingRequest.Type.ROUTE,
           route: this.routeRequest(this.self.id, { maintenance: true })
         }, this.settings.lookupTimeoutMs, options.signal)
@@ -277,7 +280,7 @@ export class RingNode {
 
   /** Sends a direct application message */
   async message (to: Address, payload: Uint8Array<ArrayBuffer>, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    const res = await this.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? this.settings.directRequestMs, options.signal)
+    const res = await this.client.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? this.settings.directRequestMs, options.signal)
     return res.app
   }
 
@@ -294,16 +297,15 @@ export class RingNode {
     this.leaving = true
     const pred = this.table.state.predecessor
     const succ = this.table.state.successors[0]
-    const timeout = this.settings.directRequestMs
     const notices: Array<Promise<unknown>> = []
     if (pred != null && pred.address !== succ?.address) {
-      notices.push(this.call(pred.address, {
+      notices.push(this.client.direct(pred.address, {
         type: RingRequest.Type.LEAVE,
         leave: { sender: peerToWire(this.self), successors: this.table.state.successors.map(peerToWire) }
-      }, timeout))
+      }))
     }
     if (succ != null) {
-      notices.push(this.call(succ.address, {
+      notices.push(this.client.direct(succ.address, {
         type: RingRequest.Type.LEAVE,
         leave: {
           sender: peerToWire(this.self),
@@ -311,7 +313,7 @@ export class RingNode {
           successors: this.table.state.successors.slice(1).map(peerToWire),
           app: this.application.handoverOnLeave?.()
         }
-      }, timeout))
+      }))
     }
     await Promise.allSettled(notices)
     this.stop()
@@ -458,10 +460,10 @@ export class RingNode {
   private async askSuccessor (succ: Peer, options: { wantFingers?: boolean, signal?: AbortSignal }): Promise<StabilizeResponse> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const answer = await this.call(succ.address, {
+        const answer = await this.client.direct(succ.address, {
           type: RingRequest.Type.STABILIZE,
           stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
-        }, this.settings.directRequestMs, options.signal)
+        }, options.signal)
         return requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
         if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
@@ -511,7 +513,7 @@ export class RingNode {
     for (let step = 0; step < PROBE_STEPS; step++) {
       let res: StabilizeResponse
       try {
-        const answer = await this.call(finger.address, { type: RingRequest.Type.PROBE }, this.settings.directRequestMs)
+        const answer = await this.client.direct(finger.address, { type: RingRequest.Type.PROBE })
         res = requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
         if (err.name === 'AbortError') {
@@ -636,7 +638,7 @@ export class RingNode {
     this.lastPlacementCheck = now
     this.checkingPlacement = true
     try {
-      const res = await this.call(entry, {
+      const res = await this.client.call(entry, {
         type: RingRequest.Type.ROUTE,
         route: { ...this.routeRequest(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
       }, this.settings.lookupTimeoutMs)
@@ -690,7 +692,7 @@ export class RingNode {
     skipped.sort((a, b) => compareIds(distance(succ.id, a.id), distance(succ.id, b.id)))
     let before = succ
     for (const peer of skipped) {
-      this.call(before.address, {
+      this.client.call(before.address, {
         type: RingRequest.Type.ROUTE,
         route: { ...this.routeRequest(peer.id, { maintenance: true, timeout: this.settings.directRequestMs }), origin: peerToWire(peer) }
       }, this.settings.directRequestMs).catch(() => {})
@@ -777,11 +779,11 @@ export class RingNode {
     if (!doubted && this.liveness.heardRecently(peer.address)) {
       return true
     }
-    if (this.rpc.isConnected?.(peer.address) === true) {
+    if (this.client.isConnected(peer.address)) {
       return true
     }
     try {
-      await this.call(peer.address, { type: RingRequest.Type.PROBE }, this.liveness.probeWait(), signal)
+      await this.client.call(peer.address, { type: RingRequest.Type.PROBE }, this.liveness.probeWait(), signal)
       return true
     } catch (err: any) {
       if (err.name === 'AbortError') {
@@ -855,15 +857,15 @@ export class RingNode {
     const watchAfter = WATCH_FRACTION * allowance
     // a live connection is evidence enough that the hop is up (as for the probe before a forward):
     // a late answer then means a slow path or a busy page, which a probe would only misjudge
-    if (watchAfter + probeWait >= wait || this.rpc.isConnected?.(peer.address) === true) {
-      return this.call(peer.address, req, wait, signal)
+    if (watchAfter + probeWait >= wait || this.client.isConnected(peer.address)) {
+      return this.client.call(peer.address, req, wait, signal)
     }
     const stop = new AbortController()
     const linked = signal == null ? stop.signal : AbortSignal.any([signal, stop.signal])
     let timer: Timer | undefined
     const silent = new Promise<never>((_resolve, reject) => {
       timer = this.clock.setTimer(() => {
-        this.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
+        this.client.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
           if (err.name === 'RpcTimeoutError') {
             reject(new HopSilentError(`${peer.address} missed a probe while the lookup waited on it`))
           }
@@ -871,7 +873,7 @@ export class RingNode {
       }, watchAfter)
     })
     try {
-      return await Promise.race([this.call(peer.address, req, wait, linked), silent])
+      return await Promise.race([this.client.call(peer.address, req, wait, linked), silent])
     } finally {
       timer?.cancel()
       // with a reason: abort() without one builds a DOMException (and its stack) per forward
@@ -913,7 +915,7 @@ export class RingNode {
     // the mark outlives the probe's deadline: the probe's outcome ends it
     this.liveness.markSilent(peer.address, this.clock.now() + 2 * wait)
     // an answer ends the mark in `call`, as any word from the peer does
-    this.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
+    this.client.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
       if (err.name === 'AbortError' || !this.liveness.isBeingChecked(peer.address)) {
         // stopped, or it was heard from meanwhile
         return
@@ -1004,7 +1006,7 @@ export class RingNode {
       this.table.changePredecessor(sender)
       // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
       // next round, so that the corrections after a burst of joins cascade at network speed
-      this.call(pred.address, { type: RingRequest.Type.NUDGE }, this.settings.directRequestMs).catch(() => {})
+      this.client.direct(pred.address, { type: RingRequest.Type.NUDGE }).catch(() => {})
     } else {
       // a node behind our predecessor believes it precedes us: it has probably seen our
       // predecessor fail. Check directly instead of waiting for the predecessor timeout
@@ -1033,7 +1035,7 @@ export class RingNode {
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          await this.call(pred.address, { type: RingRequest.Type.PROBE }, this.settings.directRequestMs)
+          await this.client.direct(pred.address, { type: RingRequest.Type.PROBE })
           return
         } catch (err: any) {
           if (err.name !== 'RpcTimeoutError') {
@@ -1076,21 +1078,6 @@ export class RingNode {
     }
     this.table.reportChange({ added: [], removed: [leaving] })
   }
-
-  private async call (to: Address, req: Omit<RingRequest, 'namespace'>, timeout: number, signal?: AbortSignal): Promise<RingResponse> {
-    const sent = this.clock.now()
-    const res = await this.rpc.request(to, { ...req, namespace: this.namespace }, {
-      timeout,
-      signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
-    })
-    // a direct request's round trip (not a forward's, which includes the rest of the path) is one
-    // sample of the network's RTT
-    this.liveness.answered(to, sent, req.type !== RingRequest.Type.ROUTE)
-    if (res.error !== 0) {
-      throw errorFromCode(res.error, res.message)
-    }
-    return res
-  }
 }
 
 /** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */
@@ -1103,13 +1090,6 @@ class HopSilentError extends Error {
 
 function ok (res: Partial<RingResponse>): RingResponse {
   return { error: 0, message: '', ...res }
-}
-
-function requireField<T> (value: T | undefined, name: string): T {
-  if (value == null) {
-    throw new InvalidMessageError(`message is missing its ${name} field`)
-  }
-  return value
 }
 
 /** Position of a ring distance as a fraction of the whole ring */

@@ -48,19 +48,19 @@
  * application state we were home for to the successor.
  */
 
-import { codeOf, ErrorCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { Forwarder } from './forwarder.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
 import { requireField, RingClient } from './ring-client.ts'
-import { compareIds, distance, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
-import { MAX_CANDIDATES, route } from './route.ts'
+import { compareIds, distance, fingerStart, idFromBytes } from './ring-id.ts'
 import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
-import { JOIN_CONFIRM_ROUNDS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, QUIET_PREDECESSOR_ROUNDS, resolveSettings, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
+import { JOIN_CONFIRM_ROUNDS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, QUIET_PREDECESSOR_ROUNDS, resolveSettings } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
-import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
-import type { SuspectSet } from './route.ts'
+import type { RingContext } from './context.ts'
+import type { RingResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
 import type { RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
@@ -88,6 +88,7 @@ export class RingNode {
   private readonly log: Log
   private readonly liveness: Liveness
   private readonly client: RingClient
+  private readonly forwarder: Forwarder
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private readonly tasks: Repeating[]
@@ -126,6 +127,21 @@ export class RingNode {
     })
     this.liveness = new Liveness(this.clock, this.settings)
     this.client = new RingClient({ rpc: this.rpc, clock: this.clock, settings: this.settings, liveness: this.liveness, lifetime: () => this.lifecycle.signal })
+    const ctx: RingContext = {
+      self: this.self,
+      settings: this.settings,
+      clock: this.clock,
+      random: this.random,
+      log: this.log,
+      liveness: this.liveness,
+      table: this.table,
+      client: this.client,
+      application: () => this.application,
+      isMember: () => this.member,
+      bootstrap: () => this.bootstrap(),
+      fail: (peer) => { this.fail(peer) }
+    }
+    this.forwarder = new Forwarder(ctx)
     this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
@@ -228,7 +244,7 @@ export class RingNode {
       try {
         const res = await this.client.call(address, {
           type: RingRequest.Type.ROUTE,
-          route: this.routeRequest(this.self.id, { maintenance: true })
+          route: this.forwarder.request(this.self.id, { maintenance: true })
         }, this.settings.lookupTimeoutMs, options.signal)
         const owner = peerFromWire(requireField(res.route, 'route').owner)
         if (owner.address === this.self.address) {
@@ -273,8 +289,8 @@ export class RingNode {
     if (!this.member) {
       throw new NotMemberError('not a ring member')
     }
-    const req = this.routeRequest(key, options)
-    const res = await this.forward(key, req, options.signal)
+    const req = this.forwarder.request(key, options)
+    const res = await this.forwarder.forward(key, req, options.signal)
     return { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
   }
 
@@ -569,20 +585,6 @@ export class RingNode {
     this.table.forget(peer)
   }
 
-  // ---- routing -----------------------------------------------------------
-
-  private routeRequest (key: bigint, options: LookupOptions): RouteRequest {
-    return {
-      key: idToBytes(key),
-      hopsLeft: this.settings.maxHops,
-      budgetMs: Math.floor(options.timeout ?? this.settings.lookupTimeoutMs),
-      hops: 0,
-      final: false,
-      maintenance: options.maintenance === true,
-      app: options.app
-    }
-  }
-
   /**
    * A member that has had no predecessor for a while, or whose predecessor
    * has stopped stabilizing with it, may sit where nobody's successor pointer
@@ -640,7 +642,7 @@ export class RingNode {
     try {
       const res = await this.client.call(entry, {
         type: RingRequest.Type.ROUTE,
-        route: { ...this.routeRequest(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
+        route: { ...this.forwarder.request(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
       }, this.settings.lookupTimeoutMs)
       const owner = peerFromWire(requireField(res.route, 'route').owner)
       if (owner.address !== this.self.address) {
@@ -694,254 +696,10 @@ export class RingNode {
     for (const peer of skipped) {
       this.client.call(before.address, {
         type: RingRequest.Type.ROUTE,
-        route: { ...this.routeRequest(peer.id, { maintenance: true, timeout: this.settings.directRequestMs }), origin: peerToWire(peer) }
+        route: { ...this.forwarder.request(peer.id, { maintenance: true, timeout: this.settings.directRequestMs }), origin: peerToWire(peer) }
       }, this.settings.directRequestMs).catch(() => {})
       before = peer
     }
-  }
-
-  /**
-   * Delivers here or forwards `req` towards the owner of `key`, retrying other
-   * candidates when a next hop fails, within the request's budget
-   */
-  private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
-    const deadline = this.clock.now() + req.budgetMs
-    // hops that failed this lookup are skipped for its retries only: a downstream failure says
-    // little about the next hop itself, and blaming it globally would cascade up the path
-    const excluded = new Set<Address>()
-    // a silent peer is only avoided as a next hop; as our predecessor it hands us its keys once it
-    // is dead, or missed a probe of this lookup after an earlier one: one lost message must not
-    // make us answer for keys that are not ours
-    const missedTwice = new Set<Address>()
-    const gone: SuspectSet = { has: (address) => missedTwice.has(address) || this.isSuspect(address) }
-    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) || this.liveness.isSilent(address) }
-    let lastError: Error | undefined
-    let deadCandidates = 0
-    for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.table.state, key, avoid, req.final, MAX_CANDIDATES, gone)
-      if (decision.type === 'deliver') {
-        const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
-        return { owner: peerToWire(this.self), hops: req.hops, app }
-      }
-      if (req.hopsLeft <= 0) {
-        throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
-      }
-      const hop = decision.hops[0]
-      if (hop == null) {
-        break
-      }
-      // a walk back to our predecessor means the sender skipped it, most likely because it found
-      // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
-      const walkBack = req.final && hop.peer.address === this.table.state.predecessor?.address
-      const wasSilent = this.liveness.isSilent(hop.peer.address)
-      if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
-        excluded.add(hop.peer.address)
-        if (wasSilent) {
-          missedTwice.add(hop.peer.address)
-        }
-        if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
-          // a candidate a short probe found dead cost no forward: it does not use up a try
-          attempt--
-        }
-        continue
-      }
-      const remaining = deadline - this.clock.now()
-      const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
-      const wait = this.hopWait(remaining, allowance, req.hops === 0)
-      if (wait < MIN_HOP_BUDGET_MS) {
-        break
-      }
-      try {
-        const res = await this.forwardWatched(hop.peer, {
-          type: RingRequest.Type.ROUTE,
-          route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
-        }, wait, allowance, signal)
-        return requireField(res.route, 'route')
-      } catch (err: any) {
-        lastError = err
-        this.takeHopFailure(err, hop.peer, wait < allowance, excluded, req.hops)
-      }
-    }
-    throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
-  }
-
-  /**
-   * A lookup waits long for a forwarded request (the whole rest of the path),
-   * so it should not send one into a crashed peer. A peer the transport
-   * holds a live connection to is taken as alive (a closed tab closes its
-   * connections), and so is one heard from recently unless `doubted` (the
-   * lookup's sender skipped it); any other gets a probe with a short deadline
-   * first. A silent probe drops the peer from our fingers and makes
-   * it silent (it may only have lost the message, so it keeps any other role
-   * until a second probe settles it); an unreachable one fails outright.
-   */
-  private async isLikelyAlive (peer: Peer, doubted: boolean, signal?: AbortSignal): Promise<boolean> {
-    if (!doubted && this.liveness.heardRecently(peer.address)) {
-      return true
-    }
-    if (this.client.isConnected(peer.address)) {
-      return true
-    }
-    try {
-      await this.client.call(peer.address, { type: RingRequest.Type.PROBE }, this.liveness.probeWait(), signal)
-      return true
-    } catch (err: any) {
-      if (err.name === 'AbortError') {
-        throw err
-      }
-      if (err.name === 'RpcTimeoutError') {
-        this.table.dropFinger(peer)
-        this.checkSilent(peer)
-      } else {
-        this.fail(peer)
-      }
-      return false
-    }
-  }
-
-  /**
-   * Takes what a failed forward to `peer` says: rethrows what is the caller's
-   * problem, and otherwise records what it tells about the hop (skipped by
-   * this lookup, silent, or failed). `cutShort`: our own budget, not the hop's
-   * allowance, bounded the wait
-   */
-  private takeHopFailure (err: any, peer: Peer, cutShort: boolean, excluded: Set<Address>, hops: number): void {
-    switch (err.name) {
-      case 'AbortError':
-      case 'HopLimitError':
-      case 'InvalidMessageError':
-        // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
-        // the caller's problem, not the hop's
-        throw err
-      case 'RpcTimeoutError':
-        if (cutShort) {
-          // the wait was cut short by our own budget: that says nothing about the hop, and
-          // guessing another path in the time left would only risk a wrong answer
-          throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
-        }
-        excluded.add(peer.address)
-        this.table.dropFinger(peer)
-        // silent for a whole allowance: a crash since we last heard from it, or only a slow
-        // path beyond it. Too weak to route around it (as a predecessor that would hand us
-        // keys it may still own), but the next lookup through it probes it first
-        this.liveness.doubt(peer.address)
-        break
-      case 'HopSilentError':
-        // the answer was late and the hop missed a probe meanwhile: it crashed since we last
-        // heard from it. Routed around (silent) while a second probe settles it
-        excluded.add(peer.address)
-        this.table.dropFinger(peer)
-        this.checkSilent(peer)
-        break
-      case 'LookupFailedError':
-      case 'RemoteError':
-        // the hop answered, so it is alive: its part of the walk failed, try another path
-        excluded.add(peer.address)
-        break
-      default:
-        // unreachable, stopped, leaving, or not in our ring: direct evidence
-        this.fail(peer)
-    }
-  }
-
-  /**
-   * Forwards `req` to `peer`, waiting up to `wait` ms. An answer later than a
-   * fraction of the hop's `allowance` gets the hop probed: a hop that crashed
-   * just after we last heard from it would otherwise hold the lookup for the
-   * whole wait, and the retry would find the budget spent. A missed probe
-   * ends the wait with a HopSilentError; an answered one changes nothing
-   * (the rest of the path is slow, not the hop).
-   */
-  private async forwardWatched (peer: Peer, req: Omit<RingRequest, 'namespace'>, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
-    const probeWait = this.liveness.probeWait()
-    const watchAfter = WATCH_FRACTION * allowance
-    // a live connection is evidence enough that the hop is up (as for the probe before a forward):
-    // a late answer then means a slow path or a busy page, which a probe would only misjudge
-    if (watchAfter + probeWait >= wait || this.client.isConnected(peer.address)) {
-      return this.client.call(peer.address, req, wait, signal)
-    }
-    const stop = new AbortController()
-    const linked = signal == null ? stop.signal : AbortSignal.any([signal, stop.signal])
-    let timer: Timer | undefined
-    const silent = new Promise<never>((_resolve, reject) => {
-      timer = this.clock.setTimer(() => {
-        this.client.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
-          if (err.name === 'RpcTimeoutError') {
-            reject(new HopSilentError(`${peer.address} missed a probe while the lookup waited on it`))
-          }
-        })
-      }, watchAfter)
-    })
-    try {
-      return await Promise.race([this.client.call(peer.address, req, wait, linked), silent])
-    } finally {
-      timer?.cancel()
-      // with a reason: abort() without one builds a DOMException (and its stack) per forward
-      stop.abort(WATCH_OVER)
-      silent.catch(() => {})
-    }
-  }
-
-  /**
-   * How long to wait for a forward, with `remaining` of the request's budget
-   * left. The requester splits its budget between attempts: each gets the
-   * allowance for the path, and a retry finds the rest. A hop on the way keeps
-   * only the time to report a failure back (a round trip at most): were it to
-   * cap its wait at its own guess of the path left, or keep a share for a
-   * retry, the budget would shrink by that at every hop, and a long path
-   * under churn reached its last hops with less than a round trip left. A
-   * failure deep in the path then travels back to the requester, which
-   * retries with the time it kept; hops retry only what fails fast (a probe
-   * missed, an unreachable or refusing hop).
-   */
-  private hopWait (remaining: number, allowance: number, requester: boolean): number {
-    if (requester) {
-      return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
-    }
-    // floored: on loopback a round trip is a millisecond, less than a busy page takes to answer
-    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.liveness.roundTripMs, MIN_HOP_BUDGET_MS))
-  }
-
-  /**
-   * `peer` missed a probe: lookups route around it while a second probe, with
-   * the full deadline of a direct request, tells a lost message (it answers)
-   * from a crash (it does not, and fails)
-   */
-  private checkSilent (peer: Peer): void {
-    if (this.liveness.isSilent(peer.address)) {
-      return
-    }
-    const wait = this.settings.directRequestMs
-    // the mark outlives the probe's deadline: the probe's outcome ends it
-    this.liveness.markSilent(peer.address, this.clock.now() + 2 * wait)
-    // an answer ends the mark in `call`, as any word from the peer does
-    this.client.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
-      if (err.name === 'AbortError' || !this.liveness.isBeingChecked(peer.address)) {
-        // stopped, or it was heard from meanwhile
-        return
-      }
-      this.fail(peer)
-    })
-  }
-
-  /**
-   * How long to wait for a forwarded request: an allowance per hop still to
-   * go, estimated from the distance left and the ring density our successor
-   * list shows (a lookup halves the distance per hop on average)
-   */
-  private hopAllowance (next: bigint, key: bigint, final: boolean): number {
-    const perHop = this.liveness.perHopWait()
-    const last = this.table.state.successors[this.table.state.successors.length - 1]
-    if (final || last == null) {
-      // the owner, or a short walk back from it
-      return 2 * perHop
-    }
-    // nodes per unit of ring distance, from the span of our successor list
-    const span = ringFraction(distance(this.self.id, last.id))
-    const left = ringFraction(distance(next, key))
-    const nodesBetween = span > 0 ? left * this.table.state.successors.length / span : 1
-    const hops = Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
-    return perHop * hops
   }
 
   // ---- serving -----------------------------------------------------------
@@ -966,7 +724,7 @@ export class RingNode {
           if (r.origin != null) {
             this.adoptSkipped(peerFromWire(r.origin))
           }
-          return ok({ route: await this.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
+          return ok({ route: await this.forwarder.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
         }
         case RingRequest.Type.STABILIZE:
           return ok({ stabilize: this.onStabilize(from, requireField(req.stabilize, 'stabilize')) })
@@ -1080,19 +838,6 @@ export class RingNode {
   }
 }
 
-/** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */
-const WATCH_OVER = new Error('the watched forward has settled')
-
-/** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
-class HopSilentError extends Error {
-  override name = 'HopSilentError'
-}
-
 function ok (res: Partial<RingResponse>): RingResponse {
   return { error: 0, message: '', ...res }
-}
-
-/** Position of a ring distance as a fraction of the whole ring */
-function ringFraction (d: bigint): number {
-  return Number(d >> BigInt(RING_BITS - 53)) / 2 ** 53
 }

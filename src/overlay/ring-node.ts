@@ -53,11 +53,12 @@ import { Forwarder } from './forwarder.ts'
 import { inHalfOpen, inOpen } from './interval.ts'
 import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
+import { PlacementRepair } from './placement.ts'
 import { requireField, RingClient } from './ring-client.ts'
-import { compareIds, distance, fingerStart, idFromBytes } from './ring-id.ts'
+import { distance, fingerStart, idFromBytes } from './ring-id.ts'
 import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
-import { JOIN_CONFIRM_ROUNDS, NUDGE_INTERVAL_MS, ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, PROBE_STEPS, QUIET_PREDECESSOR_ROUNDS, resolveSettings } from './settings.ts'
+import { JOIN_CONFIRM_ROUNDS, NUDGE_INTERVAL_MS, PROBE_STEPS, resolveSettings } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { RingResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
@@ -89,16 +90,11 @@ export class RingNode {
   private readonly liveness: Liveness
   private readonly client: RingClient
   private readonly forwarder: Forwarder
+  private readonly placement: PlacementRepair
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private readonly tasks: Repeating[]
   private application: RingApplication
-  /** Since when this member has had no predecessor (undefined: it has one) */
-  private orphanSince?: number
-  private lastPlacementCheck = -Infinity
-  /** Members adopted through their placement checks lately, with when (see `passOnAdopted`) */
-  private readonly adopted = new Map<Address, { peer: Peer, at: number }>()
-  private checkingPlacement = false
   private stabilizing = false
   private checkingPredecessor = false
   /** Our successor named us as its predecessor in the last stabilize answer */
@@ -142,6 +138,7 @@ export class RingNode {
       fail: (peer) => { this.fail(peer) }
     }
     this.forwarder = new Forwarder(ctx)
+    this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.onNudge() } })
     this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
@@ -150,7 +147,7 @@ export class RingNode {
         intervalMs: this.settings.stabilizeIntervalMs,
         run: async () => {
           await this.stabilize()
-          void this.checkPlacement()
+          void this.placement.checkPlacement()
         }
       },
       { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fixNextFinger() }
@@ -353,9 +350,7 @@ export class RingNode {
 
   private becomeMember (): void {
     this.member = true
-    this.orphanSince = undefined
-    // members that join together must not check together: the periodic check gets a random phase
-    this.lastPlacementCheck = this.clock.now() - PLACEMENT_CHECK_PERIOD_ROUNDS * this.settings.stabilizeIntervalMs * this.random.next()
+    this.placement.reset()
     for (const task of this.tasks) {
       // a random first phase spreads the rounds of nodes that start together
       this.scheduleTask(task, task.intervalMs * this.random.next())
@@ -453,8 +448,8 @@ export class RingNode {
     const pred = res.predecessor != null ? peerFromWire(res.predecessor, held) : undefined
     this.confirmed = pred?.address === this.self.address
     const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE, held)].filter(p => !this.isSuspect(p.address))
-    if (this.adopted.size > 0) {
-      this.passOnAdopted(succ, list[1])
+    if (this.placement.hasAdopted()) {
+      this.placement.passOnAdopted(succ, list[1])
     }
     if (wantFingers) {
       this.table.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE), address => this.isSuspect(address))
@@ -585,123 +580,6 @@ export class RingNode {
     this.table.forget(peer)
   }
 
-  /**
-   * A member that has had no predecessor for a while, or whose predecessor
-   * has stopped stabilizing with it, may sit where nobody's successor pointer
-   * reaches it: the node before it points past it. This
-   * happens after bursts of concurrent joins, when lookups answered during the
-   * burst handed joiners successors too far ahead. Chord's stabilize repairs
-   * such a stretch only one node per round (each node's successor walks back
-   * one predecessor at a time), and meanwhile the orphans deliver keys that are
-   * not theirs. So the orphan looks up its own id from elsewhere in the ring,
-   * naming itself as the request's `origin`: the walk ends at the node whose
-   * successor interval covers the orphan's id — the node that skips it — which
-   * adopts it as successor (`adoptSkipped`). One round trip per orphan instead
-   * of one stabilize round per node of the stretch; a settled ring has no
-   * orphans, so this costs nothing there.
-   */
-  private async checkPlacement (): Promise<void> {
-    const now = this.clock.now()
-    const round = this.settings.stabilizeIntervalMs
-    if (!this.member || !this.settings.placementChecks) {
-      return
-    }
-    const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * round
-    if (this.table.state.predecessor != null) {
-      this.orphanSince = undefined
-      if (!due && this.table.predecessorQuietMs() < QUIET_PREDECESSOR_ROUNDS * round) {
-        return
-      }
-    } else {
-      this.orphanSince ??= now
-      if (!due && now - this.orphanSince < ORPHAN_GRACE_ROUNDS * round) {
-        return
-      }
-    }
-    if (this.checkingPlacement || now - this.lastPlacementCheck < PLACEMENT_CHECK_ROUNDS * round) {
-      return
-    }
-    // start the walk away from our neighbourhood, whose view of it is what may be wrong: at a
-    // random member if we know some (a loop of the ring we are not on is reached only from there),
-    // else at one of our fingers
-    const succ = this.table.state.successors[0]
-    const fingers = this.table.distinctFingers().filter(p => p.address !== succ?.address && !this.isSuspect(p.address)).map(p => p.address)
-    const members = this.bootstrap().filter(a => a !== this.self.address && a !== succ?.address && !this.isSuspect(a))
-    // in a ring of a few nodes our successor may be the only one we know: a walk from it still ends
-    // at the node that skips us
-    let entries = members.length > 0 ? members : fingers
-    if (entries.length === 0 && succ != null) {
-      entries = [succ.address]
-    }
-    if (entries.length === 0) {
-      return
-    }
-    const entry = entries[Math.floor(this.random.next() * entries.length)]
-    this.lastPlacementCheck = now
-    this.checkingPlacement = true
-    try {
-      const res = await this.client.call(entry, {
-        type: RingRequest.Type.ROUTE,
-        route: { ...this.forwarder.request(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
-      }, this.settings.lookupTimeoutMs)
-      const owner = peerFromWire(requireField(res.route, 'route').owner)
-      if (owner.address !== this.self.address) {
-        this.log('placement check: the ring routes our id to %s', owner.address)
-      }
-    } catch (err: any) {
-      this.log.trace('placement check through %s failed: %s', entry, err.message)
-    } finally {
-      this.checkingPlacement = false
-    }
-  }
-
-  /**
-   * `origin` (a member looking up its own id) lies between us and our
-   * successor: our successor pointer skips it, so it is our successor now. It
-   * sent the request moments ago, so it is alive; our next stabilize tells it
-   * we precede it (nudged, so that this happens now rather than next round).
-   */
-  private adoptSkipped (origin: Peer): void {
-    const succ = this.table.state.successors[0]
-    if (succ == null || origin.address === this.self.address || this.isSuspect(origin.address) || !inOpen(origin.id, this.self.id, succ.id)) {
-      return
-    }
-    this.table.replaceSuccessors([origin, ...this.table.state.successors])
-    this.adopted.set(origin.address, { peer: origin, at: this.clock.now() })
-    this.onNudge()
-  }
-
-  /**
-   * Several members of a skipped stretch check their placement at once, and
-   * all of their walks end here: we adopt each in turn, keep the closest as
-   * successor, and learn from our successor's answer that its successor
-   * pointer skips the others too. Rather than leave them to check again a
-   * round later, one by one, we send each one's check on its behalf to the
-   * adopted member just before it (the same ROUTE request with it as origin),
-   * so the whole stretch is linked in one round.
-   */
-  private passOnAdopted (succ: Peer, next: Peer | undefined): void {
-    const now = this.clock.now()
-    const skipped: Peer[] = []
-    for (const [address, { peer, at }] of this.adopted) {
-      if (now - at > QUIET_PREDECESSOR_ROUNDS * this.settings.stabilizeIntervalMs || this.isSuspect(address)) {
-        this.adopted.delete(address)
-      } else if (address !== succ.address && inOpen(peer.id, succ.id, (next ?? this.self).id)) {
-        skipped.push(peer)
-        this.adopted.delete(address)
-      }
-    }
-    skipped.sort((a, b) => compareIds(distance(succ.id, a.id), distance(succ.id, b.id)))
-    let before = succ
-    for (const peer of skipped) {
-      this.client.call(before.address, {
-        type: RingRequest.Type.ROUTE,
-        route: { ...this.forwarder.request(peer.id, { maintenance: true, timeout: this.settings.directRequestMs }), origin: peerToWire(peer) }
-      }, this.settings.directRequestMs).catch(() => {})
-      before = peer
-    }
-  }
-
   // ---- serving -----------------------------------------------------------
 
   private async onRequest (from: Address, req: RingRequest): Promise<RingResponse> {
@@ -722,7 +600,7 @@ export class RingNode {
           }
           const r = requireField(req.route, 'route')
           if (r.origin != null) {
-            this.adoptSkipped(peerFromWire(r.origin))
+            this.placement.adoptSkipped(peerFromWire(r.origin))
           }
           return ok({ route: await this.forwarder.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
         }

@@ -50,7 +50,7 @@
 
 import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { Forwarder } from './forwarder.ts'
-import { inHalfOpen, inOpen } from './interval.ts'
+import { inHalfOpen } from './interval.ts'
 import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
 import { PlacementRepair } from './placement.ts'
@@ -58,13 +58,15 @@ import { requireField, RingClient } from './ring-client.ts'
 import { distance, fingerStart, idFromBytes } from './ring-id.ts'
 import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
-import { JOIN_CONFIRM_ROUNDS, NUDGE_INTERVAL_MS, PROBE_STEPS, resolveSettings } from './settings.ts'
+import { JOIN_CONFIRM_ROUNDS, PROBE_STEPS, resolveSettings } from './settings.ts'
+import { Stabilizer } from './stabilizer.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
-import type { RingResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
+import type { RingResponse, StabilizeResponse, LeaveRequest } from './messages.ts'
 import type { RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
+import type { StabilizeOptions } from './stabilizer.ts'
 import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
 export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
@@ -91,15 +93,11 @@ export class RingNode {
   private readonly client: RingClient
   private readonly forwarder: Forwarder
   private readonly placement: PlacementRepair
+  private readonly stabilizer: Stabilizer
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private readonly tasks: Repeating[]
   private application: RingApplication
-  private stabilizing = false
-  private checkingPredecessor = false
-  /** Our successor named us as its predecessor in the last stabilize answer */
-  private confirmed = false
-  private lastNudgeAt = -Infinity
   private nextFinger: number
   private lifecycle = new AbortController()
   private serving = false
@@ -138,7 +136,8 @@ export class RingNode {
       fail: (peer) => { this.fail(peer) }
     }
     this.forwarder = new Forwarder(ctx)
-    this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.onNudge() } })
+    this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.stabilizer.nudge() } })
+    this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
     this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
@@ -146,7 +145,7 @@ export class RingNode {
       {
         intervalMs: this.settings.stabilizeIntervalMs,
         run: async () => {
-          await this.stabilize()
+          await this.stabilizer.stabilize()
           void this.placement.checkPlacement()
         }
       },
@@ -222,7 +221,7 @@ export class RingNode {
     this.table.changePredecessor(snapshot.predecessor)
     // our successor already takes us as its predecessor when the snapshot is right; if not, the
     // first stabilize round says so
-    this.confirmed = true
+    this.stabilizer.confirmed = true
     this.becomeMember()
   }
 
@@ -259,8 +258,8 @@ export class RingNode {
         this.table.replaceSuccessors([owner])
         // a member only once our successor has taken us as its predecessor: until then lookups
         // for our keys would not reach us (bounded: concurrent joiners may keep moving it)
-        for (let round = 0; round < JOIN_CONFIRM_ROUNDS && !this.confirmed; round++) {
-          await this.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
+        for (let round = 0; round < JOIN_CONFIRM_ROUNDS && !this.stabilizer.confirmed; round++) {
+          await this.stabilizer.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
         }
         if (this.table.state.successors.length === 0) {
           continue
@@ -341,6 +340,15 @@ export class RingNode {
     this.lifecycle.abort()
   }
 
+  /**
+   * One stabilize round: ask the first live successor for its predecessor and
+   * successor list (it also learns that we believe we precede it)
+   */
+
+  stabilize (options: StabilizeOptions = {}): Promise<void> {
+    return this.stabilizer.stabilize(options)
+  }
+
   /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
     return this.liveness.isDead(address)
@@ -377,110 +385,6 @@ export class RingNode {
     for (const task of this.tasks) {
       task.timer?.cancel()
       task.timer = undefined
-    }
-  }
-
-  /**
-   * One stabilize round: ask the first live successor for its predecessor and
-   * successor list (it also learns that we believe we precede it)
-   */
-  async stabilize (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal } = {}): Promise<void> {
-    if (this.stabilizing) {
-      return
-    }
-    this.stabilizing = true
-    try {
-      await this.stabilizeRound(options)
-    } finally {
-      this.stabilizing = false
-    }
-  }
-
-  private async stabilizeRound (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal }): Promise<void> {
-    this.liveness.expire()
-    if (this.table.state.predecessor != null && this.table.predecessorQuietMs() > this.settings.predecessorTimeoutMs) {
-      this.table.changePredecessor(undefined)
-    }
-
-    // each step moves to a closer successor; a burst of joins may need several, but not forever
-    let steps = 0
-    while (true) {
-      if (this.table.state.successors.length === 0) {
-        if (options.joining === true) {
-          return
-        }
-        if (!this.recoverSuccessors()) {
-          await this.rejoin()
-          return
-        }
-      }
-      const succ = this.table.state.successors[0]
-      let res: StabilizeResponse
-      try {
-        res = await this.askSuccessor(succ, options)
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        this.fail(succ)
-        continue
-      }
-
-      if (this.takeStabilizeAnswer(succ, res, options.wantFingers === true) === 'settled' || ++steps > this.table.state.successorListSize) {
-        return
-      }
-    }
-  }
-
-  /**
-   * Applies our successor's stabilize answer; `closer` when a node between us
-   * and it is our successor now, to be asked next (bounded by the caller)
-   */
-  private takeStabilizeAnswer (succ: Peer, res: StabilizeResponse, wantFingers: boolean): 'settled' | 'closer' {
-    const current = this.table.state.successors[0]
-    if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
-      // a closer successor was adopted while we waited (a placement check ended here): the
-      // answer describes a view that skips it, so ask the new successor instead
-      return 'closer'
-    }
-    // the answer mostly repeats the peers we hold: keep our objects for them
-    const held = this.table.state.successors
-    const pred = res.predecessor != null ? peerFromWire(res.predecessor, held) : undefined
-    this.confirmed = pred?.address === this.self.address
-    const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE, held)].filter(p => !this.isSuspect(p.address))
-    if (this.placement.hasAdopted()) {
-      this.placement.passOnAdopted(succ, list[1])
-    }
-    if (wantFingers) {
-      this.table.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE), address => this.isSuspect(address))
-    }
-    if (pred != null && pred.address !== this.self.address && !this.isSuspect(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
-      // a node joined between us and our successor: it is our successor now; notify it right away
-      this.table.replaceSuccessors([pred, ...list])
-      return 'closer'
-    }
-    this.table.replaceSuccessors(list)
-    return 'settled'
-  }
-
-  /**
-   * One stabilize exchange with `succ`. A lost message must not cost a live
-   * successor, so a silent successor gets a second chance before it counts as
-   * failed; an unreachable one fails at once.
-   */
-  private async askSuccessor (succ: Peer, options: { wantFingers?: boolean, signal?: AbortSignal }): Promise<StabilizeResponse> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const answer = await this.client.direct(succ.address, {
-          type: RingRequest.Type.STABILIZE,
-          stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
-        }, options.signal)
-        return requireField(answer.stabilize, 'stabilize')
-      } catch (err: any) {
-        if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
-          throw err
-        }
-      }
     }
   }
 
@@ -542,19 +446,6 @@ export class RingNode {
     return finger
   }
 
-  /** Lost every successor: fall back on the nearest live fingers, then the predecessor */
-  private recoverSuccessors (): boolean {
-    let candidates = this.table.distinctFingers().filter(p => !this.isSuspect(p.address))
-    if (candidates.length === 0 && this.table.state.predecessor != null) {
-      candidates = [this.table.state.predecessor]
-    }
-    if (candidates.length === 0) {
-      return false
-    }
-    this.table.replaceSuccessors(candidates)
-    return this.table.state.successors.length > 0
-  }
-
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
   private async rejoin (): Promise<void> {
     const contacts = this.bootstrap().filter(a => a !== this.self.address)
@@ -605,14 +496,14 @@ export class RingNode {
           return ok({ route: await this.forwarder.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
         }
         case RingRequest.Type.STABILIZE:
-          return ok({ stabilize: this.onStabilize(from, requireField(req.stabilize, 'stabilize')) })
+          return ok({ stabilize: this.stabilizer.onStabilize(from, requireField(req.stabilize, 'stabilize')) })
         case RingRequest.Type.LEAVE:
           this.onLeave(from, requireField(req.leave, 'leave'))
           return ok({})
         case RingRequest.Type.PROBE:
           return ok({ stabilize: { predecessor: this.table.state.predecessor != null ? peerToWire(this.table.state.predecessor) : undefined, successors: [], fingers: [] } })
         case RingRequest.Type.NUDGE:
-          this.onNudge()
+          this.stabilizer.nudge()
           return ok({})
         case RingRequest.Type.APP: {
           const app = requireField(req.app, 'app')
@@ -626,78 +517,6 @@ export class RingNode {
       const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
       return { error: code, message: err.message ?? String(err) }
     }
-  }
-
-  private onStabilize (from: Address, req: StabilizeRequest): StabilizeResponse {
-    const sender = peerFromWire(req.sender, this.table.state.predecessor != null ? [this.table.state.predecessor] : undefined)
-    if (sender.address !== from || sender.address === this.self.address) {
-      throw new InvalidMessageError('stabilize sender must be the requesting peer')
-    }
-    const pred = this.table.state.predecessor
-    if (pred?.address === sender.address) {
-      this.table.heardFromPredecessor()
-    } else if (pred == null || this.table.predecessorQuietMs() > this.settings.predecessorTimeoutMs) {
-      this.table.changePredecessor(sender)
-    } else if (inOpen(sender.id, pred.id, this.self.id)) {
-      this.table.changePredecessor(sender)
-      // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
-      // next round, so that the corrections after a burst of joins cascade at network speed
-      this.client.direct(pred.address, { type: RingRequest.Type.NUDGE }).catch(() => {})
-    } else {
-      // a node behind our predecessor believes it precedes us: it has probably seen our
-      // predecessor fail. Check directly instead of waiting for the predecessor timeout
-      void this.checkPredecessor(pred, sender)
-    }
-    if (this.table.state.successors.length === 0) {
-      // we were alone: the newcomer is our successor too
-      this.table.replaceSuccessors([sender])
-    }
-    return {
-      predecessor: this.table.state.predecessor != null ? peerToWire(this.table.state.predecessor) : undefined,
-      successors: this.table.state.successors.slice(0, this.table.state.successorListSize - 1).map(peerToWire),
-      fingers: req.wantFingers ? this.table.distinctFingers().map(peerToWire) : []
-    }
-  }
-
-  /**
-   * Probes `pred`; if it does not answer (twice) it has failed, and `candidate`
-   * — a node that claimed to precede us — takes its place
-   */
-  private async checkPredecessor (pred: Peer, candidate: Peer): Promise<void> {
-    if (this.checkingPredecessor) {
-      return
-    }
-    this.checkingPredecessor = true
-    try {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          await this.client.direct(pred.address, { type: RingRequest.Type.PROBE })
-          return
-        } catch (err: any) {
-          if (err.name !== 'RpcTimeoutError') {
-            break
-          }
-        }
-      }
-      if (this.table.state.predecessor?.address === pred.address) {
-        this.fail(pred)
-        this.table.changePredecessor(candidate)
-      }
-    } catch {
-      // stopped meanwhile
-    } finally {
-      this.checkingPredecessor = false
-    }
-  }
-
-  /** Runs a stabilize round now, unless one ran or is running within the last `NUDGE_INTERVAL_MS` */
-  private onNudge (): void {
-    const now = this.clock.now()
-    if (!this.member || this.stabilizing || now - this.lastNudgeAt < NUDGE_INTERVAL_MS) {
-      return
-    }
-    this.lastNudgeAt = now
-    this.stabilize().catch(err => { this.log.error('nudged stabilize failed: %s', err.message) })
   }
 
   private onLeave (from: Address, req: LeaveRequest): void {

@@ -49,20 +49,20 @@
  */
 
 import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
-import { inHalfOpen } from './interval.ts'
 import { Liveness } from './liveness.ts'
 import { RingRequest } from './messages.ts'
 import { PlacementRepair } from './placement.ts'
 import { requireField, RingClient } from './ring-client.ts'
-import { distance, fingerStart, idFromBytes } from './ring-id.ts'
+import { idFromBytes } from './ring-id.ts'
 import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
-import { JOIN_CONFIRM_ROUNDS, PROBE_STEPS, resolveSettings } from './settings.ts'
+import { JOIN_CONFIRM_ROUNDS, resolveSettings } from './settings.ts'
 import { Stabilizer } from './stabilizer.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
-import type { RingResponse, StabilizeResponse, LeaveRequest } from './messages.ts'
+import type { RingResponse, LeaveRequest } from './messages.ts'
 import type { RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
@@ -94,11 +94,11 @@ export class RingNode {
   private readonly forwarder: Forwarder
   private readonly placement: PlacementRepair
   private readonly stabilizer: Stabilizer
+  private readonly fingerRepair: FingerRepair
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private readonly tasks: Repeating[]
   private application: RingApplication
-  private nextFinger: number
   private lifecycle = new AbortController()
   private serving = false
   private member = false
@@ -137,8 +137,9 @@ export class RingNode {
     }
     this.forwarder = new Forwarder(ctx)
     this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.stabilizer.nudge() } })
+
+    this.fingerRepair = new FingerRepair(ctx, { lookup: (key) => this.lookup(key, { maintenance: true }) })
     this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
-    this.nextFinger = this.settings.topFinger
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
     this.tasks = [
@@ -149,7 +150,7 @@ export class RingNode {
           void this.placement.checkPlacement()
         }
       },
-      { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fixNextFinger() }
+      { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fingerRepair.fixNextFinger() }
     ]
   }
 
@@ -349,6 +350,15 @@ export class RingNode {
     return this.stabilizer.stabilize(options)
   }
 
+  /**
+   * Repairs one finger, walking down from the far side of the ring: one
+   * probe for a live finger, a lookup for a missing or dead one
+   */
+
+  fixNextFinger (): Promise<void> {
+    return this.fingerRepair.fixNextFinger()
+  }
+
   /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
     return this.liveness.isDead(address)
@@ -386,64 +396,6 @@ export class RingNode {
       task.timer?.cancel()
       task.timer = undefined
     }
-  }
-
-  /**
-   * Repairs one finger, walking i downwards from the far side of the ring.
-   * Finger i is the successor of `self + 2^i`. A live finger is checked with
-   * one probe of its predecessor: if that lies past the finger's start, a node
-   * joined in between and takes the finger over. Only a missing or dead finger
-   * costs a full lookup.
-   */
-  async fixNextFinger (): Promise<void> {
-    const succ = this.table.state.successors[0]
-    if (succ == null) {
-      return
-    }
-    const i = this.nextFinger
-    const start = fingerStart(this.self.id, i, this.settings.fingerBits)
-    if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
-      // this and every lower finger start falls before our successor: they are the successor
-      this.table.dropFingersUpTo(i)
-      this.nextFinger = this.settings.topFinger
-      return
-    }
-    this.nextFinger = i - 1
-    let finger = this.table.finger(i)
-    try {
-      if (finger != null && !this.isSuspect(finger.address)) {
-        finger = await this.probeFinger(finger, start)
-      } else {
-        finger = (await this.lookup(start, { maintenance: true })).owner
-      }
-    } catch (err: any) {
-      this.log.trace('finger %d repair failed: %s', i, err.message)
-      return
-    }
-    this.table.setFinger(i, finger)
-  }
-
-  /** Walks back from `finger` while its predecessor still lies past `start` */
-  private async probeFinger (finger: Peer, start: bigint): Promise<Peer> {
-    for (let step = 0; step < PROBE_STEPS; step++) {
-      let res: StabilizeResponse
-      try {
-        const answer = await this.client.direct(finger.address, { type: RingRequest.Type.PROBE })
-        res = requireField(answer.stabilize, 'stabilize')
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        this.fail(finger)
-        return (await this.lookup(start, { maintenance: true })).owner
-      }
-      const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
-      if (pred == null || pred.address === this.self.address || this.isSuspect(pred.address) || inHalfOpen(start, pred.id, finger.id)) {
-        return finger
-      }
-      finger = pred
-    }
-    return finger
   }
 
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */

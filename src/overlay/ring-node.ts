@@ -52,6 +52,7 @@ import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFai
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
 import { Liveness } from './liveness.ts'
+import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
 import { PlacementRepair } from './placement.ts'
 import { requireField, RingClient } from './ring-client.ts'
@@ -64,7 +65,7 @@ import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from '
 import type { RingContext } from './context.ts'
 import type { RingResponse, LeaveRequest } from './messages.ts'
 import type { RoutingState } from './routing-state.ts'
-import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
+import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
 import type { StabilizeOptions } from './stabilizer.ts'
 import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
@@ -73,12 +74,6 @@ export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
 export { FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
-
-interface Repeating {
-  timer?: Timer
-  intervalMs: number
-  run(): Promise<void>
-}
 
 export class RingNode {
   readonly self: Peer
@@ -95,9 +90,9 @@ export class RingNode {
   private readonly placement: PlacementRepair
   private readonly stabilizer: Stabilizer
   private readonly fingerRepair: FingerRepair
+  private readonly maintenance: Maintenance
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
-  private readonly tasks: Repeating[]
   private application: RingApplication
   private lifecycle = new AbortController()
   private serving = false
@@ -142,7 +137,7 @@ export class RingNode {
     this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
-    this.tasks = [
+    this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.member }, [
       {
         intervalMs: this.settings.stabilizeIntervalMs,
         run: async () => {
@@ -151,7 +146,7 @@ export class RingNode {
         }
       },
       { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fingerRepair.fixNextFinger() }
-    ]
+    ])
   }
 
   /** True once the node has joined (or created) a ring, until it stops */
@@ -306,7 +301,7 @@ export class RingNode {
       this.stop()
       return
     }
-    this.stopMaintenance()
+    this.maintenance.stop()
     this.leaving = true
     const pred = this.table.state.predecessor
     const succ = this.table.state.successors[0]
@@ -337,7 +332,7 @@ export class RingNode {
     this.member = false
     this.leaving = false
     this.serving = false
-    this.stopMaintenance()
+    this.maintenance.stop()
     this.lifecycle.abort()
   }
 
@@ -369,33 +364,7 @@ export class RingNode {
   private becomeMember (): void {
     this.member = true
     this.placement.reset()
-    for (const task of this.tasks) {
-      // a random first phase spreads the rounds of nodes that start together
-      this.scheduleTask(task, task.intervalMs * this.random.next())
-    }
-  }
-
-  private scheduleTask (task: Repeating, delayMs: number): void {
-    task.timer = this.clock.setTimer(() => {
-      task.timer = undefined
-      if (!this.member) {
-        return
-      }
-      task.run()
-        .catch(err => { this.log.error('maintenance failed: %s', err.message) })
-        .finally(() => {
-          if (this.member) {
-            this.scheduleTask(task, task.intervalMs * (1 + this.settings.jitter * (this.random.next() - 0.5)))
-          }
-        })
-    }, delayMs)
-  }
-
-  private stopMaintenance (): void {
-    for (const task of this.tasks) {
-      task.timer?.cancel()
-      task.timer = undefined
-    }
+    this.maintenance.start()
   }
 
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
@@ -406,7 +375,7 @@ export class RingNode {
     }
     try {
       this.member = false
-      this.stopMaintenance()
+      this.maintenance.stop()
       await this.join(contacts)
     } catch (err: any) {
       this.log('rejoin failed: %s', err.message)

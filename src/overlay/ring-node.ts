@@ -75,6 +75,17 @@ export { FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS,
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
+/**
+ * Where a node is in its life:
+ * - `stopped`: refuses every request (before `start`, after `stop`)
+ * - `serving`: answers requests but is not a member yet (joining, or
+ * rejoining after it lost its whole routing state)
+ * - `member`: part of the ring, maintenance running
+ * - `leaving`: still a member while it hands over, but no longer answers as
+ * a key's owner (its keys are its successor's now)
+ */
+export type Lifecycle = 'stopped' | 'serving' | 'member' | 'leaving'
+
 export class RingNode {
   readonly self: Peer
   readonly namespace: string
@@ -94,11 +105,9 @@ export class RingNode {
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private application: RingApplication
-  private lifecycle = new AbortController()
-  private serving = false
-  private member = false
-  /** Set while a graceful leave is under way: the node no longer answers as a key's owner */
-  private leaving = false
+  /** Aborted when the node stops: ends its in-flight requests */
+  private lifetime = new AbortController()
+  private phase: Lifecycle = 'stopped'
 
   constructor (components: RingNodeComponents, init: RingNodeInit) {
     this.clock = components.clock
@@ -115,7 +124,7 @@ export class RingNode {
       onNeighboursChanged: init.onNeighboursChanged
     })
     this.liveness = new Liveness(this.clock, this.settings)
-    this.client = new RingClient({ rpc: this.rpc, clock: this.clock, settings: this.settings, liveness: this.liveness, lifetime: () => this.lifecycle.signal })
+    this.client = new RingClient({ rpc: this.rpc, clock: this.clock, settings: this.settings, liveness: this.liveness, lifetime: () => this.lifetime.signal })
     const ctx: RingContext = {
       self: this.self,
       settings: this.settings,
@@ -126,7 +135,7 @@ export class RingNode {
       table: this.table,
       client: this.client,
       application: () => this.application,
-      isMember: () => this.member,
+      isMember: () => this.isMember(),
       bootstrap: () => this.bootstrap(),
       fail: (peer) => { this.fail(peer) }
     }
@@ -137,7 +146,7 @@ export class RingNode {
     this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
-    this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.member }, [
+    this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.isMember() }, [
       {
         intervalMs: this.settings.stabilizeIntervalMs,
         run: async () => {
@@ -151,7 +160,7 @@ export class RingNode {
 
   /** True once the node has joined (or created) a ring, until it stops */
   get joined (): boolean {
-    return this.member
+    return this.isMember()
   }
 
   /** The routing state, read-only (the routing table is its only writer) */
@@ -178,11 +187,11 @@ export class RingNode {
 
   /** Starts answering requests (a joining node must, before it is a member) */
   start (): void {
-    if (this.serving) {
+    if (this.phase !== 'stopped') {
       return
     }
-    this.serving = true
-    this.lifecycle = new AbortController()
+    this.phase = 'serving'
+    this.lifetime = new AbortController()
     this.rpc.handle(async (from, req) => this.onRequest(from, req))
   }
 
@@ -200,7 +209,7 @@ export class RingNode {
    * or a snapshot without successors, is refused with `InvalidParametersError`.
    */
   resume (snapshot: RoutingSnapshot): void {
-    if (this.member) {
+    if (this.isMember()) {
       throw new InvalidParametersError('already a ring member')
     }
     const successors = snapshot.successors.filter(p => p.address !== this.self.address)
@@ -278,7 +287,7 @@ export class RingNode {
    * Finds the owner (successor) of `key`, carrying `options.app` to it
    */
   async lookup (key: bigint, options: LookupOptions = {}): Promise<LookupResult> {
-    if (!this.member) {
+    if (!this.isMember()) {
       throw new NotMemberError('not a ring member')
     }
     const req = this.forwarder.request(key, options)
@@ -297,12 +306,12 @@ export class RingNode {
    * gets what we were home for, then the node stops
    */
   async leave (): Promise<void> {
-    if (!this.member) {
+    if (!this.isMember()) {
       this.stop()
       return
     }
     this.maintenance.stop()
-    this.leaving = true
+    this.phase = 'leaving'
     const pred = this.table.state.predecessor
     const succ = this.table.state.successors[0]
     const notices: Array<Promise<unknown>> = []
@@ -329,11 +338,9 @@ export class RingNode {
 
   /** Stops at once: timers cancelled, in-flight work aborted, requests refused */
   stop (): void {
-    this.member = false
-    this.leaving = false
-    this.serving = false
+    this.phase = 'stopped'
     this.maintenance.stop()
-    this.lifecycle.abort()
+    this.lifetime.abort()
   }
 
   /**
@@ -354,6 +361,10 @@ export class RingNode {
     return this.fingerRepair.fixNextFinger()
   }
 
+  private isMember (): boolean {
+    return this.phase === 'member' || this.phase === 'leaving'
+  }
+
   /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
     return this.liveness.isDead(address)
@@ -362,7 +373,7 @@ export class RingNode {
   // ---- maintenance -------------------------------------------------------
 
   private becomeMember (): void {
-    this.member = true
+    this.phase = 'member'
     this.placement.reset()
     this.maintenance.start()
   }
@@ -374,12 +385,12 @@ export class RingNode {
       return
     }
     try {
-      this.member = false
+      this.phase = 'serving'
       this.maintenance.stop()
       await this.join(contacts)
     } catch (err: any) {
       this.log('rejoin failed: %s', err.message)
-      if (!this.member && this.serving) {
+      if (this.phase === 'serving') {
         // stay reachable and keep trying on the next round
         this.becomeMember()
       }
@@ -396,7 +407,7 @@ export class RingNode {
 
   private async onRequest (from: Address, req: RingRequest): Promise<RingResponse> {
     try {
-      if (!this.serving) {
+      if (this.phase === 'stopped') {
         throw new NotMemberError('node stopped')
       }
       if (req.namespace !== this.namespace) {
@@ -406,7 +417,7 @@ export class RingNode {
       this.liveness.requestFrom(from)
       switch (req.type) {
         case RingRequest.Type.ROUTE: {
-          if (this.leaving) {
+          if (this.phase === 'leaving') {
             // our keys are our successor's now: the sender routes around us
             throw new NotMemberError('node is leaving')
           }
@@ -414,7 +425,7 @@ export class RingNode {
           if (r.origin != null) {
             this.placement.adoptSkipped(peerFromWire(r.origin))
           }
-          return ok({ route: await this.forwarder.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
+          return ok({ route: await this.forwarder.forward(idFromBytes(r.key), r, this.lifetime.signal) })
         }
         case RingRequest.Type.STABILIZE:
           return ok({ stabilize: this.stabilizer.onStabilize(from, requireField(req.stabilize, 'stabilize')) })

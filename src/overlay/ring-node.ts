@@ -51,19 +51,20 @@
 import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
+import { isDeferred, ringHandlers } from './handlers.ts'
 import { Liveness } from './liveness.ts'
 import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
 import { PlacementRepair } from './placement.ts'
 import { requireField, RingClient } from './ring-client.ts'
-import { idFromBytes } from './ring-id.ts'
 import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
 import { JOIN_CONFIRM_ROUNDS, resolveSettings } from './settings.ts'
 import { Stabilizer } from './stabilizer.ts'
-import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
+import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
-import type { RingResponse, LeaveRequest } from './messages.ts'
+import type { RingHandler } from './handlers.ts'
+import type { RingResponse } from './messages.ts'
 import type { RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
@@ -102,6 +103,7 @@ export class RingNode {
   private readonly stabilizer: Stabilizer
   private readonly fingerRepair: FingerRepair
   private readonly maintenance: Maintenance
+  private readonly handlers: Partial<Record<RingRequest.Type, RingHandler>>
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private application: RingApplication
@@ -146,6 +148,13 @@ export class RingNode {
     this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
+    this.handlers = ringHandlers(ctx, {
+      forwarder: this.forwarder,
+      stabilizer: this.stabilizer,
+      placement: this.placement,
+      leaving: () => this.phase === 'leaving',
+      lifetime: () => this.lifetime.signal
+    })
     this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.isMember() }, [
       {
         intervalMs: this.settings.stabilizeIntervalMs,
@@ -415,58 +424,16 @@ export class RingNode {
       }
       // any request proves its sender alive
       this.liveness.requestFrom(from)
-      switch (req.type) {
-        case RingRequest.Type.ROUTE: {
-          if (this.phase === 'leaving') {
-            // our keys are our successor's now: the sender routes around us
-            throw new NotMemberError('node is leaving')
-          }
-          const r = requireField(req.route, 'route')
-          if (r.origin != null) {
-            this.placement.adoptSkipped(peerFromWire(r.origin))
-          }
-          return ok({ route: await this.forwarder.forward(idFromBytes(r.key), r, this.lifetime.signal) })
-        }
-        case RingRequest.Type.STABILIZE:
-          return ok({ stabilize: this.stabilizer.onStabilize(from, requireField(req.stabilize, 'stabilize')) })
-        case RingRequest.Type.LEAVE:
-          this.onLeave(from, requireField(req.leave, 'leave'))
-          return ok({})
-        case RingRequest.Type.PROBE:
-          return ok({ stabilize: { predecessor: this.table.state.predecessor != null ? peerToWire(this.table.state.predecessor) : undefined, successors: [], fingers: [] } })
-        case RingRequest.Type.NUDGE:
-          this.stabilizer.nudge()
-          return ok({})
-        case RingRequest.Type.APP: {
-          const app = requireField(req.app, 'app')
-          return ok({ app: await this.application.message?.(from, app.payload) })
-        }
-        default:
-          throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
+      const handler = this.handlers[req.type]
+      if (handler == null) {
+        throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
       }
+      const outcome = handler(from, req)
+      return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
     } catch (err: any) {
       // a request cut short by our own shutdown is refused like any request to a stopped node
       const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
       return { error: code, message: err.message ?? String(err) }
     }
   }
-
-  private onLeave (from: Address, req: LeaveRequest): void {
-    const leaving = peerFromWire(req.sender)
-    if (leaving.address !== from) {
-      throw new InvalidMessageError('leave sender must be the requesting peer')
-    }
-    const successors = peersFromWire(req.successors, MAX_PEERS_PER_MESSAGE)
-    const replacement = req.predecessor != null ? peerFromWire(req.predecessor) : undefined
-    this.liveness.markLeft(leaving.address)
-    this.table.takeLeave(leaving, replacement, successors)
-    if (req.app != null) {
-      this.application.receiveHandover?.(leaving, req.app)
-    }
-    this.table.reportChange({ added: [], removed: [leaving] })
-  }
-}
-
-function ok (res: Partial<RingResponse>): RingResponse {
-  return { error: 0, message: '', ...res }
 }

@@ -50,16 +50,21 @@ export interface RingHandlersInit {
 export function ringHandlers (ctx: RingContext, init: RingHandlersInit): Partial<Record<RingRequest.Type, RingHandler>> {
   const { forwarder, stabilizer, placement } = init
   return {
-    [RingRequest.Type.ROUTE]: (_from, req) => {
+    [RingRequest.Type.ROUTE]: (from, req) => {
       if (init.leaving()) {
         // our keys are our successor's now: the sender routes around us
         throw new NotMemberError('node is leaving')
       }
       const r = requireField(req.route, 'route')
-      if (r.origin != null) {
-        placement.adoptSkipped(peerFromWire(r.origin))
+      const answer = (route: RouteResponse): RingResponse => ok({ route })
+      const origin = r.origin != null ? peerFromWire(r.origin) : undefined
+      if (origin != null && placement.skips(origin)) {
+        // the walk ends at the node that skips the origin: adopt it (once checked) before routing,
+        // so the answer names it as the owner of its own id
+        const signal = init.lifetime()
+        return { later: placement.adoptSkipped(origin, from, signal).then(async () => forwarder.forward(idFromBytes(r.key), r, signal)), answer }
       }
-      return { later: forwarder.forward(idFromBytes(r.key), r, init.lifetime()), answer: (route: RouteResponse) => ok({ route }) }
+      return { later: forwarder.forward(idFromBytes(r.key), r, init.lifetime()), answer }
     },
     [RingRequest.Type.STABILIZE]: (from, req) => ok({ stabilize: stabilizer.onStabilize(from, requireField(req.stabilize, 'stabilize')) }),
     [RingRequest.Type.LEAVE]: (from, req) => {

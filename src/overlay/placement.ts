@@ -149,18 +149,39 @@ export class PlacementRepair {
 
   /**
    * `origin` (a member looking up its own id) lies between us and our
-   * successor: our successor pointer skips it, so it is our successor now. It
-   * sent the request moments ago, so it is alive; our next stabilize tells it
-   * we precede it (nudged, so that this happens now rather than next round).
+   * successor: our successor pointer skips it, so it is our successor now.
+   * When `from` is the origin it sent the request moments ago, so it is
+   * alive; a request passed on by another node names a third party, which
+   * is believed only once it answers a probe of ours. Our next stabilize tells
+   * it we precede it (nudged, so that this happens now rather than next round).
    */
-  adoptSkipped (origin: Peer): void {
-    const succ = this.table.state.successors[0]
-    if (succ == null || origin.address === this.self.address || this.liveness.isDead(origin.address) || !inOpen(origin.id, this.self.id, succ.id)) {
+  async adoptSkipped (origin: Peer, from: Address, signal?: AbortSignal): Promise<void> {
+    if (!this.skips(origin)) {
       return
+    }
+    if (origin.address !== from) {
+      // a claim about a third party is believed only once that party confirms it: a ROUTE naming
+      // a dead or made-up origin just past us would otherwise take over our successor's keys.
+      // One probe, and only when an adoption is due (rare: a settled ring has no orphans)
+      try {
+        requireField((await this.client.direct(origin.address, { type: RingRequest.Type.PROBE }, signal)).stabilize, 'stabilize')
+      } catch {
+        return
+      }
+      // our view may have moved on while we waited
+      if (!this.skips(origin)) {
+        return
+      }
     }
     this.table.replaceSuccessors([origin, ...this.table.state.successors])
     this.adopted.set(origin.address, { peer: origin, at: this.clock.now() })
     this.nudge()
+  }
+
+  /** Whether our successor pointer skips `origin`: it lies between us and our successor */
+  skips (origin: Peer): boolean {
+    const succ = this.table.state.successors[0]
+    return succ != null && origin.address !== this.self.address && !this.liveness.isDead(origin.address) && inOpen(origin.id, this.self.id, succ.id)
   }
 
   /**

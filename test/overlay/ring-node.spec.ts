@@ -497,6 +497,51 @@ describe('RingNode (simulated network, virtual time)', function () {
     })
   })
 
+  describe('a ROUTE that names a third party as its origin', () => {
+    it('does not make the target adopt a made-up origin just past it, and lookups still reach the true successor', async () => {
+      ring = new SimRing({ seed: 'fake-origin' })
+      await ring.build(addresses(12))
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      const target = ring.members()[4]
+      const trueSuccessor = ring.successorOf(target)
+      expect(target.successors[0]?.address).to.equal(trueSuccessor.self.address)
+      // one hostile request naming a ghost at target.id + 1: a crashed node, whose requests time out
+      const ghostNode = ring.add('ghost', target.self.id + 1n)
+      ghostNode.start()
+      ring.crash(ghostNode)
+      const ghost = ghostNode.self
+      const res = await ring.settle(ring.rawRpc('mallory').request(target.self.address, {
+        type: RingRequest.Type.ROUTE,
+        namespace: '',
+        route: { key: idToBytes(ghost.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(ghost) }
+      }, { timeout: 5_000 }))
+      expect(res.route?.owner?.address).to.equal(trueSuccessor.self.address)
+      expect(target.successors[0]?.address).to.equal(trueSuccessor.self.address)
+      expect(target.successors.map(p => p.address)).to.not.include('ghost')
+      for (const asker of ring.members().slice(0, 3)) {
+        const res = await ring.settle(asker.lookup(ghost.id + 1n))
+        expect(res.owner.address).to.equal(trueSuccessor.self.address)
+      }
+    })
+
+    it('adopts a third-party origin that answers the target\'s probe', async () => {
+      ring = new SimRing({ seed: 'fake-origin' })
+      await ring.build(addresses(12))
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      const target = ring.members()[4]
+      // a live node placed just past the target that nobody knows yet
+      const newcomer = ring.add('newcomer', target.self.id + 1n)
+      newcomer.start()
+      const res = await ring.settle(ring.rawRpc('relayer').request(target.self.address, {
+        type: RingRequest.Type.ROUTE,
+        namespace: '',
+        route: { key: idToBytes(newcomer.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(newcomer.self) }
+      }, { timeout: 5_000 }))
+      expect(res.route?.owner?.address).to.equal('newcomer')
+      expect(target.successors[0]?.address).to.equal('newcomer')
+    })
+  })
+
   describe('a stretch of members skipped by the ring', () => {
     /**
      * The state a burst of concurrent joins can leave behind: `count`

@@ -29,7 +29,7 @@ import { HopLimitError, LookupFailedError } from './errors.ts'
 import { RingRequest } from './messages.ts'
 import { requireField } from './ring-client.ts'
 import { distance, idToBytes, RING_BITS } from './ring-id.ts'
-import { MAX_CANDIDATES, route } from './route.ts'
+import { route } from './route.ts'
 import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
 import { peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
@@ -91,7 +91,7 @@ export class Forwarder {
     let lastError: Error | undefined
     let deadCandidates = 0
     for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.table.state, key, avoid, req.final, MAX_CANDIDATES, gone)
+      const decision = route(this.table.state, key, { suspects: avoid, gone, final: req.final })
       if (decision.type === 'deliver') {
         const app = req.app != null ? await this.ctx.application().deliver?.(key, req.app, this.self.address) : undefined
         return { owner: peerToWire(this.self), hops: req.hops, app }

@@ -65,7 +65,6 @@ import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { RingHandler } from './handlers.ts'
 import type { RingResponse } from './messages.ts'
-import type { RoutingState } from './routing-state.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
 import type { StabilizeOptions } from './stabilizer.ts'
@@ -172,9 +171,9 @@ export class RingNode {
     return this.isMember()
   }
 
-  /** The routing state, read-only (the routing table is its only writer) */
-  get state (): Readonly<RoutingState> {
-    return this.table.state
+  /** How many successors the node keeps */
+  get successorListSize (): number {
+    return this.settings.successorListSize
   }
 
   get predecessor (): Peer | undefined {

@@ -1,51 +1,23 @@
 /**
- * RingNode: one member of a Chord ring — the async shell around the pure
- * routing state and `route()`.
+ * RingNode: one member of a Chord ring — a facade that wires the parts and
+ * owns the node's lifecycle (`Lifecycle`). Each part has its own theory of
+ * operation:
+ * - `RoutingTable` (routing-table.ts): the only writer of the routing state;
+ * - `Liveness` (liveness.ts): dead and silent peers, the RTT estimate;
+ * - `RingClient` (ring-client.ts): every request the node sends;
+ * - `Forwarder` (forwarder.ts): recursive lookups, hop allowances;
+ * - `Stabilizer` (stabilizer.ts): successor and predecessor pointers;
+ * - `FingerRepair` (fingers.ts), `PlacementRepair` (placement.ts);
+ * - `Maintenance` (maintenance.ts): the repeating tasks on the `Clock`;
+ * - `ringHandlers` (handlers.ts): the answer to each request type.
  *
- * Theory of operation:
- * - Join: ask any member to route our own id; the answer is our successor.
- * Stabilize rounds with it (each doubles as Chord's notify) make us its
- * predecessor and give us its successor list and fingers as a first guess;
- * the node counts as a member once the successor names us its predecessor.
- * - Maintenance runs on the injected `Clock`, jittered, and never overlaps
- * itself: each task schedules its next run only when the current run ends.
- * Stabilize keeps successors and predecessor right. A predecessor that has
- * not stabilized with us for `predecessorTimeoutMs` is dropped (its rounds
- * are the heartbeat, so this costs no messages); a notify from a node behind
- * our predecessor makes us probe the predecessor at once. A node whose
- * predecessor is replaced by a newcomer nudges the old one to stabilize now,
- * so corrections after a burst of joins cascade at network speed.
- * - Fix-fingers checks one finger per round, farthest first, down to the
- * successor: one probe of the finger's predecessor for a live finger, a
- * lookup only for a missing or dead one. Fingers have base 2^fingerBits.
- * - Lookups are recursive: each hop runs `route()`, forwards, and waits for
- * the answer, which returns along the path. A forwarded request carries the
- * time left (`budgetMs`), so deadlines shrink hop by hop. The requester gives
- * each attempt an allowance sized from the measured round-trip time and the
- * hops still to go, and keeps the rest for retries; a hop on the way keeps
- * only a round trip to report a failure back, so a long path does not
- * reach its last hops with its budget spent. A hop not
- * heard from recently is probed first, so a crashed finger costs one short
- * probe rather than a long wait; a forward whose answer is late gets its
- * hop probed too, so a hop that crashed since we last heard from it does
- * not hold the lookup for the whole wait. A peer that misses a probe is
- * "silent": lookups route around it as a next hop (a silent successor's
- * keys go to the next successor) while a second probe settles it — it
- * answers and is back, or it is dead. A silent predecessor hands us its
- * keys only once dead or after a second missed probe: one lost message must
- * not make us answer for keys that are not ours. Without this, each lookup
- * through a crashed neighbour paid the probe again until stabilize noticed,
- * and the nested budgets upstream ran out. Hops that fail a lookup
- * are skipped for its retries only: a downstream failure says little about
- * the next hop, and blaming it globally would cascade up the path. Only
- * direct evidence (a peer unreachable, or silent to direct requests twice)
- * marks it dead.
- * - Crash tolerance comes from the successor list: when the first successor
- * stops answering, the next one takes over; a node that lost all of them
- * falls back on its fingers, then its predecessor, then the bootstrap list.
- * - Graceful leave: the node stops answering as owner, tells the predecessor
- * our successor list and the successor our predecessor, and hands the
- * application state we were home for to the successor.
+ * Lifecycle: join asks any member to route our own id; the answer is our
+ * successor. Stabilize rounds with it (each doubles as Chord's notify) make
+ * us its predecessor and give us its successor list and fingers as a first
+ * guess; the node counts as a member once the successor names us its
+ * predecessor. A graceful leave stops answering as owner, tells the
+ * predecessor our successor list and the successor our predecessor, and
+ * hands the application state we were home for to the successor.
  */
 
 import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'

@@ -798,12 +798,3 @@ async function waitForClose (stream: Stream, signal: AbortSignal): Promise<void>
     stream.addEventListener('close', () => { resolve() }, { once: true })
   }), signal)
 }
-
-/** The peer id of an address, or undefined if it is not one */
-export function peerIdOf (address: Address): PeerId | undefined {
-  try {
-    return peerIdFromString(address)
-  } catch {
-    return undefined
-  }
-}

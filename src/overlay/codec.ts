@@ -7,8 +7,7 @@
 
 import { InvalidMessageError } from './errors.ts'
 import { RingRequest, RingResponse } from './messages.ts'
-import { MAX_PEERS_PER_MESSAGE } from './ring-node.ts'
-import { MAX_HINTS } from './wire.ts'
+import { MAX_HINTS, MAX_PEERS_PER_MESSAGE } from './wire.ts'
 
 const PEER_LIMITS = { hints: MAX_HINTS }
 

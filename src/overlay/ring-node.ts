@@ -1,373 +1,164 @@
 /**
- * RingNode: one member of a Chord ring — the async shell around the pure
- * routing state and `route()`.
+ * RingNode: one member of a Chord ring — a facade that wires the parts and
+ * owns the node's lifecycle (`Lifecycle`). Each part has its own theory of
+ * operation:
+ * - `RoutingTable` (routing-table.ts): the only writer of the routing state;
+ * - `Liveness` (liveness.ts): dead and silent peers, the RTT estimate;
+ * - `RingClient` (ring-client.ts): every request the node sends;
+ * - `Forwarder` (forwarder.ts): recursive lookups, hop allowances;
+ * - `Stabilizer` (stabilizer.ts): successor and predecessor pointers;
+ * - `FingerRepair` (fingers.ts), `PlacementRepair` (placement.ts);
+ * - `Maintenance` (maintenance.ts): the repeating tasks on the `Clock`;
+ * - `ringHandlers` (handlers.ts): the answer to each request type.
  *
- * Theory of operation:
- * - Join: ask any member to route our own id; the answer is our successor.
- * Stabilize rounds with it (each doubles as Chord's notify) make us its
- * predecessor and give us its successor list and fingers as a first guess;
- * the node counts as a member once the successor names us its predecessor.
- * - Maintenance runs on the injected `Clock`, jittered, and never overlaps
- * itself: each task schedules its next run only when the current run ends.
- * Stabilize keeps successors and predecessor right. A predecessor that has
- * not stabilized with us for `predecessorTimeoutMs` is dropped (its rounds
- * are the heartbeat, so this costs no messages); a notify from a node behind
- * our predecessor makes us probe the predecessor at once. A node whose
- * predecessor is replaced by a newcomer nudges the old one to stabilize now,
- * so corrections after a burst of joins cascade at network speed.
- * - Fix-fingers checks one finger per round, farthest first, down to the
- * successor: one probe of the finger's predecessor for a live finger, a
- * lookup only for a missing or dead one. Fingers have base 2^fingerBits.
- * - Lookups are recursive: each hop runs `route()`, forwards, and waits for
- * the answer, which returns along the path. A forwarded request carries the
- * time left (`budgetMs`), so deadlines shrink hop by hop. The requester gives
- * each attempt an allowance sized from the measured round-trip time and the
- * hops still to go, and keeps the rest for retries; a hop on the way keeps
- * only a round trip to report a failure back, so a long path does not
- * reach its last hops with its budget spent. A hop not
- * heard from recently is probed first, so a crashed finger costs one short
- * probe rather than a long wait; a forward whose answer is late gets its
- * hop probed too, so a hop that crashed since we last heard from it does
- * not hold the lookup for the whole wait. A peer that misses a probe is
- * "silent": lookups route around it as a next hop (a silent successor's
- * keys go to the next successor) while a second probe settles it — it
- * answers and is back, or it is dead. A silent predecessor hands us its
- * keys only once dead or after a second missed probe: one lost message must
- * not make us answer for keys that are not ours. Without this, each lookup
- * through a crashed neighbour paid the probe again until stabilize noticed,
- * and the nested budgets upstream ran out. Hops that fail a lookup
- * are skipped for its retries only: a downstream failure says little about
- * the next hop, and blaming it globally would cascade up the path. Only
- * direct evidence (a peer unreachable, or silent to direct requests twice)
- * marks it dead.
- * - Crash tolerance comes from the successor list: when the first successor
- * stops answering, the next one takes over; a node that lost all of them
- * falls back on its fingers, then its predecessor, then the bootstrap list.
- * - Graceful leave: the node stops answering as owner, tells the predecessor
- * our successor list and the successor our predecessor, and hands the
- * application state we were home for to the successor.
+ * Lifecycle: join asks any member to route our own id; the answer is our
+ * successor. Stabilize rounds with it (each doubles as Chord's notify) make
+ * us its predecessor and give us its successor list and fingers as a first
+ * guess; the node counts as a member once the successor names us its
+ * predecessor. A graceful leave stops answering as owner, tells the
+ * predecessor our successor list and the successor our predecessor, and
+ * hands the application state we were home for to the successor.
  */
 
-import { codeOf, ErrorCode, errorFromCode, HopLimitError, InvalidMessageError, InvalidParametersError, JoinFailedError, LookupFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
-import { inHalfOpen, inOpen } from './interval.ts'
+import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { FingerRepair } from './fingers.ts'
+import { Forwarder } from './forwarder.ts'
+import { isDeferred, ringHandlers } from './handlers.ts'
+import { Liveness } from './liveness.ts'
+import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
-import { compareIds, distance, fingerCount, fingerIndexAtMost, fingerStart, idFromBytes, idToBytes, RING_BITS } from './ring-id.ts'
-import { MAX_CANDIDATES, route } from './route.ts'
-import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
+import { PlacementRepair } from './placement.ts'
+import { requireField, RingClient } from './ring-client.ts'
+import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
-import { peerFromWire, peersFromWire, peerToWire } from './wire.ts'
-import type { RingResponse, RouteRequest, RouteResponse, StabilizeRequest, StabilizeResponse, LeaveRequest } from './messages.ts'
-import type { SuspectSet } from './route.ts'
-import type { PeersChange, RoutingState } from './routing-state.ts'
-import type { Address, Clock, Log, Peer, Random, Rpc, Timer } from './seams.ts'
+import { JOIN_CONFIRM_ROUNDS, resolveSettings } from './settings.ts'
+import { Stabilizer } from './stabilizer.ts'
+import { peerFromWire, peerToWire } from './wire.ts'
+import type { RingContext } from './context.ts'
+import type { RingHandler } from './handlers.ts'
+import type { RingResponse } from './messages.ts'
+import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
+import type { RingNodeInit, RingSettings } from './settings.ts'
+import type { StabilizeOptions } from './stabilizer.ts'
+import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
-/** Bits of the key each finger level resolves: fingers have base 2^bits (k-ary Chord) */
-export const FINGER_BITS = 2
-/** Successors kept for crash tolerance */
-export const SUCCESSOR_LIST_SIZE = 8
-/** Time between stabilize rounds, ms */
-export const STABILIZE_INTERVAL_MS = 5_000
-/** Time between finger repairs, ms */
-export const FIX_FINGERS_INTERVAL_MS = 5_000
-/** Maintenance periods vary by ± half this fraction, so nodes do not fall into lock-step */
-export const MAINTENANCE_JITTER = 0.2
-/**
- * Upper bound of the wait per hop, and the deadline of direct requests
- * (stabilize, probes) is twice this, ms
- */
-export const HOP_TIMEOUT_MS = 500
-/** Wait per remaining hop of a forwarded request, in measured round-trip times */
-export const HOP_WAIT_RTTS = 4
-/**
- * A peer not heard from for this long is probed (one round trip, short
- * deadline) before a lookup is forwarded through it, ms
- */
-export const FRESH_CONTACT_MS = 3_000
-/** Deadline of that probe, in measured round-trip times */
-const PROBE_WAIT_RTTS = 4
-/**
- * A forwarded request not answered within this fraction of its hop
- * allowance gets its next hop probed (the allowance is several times the
- * path's expected time)
- */
-const WATCH_FRACTION = 0.3
-/** Round-trip estimate before anything was measured, ms */
-const INITIAL_RTT_MS = 150
-/** Weight of a new round-trip sample in the running estimate */
-const RTT_SMOOTHING = 0.1
-/** Time budget of a lookup from its origin, ms */
-export const LOOKUP_TIMEOUT_MS = 10_000
-/** Hops a routed request may take before it fails with `HopLimitError` */
-export const MAX_HOPS = 48
-/** Next-hop attempts at one node before it gives up with `LookupFailedError` */
-export const MAX_HOP_ATTEMPTS = 4
-/** How long a peer that failed to answer is avoided, ms */
-export const SUSPECT_TIMEOUT_MS = 30_000
-/**
- * Fraction of the remaining budget a node keeps when it forwards: for retries
- * at the requester, to report a failure back at a hop on the way (at most a
- * round trip there)
- */
-export const RETRY_RESERVE = 0.15
-/** Longest peer list accepted in one message */
-export const MAX_PEERS_PER_MESSAGE = 64
-
-/** Stabilize rounds a joining node runs to be taken as its successor's predecessor */
-const JOIN_CONFIRM_ROUNDS = 3
-/** Stabilize rounds a member may go without a predecessor before it checks its place in the ring */
-const ORPHAN_GRACE_ROUNDS = 1
-/**
- * Stabilize rounds without word from our predecessor after which we check our
- * place in the ring (a live predecessor that still points at us stabilizes
- * with us every round; it is dropped after `predecessorTimeoutMs`)
- */
-const QUIET_PREDECESSOR_ROUNDS = 2
-/** Stabilize rounds between two placement checks of a member */
-const PLACEMENT_CHECK_ROUNDS = 2
-/**
- * Stabilize rounds between the placement checks every member makes even when
- * its neighbourhood looks right: a ring whose successor pointers wind around
- * it twice looks right locally everywhere, and only a lookup from elsewhere
- * shows it (Chord paper, §4 "loopy" rings). One lookup per member every two
- * minutes at the default round.
- */
-export const PLACEMENT_CHECK_PERIOD_ROUNDS = 24
-/** Nudges closer together than this are folded into one stabilize round, ms */
-const NUDGE_INTERVAL_MS = 500
-/** Predecessor probes one finger repair may walk back before settling */
-const PROBE_STEPS = 3
-/** Smallest wait per hop, whatever the measured round-trip time, ms */
-const MIN_HOP_WAIT_MS = 100
-/** Below this, a forwarded request cannot complete a single round trip, ms */
-const MIN_HOP_BUDGET_MS = 50
-
-export interface RingNodeComponents {
-  clock: Clock
-  random: Random
-  rpc: Rpc<RingRequest, RingResponse>
-  log?: Log
-}
-
-export interface RingNodeInit {
-  /** This node's ring position and address */
-  self: Peer
-  /**
-   * Rings of different namespaces never mix: requests for another namespace
-   * are refused with `WrongNamespaceError`
-   *
-   * @default ''
-   */
-  namespace?: string
-  /** @default SUCCESSOR_LIST_SIZE (8) */
-  successorListSize?: number
-  /**
-   * Fingers have base 2^fingerBits: 1 is classic Chord (log2 N fingers, ½·log2 N
-   * hops), 2 halves the hops for three times the fingers
-   *
-   * @default FINGER_BITS (2)
-   */
-  fingerBits?: number
-  /** @default STABILIZE_INTERVAL_MS (5 s) */
-  stabilizeIntervalMs?: number
-  /** @default FIX_FINGERS_INTERVAL_MS (5 s) */
-  fixFingersIntervalMs?: number
-  /**
-   * A predecessor that has not stabilized with us for this long is dropped
-   *
-   * @default 3 × stabilizeIntervalMs
-   */
-  predecessorTimeoutMs?: number
-  /** @default HOP_TIMEOUT_MS (500 ms) */
-  hopTimeoutMs?: number
-  /** @default LOOKUP_TIMEOUT_MS (10 s) */
-  lookupTimeoutMs?: number
-  /** @default MAX_HOPS (48) */
-  maxHops?: number
-  /** @default SUSPECT_TIMEOUT_MS (30 s) */
-  suspectTimeoutMs?: number
-  /** @default MAINTENANCE_JITTER (0.2) */
-  jitter?: number
-  /**
-   * A member without a predecessor for a while looks up its own id from
-   * elsewhere in the ring so that the node skipping it adopts it (see
-   * `checkPlacement`). Switch it off only to measure what it buys.
-   *
-   * @default true
-   */
-  placementChecks?: boolean
-  /** What the node does as home of a key; may also be set later with `setApplication` */
-  application?: RingApplication
-  /**
-   * Addresses of members to rejoin through when the node has lost every
-   * successor, finger and predecessor (e.g. a relay's live member list)
-   */
-  bootstrap?(): Address[]
-  /** Peers entered or left the routing state: the connections worth keeping changed */
-  onNeighboursChanged?(change: PeersChange): void
-}
+export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
+export { FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
+export type { RingNodeInit } from './settings.ts'
+export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
 /**
- * The application riding on the ring (the CDN's holder directory). Every
- * hook is optional.
+ * Where a node is in its life:
+ * - `stopped`: refuses every request (before `start`, after `stop`)
+ * - `serving`: answers requests but is not a member yet (joining, or
+ * rejoining after it lost its whole routing state)
+ * - `member`: part of the ring, maintenance running
+ * - `leaving`: still a member while it hands over, but no longer answers as
+ * a key's owner (its keys are its successor's now)
  */
-export interface RingApplication {
-  /** This node owns `key`: answer the payload a lookup carried to it */
-  deliver?(key: bigint, payload: Uint8Array, from: Address): Promise<Uint8Array<ArrayBuffer> | undefined>
-  /** A direct (not routed) message from another node */
-  message?(from: Address, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer> | undefined>
-  /** Leaving gracefully: the state to hand to the successor, which becomes home for our keys */
-  handoverOnLeave?(): Uint8Array<ArrayBuffer> | undefined
-  /** A leaving predecessor handed its state to us */
-  receiveHandover?(from: Peer, payload: Uint8Array): void
-  /**
-   * The predecessor changed. When a node joined between the old predecessor
-   * and us, keys in `(previous, current]` now belong to it
-   */
-  predecessorChanged?(previous: Peer | undefined, current: Peer | undefined): void
-}
-
-/** A node's routing state as `RingNode.resume` takes it */
-export interface RoutingSnapshot {
-  predecessor?: Peer
-  /** Nearest first; at least one */
-  successors: Peer[]
-  /** Finger `index` is the successor of `fingerStart(self, index, fingerBits)` */
-  fingers?: Array<{ index: number, peer: Peer }>
-}
-
-export interface LookupOptions {
-  /** Payload delivered to the key's owner's application */
-  app?: Uint8Array<ArrayBuffer>
-  /** Ring upkeep rather than an application lookup (metered apart) */
-  maintenance?: boolean
-  /** @default the node's lookupTimeoutMs */
-  timeout?: number
-  signal?: AbortSignal
-}
-
-export interface LookupResult {
-  owner: Peer
-  hops: number
-  /** The owner application's answer to `options.app` */
-  app?: Uint8Array<ArrayBuffer>
-}
-
-interface Repeating {
-  timer?: Timer
-  intervalMs: number
-  run(): Promise<void>
-}
+export type Lifecycle = 'stopped' | 'serving' | 'member' | 'leaving'
 
 export class RingNode {
   readonly self: Peer
   readonly namespace: string
-  readonly state: RoutingState
 
+  private readonly settings: RingSettings
   private readonly clock: Clock
   private readonly random: Random
   private readonly rpc: Rpc<RingRequest, RingResponse>
   private readonly log: Log
-  private readonly hopTimeoutMs: number
-  /** Smoothed round-trip time of direct requests, ms: the unit of every hop wait */
-  private rtt = INITIAL_RTT_MS
-  /** When each peer last answered us or sent us a request */
-  private readonly heardFrom = new Map<Address, number>()
-  private readonly lookupTimeoutMs: number
-  private readonly maxHops: number
-  private readonly suspectTimeoutMs: number
-  private readonly predecessorTimeoutMs: number
-  private readonly stabilizeIntervalMs: number
-  private readonly placementChecks: boolean
-  private readonly jitter: number
-  private readonly fingerBits: number
-  private readonly topFinger: number
+  private readonly liveness: Liveness
+  private readonly client: RingClient
+  private readonly forwarder: Forwarder
+  private readonly placement: PlacementRepair
+  private readonly stabilizer: Stabilizer
+  private readonly fingerRepair: FingerRepair
+  private readonly maintenance: Maintenance
+  private readonly handlers: Partial<Record<RingRequest.Type, RingHandler>>
   private readonly bootstrap: () => Address[]
-  private readonly onNeighboursChanged?: (change: PeersChange) => void
-  /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
-  private readonly dead = new Map<Address, number>()
-  /** Peers that missed one probe, until when: routed around while a second probe checks them */
-  private readonly silent = new Map<Address, number>()
-  private readonly tasks: Repeating[]
+  private readonly table: RoutingTable
   private application: RingApplication
-  private predecessorHeardAt = 0
-  /** Since when this member has had no predecessor (undefined: it has one) */
-  private orphanSince?: number
-  private lastPlacementCheck = -Infinity
-  /** Members adopted through their placement checks lately, with when (see `passOnAdopted`) */
-  private readonly adopted = new Map<Address, { peer: Peer, at: number }>()
-  private checkingPlacement = false
-  private stabilizing = false
-  private checkingPredecessor = false
-  /** Our successor named us as its predecessor in the last stabilize answer */
-  private confirmed = false
-  private lastNudgeAt = -Infinity
-  private nextFinger: number
-  private lifecycle = new AbortController()
-  private serving = false
-  private member = false
-  /** Set while a graceful leave is under way: the node no longer answers as a key's owner */
-  private leaving = false
+  /** Aborted when the node stops: ends its in-flight requests */
+  private lifetime = new AbortController()
+  private phase: Lifecycle = 'stopped'
 
   constructor (components: RingNodeComponents, init: RingNodeInit) {
     this.clock = components.clock
     this.random = components.random
     this.rpc = components.rpc
     this.log = components.log ?? silentLog
-    this.self = init.self
-    this.namespace = init.namespace ?? ''
-    this.state = createRoutingState(init.self, init.successorListSize ?? SUCCESSOR_LIST_SIZE)
-    const stabilizeIntervalMs = init.stabilizeIntervalMs ?? STABILIZE_INTERVAL_MS
-    this.hopTimeoutMs = init.hopTimeoutMs ?? HOP_TIMEOUT_MS
-    this.lookupTimeoutMs = init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS
-    this.maxHops = init.maxHops ?? MAX_HOPS
-    this.suspectTimeoutMs = init.suspectTimeoutMs ?? SUSPECT_TIMEOUT_MS
-    this.predecessorTimeoutMs = init.predecessorTimeoutMs ?? 3 * stabilizeIntervalMs
-    this.stabilizeIntervalMs = stabilizeIntervalMs
-    this.placementChecks = init.placementChecks ?? true
-    this.jitter = init.jitter ?? MAINTENANCE_JITTER
-    this.fingerBits = init.fingerBits ?? FINGER_BITS
-    this.topFinger = fingerCount(this.fingerBits) - 1
-    this.nextFinger = this.topFinger
+    this.settings = resolveSettings(init)
+    this.self = this.settings.self
+    this.namespace = this.settings.namespace
+    this.table = new RoutingTable({
+      clock: this.clock,
+      settings: this.settings,
+      application: () => this.application,
+      onNeighboursChanged: init.onNeighboursChanged
+    })
+    this.liveness = new Liveness(this.clock, this.settings)
+    this.client = new RingClient({ rpc: this.rpc, clock: this.clock, settings: this.settings, liveness: this.liveness, lifetime: () => this.lifetime.signal })
+    const ctx: RingContext = {
+      self: this.self,
+      settings: this.settings,
+      clock: this.clock,
+      random: this.random,
+      log: this.log,
+      liveness: this.liveness,
+      table: this.table,
+      client: this.client,
+      application: () => this.application,
+      isMember: () => this.isMember(),
+      bootstrap: () => this.bootstrap(),
+      fail: (peer) => { this.fail(peer) }
+    }
+    this.forwarder = new Forwarder(ctx)
+    this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.stabilizer.nudge() } })
+
+    this.fingerRepair = new FingerRepair(ctx, { lookup: (key) => this.lookup(key, { maintenance: true }) })
+    this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
     this.bootstrap = init.bootstrap ?? (() => [])
-    this.onNeighboursChanged = init.onNeighboursChanged
     this.application = init.application ?? {}
-    this.tasks = [
+    this.handlers = ringHandlers(ctx, {
+      forwarder: this.forwarder,
+      stabilizer: this.stabilizer,
+      placement: this.placement,
+      leaving: () => this.phase === 'leaving',
+      lifetime: () => this.lifetime.signal
+    })
+    this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.isMember() }, [
       {
-        intervalMs: stabilizeIntervalMs,
+        intervalMs: this.settings.stabilizeIntervalMs,
         run: async () => {
-          await this.stabilize()
-          void this.checkPlacement()
+          await this.stabilizer.stabilize()
+          void this.placement.checkPlacement()
         }
       },
-      { intervalMs: init.fixFingersIntervalMs ?? FIX_FINGERS_INTERVAL_MS, run: async () => this.fixNextFinger() }
-    ]
+      { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fingerRepair.fixNextFinger() }
+    ])
   }
 
   /** True once the node has joined (or created) a ring, until it stops */
   get joined (): boolean {
-    return this.member
+    return this.isMember()
+  }
+
+  /** How many successors the node keeps */
+  get successorListSize (): number {
+    return this.settings.successorListSize
   }
 
   get predecessor (): Peer | undefined {
-    return this.state.predecessor
+    return this.table.predecessor
   }
 
   get successors (): readonly Peer[] {
-    return this.state.successors
+    return this.table.successors
   }
 
   /** Distinct finger peers, nearest first (finger index → peer, duplicates of lower fingers dropped) */
   get fingers (): ReadonlyArray<{ index: number, peer: Peer }> {
-    const seen = new Set<Address>()
-    const out: Array<{ index: number, peer: Peer }> = []
-    for (const index of [...this.state.fingers.keys()].sort((a, b) => a - b)) {
-      const peer = this.state.fingers.get(index)
-      if (peer != null && !seen.has(peer.address)) {
-        seen.add(peer.address)
-        out.push({ index, peer })
-      }
-    }
-    return out
+    return this.table.fingers
   }
 
   setApplication (application: RingApplication): void {
@@ -376,11 +167,11 @@ export class RingNode {
 
   /** Starts answering requests (a joining node must, before it is a member) */
   start (): void {
-    if (this.serving) {
+    if (this.phase !== 'stopped') {
       return
     }
-    this.serving = true
-    this.lifecycle = new AbortController()
+    this.phase = 'serving'
+    this.lifetime = new AbortController()
     this.rpc.handle(async (from, req) => this.onRequest(from, req))
   }
 
@@ -398,7 +189,7 @@ export class RingNode {
    * or a snapshot without successors, is refused with `InvalidParametersError`.
    */
   resume (snapshot: RoutingSnapshot): void {
-    if (this.member) {
+    if (this.isMember()) {
       throw new InvalidParametersError('already a ring member')
     }
     const successors = snapshot.successors.filter(p => p.address !== this.self.address)
@@ -406,19 +197,16 @@ export class RingNode {
       throw new InvalidParametersError('a routing snapshot needs at least one successor other than this node')
     }
     this.start()
-    this.replaceSuccessors(successors)
+    this.table.replaceSuccessors(successors)
     for (const { index, peer } of snapshot.fingers ?? []) {
-      if (Number.isInteger(index) && index >= 0 && index <= this.topFinger) {
-        const { changed, previous } = setFinger(this.state, index, peer)
-        if (changed) {
-          this.reportChange({ added: [peer], removed: previous != null ? [previous] : [] })
-        }
+      if (Number.isInteger(index) && index >= 0 && index <= this.settings.topFinger) {
+        this.table.setFinger(index, peer)
       }
     }
-    this.changePredecessor(snapshot.predecessor)
+    this.table.changePredecessor(snapshot.predecessor)
     // our successor already takes us as its predecessor when the snapshot is right; if not, the
     // first stabilize round says so
-    this.confirmed = true
+    this.stabilizer.confirmed = true
     this.becomeMember()
   }
 
@@ -435,34 +223,34 @@ export class RingNode {
       }
       options.signal?.throwIfAborted()
       try {
-        const res = await this.call(address, {
+        const res = await this.client.call(address, {
           type: RingRequest.Type.ROUTE,
-          route: this.routeRequest(this.self.id, { maintenance: true })
-        }, this.lookupTimeoutMs, options.signal)
+          route: this.forwarder.request(this.self.id, { maintenance: true })
+        }, this.settings.lookupTimeoutMs, options.signal)
         const owner = peerFromWire(requireField(res.route, 'route').owner)
         if (owner.address === this.self.address) {
           // an earlier, interrupted attempt got us adopted already: the ring routes our id to us. Our
           // predecessor stands in as successor if we know no other; stabilize corrects it
-          if (this.state.successors.length === 0 && this.state.predecessor != null) {
-            this.replaceSuccessors([this.state.predecessor])
+          if (this.table.state.successors.length === 0 && this.table.state.predecessor != null) {
+            this.table.replaceSuccessors([this.table.state.predecessor])
           }
-          if (this.state.successors.length > 0) {
+          if (this.table.state.successors.length > 0) {
             this.becomeMember()
             return
           }
           continue
         }
-        this.replaceSuccessors([owner])
+        this.table.replaceSuccessors([owner])
         // a member only once our successor has taken us as its predecessor: until then lookups
         // for our keys would not reach us (bounded: concurrent joiners may keep moving it)
-        for (let round = 0; round < JOIN_CONFIRM_ROUNDS && !this.confirmed; round++) {
-          await this.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
+        for (let round = 0; round < JOIN_CONFIRM_ROUNDS && !this.stabilizer.confirmed; round++) {
+          await this.stabilizer.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
         }
-        if (this.state.successors.length === 0) {
+        if (this.table.state.successors.length === 0) {
           continue
         }
         this.becomeMember()
-        this.log('joined through %s, successor %s', address, this.state.successors[0].address)
+        this.log('joined through %s, successor %s', address, this.table.state.successors[0].address)
         return
       } catch (err: any) {
         if (err.name === 'AbortError') {
@@ -479,17 +267,17 @@ export class RingNode {
    * Finds the owner (successor) of `key`, carrying `options.app` to it
    */
   async lookup (key: bigint, options: LookupOptions = {}): Promise<LookupResult> {
-    if (!this.member) {
+    if (!this.isMember()) {
       throw new NotMemberError('not a ring member')
     }
-    const req = this.routeRequest(key, options)
-    const res = await this.forward(key, req, options.signal)
+    const req = this.forwarder.request(key, options)
+    const res = await this.forwarder.forward(key, req, options.signal)
     return { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
   }
 
   /** Sends a direct application message */
   async message (to: Address, payload: Uint8Array<ArrayBuffer>, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    const res = await this.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? 2 * this.hopTimeoutMs, options.signal)
+    const res = await this.client.call(to, { type: RingRequest.Type.APP, app: { payload } }, options.timeout ?? this.settings.directRequestMs, options.signal)
     return res.app
   }
 
@@ -498,32 +286,31 @@ export class RingNode {
    * gets what we were home for, then the node stops
    */
   async leave (): Promise<void> {
-    if (!this.member) {
+    if (!this.isMember()) {
       this.stop()
       return
     }
-    this.stopMaintenance()
-    this.leaving = true
-    const pred = this.state.predecessor
-    const succ = this.state.successors[0]
-    const timeout = 2 * this.hopTimeoutMs
+    this.maintenance.stop()
+    this.phase = 'leaving'
+    const pred = this.table.state.predecessor
+    const succ = this.table.state.successors[0]
     const notices: Array<Promise<unknown>> = []
     if (pred != null && pred.address !== succ?.address) {
-      notices.push(this.call(pred.address, {
+      notices.push(this.client.direct(pred.address, {
         type: RingRequest.Type.LEAVE,
-        leave: { sender: peerToWire(this.self), successors: this.state.successors.map(peerToWire) }
-      }, timeout))
+        leave: { sender: peerToWire(this.self), successors: this.table.state.successors.map(peerToWire) }
+      }))
     }
     if (succ != null) {
-      notices.push(this.call(succ.address, {
+      notices.push(this.client.direct(succ.address, {
         type: RingRequest.Type.LEAVE,
         leave: {
           sender: peerToWire(this.self),
           predecessor: pred != null ? peerToWire(pred) : undefined,
-          successors: this.state.successors.slice(1).map(peerToWire),
+          successors: this.table.state.successors.slice(1).map(peerToWire),
           app: this.application.handoverOnLeave?.()
         }
-      }, timeout))
+      }))
     }
     await Promise.allSettled(notices)
     this.stop()
@@ -531,236 +318,44 @@ export class RingNode {
 
   /** Stops at once: timers cancelled, in-flight work aborted, requests refused */
   stop (): void {
-    this.member = false
-    this.leaving = false
-    this.serving = false
-    this.stopMaintenance()
-    this.lifecycle.abort()
-  }
-
-  /** Whether `address` failed a direct request recently (routing avoids it) */
-  isSuspect (address: Address): boolean {
-    return isMarked(this.dead, address, this.clock.now())
-  }
-
-  /** Whether `address` missed a probe and is being checked again (lookups route around it) */
-  private isSilent (address: Address): boolean {
-    return isMarked(this.silent, address, this.clock.now())
-  }
-
-  // ---- maintenance -------------------------------------------------------
-
-  private becomeMember (): void {
-    this.member = true
-    this.orphanSince = undefined
-    // members that join together must not check together: the periodic check gets a random phase
-    this.lastPlacementCheck = this.clock.now() - PLACEMENT_CHECK_PERIOD_ROUNDS * this.stabilizeIntervalMs * this.random.next()
-    for (const task of this.tasks) {
-      // a random first phase spreads the rounds of nodes that start together
-      this.scheduleTask(task, task.intervalMs * this.random.next())
-    }
-  }
-
-  private scheduleTask (task: Repeating, delayMs: number): void {
-    task.timer = this.clock.setTimer(() => {
-      task.timer = undefined
-      if (!this.member) {
-        return
-      }
-      task.run()
-        .catch(err => { this.log.error('maintenance failed: %s', err.message) })
-        .finally(() => {
-          if (this.member) {
-            this.scheduleTask(task, task.intervalMs * (1 + this.jitter * (this.random.next() - 0.5)))
-          }
-        })
-    }, delayMs)
-  }
-
-  private stopMaintenance (): void {
-    for (const task of this.tasks) {
-      task.timer?.cancel()
-      task.timer = undefined
-    }
+    this.phase = 'stopped'
+    this.maintenance.stop()
+    this.lifetime.abort()
   }
 
   /**
    * One stabilize round: ask the first live successor for its predecessor and
    * successor list (it also learns that we believe we precede it)
    */
-  async stabilize (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal } = {}): Promise<void> {
-    if (this.stabilizing) {
-      return
-    }
-    this.stabilizing = true
-    try {
-      await this.stabilizeRound(options)
-    } finally {
-      this.stabilizing = false
-    }
-  }
 
-  private async stabilizeRound (options: { wantFingers?: boolean, joining?: boolean, signal?: AbortSignal }): Promise<void> {
-    this.expireSuspects()
-    if (this.state.predecessor != null && this.clock.now() - this.predecessorHeardAt > this.predecessorTimeoutMs) {
-      this.changePredecessor(undefined)
-    }
-
-    // each step moves to a closer successor; a burst of joins may need several, but not forever
-    let steps = 0
-    while (true) {
-      if (this.state.successors.length === 0) {
-        if (options.joining === true) {
-          return
-        }
-        if (!this.recoverSuccessors()) {
-          await this.rejoin()
-          return
-        }
-      }
-      const succ = this.state.successors[0]
-      let res: StabilizeResponse
-      try {
-        res = await this.askSuccessor(succ, options)
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        this.fail(succ)
-        continue
-      }
-
-      if (this.takeStabilizeAnswer(succ, res, options.wantFingers === true) === 'settled' || ++steps > this.state.successorListSize) {
-        return
-      }
-    }
+  stabilize (options: StabilizeOptions = {}): Promise<void> {
+    return this.stabilizer.stabilize(options)
   }
 
   /**
-   * Applies our successor's stabilize answer; `closer` when a node between us
-   * and it is our successor now, to be asked next (bounded by the caller)
+   * Repairs one finger, walking down from the far side of the ring: one
+   * probe for a live finger, a lookup for a missing or dead one
    */
-  private takeStabilizeAnswer (succ: Peer, res: StabilizeResponse, wantFingers: boolean): 'settled' | 'closer' {
-    const current = this.state.successors[0]
-    if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
-      // a closer successor was adopted while we waited (a placement check ended here): the
-      // answer describes a view that skips it, so ask the new successor instead
-      return 'closer'
-    }
-    // the answer mostly repeats the peers we hold: keep our objects for them
-    const held = this.state.successors
-    const pred = res.predecessor != null ? peerFromWire(res.predecessor, held) : undefined
-    this.confirmed = pred?.address === this.self.address
-    const list = [succ, ...peersFromWire(res.successors, MAX_PEERS_PER_MESSAGE, held)].filter(p => !this.isSuspect(p.address))
-    if (this.adopted.size > 0) {
-      this.passOnAdopted(succ, list[1])
-    }
-    if (wantFingers) {
-      this.seedFingers(peersFromWire(res.fingers, MAX_PEERS_PER_MESSAGE))
-    }
-    if (pred != null && pred.address !== this.self.address && !this.isSuspect(pred.address) && inOpen(pred.id, this.self.id, succ.id)) {
-      // a node joined between us and our successor: it is our successor now; notify it right away
-      this.replaceSuccessors([pred, ...list])
-      return 'closer'
-    }
-    this.replaceSuccessors(list)
-    return 'settled'
+
+  fixNextFinger (): Promise<void> {
+    return this.fingerRepair.fixNextFinger()
   }
 
-  /**
-   * One stabilize exchange with `succ`. A lost message must not cost a live
-   * successor, so a silent successor gets a second chance before it counts as
-   * failed; an unreachable one fails at once.
-   */
-  private async askSuccessor (succ: Peer, options: { wantFingers?: boolean, signal?: AbortSignal }): Promise<StabilizeResponse> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const answer = await this.call(succ.address, {
-          type: RingRequest.Type.STABILIZE,
-          stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
-        }, 2 * this.hopTimeoutMs, options.signal)
-        return requireField(answer.stabilize, 'stabilize')
-      } catch (err: any) {
-        if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
-          throw err
-        }
-      }
-    }
+  private isMember (): boolean {
+    return this.phase === 'member' || this.phase === 'leaving'
   }
 
-  /**
-   * Repairs one finger, walking i downwards from the far side of the ring.
-   * Finger i is the successor of `self + 2^i`. A live finger is checked with
-   * one probe of its predecessor: if that lies past the finger's start, a node
-   * joined in between and takes the finger over. Only a missing or dead finger
-   * costs a full lookup.
-   */
-  async fixNextFinger (): Promise<void> {
-    const succ = this.state.successors[0]
-    if (succ == null) {
-      return
-    }
-    const i = this.nextFinger
-    const start = fingerStart(this.self.id, i, this.fingerBits)
-    if (distance(this.self.id, start) <= distance(this.self.id, succ.id)) {
-      // this and every lower finger start falls before our successor: they are the successor
-      const removed = dropFingersUpTo(this.state, i)
-      this.reportChange({ added: [], removed })
-      this.nextFinger = this.topFinger
-      return
-    }
-    this.nextFinger = i - 1
-    let finger = this.state.fingers.get(i)
-    try {
-      if (finger != null && !this.isSuspect(finger.address)) {
-        finger = await this.probeFinger(finger, start)
-      } else {
-        finger = (await this.lookup(start, { maintenance: true })).owner
-      }
-    } catch (err: any) {
-      this.log.trace('finger %d repair failed: %s', i, err.message)
-      return
-    }
-    const { changed, previous } = setFinger(this.state, i, finger)
-    if (changed) {
-      this.reportChange({ added: [finger], removed: previous != null ? [previous] : [] })
-    }
+  /** Whether `address` failed a direct request recently (routing avoids it) */
+  isSuspect (address: Address): boolean {
+    return this.liveness.isDead(address)
   }
 
-  /** Walks back from `finger` while its predecessor still lies past `start` */
-  private async probeFinger (finger: Peer, start: bigint): Promise<Peer> {
-    for (let step = 0; step < PROBE_STEPS; step++) {
-      let res: StabilizeResponse
-      try {
-        const answer = await this.call(finger.address, { type: RingRequest.Type.PROBE }, 2 * this.hopTimeoutMs)
-        res = requireField(answer.stabilize, 'stabilize')
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        this.fail(finger)
-        return (await this.lookup(start, { maintenance: true })).owner
-      }
-      const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined
-      if (pred == null || pred.address === this.self.address || this.isSuspect(pred.address) || inHalfOpen(start, pred.id, finger.id)) {
-        return finger
-      }
-      finger = pred
-    }
-    return finger
-  }
+  // ---- maintenance -------------------------------------------------------
 
-  /** Lost every successor: fall back on the nearest live fingers, then the predecessor */
-  private recoverSuccessors (): boolean {
-    let candidates = distinctFingers(this.state).filter(p => !this.isSuspect(p.address))
-    if (candidates.length === 0 && this.state.predecessor != null) {
-      candidates = [this.state.predecessor]
-    }
-    if (candidates.length === 0) {
-      return false
-    }
-    this.replaceSuccessors(candidates)
-    return this.state.successors.length > 0
+  private becomeMember (): void {
+    this.phase = 'member'
+    this.placement.reset()
+    this.maintenance.start()
   }
 
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
@@ -770,690 +365,46 @@ export class RingNode {
       return
     }
     try {
-      this.member = false
-      this.stopMaintenance()
+      this.phase = 'serving'
+      this.maintenance.stop()
       await this.join(contacts)
     } catch (err: any) {
       this.log('rejoin failed: %s', err.message)
-      if (!this.member && this.serving) {
+      if (this.phase === 'serving') {
         // stay reachable and keep trying on the next round
         this.becomeMember()
       }
     }
   }
 
-  private seedFingers (peers: Peer[]): void {
-    for (const peer of peers) {
-      if (peer.address === this.self.address || this.isSuspect(peer.address)) {
-        continue
-      }
-      // the farthest finger whose start the peer is past
-      const index = fingerIndexAtMost(distance(this.self.id, peer.id), this.fingerBits)
-      if (index >= 0 && !this.state.fingers.has(index)) {
-        setFinger(this.state, index, peer)
-      }
-    }
-  }
-
-  private expireSuspects (): void {
-    const now = this.clock.now()
-    for (const [address, until] of this.dead) {
-      if (until <= now) {
-        this.dead.delete(address)
-      }
-    }
-    for (const [address, at] of this.heardFrom) {
-      if (now - at > FRESH_CONTACT_MS) {
-        this.heardFrom.delete(address)
-      }
-    }
-  }
-
-  /**
-   * A forwarded lookup got no answer through `finger` in a full hop
-   * allowance. That does not prove it dead (the rest of the path may be
-   * slow), so it keeps any place as successor or predecessor — stabilize
-   * checks those directly — but it loses its fingers, which fix-fingers
-   * re-learns if it was alive after all.
-   */
-  private dropFinger (finger: Peer): void {
-    let removed = false
-    for (const [i, peer] of this.state.fingers) {
-      if (peer.address === finger.address) {
-        this.state.fingers.delete(i)
-        removed = true
-      }
-    }
-    if (removed) {
-      this.reportChange({ added: [], removed: [finger] })
-    }
-  }
-
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
   private fail (peer: Peer): void {
-    this.dead.set(peer.address, this.clock.now() + this.suspectTimeoutMs)
-    this.silent.delete(peer.address)
-    this.heardFrom.delete(peer.address)
-    const was = forgetPeer(this.state, peer.address)
-    if (was.predecessor) {
-      this.application.predecessorChanged?.(peer, undefined)
-    }
-    if (was.predecessor || was.successor || was.fingers > 0) {
-      this.reportChange({ added: [], removed: [peer] })
-    }
-  }
-
-  private replaceSuccessors (peers: Peer[]): void {
-    this.reportChange(setSuccessors(this.state, peers))
-  }
-
-  private changePredecessor (peer: Peer | undefined): void {
-    const { changed, previous } = setPredecessor(this.state, peer)
-    this.predecessorHeardAt = this.clock.now()
-    if (changed) {
-      this.application.predecessorChanged?.(previous, this.state.predecessor)
-      this.reportChange({ added: this.state.predecessor != null ? [this.state.predecessor] : [], removed: previous != null ? [previous] : [] })
-    }
-  }
-
-  private reportChange (change: PeersChange): void {
-    if (this.onNeighboursChanged == null || (change.added.length === 0 && change.removed.length === 0)) {
-      return
-    }
-    // a peer may leave one role and still hold another: only report real departures
-    const still = new Set(knownPeers(this.state).map(p => p.address))
-    const removed = change.removed.filter(p => !still.has(p.address))
-    const added = change.added.filter(p => still.has(p.address))
-    if (added.length > 0 || removed.length > 0) {
-      this.onNeighboursChanged({ added, removed })
-    }
-  }
-
-  // ---- routing -----------------------------------------------------------
-
-  private routeRequest (key: bigint, options: LookupOptions): RouteRequest {
-    return {
-      key: idToBytes(key),
-      hopsLeft: this.maxHops,
-      budgetMs: Math.floor(options.timeout ?? this.lookupTimeoutMs),
-      hops: 0,
-      final: false,
-      maintenance: options.maintenance === true,
-      app: options.app
-    }
-  }
-
-  /**
-   * A member that has had no predecessor for a while, or whose predecessor
-   * has stopped stabilizing with it, may sit where nobody's successor pointer
-   * reaches it: the node before it points past it. This
-   * happens after bursts of concurrent joins, when lookups answered during the
-   * burst handed joiners successors too far ahead. Chord's stabilize repairs
-   * such a stretch only one node per round (each node's successor walks back
-   * one predecessor at a time), and meanwhile the orphans deliver keys that are
-   * not theirs. So the orphan looks up its own id from elsewhere in the ring,
-   * naming itself as the request's `origin`: the walk ends at the node whose
-   * successor interval covers the orphan's id — the node that skips it — which
-   * adopts it as successor (`adoptSkipped`). One round trip per orphan instead
-   * of one stabilize round per node of the stretch; a settled ring has no
-   * orphans, so this costs nothing there.
-   */
-  private async checkPlacement (): Promise<void> {
-    const now = this.clock.now()
-    const round = this.stabilizeIntervalMs
-    if (!this.member || !this.placementChecks) {
-      return
-    }
-    const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * round
-    if (this.state.predecessor != null) {
-      this.orphanSince = undefined
-      if (!due && now - this.predecessorHeardAt < QUIET_PREDECESSOR_ROUNDS * round) {
-        return
-      }
-    } else {
-      this.orphanSince ??= now
-      if (!due && now - this.orphanSince < ORPHAN_GRACE_ROUNDS * round) {
-        return
-      }
-    }
-    if (this.checkingPlacement || now - this.lastPlacementCheck < PLACEMENT_CHECK_ROUNDS * round) {
-      return
-    }
-    // start the walk away from our neighbourhood, whose view of it is what may be wrong: at a
-    // random member if we know some (a loop of the ring we are not on is reached only from there),
-    // else at one of our fingers
-    const succ = this.state.successors[0]
-    const fingers = distinctFingers(this.state).filter(p => p.address !== succ?.address && !this.isSuspect(p.address)).map(p => p.address)
-    const members = this.bootstrap().filter(a => a !== this.self.address && a !== succ?.address && !this.isSuspect(a))
-    // in a ring of a few nodes our successor may be the only one we know: a walk from it still ends
-    // at the node that skips us
-    let entries = members.length > 0 ? members : fingers
-    if (entries.length === 0 && succ != null) {
-      entries = [succ.address]
-    }
-    if (entries.length === 0) {
-      return
-    }
-    const entry = entries[Math.floor(this.random.next() * entries.length)]
-    this.lastPlacementCheck = now
-    this.checkingPlacement = true
-    try {
-      const res = await this.call(entry, {
-        type: RingRequest.Type.ROUTE,
-        route: { ...this.routeRequest(this.self.id, { maintenance: true }), origin: peerToWire(this.self) }
-      }, this.lookupTimeoutMs)
-      const owner = peerFromWire(requireField(res.route, 'route').owner)
-      if (owner.address !== this.self.address) {
-        this.log('placement check: the ring routes our id to %s', owner.address)
-      }
-    } catch (err: any) {
-      this.log.trace('placement check through %s failed: %s', entry, err.message)
-    } finally {
-      this.checkingPlacement = false
-    }
-  }
-
-  /**
-   * `origin` (a member looking up its own id) lies between us and our
-   * successor: our successor pointer skips it, so it is our successor now. It
-   * sent the request moments ago, so it is alive; our next stabilize tells it
-   * we precede it (nudged, so that this happens now rather than next round).
-   */
-  private adoptSkipped (origin: Peer): void {
-    const succ = this.state.successors[0]
-    if (succ == null || origin.address === this.self.address || this.isSuspect(origin.address) || !inOpen(origin.id, this.self.id, succ.id)) {
-      return
-    }
-    this.replaceSuccessors([origin, ...this.state.successors])
-    this.adopted.set(origin.address, { peer: origin, at: this.clock.now() })
-    this.onNudge()
-  }
-
-  /**
-   * Several members of a skipped stretch check their placement at once, and
-   * all of their walks end here: we adopt each in turn, keep the closest as
-   * successor, and learn from our successor's answer that its successor
-   * pointer skips the others too. Rather than leave them to check again a
-   * round later, one by one, we send each one's check on its behalf to the
-   * adopted member just before it (the same ROUTE request with it as origin),
-   * so the whole stretch is linked in one round.
-   */
-  private passOnAdopted (succ: Peer, next: Peer | undefined): void {
-    const now = this.clock.now()
-    const skipped: Peer[] = []
-    for (const [address, { peer, at }] of this.adopted) {
-      if (now - at > QUIET_PREDECESSOR_ROUNDS * this.stabilizeIntervalMs || this.isSuspect(address)) {
-        this.adopted.delete(address)
-      } else if (address !== succ.address && inOpen(peer.id, succ.id, (next ?? this.self).id)) {
-        skipped.push(peer)
-        this.adopted.delete(address)
-      }
-    }
-    skipped.sort((a, b) => compareIds(distance(succ.id, a.id), distance(succ.id, b.id)))
-    let before = succ
-    for (const peer of skipped) {
-      this.call(before.address, {
-        type: RingRequest.Type.ROUTE,
-        route: { ...this.routeRequest(peer.id, { maintenance: true, timeout: 2 * this.hopTimeoutMs }), origin: peerToWire(peer) }
-      }, 2 * this.hopTimeoutMs).catch(() => {})
-      before = peer
-    }
-  }
-
-  /**
-   * Delivers here or forwards `req` towards the owner of `key`, retrying other
-   * candidates when a next hop fails, within the request's budget
-   */
-  private async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
-    const deadline = this.clock.now() + req.budgetMs
-    // hops that failed this lookup are skipped for its retries only: a downstream failure says
-    // little about the next hop itself, and blaming it globally would cascade up the path
-    const excluded = new Set<Address>()
-    // a silent peer is only avoided as a next hop; as our predecessor it hands us its keys once it
-    // is dead, or missed a probe of this lookup after an earlier one: one lost message must not
-    // make us answer for keys that are not ours
-    const missedTwice = new Set<Address>()
-    const gone: SuspectSet = { has: (address) => missedTwice.has(address) || this.isSuspect(address) }
-    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.isSuspect(address) || this.isSilent(address) }
-    let lastError: Error | undefined
-    let deadCandidates = 0
-    for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.state, key, avoid, req.final, MAX_CANDIDATES, gone)
-      if (decision.type === 'deliver') {
-        const app = req.app != null ? await this.application.deliver?.(key, req.app, this.self.address) : undefined
-        return { owner: peerToWire(this.self), hops: req.hops, app }
-      }
-      if (req.hopsLeft <= 0) {
-        throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
-      }
-      const hop = decision.hops[0]
-      if (hop == null) {
-        break
-      }
-      // a walk back to our predecessor means the sender skipped it, most likely because it found
-      // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
-      const walkBack = req.final && hop.peer.address === this.state.predecessor?.address
-      const wasSilent = this.isSilent(hop.peer.address)
-      if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
-        excluded.add(hop.peer.address)
-        if (wasSilent) {
-          missedTwice.add(hop.peer.address)
-        }
-        if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
-          // a candidate a short probe found dead cost no forward: it does not use up a try
-          attempt--
-        }
-        continue
-      }
-      const remaining = deadline - this.clock.now()
-      const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
-      const wait = this.hopWait(remaining, allowance, req.hops === 0)
-      if (wait < MIN_HOP_BUDGET_MS) {
-        break
-      }
-      try {
-        const res = await this.forwardWatched(hop.peer, {
-          type: RingRequest.Type.ROUTE,
-          route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
-        }, wait, allowance, signal)
-        return requireField(res.route, 'route')
-      } catch (err: any) {
-        lastError = err
-        this.takeHopFailure(err, hop.peer, wait < allowance, excluded, req.hops)
-      }
-    }
-    throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
-  }
-
-  /**
-   * A lookup waits long for a forwarded request (the whole rest of the path),
-   * so it should not send one into a crashed peer. A peer the transport
-   * holds a live connection to is taken as alive (a closed tab closes its
-   * connections), and so is one heard from recently unless `doubted` (the
-   * lookup's sender skipped it); any other gets a probe with a short deadline
-   * first. A silent probe drops the peer from our fingers and makes
-   * it silent (it may only have lost the message, so it keeps any other role
-   * until a second probe settles it); an unreachable one fails outright.
-   */
-  private async isLikelyAlive (peer: Peer, doubted: boolean, signal?: AbortSignal): Promise<boolean> {
-    const heard = this.heardFrom.get(peer.address)
-    if (!doubted && heard != null && this.clock.now() - heard < FRESH_CONTACT_MS) {
-      return true
-    }
-    if (this.rpc.isConnected?.(peer.address) === true) {
-      return true
-    }
-    try {
-      await this.call(peer.address, { type: RingRequest.Type.PROBE }, this.probeWait(), signal)
-      return true
-    } catch (err: any) {
-      if (err.name === 'AbortError') {
-        throw err
-      }
-      if (err.name === 'RpcTimeoutError') {
-        this.dropFinger(peer)
-        this.checkSilent(peer)
-      } else {
-        this.fail(peer)
-      }
-      return false
-    }
-  }
-
-  /**
-   * Takes what a failed forward to `peer` says: rethrows what is the caller's
-   * problem, and otherwise records what it tells about the hop (skipped by
-   * this lookup, silent, or failed). `cutShort`: our own budget, not the hop's
-   * allowance, bounded the wait
-   */
-  private takeHopFailure (err: any, peer: Peer, cutShort: boolean, excluded: Set<Address>, hops: number): void {
-    switch (err.name) {
-      case 'AbortError':
-      case 'HopLimitError':
-      case 'InvalidMessageError':
-        // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
-        // the caller's problem, not the hop's
-        throw err
-      case 'RpcTimeoutError':
-        if (cutShort) {
-          // the wait was cut short by our own budget: that says nothing about the hop, and
-          // guessing another path in the time left would only risk a wrong answer
-          throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
-        }
-        excluded.add(peer.address)
-        this.dropFinger(peer)
-        // silent for a whole allowance: a crash since we last heard from it, or only a slow
-        // path beyond it. Too weak to route around it (as a predecessor that would hand us
-        // keys it may still own), but the next lookup through it probes it first
-        this.heardFrom.delete(peer.address)
-        break
-      case 'HopSilentError':
-        // the answer was late and the hop missed a probe meanwhile: it crashed since we last
-        // heard from it. Routed around (silent) while a second probe settles it
-        excluded.add(peer.address)
-        this.dropFinger(peer)
-        this.checkSilent(peer)
-        break
-      case 'LookupFailedError':
-      case 'RemoteError':
-      case 'PeerBusyError':
-        // the hop answered, so it is alive: its part of the walk failed (or it is serving all it
-        // serves us at once), try another path
-        excluded.add(peer.address)
-        break
-      default:
-        // unreachable, stopped, leaving, or not in our ring: direct evidence
-        this.fail(peer)
-    }
-  }
-
-  /**
-   * Forwards `req` to `peer`, waiting up to `wait` ms. An answer later than a
-   * fraction of the hop's `allowance` gets the hop probed: a hop that crashed
-   * just after we last heard from it would otherwise hold the lookup for the
-   * whole wait, and the retry would find the budget spent. A missed probe
-   * ends the wait with a HopSilentError; an answered one changes nothing
-   * (the rest of the path is slow, not the hop).
-   */
-  private async forwardWatched (peer: Peer, req: Omit<RingRequest, 'namespace'>, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
-    const probeWait = this.probeWait()
-    const watchAfter = WATCH_FRACTION * allowance
-    // a live connection is evidence enough that the hop is up (as for the probe before a forward):
-    // a late answer then means a slow path or a busy page, which a probe would only misjudge
-    if (watchAfter + probeWait >= wait || this.rpc.isConnected?.(peer.address) === true) {
-      return this.call(peer.address, req, wait, signal)
-    }
-    const stop = new AbortController()
-    const linked = signal == null ? stop.signal : AbortSignal.any([signal, stop.signal])
-    let timer: Timer | undefined
-    const silent = new Promise<never>((_resolve, reject) => {
-      timer = this.clock.setTimer(() => {
-        this.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
-          if (err.name === 'RpcTimeoutError') {
-            reject(new HopSilentError(`${peer.address} missed a probe while the lookup waited on it`))
-          }
-        })
-      }, watchAfter)
-    })
-    try {
-      return await Promise.race([this.call(peer.address, req, wait, linked), silent])
-    } finally {
-      timer?.cancel()
-      // with a reason: abort() without one builds a DOMException (and its stack) per forward
-      stop.abort(WATCH_OVER)
-      silent.catch(() => {})
-    }
-  }
-
-  /**
-   * How long to wait for a forward, with `remaining` of the request's budget
-   * left. The requester splits its budget between attempts: each gets the
-   * allowance for the path, and a retry finds the rest. A hop on the way keeps
-   * only the time to report a failure back (a round trip at most): were it to
-   * cap its wait at its own guess of the path left, or keep a share for a
-   * retry, the budget would shrink by that at every hop, and a long path
-   * under churn reached its last hops with less than a round trip left. A
-   * failure deep in the path then travels back to the requester, which
-   * retries with the time it kept; hops retry only what fails fast (a probe
-   * missed, an unreachable or refusing hop).
-   */
-  private hopWait (remaining: number, allowance: number, requester: boolean): number {
-    if (requester) {
-      return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
-    }
-    // floored: on loopback a round trip is a millisecond, less than a busy page takes to answer
-    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.rtt, MIN_HOP_BUDGET_MS))
-  }
-
-  private probeWait (): number {
-    // floored like the hop wait: on loopback a few RTTs are a few ms, less than a busy page takes
-    // to answer, and a missed probe now makes lookups route around the peer
-    return Math.max(MIN_HOP_WAIT_MS, Math.min(2 * this.hopTimeoutMs, PROBE_WAIT_RTTS * this.rtt))
-  }
-
-  /**
-   * `peer` missed a probe: lookups route around it while a second probe, with
-   * the full deadline of a direct request, tells a lost message (it answers)
-   * from a crash (it does not, and fails)
-   */
-  private checkSilent (peer: Peer): void {
-    if (this.isSilent(peer.address)) {
-      return
-    }
-    const wait = 2 * this.hopTimeoutMs
-    // the mark outlives the probe's deadline: the probe's outcome ends it
-    this.silent.set(peer.address, this.clock.now() + 2 * wait)
-    // an answer ends the mark in `call`, as any word from the peer does
-    this.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
-      if (err.name === 'AbortError' || !this.silent.has(peer.address)) {
-        // stopped, or it was heard from meanwhile
-        return
-      }
-      this.fail(peer)
-    })
-  }
-
-  /**
-   * How long to wait for a forwarded request: an allowance per hop still to
-   * go, estimated from the distance left and the ring density our successor
-   * list shows (a lookup halves the distance per hop on average)
-   */
-  private hopAllowance (next: bigint, key: bigint, final: boolean): number {
-    // floored: on a sub-millisecond network (loopback, in-process) 4 RTTs would be too short to
-    // forward at all
-    const perHop = Math.max(MIN_HOP_WAIT_MS, Math.min(this.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
-    const last = this.state.successors[this.state.successors.length - 1]
-    if (final || last == null) {
-      // the owner, or a short walk back from it
-      return 2 * perHop
-    }
-    // nodes per unit of ring distance, from the span of our successor list
-    const span = ringFraction(distance(this.self.id, last.id))
-    const left = ringFraction(distance(next, key))
-    const nodesBetween = span > 0 ? left * this.state.successors.length / span : 1
-    const hops = Math.log2(Math.max(2, nodesBetween)) / this.fingerBits + 2
-    return perHop * hops
+    this.liveness.markDead(peer.address)
+    this.table.forget(peer)
   }
 
   // ---- serving -----------------------------------------------------------
 
   private async onRequest (from: Address, req: RingRequest): Promise<RingResponse> {
     try {
-      if (!this.serving) {
+      if (this.phase === 'stopped') {
         throw new NotMemberError('node stopped')
       }
       if (req.namespace !== this.namespace) {
         throw new WrongNamespaceError(`this node serves namespace "${this.namespace}"`)
       }
       // any request proves its sender alive
-      this.dead.delete(from)
-      this.silent.delete(from)
-      this.heardFrom.set(from, this.clock.now())
-      switch (req.type) {
-        case RingRequest.Type.ROUTE: {
-          if (this.leaving) {
-            // our keys are our successor's now: the sender routes around us
-            throw new NotMemberError('node is leaving')
-          }
-          const r = requireField(req.route, 'route')
-          if (r.origin != null) {
-            this.adoptSkipped(peerFromWire(r.origin))
-          }
-          return ok({ route: await this.forward(idFromBytes(r.key), r, this.lifecycle.signal) })
-        }
-        case RingRequest.Type.STABILIZE:
-          return ok({ stabilize: this.onStabilize(from, requireField(req.stabilize, 'stabilize')) })
-        case RingRequest.Type.LEAVE:
-          this.onLeave(from, requireField(req.leave, 'leave'))
-          return ok({})
-        case RingRequest.Type.PROBE:
-          return ok({ stabilize: { predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined, successors: [], fingers: [] } })
-        case RingRequest.Type.NUDGE:
-          this.onNudge()
-          return ok({})
-        case RingRequest.Type.APP: {
-          const app = requireField(req.app, 'app')
-          return ok({ app: await this.application.message?.(from, app.payload) })
-        }
-        default:
-          throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
+      this.liveness.requestFrom(from)
+      const handler = this.handlers[req.type]
+      if (handler == null) {
+        throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
       }
+      const outcome = handler(from, req)
+      return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
     } catch (err: any) {
       // a request cut short by our own shutdown is refused like any request to a stopped node
       const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
       return { error: code, message: err.message ?? String(err) }
     }
   }
-
-  private onStabilize (from: Address, req: StabilizeRequest): StabilizeResponse {
-    const sender = peerFromWire(req.sender, this.state.predecessor != null ? [this.state.predecessor] : undefined)
-    if (sender.address !== from || sender.address === this.self.address) {
-      throw new InvalidMessageError('stabilize sender must be the requesting peer')
-    }
-    const pred = this.state.predecessor
-    if (pred?.address === sender.address) {
-      this.predecessorHeardAt = this.clock.now()
-    } else if (pred == null || this.clock.now() - this.predecessorHeardAt > this.predecessorTimeoutMs) {
-      this.changePredecessor(sender)
-    } else if (inOpen(sender.id, pred.id, this.self.id)) {
-      this.changePredecessor(sender)
-      // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
-      // next round, so that the corrections after a burst of joins cascade at network speed
-      this.call(pred.address, { type: RingRequest.Type.NUDGE }, 2 * this.hopTimeoutMs).catch(() => {})
-    } else {
-      // a node behind our predecessor believes it precedes us: it has probably seen our
-      // predecessor fail. Check directly instead of waiting for the predecessor timeout
-      void this.checkPredecessor(pred, sender)
-    }
-    if (this.state.successors.length === 0) {
-      // we were alone: the newcomer is our successor too
-      this.replaceSuccessors([sender])
-    }
-    return {
-      predecessor: this.state.predecessor != null ? peerToWire(this.state.predecessor) : undefined,
-      successors: this.state.successors.slice(0, this.state.successorListSize - 1).map(peerToWire),
-      fingers: req.wantFingers ? distinctFingers(this.state).map(peerToWire) : []
-    }
-  }
-
-  /**
-   * Probes `pred`; if it does not answer (twice) it has failed, and `candidate`
-   * — a node that claimed to precede us — takes its place
-   */
-  private async checkPredecessor (pred: Peer, candidate: Peer): Promise<void> {
-    if (this.checkingPredecessor) {
-      return
-    }
-    this.checkingPredecessor = true
-    try {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          await this.call(pred.address, { type: RingRequest.Type.PROBE }, 2 * this.hopTimeoutMs)
-          return
-        } catch (err: any) {
-          if (err.name !== 'RpcTimeoutError') {
-            break
-          }
-        }
-      }
-      if (this.state.predecessor?.address === pred.address) {
-        this.fail(pred)
-        this.changePredecessor(candidate)
-      }
-    } catch {
-      // stopped meanwhile
-    } finally {
-      this.checkingPredecessor = false
-    }
-  }
-
-  /** Runs a stabilize round now, unless one ran or is running within the last `NUDGE_INTERVAL_MS` */
-  private onNudge (): void {
-    const now = this.clock.now()
-    if (!this.member || this.stabilizing || now - this.lastNudgeAt < NUDGE_INTERVAL_MS) {
-      return
-    }
-    this.lastNudgeAt = now
-    this.stabilize().catch(err => { this.log.error('nudged stabilize failed: %s', err.message) })
-  }
-
-  private onLeave (from: Address, req: LeaveRequest): void {
-    const leaving = peerFromWire(req.sender)
-    if (leaving.address !== from) {
-      throw new InvalidMessageError('leave sender must be the requesting peer')
-    }
-    const successors = peersFromWire(req.successors, MAX_PEERS_PER_MESSAGE)
-    const replacement = req.predecessor != null ? peerFromWire(req.predecessor) : undefined
-    const wasSuccessor = this.state.successors[0]?.address === leaving.address
-    this.dead.set(leaving.address, this.clock.now() + this.suspectTimeoutMs)
-    if (this.state.predecessor?.address === leaving.address) {
-      this.changePredecessor(replacement)
-    }
-    forgetPeer(this.state, leaving.address)
-    if (wasSuccessor) {
-      // its successors are ours now
-      this.replaceSuccessors([...this.state.successors, ...successors])
-    } else if (this.state.successors.length === 0 && replacement != null) {
-      // a ring of two: our predecessor left, so it was our successor too
-      this.replaceSuccessors([replacement, ...successors])
-    }
-    if (req.app != null) {
-      this.application.receiveHandover?.(leaving, req.app)
-    }
-    this.reportChange({ added: [], removed: [leaving] })
-  }
-
-  private async call (to: Address, req: Omit<RingRequest, 'namespace'>, timeout: number, signal?: AbortSignal): Promise<RingResponse> {
-    const sent = this.clock.now()
-    const res = await this.rpc.request(to, { ...req, namespace: this.namespace }, {
-      timeout,
-      signal: signal == null || signal === this.lifecycle.signal ? this.lifecycle.signal : AbortSignal.any([signal, this.lifecycle.signal])
-    })
-    this.heardFrom.set(to, this.clock.now())
-    this.silent.delete(to)
-    if (req.type !== RingRequest.Type.ROUTE) {
-      // a direct request's round trip: one sample of the network's RTT
-      this.rtt += RTT_SMOOTHING * (this.clock.now() - sent - this.rtt)
-    }
-    if (res.error !== 0) {
-      throw errorFromCode(res.error, res.message)
-    }
-    return res
-  }
-}
-
-/** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */
-const WATCH_OVER = new Error('the watched forward has settled')
-
-/** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
-class HopSilentError extends Error {
-  override name = 'HopSilentError'
-}
-
-function isMarked (marks: Map<Address, number>, address: Address, now: number): boolean {
-  const until = marks.get(address)
-  if (until == null) {
-    return false
-  }
-  if (until <= now) {
-    marks.delete(address)
-    return false
-  }
-  return true
-}
-
-function ok (res: Partial<RingResponse>): RingResponse {
-  return { error: 0, message: '', ...res }
-}
-
-function requireField<T> (value: T | undefined, name: string): T {
-  if (value == null) {
-    throw new InvalidMessageError(`message is missing its ${name} field`)
-  }
-  return value
-}
-
-/** Position of a ring distance as a fraction of the whole ring */
-function ringFraction (d: bigint): number {
-  return Number(d >> BigInt(RING_BITS - 53)) / 2 ** 53
 }

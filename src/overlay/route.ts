@@ -48,7 +48,23 @@ const NO_SUSPECTS: SuspectSet = { has: () => false }
 /** How many candidates `route` returns at most */
 export const MAX_CANDIDATES = 4
 
-export function route (state: RoutingState, key: bigint, suspects: SuspectSet = NO_SUSPECTS, final: boolean = false, maxCandidates: number = MAX_CANDIDATES, gone: SuspectSet = suspects): RouteDecision {
+export interface RouteOptions {
+  /** Peers to route around (skipped unless nothing else is left) */
+  suspects?: SuspectSet
+  /**
+   * Peers known to be gone: only a gone predecessor hands us its keys
+   *
+   * @default suspects
+   */
+  gone?: SuspectSet
+  /** The sender believes we own the key (see the theory of operation above) */
+  final?: boolean
+  /** @default MAX_CANDIDATES */
+  maxCandidates?: number
+}
+
+export function route (state: Readonly<RoutingState>, key: bigint, options: RouteOptions = {}): RouteDecision {
+  const { suspects, gone, final, maxCandidates } = withDefaults(options)
   const self = state.self
   const pred = state.predecessor != null && !gone.has(state.predecessor.address) ? state.predecessor : undefined
 
@@ -92,11 +108,16 @@ export function route (state: RoutingState, key: bigint, suspects: SuspectSet = 
   return { type: 'forward', hops: closestPreceding(state, key, NO_SUSPECTS, maxCandidates).map(peer => ({ peer, final: false })) }
 }
 
+function withDefaults (options: RouteOptions): Required<RouteOptions> {
+  const suspects = options.suspects ?? NO_SUSPECTS
+  return { suspects, gone: options.gone ?? suspects, final: options.final ?? false, maxCandidates: options.maxCandidates ?? MAX_CANDIDATES }
+}
+
 /**
  * Known peers strictly between `self` and `key`, the one closest to the key
  * first
  */
-export function closestPreceding (state: RoutingState, key: bigint, suspects: SuspectSet, max: number): Peer[] {
+export function closestPreceding (state: Readonly<RoutingState>, key: bigint, suspects: SuspectSet, max: number): Peer[] {
   const self = state.self.id
   const seen = new Set<Address>()
   const found: Array<{ peer: Peer, d: bigint }> = []

@@ -100,6 +100,18 @@ export function dropFingersUpTo (state: RoutingState, index: number): Peer[] {
   return removed
 }
 
+/** Drops every finger that is `address`; true if there was one */
+export function dropPeerFingers (state: RoutingState, address: Address): boolean {
+  let removed = false
+  for (const [i, peer] of state.fingers) {
+    if (peer.address === address) {
+      state.fingers.delete(i)
+      removed = true
+    }
+  }
+  return removed
+}
+
 /** Removes a peer from every role it holds (it failed or left); reports which */
 export function forgetPeer (state: RoutingState, address: Address): { predecessor: boolean, successor: boolean, fingers: number } {
   let predecessor = false

@@ -14,6 +14,9 @@ import type { Peer } from './seams.ts'
 /** Longest transport address accepted from the wire (a multiaddr or peer id string) */
 export const MAX_ADDRESS_LENGTH = 1024
 
+/** Longest peer list accepted in one message */
+export const MAX_PEERS_PER_MESSAGE = 64
+
 /** Dialing hints kept per peer */
 export const MAX_HINTS = 8
 /** Longest dialing hint accepted, bytes */

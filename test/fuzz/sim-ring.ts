@@ -20,6 +20,7 @@ import { DirectoryService } from '../../src/cdn/directory-service.ts'
 import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
 import { idFromBytes } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
+import { ringProtocol } from '../overlay/sim-ring.ts'
 import type { SimProtocol } from '../../sim/network.ts'
 import type { Peer, Rpc } from '../../src/overlay/seams.ts'
 
@@ -37,13 +38,7 @@ const SETTLE_MS = 60_000
 
 const ADDRESS_LENGTH = 52
 
-export const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
-  name: 'ring',
-  encodeRequest: (req) => RingRequest.encode(req),
-  decodeRequest: (bytes) => RingRequest.decode(bytes),
-  encodeResponse: (res) => RingResponse.encode(res),
-  decodeResponse: (bytes) => RingResponse.decode(bytes)
-}
+export { ringProtocol }
 
 /** Same protocol name, no codec: bytes in, bytes out */
 const rawProtocol: SimProtocol<Uint8Array, Uint8Array> = {

@@ -5,7 +5,6 @@ import { ErrorCode } from '../../src/overlay/errors.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'
 import { MAINTENANCE_JITTER, PLACEMENT_CHECK_PERIOD_ROUNDS } from '../../src/overlay/ring-node.ts'
-import { forgetPeer, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
 import { addresses, observeRequests, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
 import type { RingNode, RingNodeInit } from '../../src/overlay/ring-node.ts'
@@ -19,7 +18,7 @@ function edgeKeys (ring: SimRing): bigint[] {
 }
 
 function node0SuccessorListSize (ring: SimRing): number {
-  return ring.members()[0].state.successorListSize
+  return ring.members()[0].successorListSize
 }
 
 async function expectRejection (ring: SimRing, p: Promise<unknown>): Promise<Error> {
@@ -69,7 +68,7 @@ describe('RingNode (simulated network, virtual time)', function () {
     await ring.run(node0SuccessorListSize(ring) * TEST_STABILIZE_MS * ROUND_SLACK)
     for (const node of ring.members()) {
       const expected: string[] = []
-      for (let next = ring.successorOf(node); expected.length < node.state.successorListSize && next !== node; next = ring.successorOf(next)) {
+      for (let next = ring.successorOf(node); expected.length < node.successorListSize && next !== node; next = ring.successorOf(next)) {
         expected.push(next.self.address)
       }
       expect(node.successors.map(p => p.address), node.self.address).to.deep.equal(expected)
@@ -452,7 +451,7 @@ describe('RingNode (simulated network, virtual time)', function () {
       const oracle = new Oracle()
       oracle.addAll(nodes.map(n => n.self))
       for (const node of nodes) {
-        ring.resume(node, oracle.settledState(node.self, node.state.successorListSize))
+        ring.resume(node, oracle.settledState(node.self, node.successorListSize))
       }
       expect(ring.violations()).to.deep.equal([])
       expect(nodes.every(n => n.fingers.length > 0)).to.equal(true)
@@ -497,6 +496,51 @@ describe('RingNode (simulated network, virtual time)', function () {
     })
   })
 
+  describe('a ROUTE that names a third party as its origin', () => {
+    it('does not make the target adopt a made-up origin just past it, and lookups still reach the true successor', async () => {
+      ring = new SimRing({ seed: 'fake-origin' })
+      await ring.build(addresses(12))
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      const target = ring.members()[4]
+      const trueSuccessor = ring.successorOf(target)
+      expect(target.successors[0]?.address).to.equal(trueSuccessor.self.address)
+      // one hostile request naming a ghost at target.id + 1: a crashed node, whose requests time out
+      const ghostNode = ring.add('ghost', target.self.id + 1n)
+      ghostNode.start()
+      ring.crash(ghostNode)
+      const ghost = ghostNode.self
+      const res = await ring.settle(ring.rawRpc('mallory').request(target.self.address, {
+        type: RingRequest.Type.ROUTE,
+        namespace: '',
+        route: { key: idToBytes(ghost.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(ghost) }
+      }, { timeout: 5_000 }))
+      expect(res.route?.owner?.address).to.equal(trueSuccessor.self.address)
+      expect(target.successors[0]?.address).to.equal(trueSuccessor.self.address)
+      expect(target.successors.map(p => p.address)).to.not.include('ghost')
+      for (const asker of ring.members().slice(0, 3)) {
+        const res = await ring.settle(asker.lookup(ghost.id + 1n))
+        expect(res.owner.address).to.equal(trueSuccessor.self.address)
+      }
+    })
+
+    it('adopts a third-party origin that answers the target\'s probe', async () => {
+      ring = new SimRing({ seed: 'fake-origin' })
+      await ring.build(addresses(12))
+      await ring.converge(30 * TEST_STABILIZE_MS)
+      const target = ring.members()[4]
+      // a live node placed just past the target that nobody knows yet
+      const newcomer = ring.add('newcomer', target.self.id + 1n)
+      newcomer.start()
+      const res = await ring.settle(ring.rawRpc('relayer').request(target.self.address, {
+        type: RingRequest.Type.ROUTE,
+        namespace: '',
+        route: { key: idToBytes(newcomer.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(newcomer.self) }
+      }, { timeout: 5_000 }))
+      expect(res.route?.owner?.address).to.equal('newcomer')
+      expect(target.successors[0]?.address).to.equal('newcomer')
+    })
+  })
+
   describe('a stretch of members skipped by the ring', () => {
     /**
      * The state a burst of concurrent joins can leave behind: `count`
@@ -514,17 +558,24 @@ describe('RingNode (simulated network, virtual time)', function () {
       const stretch = sorted.slice(4, 4 + count)
       const after = sorted.slice(4 + count + gap).map(n => n.self)
       const skipped = new Set(stretch.map(n => n.self.address))
+      // the state is set through the nodes' own API (stop, then resume from a snapshot), so the
+      // routing table reports every change as it would in a real ring
+      const kept = (p: { address: string }): boolean => !skipped.has(p.address)
       for (const node of sorted) {
-        if (skipped.has(node.self.address)) {
-          setSuccessors(node.state, after)
-          setPredecessor(node.state, undefined)
-        } else {
-          for (const address of skipped) {
-            forgetPeer(node.state, address)
-          }
+        const isBefore = node.self.address === before.self.address
+        if (!skipped.has(node.self.address) && !isBefore && [node.predecessor, ...node.successors, ...node.fingers.map(f => f.peer)].every(p => p == null || kept(p))) {
+          continue
         }
+        const snapshot = skipped.has(node.self.address)
+          ? { successors: after, fingers: [...node.fingers] }
+          : {
+              predecessor: node.predecessor != null && kept(node.predecessor) ? node.predecessor : undefined,
+              successors: isBefore ? after : node.successors.filter(kept),
+              fingers: node.fingers.filter(f => kept(f.peer))
+            }
+        node.stop()
+        node.resume(snapshot)
       }
-      setSuccessors(before.state, after)
       return { ring, stretch, before }
     }
 

@@ -39,7 +39,7 @@ function suspects (...ids: bigint[]): { has(address: Address): boolean } {
 /** A decision as [id, final] pairs, or 'deliver' */
 function decide (s: RoutingState, key: bigint, suspected: bigint[] = [], final: boolean = false, gone?: bigint[]): 'deliver' | Array<[bigint, boolean]> {
   const avoid = suspects(...suspected)
-  const d = route(s, key, avoid, final, MAX_CANDIDATES, gone == null ? avoid : suspects(...gone))
+  const d = route(s, key, { suspects: avoid, final, maxCandidates: MAX_CANDIDATES, gone: gone == null ? avoid : suspects(...gone) })
   return d.type === 'deliver' ? 'deliver' : d.hops.map(h => [h.peer.id, h.final])
 }
 
@@ -149,7 +149,7 @@ describe('route', () => {
       const all = [...succ, ...fingers]
       const s = state({ self, pred: pred ?? undefined, successors: succ, fingers })
       const suspected = suspectIdx.map(i => all[i]).filter(x => x != null)
-      const d = route(s, key, suspects(...suspected))
+      const d = route(s, key, { suspects: suspects(...suspected) })
       if (d.type === 'deliver') {
         return
       }
@@ -214,7 +214,7 @@ describe('route', () => {
           throw new Error(`routing loop at ${at} after ${hops} hops`)
         }
         visited.add(visit)
-        const d = route(states.get(at) as RoutingState, key, suspects(), final)
+        const d = route(states.get(at) as RoutingState, key, { suspects: suspects(), final })
         if (d.type === 'deliver') {
           return { at, hops }
         }

@@ -8,20 +8,25 @@ import { SimNetwork } from '../../sim/network.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
 import { nodeIdFromBytes } from '../../src/keys.ts'
-import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
+import { decodeRingRequest, decodeRingResponse, encodeRingRequest, encodeRingResponse } from '../../src/overlay/codec.ts'
+import { RingRequest } from '../../src/overlay/messages.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
 import type { SimNetworkInit, SimProtocol } from '../../sim/network.ts'
+import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingNodeInit, RoutingSnapshot } from '../../src/overlay/ring-node.ts'
 import type { Address, Peer, Rpc } from '../../src/overlay/seams.ts'
 
-/** The ring protocol as the simulator carries it: through the real codecs */
+/**
+ * The ring protocol as the simulator carries it, for every test harness:
+ * through the production codec, with its decode limits
+ */
 export const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
   name: 'ring',
-  encodeRequest: (req) => RingRequest.encode(req),
-  decodeRequest: (bytes) => RingRequest.decode(bytes),
-  encodeResponse: (res) => RingResponse.encode(res),
-  decodeResponse: (bytes) => RingResponse.decode(bytes),
+  encodeRequest: encodeRingRequest,
+  decodeRequest: decodeRingRequest,
+  encodeResponse: encodeRingResponse,
+  decodeResponse: decodeRingResponse,
   classify: (req) => {
     switch (req.type) {
       case RingRequest.Type.ROUTE: return req.route?.maintenance === true ? 'maintenance' : 'lookup'

@@ -1,0 +1,334 @@
+/**
+ * The forwarder: recursive Chord routing at one node. Each hop runs
+ * `route()` on the routing table, delivers or forwards, and waits for the
+ * answer, which returns along the path.
+ *
+ * Theory of operation:
+ * - A forwarded request carries the time left (`budgetMs`), so deadlines
+ * shrink hop by hop. The requester gives each attempt an allowance sized
+ * from the measured round-trip time and the hops still to go, and keeps the
+ * rest for retries; a hop on the way keeps only a round trip to report a
+ * failure back, so a long path does not reach its last hops with its budget
+ * spent.
+ * - A hop not heard from recently is probed first, so a crashed finger costs
+ * one short probe rather than a long wait; a forward whose answer is late
+ * gets its hop probed too, so a hop that crashed since we last heard from
+ * it does not hold the lookup for the whole wait.
+ * - A peer that misses a probe is silent (see `Liveness`): lookups route
+ * around it as a next hop while a second probe settles it. A silent
+ * predecessor hands us its keys only once dead or after a second missed
+ * probe: one lost message must not make us answer for keys that are not
+ * ours.
+ * - Hops that fail a lookup are skipped for its retries only: a downstream
+ * failure says little about the next hop, and blaming it globally would
+ * cascade up the path. Only direct evidence (a peer unreachable, or silent
+ * to direct requests twice) marks it dead.
+ */
+
+import { HopLimitError, LookupFailedError } from './errors.ts'
+import { RingRequest } from './messages.ts'
+import { requireField } from './ring-client.ts'
+import { distance, idToBytes, RING_BITS } from './ring-id.ts'
+import { route } from './route.ts'
+import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
+import { peerToWire } from './wire.ts'
+import type { RingContext } from './context.ts'
+import type { Liveness } from './liveness.ts'
+import type { RingResponse, RouteRequest, RouteResponse } from './messages.ts'
+import type { OutgoingRequest, RingClient } from './ring-client.ts'
+import type { SuspectSet } from './route.ts'
+import type { RoutingTable } from './routing-table.ts'
+import type { Address, Clock, Peer, Timer } from './seams.ts'
+import type { RingSettings } from './settings.ts'
+import type { LookupOptions } from './types.ts'
+
+export class Forwarder {
+  private readonly ctx: RingContext
+  private readonly self: Peer
+  private readonly settings: RingSettings
+  private readonly clock: Clock
+  private readonly liveness: Liveness
+  private readonly table: RoutingTable
+  private readonly client: RingClient
+
+  constructor (ctx: RingContext) {
+    this.ctx = ctx
+    this.self = ctx.self
+    this.settings = ctx.settings
+    this.clock = ctx.clock
+    this.liveness = ctx.liveness
+    this.table = ctx.table
+    this.client = ctx.client
+  }
+
+  request (key: bigint, options: LookupOptions): RouteRequest {
+    return {
+      key: idToBytes(key),
+      hopsLeft: this.settings.maxHops,
+      budgetMs: Math.floor(options.timeout ?? this.settings.lookupTimeoutMs),
+      hops: 0,
+      final: false,
+      maintenance: options.maintenance === true,
+      app: options.app
+    }
+  }
+
+  /**
+   * Delivers here or forwards `req` towards the owner of `key`, retrying other
+   * candidates when a next hop fails, within the request's budget
+   */
+  async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
+    const deadline = this.clock.now() + req.budgetMs
+    // hops that failed this lookup are skipped for its retries only: a downstream failure says
+    // little about the next hop itself, and blaming it globally would cascade up the path
+    const excluded = new Set<Address>()
+    // a silent peer is only avoided as a next hop; as our predecessor it hands us its keys once it
+    // is dead, or missed a probe of this lookup after an earlier one: one lost message must not
+    // make us answer for keys that are not ours
+    const missedTwice = new Set<Address>()
+    const gone: SuspectSet = { has: (address) => missedTwice.has(address) || this.liveness.isDead(address) }
+    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.liveness.isDead(address) || this.liveness.isSilent(address) }
+    let lastError: Error | undefined
+    let deadCandidates = 0
+    for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
+      const decision = route(this.table.state, key, { suspects: avoid, gone, final: req.final })
+      if (decision.type === 'deliver') {
+        const app = req.app != null ? await this.ctx.application().deliver?.(key, req.app, this.self.address) : undefined
+        return { owner: peerToWire(this.self), hops: req.hops, app }
+      }
+      if (req.hopsLeft <= 0) {
+        throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
+      }
+      const hop = decision.hops[0]
+      if (hop == null) {
+        break
+      }
+      // a walk back to our predecessor means the sender skipped it, most likely because it found
+      // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
+      const walkBack = req.final && hop.peer.address === this.table.state.predecessor?.address
+      const wasSilent = this.liveness.isSilent(hop.peer.address)
+      if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
+        excluded.add(hop.peer.address)
+        if (wasSilent) {
+          missedTwice.add(hop.peer.address)
+        }
+        if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
+          // a candidate a short probe found dead cost no forward: it does not use up a try
+          attempt--
+        }
+        continue
+      }
+      const remaining = deadline - this.clock.now()
+      const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
+      const wait = this.hopWait(remaining, allowance, req.hops === 0)
+      if (wait < MIN_HOP_BUDGET_MS) {
+        break
+      }
+      try {
+        const res = await this.forwardWatched(hop.peer, {
+          type: RingRequest.Type.ROUTE,
+          route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
+        }, wait, allowance, signal)
+        return requireField(res.route, 'route')
+      } catch (err: any) {
+        lastError = err
+        this.takeHopFailure(err, hop.peer, wait < allowance, excluded, req.hops)
+      }
+    }
+    throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
+  }
+
+  /**
+   * A lookup waits long for a forwarded request (the whole rest of the path),
+   * so it should not send one into a crashed peer. A peer the transport
+   * holds a live connection to is taken as alive (a closed tab closes its
+   * connections), and so is one heard from recently unless `doubted` (the
+   * lookup's sender skipped it); any other gets a probe with a short deadline
+   * first. A silent probe drops the peer from our fingers and makes
+   * it silent (it may only have lost the message, so it keeps any other role
+   * until a second probe settles it); an unreachable one fails outright.
+   */
+  private async isLikelyAlive (peer: Peer, doubted: boolean, signal?: AbortSignal): Promise<boolean> {
+    if (!doubted && this.liveness.heardRecently(peer.address)) {
+      return true
+    }
+    if (this.client.isConnected(peer.address)) {
+      return true
+    }
+    try {
+      await this.client.call(peer.address, { type: RingRequest.Type.PROBE }, this.liveness.probeWait(), signal)
+      return true
+    } catch (err: any) {
+      if (err.name === 'AbortError') {
+        throw err
+      }
+      if (err.name === 'RpcTimeoutError') {
+        this.table.dropFinger(peer)
+        this.checkSilent(peer)
+      } else {
+        this.ctx.fail(peer)
+      }
+      return false
+    }
+  }
+
+  /**
+   * Takes what a failed forward to `peer` says: rethrows what is the caller's
+   * problem, and otherwise records what it tells about the hop (skipped by
+   * this lookup, silent, or failed). `cutShort`: our own budget, not the hop's
+   * allowance, bounded the wait
+   */
+  private takeHopFailure (err: any, peer: Peer, cutShort: boolean, excluded: Set<Address>, hops: number): void {
+    switch (err.name) {
+      case 'AbortError':
+      case 'HopLimitError':
+      case 'InvalidMessageError':
+        // our own abort, a walk too long, or a request the owner refused (e.g. a bad payload):
+        // the caller's problem, not the hop's
+        throw err
+      case 'RpcTimeoutError':
+        if (cutShort) {
+          // the wait was cut short by our own budget: that says nothing about the hop, and
+          // guessing another path in the time left would only risk a wrong answer
+          throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
+        }
+        excluded.add(peer.address)
+        this.table.dropFinger(peer)
+        // silent for a whole allowance: a crash since we last heard from it, or only a slow
+        // path beyond it. Too weak to route around it (as a predecessor that would hand us
+        // keys it may still own), but the next lookup through it probes it first
+        this.liveness.doubt(peer.address)
+        break
+      case 'HopSilentError':
+        // the answer was late and the hop missed a probe meanwhile: it crashed since we last
+        // heard from it. Routed around (silent) while a second probe settles it
+        excluded.add(peer.address)
+        this.table.dropFinger(peer)
+        this.checkSilent(peer)
+        break
+      case 'LookupFailedError':
+      case 'RemoteError':
+      case 'PeerBusyError':
+        // the hop answered, so it is alive: its part of the walk failed (or it is serving all it
+        // serves us at once), try another path
+        excluded.add(peer.address)
+        break
+      default:
+        // unreachable, stopped, leaving, or not in our ring: direct evidence
+        this.ctx.fail(peer)
+    }
+  }
+
+  /**
+   * Forwards `req` to `peer`, waiting up to `wait` ms. An answer later than a
+   * fraction of the hop's `allowance` gets the hop probed: a hop that crashed
+   * just after we last heard from it would otherwise hold the lookup for the
+   * whole wait, and the retry would find the budget spent. A missed probe
+   * ends the wait with a HopSilentError; an answered one changes nothing
+   * (the rest of the path is slow, not the hop).
+   */
+  private async forwardWatched (peer: Peer, req: OutgoingRequest, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
+    const probeWait = this.liveness.probeWait()
+    const watchAfter = WATCH_FRACTION * allowance
+    // a live connection is evidence enough that the hop is up (as for the probe before a forward):
+    // a late answer then means a slow path or a busy page, which a probe would only misjudge
+    if (watchAfter + probeWait >= wait || this.client.isConnected(peer.address)) {
+      return this.client.call(peer.address, req, wait, signal)
+    }
+    const stop = new AbortController()
+    const linked = signal == null ? stop.signal : AbortSignal.any([signal, stop.signal])
+    let timer: Timer | undefined
+    const silent = new Promise<never>((_resolve, reject) => {
+      timer = this.clock.setTimer(() => {
+        this.client.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
+          if (err.name === 'RpcTimeoutError') {
+            reject(new HopSilentError(`${peer.address} missed a probe while the lookup waited on it`))
+          }
+        })
+      }, watchAfter)
+    })
+    try {
+      return await Promise.race([this.client.call(peer.address, req, wait, linked), silent])
+    } finally {
+      timer?.cancel()
+      // with a reason: abort() without one builds a DOMException (and its stack) per forward
+      stop.abort(WATCH_OVER)
+      silent.catch(() => {})
+    }
+  }
+
+  /**
+   * How long to wait for a forward, with `remaining` of the request's budget
+   * left. The requester splits its budget between attempts: each gets the
+   * allowance for the path, and a retry finds the rest. A hop on the way keeps
+   * only the time to report a failure back (a round trip at most): were it to
+   * cap its wait at its own guess of the path left, or keep a share for a
+   * retry, the budget would shrink by that at every hop, and a long path
+   * under churn reached its last hops with less than a round trip left. A
+   * failure deep in the path then travels back to the requester, which
+   * retries with the time it kept; hops retry only what fails fast (a probe
+   * missed, an unreachable or refusing hop).
+   */
+  private hopWait (remaining: number, allowance: number, requester: boolean): number {
+    if (requester) {
+      return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
+    }
+    // floored: on loopback a round trip is a millisecond, less than a busy page takes to answer
+    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.liveness.roundTripMs, MIN_HOP_BUDGET_MS))
+  }
+
+  /**
+   * `peer` missed a probe: lookups route around it while a second probe, with
+   * the full deadline of a direct request, tells a lost message (it answers)
+   * from a crash (it does not, and fails)
+   */
+  private checkSilent (peer: Peer): void {
+    if (this.liveness.isSilent(peer.address)) {
+      return
+    }
+    const wait = this.settings.directRequestMs
+    // the mark outlives the probe's deadline: the probe's outcome ends it
+    this.liveness.markSilent(peer.address, this.clock.now() + 2 * wait)
+    // an answer ends the mark in `call`, as any word from the peer does
+    this.client.call(peer.address, { type: RingRequest.Type.PROBE }, wait).catch((err: any) => {
+      if (err.name === 'AbortError' || !this.liveness.isBeingChecked(peer.address)) {
+        // stopped, or it was heard from meanwhile
+        return
+      }
+      this.ctx.fail(peer)
+    })
+  }
+
+  /**
+   * How long to wait for a forwarded request: an allowance per hop still to
+   * go, estimated from the distance left and the ring density our successor
+   * list shows (a lookup halves the distance per hop on average)
+   */
+  private hopAllowance (next: bigint, key: bigint, final: boolean): number {
+    const perHop = this.liveness.perHopWait()
+    const last = this.table.state.successors[this.table.state.successors.length - 1]
+    if (final || last == null) {
+      // the owner, or a short walk back from it
+      return 2 * perHop
+    }
+    // nodes per unit of ring distance, from the span of our successor list
+    const span = ringFraction(distance(this.self.id, last.id))
+    const left = ringFraction(distance(next, key))
+    const nodesBetween = span > 0 ? left * this.table.state.successors.length / span : 1
+    const hops = Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
+    return perHop * hops
+  }
+}
+
+/** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */
+const WATCH_OVER = new Error('the watched forward has settled')
+
+/** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
+class HopSilentError extends Error {
+  override name = 'HopSilentError'
+}
+
+/** Position of a ring distance as a fraction of the whole ring */
+function ringFraction (d: bigint): number {
+  return Number(d >> BigInt(RING_BITS - 53)) / 2 ** 53
+}

@@ -1,0 +1,146 @@
+/**
+ * What a node believes about other peers' liveness, and its estimate of the
+ * network's round-trip time — the failure detector of the ring.
+ *
+ * Theory of operation:
+ * - Any word from a peer (an answer, or a request it sent) proves it alive
+ * and clears every mark on it.
+ * - A peer that missed one probe is *silent*: lookups route around it as a
+ * next hop while a second probe settles it. One lost message must not cost a
+ * live peer its place, so a silent peer keeps its roles.
+ * - A peer that failed a direct request (unreachable, or silent twice) is
+ * dead: forgotten by the routing table and not re-learned for
+ * `suspectTimeoutMs`.
+ * - Round trips of direct requests (not forwarded ones, whose time includes
+ * the rest of a path) feed a smoothed RTT: the unit of every hop wait.
+ */
+
+import { FRESH_CONTACT_MS, HOP_WAIT_RTTS, INITIAL_RTT_MS, MIN_HOP_WAIT_MS, PROBE_WAIT_RTTS, RTT_SMOOTHING } from './settings.ts'
+import type { Address, Clock } from './seams.ts'
+import type { RingSettings } from './settings.ts'
+
+export class Liveness {
+  private readonly clock: Clock
+  private readonly settings: RingSettings
+  /** Smoothed round-trip time of direct requests, ms: the unit of every hop wait */
+  private rtt = INITIAL_RTT_MS
+  /** When each peer last answered us or sent us a request */
+  private readonly heardFrom = new Map<Address, number>()
+  /** Peers that failed a direct request (unreachable, or silent twice): forgotten and not re-learned for a while */
+  private readonly dead = new Map<Address, number>()
+  /** Peers that missed one probe, until when: routed around while a second probe checks them */
+  private readonly silent = new Map<Address, number>()
+
+  constructor (clock: Clock, settings: RingSettings) {
+    this.clock = clock
+    this.settings = settings
+  }
+
+  /** Smoothed round-trip time of direct requests, ms */
+  get roundTripMs (): number {
+    return this.rtt
+  }
+
+  /** Whether `address` failed a direct request recently (routing avoids it) */
+  isDead (address: Address): boolean {
+    return isMarked(this.dead, address, this.clock.now())
+  }
+
+  /** Whether `address` missed a probe and is being checked again (lookups route around it) */
+  isSilent (address: Address): boolean {
+    return isMarked(this.silent, address, this.clock.now())
+  }
+
+  /** Whether a silent mark on `address` is still standing (expired or not): the check that set it has not ended */
+  isBeingChecked (address: Address): boolean {
+    return this.silent.has(address)
+  }
+
+  /** Whether `address` answered us or sent us a request within `FRESH_CONTACT_MS` */
+  heardRecently (address: Address): boolean {
+    const heard = this.heardFrom.get(address)
+    return heard != null && this.clock.now() - heard < FRESH_CONTACT_MS
+  }
+
+  /** `address` sent us a request: it is alive */
+  requestFrom (address: Address): void {
+    this.dead.delete(address)
+    this.silent.delete(address)
+    this.heardFrom.set(address, this.clock.now())
+  }
+
+  /**
+   * `address` answered a request sent at `sentAt`; a direct request's round
+   * trip is one sample of the network's RTT
+   */
+  answered (address: Address, sentAt: number, direct: boolean): void {
+    this.heardFrom.set(address, this.clock.now())
+    this.silent.delete(address)
+    if (direct) {
+      this.rtt += RTT_SMOOTHING * (this.clock.now() - sentAt - this.rtt)
+    }
+  }
+
+  /** `address` failed a direct request: dead for `suspectTimeoutMs` */
+  markDead (address: Address): void {
+    this.dead.set(address, this.clock.now() + this.settings.suspectTimeoutMs)
+    this.silent.delete(address)
+    this.heardFrom.delete(address)
+  }
+
+  /** `address` left gracefully: avoided for `suspectTimeoutMs` like a dead peer */
+  markLeft (address: Address): void {
+    this.dead.set(address, this.clock.now() + this.settings.suspectTimeoutMs)
+  }
+
+  /** `address` missed a probe: routed around until `untilMs` unless heard from before */
+  markSilent (address: Address, untilMs: number): void {
+    this.silent.set(address, untilMs)
+  }
+
+  /** Evidence against `address` too weak to route around it: the next lookup through it probes it first */
+  doubt (address: Address): void {
+    this.heardFrom.delete(address)
+  }
+
+  /** Drops dead marks that have run out, and contacts too old to count as fresh */
+  expire (): void {
+    const now = this.clock.now()
+    for (const [address, until] of this.dead) {
+      if (until <= now) {
+        this.dead.delete(address)
+      }
+    }
+    for (const [address, at] of this.heardFrom) {
+      if (now - at > FRESH_CONTACT_MS) {
+        this.heardFrom.delete(address)
+      }
+    }
+  }
+
+  /** Deadline of a probe before a forward, ms */
+  probeWait (): number {
+    // floored like the hop wait: on loopback a few RTTs are a few ms, less than a busy page takes
+    // to answer, and a missed probe now makes lookups route around the peer
+    return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.directRequestMs, PROBE_WAIT_RTTS * this.rtt))
+  }
+
+  /** Wait for one hop of a forwarded request, ms */
+  perHopWait (): number {
+    // floored: on a sub-millisecond network (loopback, in-process) 4 RTTs would be too short to
+    // forward at all
+    return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
+  }
+}
+
+function isMarked (marks: Map<Address, number>, address: Address, now: number): boolean {
+  const until = marks.get(address)
+  if (until == null) {
+    return false
+  }
+  if (until <= now) {
+    marks.delete(address)
+    return false
+  }
+  return true
+}

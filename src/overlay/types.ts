@@ -1,0 +1,60 @@
+/**
+ * The types a RingNode's users see: what it is built from, the application
+ * riding on it, and what its lookups take and give back.
+ */
+
+import type { RingRequest, RingResponse } from './messages.ts'
+import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
+
+export interface RingNodeComponents {
+  clock: Clock
+  random: Random
+  rpc: Rpc<RingRequest, RingResponse>
+  log?: Log
+}
+
+/**
+ * The application riding on the ring (the CDN's holder directory). Every
+ * hook is optional.
+ */
+export interface RingApplication {
+  /** This node owns `key`: answer the payload a lookup carried to it */
+  deliver?(key: bigint, payload: Uint8Array, from: Address): Promise<Uint8Array<ArrayBuffer> | undefined>
+  /** A direct (not routed) message from another node */
+  message?(from: Address, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer> | undefined>
+  /** Leaving gracefully: the state to hand to the successor, which becomes home for our keys */
+  handoverOnLeave?(): Uint8Array<ArrayBuffer> | undefined
+  /** A leaving predecessor handed its state to us */
+  receiveHandover?(from: Peer, payload: Uint8Array): void
+  /**
+   * The predecessor changed. When a node joined between the old predecessor
+   * and us, keys in `(previous, current]` now belong to it
+   */
+  predecessorChanged?(previous: Peer | undefined, current: Peer | undefined): void
+}
+
+/** A node's routing state as `RingNode.resume` takes it */
+export interface RoutingSnapshot {
+  predecessor?: Peer
+  /** Nearest first; at least one */
+  successors: Peer[]
+  /** Finger `index` is the successor of `fingerStart(self, index, fingerBits)` */
+  fingers?: Array<{ index: number, peer: Peer }>
+}
+
+export interface LookupOptions {
+  /** Payload delivered to the key's owner's application */
+  app?: Uint8Array<ArrayBuffer>
+  /** Ring upkeep rather than an application lookup (metered apart) */
+  maintenance?: boolean
+  /** @default the node's lookupTimeoutMs */
+  timeout?: number
+  signal?: AbortSignal
+}
+
+export interface LookupResult {
+  owner: Peer
+  hops: number
+  /** The owner application's answer to `options.app` */
+  app?: Uint8Array<ArrayBuffer>
+}

@@ -18,6 +18,7 @@ import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_HOLDER_ATTEMPTS } from '../src/cd
 import { Holdings } from '../src/cdn/holdings.ts'
 import { Lookups } from '../src/cdn/lookups.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingRequest, encodeRingResponse } from '../src/overlay/codec.ts'
+import { checkRequestIds, checkResponseIds } from '../src/overlay/id-binding.ts'
 import { RingRequest } from '../src/overlay/messages.ts'
 import { idFromBytes } from '../src/overlay/ring-id.ts'
 import { RingNode } from '../src/overlay/ring-node.ts'
@@ -53,12 +54,35 @@ export interface SimulationHooks extends Partial<SimHooks> {
   trace?: SimTrace
 }
 
+/**
+ * A simulated page's ring id is SHA-256 of its name, as a libp2p page's is of
+ * its peer id; every peer record a page decodes is checked against it, as
+ * the library checks it (`src/overlay/id-binding.ts`)
+ */
+const simIds = new Map<string, Uint8Array>()
+function simRingIdOf (address: string): Uint8Array {
+  let id = simIds.get(address)
+  if (id == null) {
+    id = createHash('sha256').update(address).digest()
+    simIds.set(address, id)
+  }
+  return id
+}
+
 const ringProtocol: SimProtocol<RingRequest, RingResponse> = {
   name: 'ring',
   encodeRequest: encodeRingRequest,
-  decodeRequest: decodeRingRequest,
+  decodeRequest: (bytes) => {
+    const req = decodeRingRequest(bytes)
+    checkRequestIds(req, simRingIdOf)
+    return req
+  },
   encodeResponse: encodeRingResponse,
-  decodeResponse: decodeRingResponse,
+  decodeResponse: (bytes) => {
+    const res = decodeRingResponse(bytes)
+    checkResponseIds(res, simRingIdOf)
+    return res
+  },
   classify: (req) => {
     switch (req.type) {
       case RingRequest.Type.ROUTE: return req.route?.maintenance === true ? 'maintenance' : 'lookup'
@@ -173,7 +197,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
 
   const createPage = (): Page => {
     const address = makeAddress(nextAddress++)
-    const peer: Peer = { id: idFromBytes(createHash('sha256').update(address).digest()), address }
+    const peer: Peer = { id: idFromBytes(simRingIdOf(address)), address }
     const random = root.fork(`node:${address}`)
     const ring = new RingNode({ clock, random, rpc: ringRpc(address) }, {
       self: peer,

@@ -33,7 +33,7 @@ import { Origin } from './cdn/origin.ts'
 import { PeerDownloader } from './cdn/peer-downloader.ts'
 import { responseFrom } from './cdn/responses.ts'
 import { ringProtocol } from './cdn/ring-cdn-init.ts'
-import { RingMembership } from './cdn/ring-membership.ts'
+import { REJOIN_INTERVAL_MS, RingMembership } from './cdn/ring-membership.ts'
 import { keyForUrl, nodeIdFromBytes, normaliseUrl } from './keys.ts'
 import { AddressBook } from './libp2p/address-book.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
@@ -68,7 +68,7 @@ export { HELD_KEYS } from './cdn/holdings.ts'
 export { SOURCE_HEADER } from './cdn/responses.ts'
 export { ringProtocol } from './cdn/ring-cdn-init.ts'
 export type { RingCdnComponents, RingCdnInit, RingCdnFetchOptions, RingCdnLocateResult, RingTuning, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
-export { JOIN_RETRIES, JOIN_RETRY_DELAY_MS, JOIN_MAX_RETRY_DELAY_MS, BOOTSTRAP_DIAL_TIMEOUT_MS } from './cdn/ring-membership.ts'
+export { JOIN_RETRIES, JOIN_RETRY_DELAY_MS, JOIN_MAX_RETRY_DELAY_MS, BOOTSTRAP_DIAL_TIMEOUT_MS, REJOIN_INTERVAL_MS } from './cdn/ring-membership.ts'
 
 /** Namespace when none is given and there is no page origin to use */
 export const DEFAULT_NAMESPACE = 'ringcdn'
@@ -92,6 +92,7 @@ interface Settings {
   lookupTimeoutMs: number
   maxObjectBytes: number
   homeCopies: boolean
+  rejoinIntervalMs: number
 }
 
 export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startable {
@@ -141,7 +142,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.settings = {
       lookupTimeoutMs: init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS,
       maxObjectBytes: init.maxObjectBytes ?? MAX_OBJECT_BYTES,
-      homeCopies: init.homeCopies ?? true
+      homeCopies: init.homeCopies ?? true,
+      rejoinIntervalMs: init.rejoinIntervalMs ?? REJOIN_INTERVAL_MS
     }
     this.uploadPolicy = parseUploadPolicy(init.uploadPolicy)
     this.counters = createCounters()
@@ -336,8 +338,32 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       await this.membership.join(ring, lifecycle.signal)
     })
-    // the outcome is read through whenJoined(); a failure is logged here too
-    this.joining.catch(err => { this.log.error('could not join ring %s - %e', this.namespace, err) })
+    this.afterJoinAttempt(this.joining, ring, lifecycle.signal)
+  }
+
+  /**
+   * A join whose retries all failed is not the end: the node tries again
+   * every `rejoinIntervalMs` until it joins or stops (each new attempt is
+   * what `whenJoined()` waits for from then on). The outcome of each is
+   * also read through `whenJoined()`; a failure is logged here.
+   */
+  private afterJoinAttempt (attempt: Promise<void>, ring: RingNode, signal: AbortSignal): void {
+    attempt.catch(err => {
+      if (signal.aborted) {
+        return
+      }
+      this.log.error('could not join ring %s, trying again in %d ms - %e', this.namespace, this.settings.rejoinIntervalMs, err)
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', cancel)
+        if (signal.aborted || ring.joined) {
+          return
+        }
+        this.joining = this.membership.join(ring, signal)
+        this.afterJoinAttempt(this.joining, ring, signal)
+      }, this.settings.rejoinIntervalMs)
+      const cancel = (): void => { clearTimeout(timer) }
+      signal.addEventListener('abort', cancel, { once: true })
+    })
   }
 
   private async waitForAddresses (signal: AbortSignal): Promise<void> {
@@ -393,6 +419,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   async whenJoined (options: AbortOptions = {}): Promise<void> {
     if (this.joining == null) {
       throw new NotStartedError('the CDN service has not started')
+    }
+    if (this.ringNode?.joined === true) {
+      return
     }
     await raceSignal(this.joining, options.signal)
   }

@@ -177,6 +177,13 @@ export interface RingCdnInit {
   /** @default JOIN_RETRY_DELAY_MS (500 ms) */
   joinRetryDelayMs?: number
   /**
+   * After every retry of a join failed (`whenJoined()` rejects), the node
+   * tries again after this long, and so on until it joins or stops, ms
+   *
+   * @default REJOIN_INTERVAL_MS (15 s)
+   */
+  rejoinIntervalMs?: number
+  /**
    * Ring maintenance settings.
    *
    * @default RingNode's defaults

@@ -20,6 +20,12 @@ export const JOIN_RETRIES = 5
 export const JOIN_RETRY_DELAY_MS = 500
 /** Longest delay between join retries, ms */
 export const JOIN_MAX_RETRY_DELAY_MS = 8_000
+/**
+ * After a join's retries all failed, the wait before the node tries again
+ * (and again, for as long as it runs), ms. A page open for minutes must not
+ * stay outside the ring because the ring was unreachable when it opened
+ */
+export const REJOIN_INTERVAL_MS = 15_000
 /** Deadline of dialling one bootstrap address that names no peer id, ms */
 export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
 

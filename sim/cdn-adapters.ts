@@ -28,31 +28,47 @@ export const ORIGIN_RTT_MS = 80
 /** Origin and peer links, bytes per second (10 Mbit/s) */
 export const LINK_BYTES_PER_SEC = 1_250_000
 
-/** The content transfer protocol: a page asks a holder for object `index` */
-export interface ContentRequest { index: number }
-/** `size` 0: not held. Otherwise the object's size (as virtual bytes) and the digest of the version served */
-export interface ContentResponse { size: number, digest: string }
+/**
+ * The content transfer protocol, in the library's two steps: a page asks a
+ * holder for object `index` and gets its size and digest (`body: false`, the
+ * library's meta answer, bounded by the request timeout), then its bytes
+ * (`body: true`, bounded by the size-scaled transfer allowance)
+ */
+export interface ContentRequest { index: number, body: boolean }
+/** `size` 0: not held. Otherwise the object's size and the digest of the version served; a body answer carries `size` virtual bytes */
+export interface ContentResponse { size: number, digest: string, body: boolean }
 
 export const contentProtocol: SimProtocol<ContentRequest, ContentResponse> = {
   name: 'content',
-  encodeRequest: (req) => uint32(req.index),
-  decodeRequest: (bytes) => ({ index: readUint32(bytes, 0) }),
+  encodeRequest: (req) => {
+    const out = new Uint8Array(5)
+    out.set(uint32(req.index))
+    out[4] = req.body ? 1 : 0
+    return out
+  },
+  decodeRequest: (bytes) => {
+    if (bytes.byteLength !== 5) {
+      throw new Error('a content request is 5 bytes')
+    }
+    return { index: readUint32(bytes.subarray(0, 4), 0), body: bytes[4] === 1 }
+  },
   encodeResponse: (res) => {
-    const out = new Uint8Array(res.size === 0 ? 4 : 36)
+    const out = new Uint8Array(res.size === 0 ? 5 : 37)
     out.set(uint32(res.size))
+    out[4] = res.body ? 1 : 0
     if (res.size > 0) {
-      out.set(Buffer.from(res.digest, 'hex'), 4)
+      out.set(Buffer.from(res.digest, 'hex'), 5)
     }
     return out
   },
   decodeResponse: (bytes) => {
     const size = readUint32(bytes.subarray(0, 4), 0)
-    if (size > 0 && bytes.byteLength !== 36) {
+    if (bytes.byteLength !== (size > 0 ? 37 : 5)) {
       throw new Error('a content response with bytes carries a 32-byte digest')
     }
-    return { size, digest: size === 0 ? '' : Buffer.from(bytes.subarray(4)).toString('hex') }
+    return { size, body: bytes[4] === 1, digest: size === 0 ? '' : Buffer.from(bytes.subarray(5)).toString('hex') }
   },
-  virtualBytes: (msg) => 'size' in msg ? msg.size : 0
+  virtualBytes: (msg) => 'size' in msg && msg.body ? msg.size : 0
 }
 
 /** The site's objects: URL, key, size and model digest by index (every one listed in the site's manifest) */
@@ -182,16 +198,14 @@ export class SimDownloader implements Downloader {
       throw new ObjectSizeError(`${key} is ${expected} bytes, more than ${options.maxObjectBytes}`)
     }
     const done = this.onAttempt?.(holder, index)
-    // the library's bounds: the holder starts within the request timeout, then streams at the least throughput
-    const timeout = Math.min(REQUEST_TIMEOUT_MS, options.startWithinMs ?? Infinity) + 1000 * expected / MIN_PEER_THROUGHPUT + STALL_TIMEOUT_MS
+    // the library's bounds: the holder answers within the request timeout, then streams at the least throughput
+    const startWithin = Math.min(REQUEST_TIMEOUT_MS, options.startWithinMs ?? Infinity)
     try {
-      const res = await this.content.request(holder.address, { index }, { timeout, signal: options.signal })
-      if (res.size === 0) {
-        throw new NotHeldError(`${holder.address} does not hold ${key}`)
-      }
-      if (options.digest != null && res.digest !== options.digest) {
-        throw new IntegrityError(`${holder.address} sent ${key} with digest ${res.digest}, not ${options.digest}`, 'peer')
-      }
+      const meta = await this.content.request(holder.address, { index, body: false }, { timeout: startWithin, signal: options.signal })
+      this.check(meta, holder, key, options.digest)
+      const allowed = 1000 * meta.size / MIN_PEER_THROUGHPUT + STALL_TIMEOUT_MS
+      const res = await this.content.request(holder.address, { index, body: true }, { timeout: allowed, signal: options.signal })
+      this.check(res, holder, key, options.digest ?? meta.digest)
       const object: SimObject = { size: res.size, digest: res.digest, provenance: options.provenance }
       this.store.put(index, object)
       done?.(true)
@@ -199,6 +213,16 @@ export class SimDownloader implements Downloader {
     } catch (err) {
       done?.(false)
       throw err
+    }
+  }
+
+  /** What the library's content client refuses: a miss, or a version other than the one asked for */
+  private check (res: ContentResponse, holder: Peer, key: string, digest: string | undefined): void {
+    if (res.size === 0) {
+      throw new NotHeldError(`${holder.address} does not hold ${key}`)
+    }
+    if (digest != null && res.digest !== digest) {
+      throw new IntegrityError(`${holder.address} sent ${key} with digest ${res.digest}, not ${digest}`, 'peer')
     }
   }
 }

@@ -287,13 +287,13 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       if (object == null) {
         // the library's content server: a miss means the store let it go, so stop listing ourselves
         holdings.forget(catalogue.objects.keys[req.index])
-        return { size: 0, digest: '' }
+        return { size: 0, digest: '', body: req.body }
       }
       store.touch(req.index)
-      if (measuring()) {
+      if (req.body && measuring()) {
         uploaded.set(address, (uploaded.get(address) ?? 0) + object.size)
       }
-      return { size: object.size, digest: object.digest }
+      return { size: object.size, digest: object.digest, body: req.body }
     })
     const page: Page = { peer, ring, directory, content, store, pipeline, holdings, origin, life, alive: true, attempts: new Map() }
     pages.set(address, page)

@@ -64,7 +64,7 @@ function setup (options: { sizes?: number[] } = {}): { scheduler: Scheduler, loc
   const holderStore = new SimPageStore(catalogue, { maxBytes: 1_000_000 })
   network.rpc(HOLDER.address, contentProtocol).handle(async (_from, req) => {
     const object = holderStore.get(req.index)
-    return object == null ? { size: 0, digest: '' } : { size: object.size, digest: object.digest }
+    return object == null ? { size: 0, digest: '', body: req.body } : { size: object.size, digest: object.digest, body: req.body }
   })
   const locator = new ScriptedLocator(scheduler)
   const counters = createCounters()

@@ -40,6 +40,7 @@ import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient, ContentServer, contentProtocol } from './libp2p/content-protocol.ts'
 import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
+import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
 import { AbortError } from './overlay/errors.ts'
 import { checkRequestIds, checkResponseIds } from './overlay/id-binding.ts'
@@ -54,7 +55,7 @@ import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocate
 import type { FetchTarget, Locator, StoredObject } from './cdn/seams.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { RingResponse } from './overlay/messages.ts'
-import type { Clock, Peer, Random, Rpc } from './overlay/seams.ts'
+import type { Peer, Rpc } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
 import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
@@ -76,16 +77,6 @@ export const DEFAULT_NAMESPACE = 'ringcdn'
 export const LEAVE_TIMEOUT_MS = 3_000
 /** Longest wait at start for this node's listen addresses, ms */
 const ADDRESS_WAIT_MS = 2_000
-
-const wallClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => {
-    const timer = setTimeout(fn, ms)
-    return { cancel: () => { clearTimeout(timer) } }
-  }
-}
-
-const mathRandom: Random = { next: () => Math.random() }
 
 /** The init options the service reads after construction, each resolved once */
 interface Settings {

@@ -4,10 +4,11 @@
  */
 import type { HolderDirectoryInit } from './holder-directory.ts'
 import type { Manifest, ManifestDocument } from './manifest.ts'
+import type { StreamRpcComponents } from '../libp2p/stream-rpc.ts'
 import type { RingNodeInit } from '../overlay/ring-node.ts'
 import type { ContentStore } from '../storage/content-store.ts'
 import type { UploadPolicy, UploadPolicyOptions } from '../upload-policy.ts'
-import type { ComponentLogger, Connection, Libp2pEvents, PeerId, PeerStore, StreamHandler, StreamHandlerOptions, TypedEventTarget, AbortOptions } from '@libp2p/interface'
+import type { Libp2pEvents, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Ring protocol id of a namespace: namespaced and versioned, so rings of different sites never meet */
@@ -16,17 +17,7 @@ export function ringProtocol (namespace: string): string {
 }
 
 /** What the service needs from libp2p (a service's components provide it) */
-export interface RingCdnComponents {
-  peerId: PeerId
-  logger: ComponentLogger
-  registrar: {
-    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
-    unhandle(protocol: string, options?: AbortOptions): Promise<void>
-  }
-  connectionManager: {
-    getConnections(peerId?: PeerId): Connection[]
-    openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
-  }
+export interface RingCdnComponents extends StreamRpcComponents {
   peerStore: Pick<PeerStore, 'merge'>
   addressManager: { getAddresses(): Multiaddr[] }
   events: TypedEventTarget<Libp2pEvents>

@@ -9,12 +9,13 @@ import { DirectoryService } from '../../src/cdn/directory-service.ts'
 import { nodeIdFromBytes } from '../../src/keys.ts'
 import { decodeEnvelope } from '../../src/libp2p/response-envelope.ts'
 import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
+import { mathRandom, wallClock } from '../../src/libp2p/wall-clock.ts'
 import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
 import { createNode, DIAL_TIMEOUT, waitFor } from '../libp2p/fixtures.ts'
 import type { StreamRpc } from '../../src/libp2p/stream-rpc.ts'
-import type { Clock, Peer, Random } from '../../src/overlay/seams.ts'
+import type { Peer } from '../../src/overlay/seams.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
 export const FUZZ_PROTOCOL = '/ringcdn/fuzz/ring/1.0.0'
@@ -25,16 +26,6 @@ export const FUZZ_MAX_MESSAGE_BYTES = 64 * 1024
 
 /** Bound on one raw exchange: by then the remote has answered or reset the stream */
 export const RAW_EXCHANGE_TIMEOUT = 4_000
-
-const wallClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => {
-    const timer = setTimeout(fn, Math.max(0, ms))
-    return { cancel: () => { clearTimeout(timer) } }
-  }
-}
-
-const mathRandom: Random = { next: () => Math.random() }
 
 export interface Libp2pMember {
   node: Libp2p

@@ -9,6 +9,7 @@ import { expect } from 'aegir/chai'
 import { keyForUrl, nodeIdFromBytes } from '../../src/keys.ts'
 import { libp2pRingIdOf } from '../../src/libp2p/ring-id-binding.ts'
 import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
+import { mathRandom, wallClock } from '../../src/libp2p/wall-clock.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../../src/overlay/codec.ts'
 import { checkRequestIds, checkResponseIds } from '../../src/overlay/id-binding.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
@@ -19,17 +20,8 @@ import { createRing, FAST_RING, stopAll, trueSuccessor, waitForRing } from './cd
 import { createNode, DIAL_TIMEOUT } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
 import type { RingResponse } from '../../src/overlay/messages.ts'
-import type { Clock, Peer, Random } from '../../src/overlay/seams.ts'
+import type { Peer } from '../../src/overlay/seams.ts'
 import type { Libp2p } from '@libp2p/interface'
-
-const wallClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => {
-    const timer = setTimeout(fn, Math.max(0, ms))
-    return { cancel: () => { clearTimeout(timer) } }
-  }
-}
-const mathRandom: Random = { next: () => Math.random() }
 
 async function randomPeerId (): Promise<string> {
   return peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()

@@ -3,7 +3,7 @@
  * cannot sit at an asset's key and capture its lookups.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { keyForUrl, nodeIdFromBytes } from '../../src/keys.ts'
@@ -32,7 +32,7 @@ describe('ring ids bound to peer ids', () => {
     it('accepts a peer whose ring id is the hash of its peer id', async () => {
       const address = await randomPeerId()
       const idOf = libp2pRingIdOf()
-      const id = idToBytes(nodeIdFromBytes((await import('@libp2p/peer-id')).peerIdFromString(address).toMultihash().bytes))
+      const id = idToBytes(nodeIdFromBytes(peerIdFromString(address).toMultihash().bytes))
       expect(() => { checkRequestIds({ type: RingRequest.Type.STABILIZE, namespace: 'n', stabilize: { sender: { id, address, hints: [] }, wantFingers: false } }, idOf) }).to.not.throw()
       expect(() => { checkResponseIds({ error: 0, message: '', stabilize: { successors: [{ id, address, hints: [] }], fingers: [] } }, idOf) }).to.not.throw()
     })

@@ -72,6 +72,16 @@ export const HANDLER_TIMEOUT = 30_000
 /** Milliseconds allowed for writing an answer and for the remote to close its end afterwards */
 export const CLOSE_TIMEOUT = 5_000
 
+/**
+ * Milliseconds a dial may take, whatever the deadline of the request that
+ * started it. A WebRTC connection between two busy browser pages takes
+ * seconds to set up, more than one ring request may wait; a dial cut off by
+ * each request's deadline would never finish, and the peer would stay out of
+ * reach for good. So the dial goes on in the background, and the next
+ * request to the peer takes it up or finds the connection open.
+ */
+export const CONNECT_TIMEOUT = 10_000
+
 /** Longest delay a timer takes (signed 32-bit ms); Node fires longer ones after 1 ms */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -164,6 +174,14 @@ export interface StreamRpcInit<Req, Res> {
   closeTimeout?: number
 
   /**
+   * Milliseconds a dial may take. A request whose own deadline ends first
+   * fails, but its dial goes on, shared by later requests to the same peer.
+   *
+   * @default 10_000
+   */
+  connectTimeout?: number
+
+  /**
    * Serve and send requests over limited (relayed) connections. Content must
    * never travel over relays, so this stays off for anything but signalling.
    *
@@ -214,6 +232,9 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
   private readonly serving = new Map<Address, number>()
   private readonly handlerTimeout: number
   private readonly closeTimeout: number
+  private readonly connectTimeout: number
+  /** Dials in progress, by peer: shared by every request to that peer, bounded by `connectTimeout` */
+  private readonly dialing = new Map<Address, Promise<Connection>>()
   private readonly runOnLimitedConnection: boolean
   private readonly addressHints?: (address: Address) => Multiaddr[]
   private handler?: RpcHandler<Req, Res>
@@ -244,6 +265,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     this.maxRequestsPerPeer = init.maxRequestsPerPeer ?? MAX_REQUESTS_PER_PEER
     this.handlerTimeout = timerMs(init.handlerTimeout ?? HANDLER_TIMEOUT)
     this.closeTimeout = timerMs(init.closeTimeout ?? CLOSE_TIMEOUT)
+    this.connectTimeout = timerMs(init.connectTimeout ?? CONNECT_TIMEOUT)
     this.runOnLimitedConnection = init.runOnLimitedConnection ?? false
     this.addressHints = init.addressHints
     this.streams = new Set()
@@ -373,10 +395,11 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     let stream: Stream | undefined
     try {
       const peerId = this.parseAddress(to)
-      // libp2p is asked to honour the signal at every step; racing it as well means a transport
+      // the dial has its own deadline and outlives this request if need be (see `connect`); every
+      // later step is asked to honour the request's signal and raced with it as well, so a transport
       // that does not (a WebRTC data channel that never opens, a close that never drains) costs
       // this request its deadline, not a maintenance round that never ends
-      const connection = await raceSignal(this.connect(peerId, to, signal), signal)
+      const connection = await raceSignal(this.connect(peerId, to, shutdown.signal), signal)
       stream = await this.openStream(connection, signal)
       this.streams.add(stream)
 
@@ -433,17 +456,32 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
 
   /**
    * An open connection is reused; otherwise dial the address hints or, without
-   * any, the peer id through the peer store
+   * any, the peer id through the peer store. The dial is shared by every
+   * request to the peer and bounded by `connectTimeout`, not by the request's
+   * deadline (see `CONNECT_TIMEOUT`); the caller races it with its own signal.
    */
-  private async connect (peerId: PeerId, address: Address, signal: AbortSignal): Promise<Connection> {
-    if (!this.hasUsableConnection(peerId)) {
-      const hints = this.hintsFor(peerId, address)
-      if (hints.length > 0) {
-        return this.components.connectionManager.openConnection(hints, { signal })
-      }
+  private async connect (peerId: PeerId, address: Address, shutdown: AbortSignal): Promise<Connection> {
+    if (this.hasUsableConnection(peerId)) {
+      return this.components.connectionManager.openConnection(peerId, { signal: shutdown })
     }
-
-    return this.components.connectionManager.openConnection(peerId, { signal })
+    let dial = this.dialing.get(address)
+    if (dial == null) {
+      const signal = AbortSignal.any([shutdown, AbortSignal.timeout(this.connectTimeout)])
+      const hints = this.hintsFor(peerId, address)
+      dial = this.components.connectionManager.openConnection(hints.length > 0 ? hints : peerId, { signal })
+      this.dialing.set(address, dial)
+      dial.then(() => {
+        this.log('connected to %s', address)
+      }, (err: any) => {
+        // every request that waited on this dial has seen the error already, or gave up before it
+        this.log('could not connect to %s - %e', address, err)
+      }).finally(() => {
+        if (this.dialing.get(address) === dial) {
+          this.dialing.delete(address)
+        }
+      })
+    }
+    return dial
   }
 
   /**

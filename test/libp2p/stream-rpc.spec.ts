@@ -1,7 +1,10 @@
+import { createServer, connect as tcpConnect } from 'node:net'
 import { expect } from 'aegir/chai'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, HopLimitError } from '../../src/overlay/errors.ts'
+import type { Server } from 'node:net'
 import { rpcComplianceSuite } from '../seams/rpc-compliance.ts'
-import { ECHO_PROTOCOL, createEchoRpc, createNode, createPair, nowhere, openStreams, waitFor } from './fixtures.ts'
+import { DIAL_TIMEOUT, ECHO_PROTOCOL, createEchoRpc, createNode, createPair, nowhere, openStreams, waitFor } from './fixtures.ts'
 import type { Pair, TransportName } from './fixtures.ts'
 import type { EchoMessage } from '../seams/rpc-compliance.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -324,6 +327,48 @@ describe('StreamRpc', function () {
     await new Promise(resolve => setTimeout(resolve, 100))
     controller.abort()
     expect((await overlong).error?.name).to.equal('AbortError')
+  })
+
+  it('lets a dial slower than a request\'s deadline finish in the background, shared by every request to the peer', async function () {
+    // a TCP proxy in front of b that holds each connection before passing it on: a connection set-up
+    // slower than the requests' deadlines, like WebRTC between two busy browser pages
+    const HOLD_MS = 800
+    pair = await createPair('tcp', {}, { connect: false })
+    const targetPort = Number(pair.nodeB.getMultiaddrs()[0].getComponents().find(c => c.name === 'tcp')?.value)
+    let accepted = 0
+    const proxy: Server = createServer(socket => {
+      accepted++
+      socket.pause()
+      setTimeout(() => {
+        const upstream = tcpConnect(targetPort, '127.0.0.1', () => {
+          socket.pipe(upstream).pipe(socket)
+          socket.resume()
+        })
+        upstream.on('error', () => socket.destroy())
+        socket.on('error', () => upstream.destroy())
+      }, HOLD_MS)
+    })
+    await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (proxy.address() as { port: number }).port
+      // a's endpoint again, dialling b through the proxy
+      await pair.a.stop()
+      const a = createEchoRpc(pair.nodeA, { addressHints: () => [multiaddr(`/ip4/127.0.0.1/tcp/${port}`)] })
+      await a.start()
+      pair.b.handle(async (_from, req) => req)
+      const addressB = pair.addressB
+      const early = await Promise.all([1, 2, 3].map(async n => settle(a.request(addressB, one(n), { timeout: HOLD_MS / 4 }))))
+      expect(early.map(r => r.error?.name)).to.deep.equal(['RpcTimeoutError', 'RpcTimeoutError', 'RpcTimeoutError'])
+
+      const { nodeA, nodeB } = pair
+      await waitFor(() => nodeA.getConnections(nodeB.peerId).length > 0, DIAL_TIMEOUT, 'the dial to finish after the requests gave up')
+      expect(await a.request(addressB, one(4), { timeout: DIAL_TIMEOUT })).to.deep.equal(one(4))
+      // one dial served all four requests
+      expect(accepted).to.equal(1)
+      await a.stop()
+    } finally {
+      proxy.close()
+    }
   })
 
   it('uses the protocol id it was given', async () => {

@@ -1,13 +1,13 @@
 import { createServer, connect as tcpConnect } from 'node:net'
-import { expect } from 'aegir/chai'
 import { multiaddr } from '@multiformats/multiaddr'
+import { expect } from 'aegir/chai'
 import { ErrorCode, HopLimitError } from '../../src/overlay/errors.ts'
-import type { Server } from 'node:net'
 import { rpcComplianceSuite } from '../seams/rpc-compliance.ts'
 import { DIAL_TIMEOUT, ECHO_PROTOCOL, createEchoRpc, createNode, createPair, nowhere, openStreams, waitFor } from './fixtures.ts'
 import type { Pair, TransportName } from './fixtures.ts'
 import type { EchoMessage } from '../seams/rpc-compliance.ts'
 import type { Libp2p } from '@libp2p/interface'
+import type { Server } from 'node:net'
 
 /** Small enough that the oversized case stays quick over real sockets */
 const TCP_MAX_MESSAGE_BYTES = 64 * 1024

@@ -28,10 +28,11 @@ import {
   PeerBusyError,
   PeerUnreachableError,
   RemoteError,
-  RpcTimeoutError,
-  codeOf
+  RpcTimeoutError
 } from '../overlay/errors.ts'
-import { MAX_ERROR_FRAME_BYTES, OK_HEADER_BYTES, decodeEnvelope, encodeError, encodeOk } from './response-envelope.ts'
+import { MAX_ERROR_FRAME_BYTES, OK_HEADER_BYTES, decodeEnvelope } from './response-envelope.ts'
+import { RpcConnector } from './rpc-connector.ts'
+import { FRAMING_ERRORS, MAX_VARINT_BYTES, RpcServer, waitForRemoteClose } from './rpc-server.ts'
 import type { Address, Rpc, RpcHandlerOptions, RpcOptions } from '../overlay/seams.ts'
 import type {
   AbortOptions,
@@ -45,7 +46,6 @@ import type {
   StreamHandler,
   StreamHandlerOptions
 } from '@libp2p/interface'
-import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Largest encoded request or response, in bytes */
@@ -84,17 +84,6 @@ export const CONNECT_TIMEOUT = 10_000
 
 /** Longest delay a timer takes (signed 32-bit ms); Node fires longer ones after 1 ms */
 const MAX_TIMER_MS = 2 ** 31 - 1
-
-/** The length prefix is a varint; this much room beyond a frame is buffered */
-const MAX_VARINT_BYTES = 10
-
-/** Errors of `@libp2p/utils` framing: the bytes on the wire broke the framing rules */
-const FRAMING_ERRORS = new Set([
-  'InvalidDataLengthError',
-  'InvalidDataLengthLengthError',
-  'InvalidMessageLengthError',
-  'StreamBufferError'
-])
 
 /**
  * What the adapter needs from libp2p. The node's registrar and connection
@@ -227,24 +216,12 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
   private readonly maxResponseFrameBytes: number
   private readonly maxInboundStreams: number
   private readonly maxOutboundStreams: number
-  private readonly maxRequestsPerPeer: number
-  /** Requests being served, by requester */
-  private readonly serving = new Map<Address, number>()
-  private readonly handlerTimeout: number
-  private readonly closeTimeout: number
-  private readonly connectTimeout: number
-  /** Dials in progress, by peer: shared by every request to that peer, bounded by `connectTimeout` */
-  private readonly dialing = new Map<Address, Promise<Connection>>()
+  private readonly server: RpcServer<Req, Res>
   private readonly runOnLimitedConnection: boolean
-  private readonly addressHints?: (address: Address) => Multiaddr[]
-  private handler?: RpcHandler<Req, Res>
+  private readonly connector: RpcConnector
   /** Present while started; aborting it ends every request and handler in flight */
   private shutdown?: AbortController
   private readonly streams: Set<Stream>
-  /** Connections a stream of this protocol was negotiated on: the remote accepts streams */
-  private readonly proven: WeakSet<Connection>
-  /** Connections whose first stream is being negotiated, settled when that ends */
-  private readonly warming: WeakMap<Connection, Promise<void>>
 
   constructor (components: StreamRpcComponents, init: StreamRpcInit<Req, Res>) {
     this.components = components
@@ -262,15 +239,23 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     this.maxResponseFrameBytes = Math.max(this.maxMessageBytes + OK_HEADER_BYTES, MAX_ERROR_FRAME_BYTES)
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS
     this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS
-    this.maxRequestsPerPeer = init.maxRequestsPerPeer ?? MAX_REQUESTS_PER_PEER
-    this.handlerTimeout = timerMs(init.handlerTimeout ?? HANDLER_TIMEOUT)
-    this.closeTimeout = timerMs(init.closeTimeout ?? CLOSE_TIMEOUT)
-    this.connectTimeout = timerMs(init.connectTimeout ?? CONNECT_TIMEOUT)
     this.runOnLimitedConnection = init.runOnLimitedConnection ?? false
-    this.addressHints = init.addressHints
+    this.connector = new RpcConnector(components, this.log, {
+      protocol: this.protocol,
+      maxOutboundStreams: this.maxOutboundStreams,
+      runOnLimitedConnection: this.runOnLimitedConnection,
+      connectTimeout: timerMs(init.connectTimeout ?? CONNECT_TIMEOUT),
+      addressHints: init.addressHints
+    })
     this.streams = new Set()
-    this.proven = new WeakSet()
-    this.warming = new WeakMap()
+    this.server = new RpcServer(this.log, {
+      codec: this.codec,
+      maxMessageBytes: this.maxMessageBytes,
+      maxRequestsPerPeer: init.maxRequestsPerPeer ?? MAX_REQUESTS_PER_PEER,
+      handlerTimeout: timerMs(init.handlerTimeout ?? HANDLER_TIMEOUT),
+      closeTimeout: timerMs(init.closeTimeout ?? CLOSE_TIMEOUT),
+      streams: this.streams
+    })
     this.onStream = this.onStream.bind(this)
   }
 
@@ -329,7 +314,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
   }
 
   handle (handler: RpcHandler<Req, Res>): void {
-    this.handler = handler
+    this.server.handler = handler
   }
 
   async request (to: Address, req: Req, options: RpcOptions): Promise<Res> {
@@ -399,8 +384,8 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
       // later step is asked to honour the request's signal and raced with it as well, so a transport
       // that does not (a WebRTC data channel that never opens, a close that never drains) costs
       // this request its deadline, not a maintenance round that never ends
-      const connection = await raceSignal(this.connect(peerId, to, shutdown.signal), signal)
-      stream = await this.openStream(connection, signal)
+      const connection = await raceSignal(this.connector.connect(peerId, to, shutdown.signal), signal)
+      stream = await this.connector.openStream(connection, signal)
       this.streams.add(stream)
 
       const lp = lpStream(stream, {
@@ -415,7 +400,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
 
       // the answer is in; only the remote's close is outstanding and it
       // follows the answer at once, so this bounded wait costs nothing
-      await this.waitForRemoteClose(stream, signal).catch(err => {
+      await waitForRemoteClose(stream, signal).catch(err => {
         stream?.abort(err)
       })
 
@@ -446,103 +431,7 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     } catch {
       return false
     }
-    return this.hasUsableConnection(peerId)
-  }
-
-  private hasUsableConnection (peerId: PeerId): boolean {
-    return this.components.connectionManager.getConnections(peerId)
-      .some(conn => conn.status === 'open' && (conn.limits == null || this.runOnLimitedConnection))
-  }
-
-  /**
-   * An open connection is reused; otherwise dial the address hints or, without
-   * any, the peer id through the peer store. The dial is shared by every
-   * request to the peer and bounded by `connectTimeout`, not by the request's
-   * deadline (see `CONNECT_TIMEOUT`); the caller races it with its own signal.
-   */
-  private async connect (peerId: PeerId, address: Address, shutdown: AbortSignal): Promise<Connection> {
-    if (this.hasUsableConnection(peerId)) {
-      return this.components.connectionManager.openConnection(peerId, { signal: shutdown })
-    }
-    let dial = this.dialing.get(address)
-    if (dial == null) {
-      const signal = AbortSignal.any([shutdown, AbortSignal.timeout(this.connectTimeout)])
-      const hints = this.hintsFor(peerId, address)
-      dial = this.components.connectionManager.openConnection(hints.length > 0 ? hints : peerId, { signal })
-      this.dialing.set(address, dial)
-      dial.then(() => {
-        this.log('connected to %s', address)
-      }, (err: any) => {
-        // every request that waited on this dial has seen the error already, or gave up before it
-        this.log('could not connect to %s - %e', address, err)
-      }).finally(() => {
-        if (this.dialing.get(address) === dial) {
-          this.dialing.delete(address)
-        }
-      })
-    }
-    return dial
-  }
-
-  /**
-   * Opens a stream, one at a time on a connection until the first succeeds.
-   *
-   * Right after a dial resolves, the remote may not have finished its side of
-   * the upgrade; a muxer that receives more than a few streams before anyone
-   * listens for them (yamux: `maxEarlyStreams`, 10) aborts the whole
-   * connection. A burst of requests on a fresh connection did exactly that
-   * over TCP. Once one stream has been negotiated the remote is listening.
-   */
-  private async openStream (connection: Connection, signal: AbortSignal): Promise<Stream> {
-    while (!this.proven.has(connection)) {
-      const first = this.warming.get(connection)
-      if (first == null) {
-        break
-      }
-      // never rejects; the loop re-checks because the first attempt may fail
-      await raceSignal(first, signal)
-    }
-
-    const opening = connection.newStream(this.protocol, {
-      signal,
-      maxOutboundStreams: this.maxOutboundStreams,
-      runOnLimitedConnection: this.runOnLimitedConnection
-    })
-
-    if (!this.proven.has(connection)) {
-      this.warming.set(connection, opening.then(
-        () => { this.proven.add(connection) },
-        () => {}
-      ).finally(() => {
-        this.warming.delete(connection)
-      }))
-    }
-
-    try {
-      return await raceSignal(opening, signal)
-    } catch (err: any) {
-      // a stream that opens after we gave up on it would stay open unused
-      opening.then(stream => { stream.abort(err) }, () => {})
-      throw err
-    }
-  }
-
-  private hintsFor (peerId: PeerId, address: Address): Multiaddr[] {
-    const hints: Multiaddr[] = []
-
-    for (const ma of this.addressHints?.(address) ?? []) {
-      const p2p = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (p2p == null) {
-        // pinning the peer id makes the dial fail on an impostor
-        hints.push(ma.encapsulate(`/p2p/${address}`))
-      } else if (p2p === address) {
-        hints.push(ma)
-      } else {
-        this.log('ignoring address hint %a for %p: other peer id', ma, peerId)
-      }
-    }
-
-    return hints
+    return this.connector.isConnected(peerId)
   }
 
   private openResponse (frame: Uint8Array, from: Address): Res {
@@ -567,201 +456,13 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
       throw new InvalidMessageError(`undecodable request - ${err.message}`, { cause: err })
     }
 
-    const frame = await this.answer(this.self, req, signal, signal)
+    const frame = await this.server.answer(this.self, req, signal, signal)
     return this.openResponse(frame, this.self)
   }
 
-  /**
-   * Runs the handler and builds the response frame. Rejects only when
-   * `gone` is aborted, when there is nobody left to answer.
-   */
-  private async answer (from: Address, req: Req, signal: AbortSignal, gone: AbortSignal): Promise<Uint8Array> {
-    const handler = this.handler
-    if (handler == null) {
-      return encodeError(ErrorCode.UNKNOWN, 'no handler for this protocol')
-    }
-
-    let res: Res
-    try {
-      res = await raceSignal(handler(from, req, { signal }), signal)
-    } catch (err: any) {
-      if (gone.aborted) {
-        throw err
-      }
-      if (signal.aborted) {
-        this.log.error('handler for a request from %s ran out of its %dms', from, this.handlerTimeout)
-        return encodeError(ErrorCode.UNKNOWN, `handler did not answer within ${this.handlerTimeout}ms`)
-      }
-      this.log('handler failed on a request from %s - %e', from, err)
-      return encodeError(codeOf(err), err?.message ?? String(err))
-    }
-
-    let body: Uint8Array
-    try {
-      body = this.codec.encodeResponse(res)
-    } catch (err: any) {
-      this.log.error('could not encode the answer to %s - %e', from, err)
-      return encodeError(ErrorCode.INVALID_MESSAGE, 'the answer could not be encoded')
-    }
-
-    if (body.byteLength > this.maxMessageBytes) {
-      const err = new InvalidMessageError(`answer of ${body.byteLength} bytes exceeds the limit of ${this.maxMessageBytes} bytes`)
-      this.log.error('refusing to send to %s - %e', from, err)
-      return encodeError(err.code, err.message)
-    }
-
-    return encodeOk(body)
-  }
-
-  /**
-   * Serves one inbound stream: one request frame in, one response frame out.
-   * Never throws; every path closes or resets the stream.
-   */
+  /** Serves one inbound stream; never throws */
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
-    const shutdown = this.shutdown
-    if (shutdown == null) {
-      stream.abort(new AbortError('The RPC endpoint is not started'))
-      return
-    }
-
-    const from = connection.remotePeer.toString()
-    const inFlight = this.serving.get(from) ?? 0
-    if (inFlight >= this.maxRequestsPerPeer) {
-      await this.refuseBusy(stream, from, inFlight, shutdown.signal)
-      return
-    }
-    this.serving.set(from, inFlight + 1)
-    try {
-      await this.serve(stream, from, shutdown)
-    } finally {
-      const left = (this.serving.get(from) ?? 1) - 1
-      if (left > 0) {
-        this.serving.set(from, left)
-      } else {
-        this.serving.delete(from)
-      }
-    }
-  }
-
-  /** Answers busy without reading the request, so a flood costs no buffered frames */
-  private async refuseBusy (stream: Stream, from: Address, inFlight: number, stopped: AbortSignal): Promise<void> {
-    this.log('%s has %d requests in flight: answering busy', from, inFlight)
-    const closing = AbortSignal.any([stopped, AbortSignal.timeout(this.closeTimeout)])
-    this.streams.add(stream)
-    try {
-      const lp = lpStream(stream, { maxDataLength: this.maxMessageBytes, maxBufferSize: this.maxMessageBytes + MAX_VARINT_BYTES })
-      await lp.write(encodeError(ErrorCode.BUSY, `${inFlight} of your requests are being served`), { signal: closing })
-      await raceSignal(stream.close({ signal: closing }), closing)
-      await this.waitForRemoteClose(stream, closing)
-    } catch (err: any) {
-      stream.abort(err)
-    } finally {
-      this.streams.delete(stream)
-    }
-  }
-
-  private async serve (stream: Stream, from: Address, shutdown: AbortController): Promise<void> {
-    // the requester resetting the stream (it gave up) or the connection dying
-    const gone = new AbortController()
-    const onClose = (): void => {
-      gone.abort(new AbortError('The stream closed'))
-    }
-    stream.addEventListener('close', onClose, { once: true })
-    const deadline = AbortSignal.timeout(this.handlerTimeout)
-    const stopOrGone = AbortSignal.any([shutdown.signal, gone.signal])
-    const signal = AbortSignal.any([stopOrGone, deadline])
-    this.streams.add(stream)
-    const lp = lpStream(stream, {
-      maxDataLength: this.maxMessageBytes,
-      maxBufferSize: this.maxMessageBytes + MAX_VARINT_BYTES
-    })
-
-    try {
-      const req = await this.readRequest(lp, stream, from, { signal, deadline, stopped: shutdown.signal })
-      if (req == null) {
-        return
-      }
-
-      let frame: Uint8Array
-      try {
-        frame = await this.answer(from, req, signal, stopOrGone)
-      } catch {
-        this.log('request from %s abandoned: %s', from, shutdown.signal.aborted ? 'stopping' : 'stream closed')
-        stream.abort(new AbortError('The request was abandoned'))
-        return
-      }
-
-      // the handler's deadline may have passed; writing the answer gets its own
-      const closing = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.closeTimeout)])
-      try {
-        await lp.write(frame, { signal: closing })
-        await raceSignal(stream.close({ signal: closing }), closing)
-        await this.waitForRemoteClose(stream, closing)
-      } catch (err: any) {
-        this.log('could not answer %s - %e', from, err)
-        stream.abort(err)
-      }
-    } catch (err: any) {
-      // not expected: every step above handles its own failures
-      this.log.error('serving a request from %s failed - %e', from, err)
-      stream.abort(err)
-    } finally {
-      stream.removeEventListener('close', onClose)
-      this.streams.delete(stream)
-    }
-  }
-
-  /**
-   * Reads and decodes the one request frame. On any failure resets the stream
-   * and returns `undefined`.
-   */
-  private async readRequest (lp: LengthPrefixedStream<Stream>, stream: Stream, from: Address, signals: { signal: AbortSignal, deadline: AbortSignal, stopped: AbortSignal }): Promise<Req | undefined> {
-    const { signal, deadline, stopped } = signals
-    let bytes: Uint8Array
-    try {
-      bytes = (await lp.read({ signal })).subarray()
-    } catch (err: any) {
-      if (stopped.aborted) {
-        this.log('stopping; dropping a request from %s', from)
-        stream.abort(new AbortError('The RPC endpoint was stopped'))
-      } else if (FRAMING_ERRORS.has(err?.name) || err?.name === 'UnexpectedEOFError') {
-        const invalid = new InvalidMessageError(`invalid request frame from ${from} - ${err.message}`, { cause: err })
-        this.log.error('%e', invalid)
-        stream.abort(invalid)
-      } else if (deadline.aborted) {
-        const timeout = new RpcTimeoutError(`no complete request from ${from} within ${this.handlerTimeout}ms`)
-        this.log.error('%e', timeout)
-        stream.abort(timeout)
-      } else {
-        // reset by the requester or the connection closed: nobody to tell
-        this.log('stream from %s closed before a request arrived - %e', from, err)
-        stream.abort(err)
-      }
-      return undefined
-    }
-
-    try {
-      return this.codec.decodeRequest(bytes)
-    } catch (err: any) {
-      const invalid = new InvalidMessageError(`undecodable request from ${from} - ${err.message}`, { cause: err })
-      this.log.error('%e', invalid)
-      stream.abort(invalid)
-      return undefined
-    }
-  }
-
-  /**
-   * A stream is released once both ends closed. After our own close, wait for
-   * the remote's within the given bound.
-   */
-  private async waitForRemoteClose (stream: Stream, signal: AbortSignal): Promise<void> {
-    if (stream.status !== 'open') {
-      return
-    }
-
-    await raceSignal(new Promise<void>(resolve => {
-      stream.addEventListener('close', () => { resolve() }, { once: true })
-    }), signal)
+    await this.server.onStream(stream, connection, this.shutdown)
   }
 }
 

@@ -64,7 +64,10 @@ describe('ringcdn on 32 libp2p nodes', function () {
 
   const cdn = (i: number): CdnNode['services']['cdn'] => nodes[i].services.cdn
 
-  before(async () => {
+  before(async function () {
+    // joining 32 nodes in waves, each wave bounded by its own join deadline, then the ring's: on a
+    // loaded machine the sum of those named deadlines, not the per-test bound, must decide
+    this.timeout(180_000)
     origin = await startOrigin()
     for (const [path, { body, inManifest, reprDigest }] of Object.entries(assets)) {
       origin.set(path, { body, contentType: 'application/javascript', reprDigest })

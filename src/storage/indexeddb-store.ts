@@ -43,10 +43,12 @@ import { defaultLogger } from '@libp2p/logger'
 import { openDB } from 'idb'
 import { chunkSlices } from './chunks.ts'
 import { NotFoundError, StalePutError, StorageQuotaError, StorageUnavailableError, StoreClosedError } from './errors.ts'
+import { DATABASE_VERSION, createSchema, evictToFit, isQuotaError, readCounters, removeObject, versionRange, writeCounters } from './indexeddb-schema.ts'
 import { copyMeta, isChunkIndex, matchesDigest, resolveRange, throwIfAborted, validatedChunks, validateObjectInit } from './validate.ts'
 import type { ChunkSource, ContentStore, ContentStoreStats, GetOptions, ObjectInit, ObjectMeta, PutOptions, ReadOptions } from './content-store.ts'
+import type { Database, ObjectRecord, Schema, StagingRecord, Transaction } from './indexeddb-schema.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
-import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
+import type { StoreNames } from 'idb'
 
 /** Default bound of an IndexedDB store, in bytes (256 MiB) */
 export const INDEXEDDB_STORE_MAX_BYTES = 268_435_456
@@ -64,9 +66,6 @@ export const STALE_PUT_TIMEOUT_MS = 600_000
 export const DATABASE_PREFIX = 'ringcdn-store:'
 
 /** Bump with an `upgrade` step whenever the schema changes */
-const DATABASE_VERSION = 1
-const COUNTERS_KEY = 'counters'
-
 export interface IndexedDbContentStoreComponents {
   /** @default `defaultLogger()` from `@libp2p/logger` */
   logger?: ComponentLogger
@@ -97,81 +96,6 @@ export interface IndexedDbContentStoreInit {
    * @default STALE_PUT_TIMEOUT_MS (10 minutes)
    */
   stalePutTimeout?: number
-}
-
-interface ObjectRecord extends ObjectMeta {
-  /** Chunks of this object are keyed `[version, index]` */
-  version: number
-  /** Value of `tick` when the object was last stored or read: smaller is evicted first */
-  lastAccess: number
-}
-
-interface StagingRecord {
-  version: number
-  key: string
-  /** Wall-clock time of the last chunk written, in ms since the epoch */
-  touchedAt: number
-}
-
-interface Counters {
-  /** Logical clock for `lastAccess` */
-  tick: number
-  /** Next put's `version` */
-  nextVersion: number
-}
-
-interface Schema extends DBSchema {
-  objects: { key: string, value: ObjectRecord, indexes: { lastAccess: number } }
-  chunks: { key: [number, number], value: Uint8Array }
-  staging: { key: number, value: StagingRecord }
-  state: { key: string, value: Counters }
-}
-
-type Database = IDBPDatabase<Schema>
-// typed readwrite so helpers can write; readonly transactions only read
-type Transaction = IDBPTransaction<Schema, Array<StoreNames<Schema>>, 'readwrite'>
-
-function versionRange (version: number): IDBKeyRange {
-  return IDBKeyRange.bound([version, 0], [version, Infinity])
-}
-
-function isQuotaError (err: unknown): boolean {
-  return (err as Error | undefined)?.name === 'QuotaExceededError'
-}
-
-async function readCounters (tx: Transaction): Promise<Counters> {
-  return await tx.objectStore('state').get(COUNTERS_KEY) ?? { tick: 0, nextVersion: 1 }
-}
-
-async function writeCounters (tx: Transaction, counters: Counters): Promise<void> {
-  await tx.objectStore('state').put(counters, COUNTERS_KEY)
-}
-
-/** Drops an object record and its chunks: deletes only, so it commits even at the quota */
-async function removeObject (tx: Transaction, record: ObjectRecord): Promise<void> {
-  await tx.objectStore('chunks').delete(versionRange(record.version))
-  await tx.objectStore('objects').delete(record.key)
-}
-
-/**
- * Evicts least recently used objects among `records` until their sizes plus
- * `extra` fit under `maxBytes`; returns the keys evicted
- */
-async function evictToFit (tx: Transaction, records: ObjectRecord[], extra: number, maxBytes: number): Promise<string[]> {
-  let bytes = records.reduce((sum, record) => sum + record.size, extra)
-  const evicted: string[] = []
-
-  for (const record of [...records].sort((a, b) => a.lastAccess - b.lastAccess)) {
-    if (bytes <= maxBytes) {
-      break
-    }
-
-    await removeObject(tx, record)
-    bytes -= record.size
-    evicted.push(record.key)
-  }
-
-  return evicted
 }
 
 export class IndexedDbContentStore implements ContentStore {
@@ -560,12 +484,7 @@ export class IndexedDbContentStore implements ContentStore {
 
     try {
       db = await openDB<Schema>(this.name, DATABASE_VERSION, {
-        upgrade (db) {
-          db.createObjectStore('objects', { keyPath: 'key' }).createIndex('lastAccess', 'lastAccess')
-          db.createObjectStore('chunks')
-          db.createObjectStore('staging')
-          db.createObjectStore('state')
-        },
+        upgrade: createSchema,
         blocking: () => {
           // a newer schema wants the database (another tab after an
           // upgrade): step aside, the next call reopens

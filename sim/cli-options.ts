@@ -98,6 +98,20 @@ export interface SimOptions {
    */
   loss: number
   /**
+   * Set-up time of a connection between two nodes on top of two round trips
+   * (a browser's WebRTC set-up through the relay), ms; 0 = connections are free.
+   *
+   * @default 0
+   */
+  connectSetupMs: number
+  /**
+   * Connections a node keeps open, least recently used closed first; 0 = no
+   * limit. Only with `connectSetupMs` > 0.
+   *
+   * @default 0
+   */
+  maxConnections: number
+  /**
    * Distinct objects in the catalogue.
    *
    * @default 10000
@@ -237,6 +251,8 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   crashFraction: DEFAULT_CRASH_FRACTION,
   massFailureFraction: DEFAULT_MASS_FAILURE_FRACTION,
   loss: DEFAULT_LOSS,
+  connectSetupMs: 0,
+  maxConnections: 0,
   objects: DEFAULT_OBJECTS,
   zipf: DEFAULT_ZIPF,
   meanObjectKB: DEFAULT_MEAN_OBJECT_KB,
@@ -291,6 +307,8 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'mass-failure-at', arg: 'DUR', help: 'when one correlated crash event happens (default none)' },
   { name: 'mass-failure-fraction', arg: 'F', default: String(DEFAULT_MASS_FAILURE_FRACTION), help: 'fraction of live nodes crashing then, 0..1' },
   { name: 'loss', arg: 'P', default: String(DEFAULT_LOSS), help: 'probability that a message is dropped, 0..1' },
+  { name: 'connect-setup', arg: 'DUR', default: '0', help: 'set-up time of a new connection on top of two round trips (a browser: ~250ms); 0 = free' },
+  { name: 'max-connections', arg: 'N', default: '0', help: 'connections a node keeps open, least recently used closed first; 0 = no limit' },
   { name: 'objects', arg: 'M', default: String(DEFAULT_OBJECTS), help: 'distinct objects in the catalogue' },
   { name: 'zipf', arg: 'ALPHA', default: String(DEFAULT_ZIPF), help: 'Zipf exponent of object popularity; 0 = uniform' },
   { name: 'mean-object-kb', arg: 'KB', default: String(DEFAULT_MEAN_OBJECT_KB), help: 'mean object size in KB' },
@@ -335,6 +353,8 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     crashFraction: readFraction(raw, 'crash-fraction', DEFAULT_CRASH_FRACTION),
     massFailureFraction: readFraction(raw, 'mass-failure-fraction', DEFAULT_MASS_FAILURE_FRACTION),
     loss: readFraction(raw, 'loss', DEFAULT_LOSS),
+    connectSetupMs: readDuration(raw, 'connect-setup', 0),
+    maxConnections: readInteger(raw, 'max-connections', 0, 0),
     objects: readInteger(raw, 'objects', DEFAULT_OBJECTS, 1),
     zipf: readNumber(raw, 'zipf', DEFAULT_ZIPF),
     meanObjectKB: readNumber(raw, 'mean-object-kb', DEFAULT_MEAN_OBJECT_KB, { positive: true }),
@@ -360,6 +380,10 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
   } else if (raw.has('mass-failure-fraction')) {
     // a fraction with no time would silently do nothing, which is surely not what was meant
     throw new SimOptionsError(`--mass-failure-fraction ${raw.get('mass-failure-fraction')} needs --mass-failure-at to say when the failure happens`, '--mass-failure-fraction', raw.get('mass-failure-fraction'))
+  }
+  if (opts.maxConnections > 0 && opts.connectSetupMs === 0) {
+    // a budget on free connections would change nothing, which is surely not what was meant
+    throw new SimOptionsError(`--max-connections ${opts.maxConnections} needs --connect-setup: connections are free without it`, '--max-connections', raw.get('max-connections'))
   }
   if (opts.warmupMs >= opts.durationMs) {
     throw new SimOptionsError(`--warmup ${raw.get('warmup') ?? formatDuration(opts.warmupMs)} must be shorter than --duration ${formatDuration(opts.durationMs)}`, '--warmup', raw.get('warmup'))

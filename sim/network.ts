@@ -27,6 +27,17 @@
  * own pending requests never settle and answers it had not sent yet are not
  * sent (those requesters time out).
  *
+ * Connections (`connectMs` > 0): a browser pays a WebRTC set-up through the
+ * relay before its first message to a peer, and keeps only so many
+ * connections open. The first request between two addresses starts a
+ * connection that is ready `connectMs` plus two round trips later (offer and
+ * answer through the relay, then ICE and DTLS); requests wait for it, and one
+ * whose deadline passes first is never sent, as with libp2p, while the
+ * connection still comes up for the next. Each address keeps at most
+ * `maxConnections` (least recently used closed first, on both sides), and a
+ * closed connection costs a new set-up. A departed address's connections
+ * close with it.
+ *
  * Accounting is a few counters per (address, traffic class), in typed arrays:
  * no per-message objects are kept.
  */
@@ -96,6 +107,20 @@ export interface SimNetworkInit {
    * @default 4 MiB
    */
   maxMessageBytes?: number
+  /**
+   * Set-up time of a connection on top of two round trips, in milliseconds;
+   * 0 = connections are free and never counted (see the file's theory of operation)
+   *
+   * @default 0
+   */
+  connectMs?: number
+  /**
+   * Connections an address keeps open, least recently used closed first
+   * (only with `connectMs` > 0)
+   *
+   * @default Infinity
+   */
+  maxConnections?: number
   /**
    * Called for every message as it is delivered, lost or dropped, at the
    * virtual time that happens (e.g. to hash a run's trace). Costs a call per
@@ -354,6 +379,11 @@ export class SimNetwork {
   private readonly uplinkQueueing: boolean
   private readonly unreachableDelayMs: number
   private readonly trace: SimTrace | undefined
+  private readonly connectMs: number
+  private readonly maxConnections: number
+  /** Per node index: its open (or opening) connections, peer index → virtual time ready, least recently used first */
+  private readonly links: Array<Map<number, number> | undefined> = []
+  private connectionsOpened = 0
 
   private readonly nodes = new Map<Address, SimNode>()
   private nodeCount = 0
@@ -390,6 +420,11 @@ export class SimNetwork {
     this.unreachableDelayMs = init.unreachableDelayMs ?? 2 * this.minLatencyMs
     this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
     this.trace = init.trace
+    this.connectMs = init.connectMs ?? 0
+    this.maxConnections = init.maxConnections ?? Infinity
+    if (!(this.connectMs >= 0) || !(this.maxConnections >= 1)) {
+      throw new RangeError(`connectMs must be ≥ 0 and maxConnections ≥ 1, got ${this.connectMs} and ${this.maxConnections}`)
+    }
     if (!(this.loss >= 0 && this.loss <= 1)) {
       throw new RangeError(`loss must be a probability, got ${this.loss}`)
     }
@@ -427,12 +462,21 @@ export class SimNetwork {
 
   /** The node vanishes without a word: a black hole from now on */
   crash (address: Address): void {
-    this.nodeOf(address).stop(CRASHED)
+    const node = this.nodeOf(address)
+    node.stop(CRASHED)
+    this.closeConnections(node)
   }
 
   /** The node departs cleanly: requests to it fail fast from now on */
   leave (address: Address): void {
-    this.nodeOf(address).stop(LEFT)
+    const node = this.nodeOf(address)
+    node.stop(LEFT)
+    this.closeConnections(node)
+  }
+
+  /** Connections set up so far (0 unless `connectMs` > 0) */
+  get connectionsSetUp (): number {
+    return this.connectionsOpened
   }
 
   /** Known to the network and neither crashed nor departed */
@@ -560,7 +604,12 @@ export class SimNetwork {
       } else if (this.loss > 0 && this.lossRandom.next() < this.loss) {
         this.lose(call, 'lost', from, to, size)
       } else {
-        scheduler.schedule(this.arrival(from, to, size), this.onRequestArrives, call)
+        const readyAt = this.connectMs > 0 ? this.connectionReadyAt(from, to, now) : now
+        if (readyAt > now) {
+          scheduler.schedule(readyAt, this.onConnected, call)
+        } else {
+          scheduler.schedule(this.arrival(from, to, size), this.onRequestArrives, call)
+        }
       }
     }
     if (timeout !== Infinity) {
@@ -576,6 +625,73 @@ export class SimNetwork {
       calls.add(call)
       call.signal = signal
     }
+  }
+
+  /** The connection a request waited for is up: send it, unless its requester gave up meanwhile */
+  private readonly onConnected = (call: Call): void => {
+    if (call.done) {
+      return
+    }
+    this.scheduler.schedule(this.arrival(call.endpoint.node, call.to, call.size), this.onRequestArrives, call)
+  }
+
+  /**
+   * When the connection between `from` and `to` is (or will be) ready: an open
+   * or opening one is reused and becomes the most recently used on both sides;
+   * otherwise one is set up now
+   */
+  private connectionReadyAt (from: SimNode, to: SimNode, now: number): number {
+    if (from === to) {
+      return now
+    }
+    const mine = this.linksOf(from)
+    const ready = mine.get(to.index)
+    if (ready !== undefined) {
+      mine.delete(to.index)
+      mine.set(to.index, ready)
+      const theirs = this.linksOf(to)
+      theirs.delete(from.index)
+      theirs.set(from.index, ready)
+      return ready
+    }
+    const at = now + this.connectMs + 4 * this.propagation(from, to)
+    this.connectionsOpened++
+    this.link(from, to, at)
+    this.link(to, from, at)
+    return at
+  }
+
+  private linksOf (node: SimNode): Map<number, number> {
+    let links = this.links[node.index]
+    if (links === undefined) {
+      links = new Map()
+      this.links[node.index] = links
+    }
+    return links
+  }
+
+  /** Records a connection on `a`'s side, closing `a`'s least recently used one beyond the budget */
+  private link (a: SimNode, b: SimNode, readyAt: number): void {
+    const links = this.linksOf(a)
+    links.set(b.index, readyAt)
+    if (links.size > this.maxConnections) {
+      for (const oldest of links.keys()) {
+        links.delete(oldest)
+        this.links[oldest]?.delete(a.index)
+        break
+      }
+    }
+  }
+
+  private closeConnections (node: SimNode): void {
+    const links = this.links[node.index]
+    if (links === undefined) {
+      return
+    }
+    for (const peer of links.keys()) {
+      this.links[peer]?.delete(node.index)
+    }
+    this.links[node.index] = undefined
   }
 
   /** A signal fired: every call still waiting on it rejects, in the order they were sent */

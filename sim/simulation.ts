@@ -126,7 +126,13 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const root = new SeededRandom(opts.seed)
   const scheduler = new Scheduler()
   const clock = scheduler.clock()
-  const network = new SimNetwork(scheduler, root.fork('network'), { loss: opts.loss, trace: hooks.trace, bandwidthBytesPerSec: LINK_BYTES_PER_SEC })
+  const network = new SimNetwork(scheduler, root.fork('network'), {
+    loss: opts.loss,
+    trace: hooks.trace,
+    bandwidthBytesPerSec: LINK_BYTES_PER_SEC,
+    connectMs: opts.connectSetupMs,
+    maxConnections: opts.maxConnections > 0 ? opts.maxConnections : Infinity
+  })
   const oracle = new Oracle()
   const pages = new Map<string, Page>()
   const workload = root.fork('workload')

@@ -26,6 +26,8 @@ describe('sim cli options', () => {
       crashFraction: 0.5,
       massFailureFraction: 0.5,
       loss: 0,
+      connectSetupMs: 0,
+      maxConnections: 0,
       objects: 10_000,
       zipf: 0.8,
       meanObjectKB: 200,
@@ -48,6 +50,7 @@ describe('sim cli options', () => {
     const opts = parseSimArgs([
       '--nodes', '250', '--duration', '2h', '--warmup', '10m', '--session-median', '2m', '--session-dist', 'pareto',
       '--bootstrap', 'nearest', '--start', 'converged', '--crash-fraction', '0.25', '--mass-failure-at', '1h', '--mass-failure-fraction', '0.3', '--loss', '0.01',
+      '--connect-setup', '250ms', '--max-connections', '48',
       '--objects', '5000', '--zipf', '1.1', '--mean-object-kb', '64', '--request-rate', '0.2', '--lookup-rate', '1.5',
       '--cache-mb', '12.5', '--home-copies', 'off', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
       '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet', '--wall-limit', '10m'
@@ -64,6 +67,8 @@ describe('sim cli options', () => {
       massFailureAtMs: 3_600_000,
       massFailureFraction: 0.3,
       loss: 0.01,
+      connectSetupMs: 250,
+      maxConnections: 48,
       objects: 5000,
       zipf: 1.1,
       meanObjectKB: 64,
@@ -149,6 +154,7 @@ describe('sim cli options', () => {
       { what: 'a crash fraction above 1', argv: ['--crash-fraction', '2'], flag: '--crash-fraction', value: '2', says: /--crash-fraction is a fraction/ },
       { what: 'a mass failure fraction above 1', argv: ['--mass-failure-at', '1m', '--mass-failure-fraction', '1.01'], flag: '--mass-failure-fraction', value: '1.01', says: /--mass-failure-fraction is a fraction/ },
       { what: 'a mass failure fraction without a time', argv: ['--mass-failure-fraction', '0.3'], flag: '--mass-failure-fraction', value: '0.3', says: /needs --mass-failure-at/ },
+      { what: 'a connection budget without a set-up time', argv: ['--max-connections', '48'], flag: '--max-connections', value: '48', says: /needs --connect-setup/ },
       { what: 'a mass failure after the end', argv: ['--duration', '10m', '--warmup', '1m', '--mass-failure-at', '10m'], flag: '--mass-failure-at', value: '10m', says: /--mass-failure-at 10m is not before the end/ },
       { what: 'a bad duration unit', argv: ['--duration', '5d'], flag: '--duration', value: '5d', says: /--duration wants a duration like .*, got '5d'/ },
       { what: 'a zero duration', argv: ['--duration', '0'], flag: '--duration', value: '0', says: /--duration must be longer than 0/ },

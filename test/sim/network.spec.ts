@@ -112,6 +112,76 @@ describe('SimNetwork', () => {
     expect(Math.max(...queued.done)).to.be.at.least(2 * nearest + 500)
   })
 
+  it('makes the first request between two nodes wait for a connection set-up, and later ones reuse it', async () => {
+    const { scheduler, network } = setup({ bandwidthBytesPerSec: Infinity, connectMs: 250 })
+    network.rpc('b', echo).handle(async (_from, req) => req)
+    const a = network.rpc('a', echo)
+    const oneWay = network.latencyMs('a', 'b')
+    await scheduler.settle(a.request('b', { payload: new Uint8Array(1) }, { timeout: 5_000 }))
+    expect(scheduler.now).to.equal(250 + 4 * oneWay + 2 * oneWay)
+    const second = scheduler.now
+    await scheduler.settle(a.request('b', { payload: new Uint8Array(1) }, { timeout: 5_000 }))
+    expect(scheduler.now - second).to.equal(2 * oneWay)
+    // the connection serves both directions
+    const third = scheduler.now
+    network.rpc('a', echo).handle(async (_from, req) => req)
+    await scheduler.settle(network.rpc('b', echo).request('a', { payload: new Uint8Array(1) }, { timeout: 5_000 }))
+    expect(scheduler.now - third).to.equal(2 * oneWay)
+    expect(network.connectionsSetUp).to.equal(1)
+  })
+
+  it('never sends a request whose deadline passed during the set-up, but the connection still comes up for the next', async () => {
+    const { scheduler, network } = setup({ bandwidthBytesPerSec: Infinity, connectMs: 1_000 })
+    let served = 0
+    network.rpc('b', echo).handle(async (_from, req) => { served++; return req })
+    const a = network.rpc('a', echo)
+    const early = await failure(scheduler, a.request('b', { payload: new Uint8Array(1) }, { timeout: 100 }))
+    expect(early.name).to.equal('RpcTimeoutError')
+    await scheduler.settle(new Promise(resolve => { scheduler.schedule(scheduler.now + 2_000, resolve, undefined) }))
+    expect(served).to.equal(0)
+    const start = scheduler.now
+    await scheduler.settle(a.request('b', { payload: new Uint8Array(1) }, { timeout: 100 }))
+    expect(scheduler.now - start).to.equal(2 * network.latencyMs('a', 'b'))
+    expect(served).to.equal(1)
+  })
+
+  it('keeps at most maxConnections per node, closing the least recently used, which then costs a new set-up', async () => {
+    const { scheduler, network } = setup({ bandwidthBytesPerSec: Infinity, connectMs: 100, maxConnections: 2 })
+    for (const peer of ['p1', 'p2', 'p3']) {
+      network.rpc(peer, echo).handle(async (_from, req) => req)
+    }
+    const a = network.rpc('a', echo)
+    const ask = async (to: string): Promise<number> => {
+      const start = scheduler.now
+      await scheduler.settle(a.request(to, { payload: new Uint8Array(1) }, { timeout: 5_000 }))
+      return scheduler.now - start
+    }
+    await ask('p1')
+    await ask('p2')
+    expect(await ask('p1')).to.equal(2 * network.latencyMs('a', 'p1'))
+    // p3 pushes out p2, the least recently used
+    await ask('p3')
+    expect(await ask('p1')).to.equal(2 * network.latencyMs('a', 'p1'))
+    expect(await ask('p2')).to.equal(100 + 6 * network.latencyMs('a', 'p2'))
+    expect(network.connectionsSetUp).to.equal(4)
+  })
+
+  it('closes a departed node\'s connections: a node at a new address pays a new set-up', async () => {
+    const { scheduler, network } = setup({ bandwidthBytesPerSec: Infinity, connectMs: 100 })
+    network.rpc('b', echo).handle(async (_from, req) => req)
+    const a = network.rpc('a', echo)
+    await scheduler.settle(a.request('b', { payload: new Uint8Array(1) }, { timeout: 5_000 }))
+    network.leave('a')
+    expect(network.connectionsSetUp).to.equal(1)
+    await scheduler.settle(network.rpc('a2', echo).request('b', { payload: new Uint8Array(1) }, { timeout: 5_000 }))
+    expect(network.connectionsSetUp).to.equal(2)
+  })
+
+  it('refuses a negative set-up time or an empty connection budget', () => {
+    expect(() => setup({ connectMs: -1 })).to.throw(RangeError)
+    expect(() => setup({ connectMs: 10, maxConnections: 0 })).to.throw(RangeError)
+  })
+
   it('times out every request when every message is lost', async () => {
     const { scheduler, network } = setup({ loss: 1 })
     let handled = 0

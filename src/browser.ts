@@ -175,6 +175,11 @@ export interface CreateRingCdnInit extends Omit<RingCdnInit, 'bootstrap' | 'stor
 export interface RingCdnPage extends Pick<TypedEventTarget<RingCdnEvents>, 'addEventListener' | 'removeEventListener'> {
   /** false when the browser has no WebRTC: every fetch then goes to the origin */
   readonly peerToPeer: boolean
+  /**
+   * Why `peerToPeer` is false, in words a user can act on (undefined when it
+   * is true); `whenJoined()` rejects with the same text
+   */
+  readonly peerToPeerUnavailable?: string
   readonly namespace: string
   /** This page's libp2p peer id (undefined without WebRTC) */
   readonly peerId?: string
@@ -213,7 +218,7 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
   const namespace = init.namespace ?? pageOrigin() ?? DEFAULT_NAMESPACE
 
   if (typeof globalThis.RTCPeerConnection !== 'function') {
-    return originOnly(new OriginOnlyCdn({ ...cdnInit, namespace }))
+    return originOnly(new OriginOnlyCdn({ ...cdnInit, namespace }), NO_WEBRTC)
   }
 
   const local = localDevelopment ?? isLocalDevelopment(relays)
@@ -289,34 +294,51 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
   }
 }
 
-function originOnly (cdn: OriginOnlyCdn): RingCdnPage {
+/** Why a page without `RTCPeerConnection` is not a ring member */
+const NO_WEBRTC = 'this browser has no WebRTC (no RTCPeerConnection: an old browser, a WebView without it, or WebRTC turned off, e.g. media.peerconnection.enabled = false in Firefox), so the page is not a ring member and every fetch goes to the origin'
+
+function originOnly (cdn: OriginOnlyCdn, reason: string): RingCdnPage {
   return {
     peerToPeer: false,
+    peerToPeerUnavailable: reason,
     namespace: cdn.namespace,
     fetch: async (url, options) => cdn.fetch(url, options),
     getStats: () => cdn.getStats(),
     getRing: () => cdn.getRing(),
-    whenJoined: async () => { throw new PeerToPeerUnavailableError('this browser has no WebRTC: the page is not a ring member') },
+    whenJoined: async () => { throw new PeerToPeerUnavailableError(reason) },
     addEventListener: cdn.addEventListener.bind(cdn),
     removeEventListener: cdn.removeEventListener.bind(cdn),
     stop: async () => { cdn.stop() }
   }
 }
 
+/** What a relay address looks like, for error messages */
+const RELAY_EXAMPLE = '/dns4/relay.example.com/tcp/443/wss/p2p/12D3KooW… (ringcdn-relay prints its own on start)'
+
+/**
+ * The `relay` option as multiaddrs a page can dial: a page reaches its relays
+ * over websockets only, so an address without `/ws` or `/wss` would fail
+ * every dial quietly and leave the page out of the ring
+ *
+ * @throws {InvalidRelayAddressError} naming the option and the address
+ */
 function parseRelays (relay: CreateRingCdnInit['relay'] | undefined): Multiaddr[] {
   const list = Array.isArray(relay) ? relay : [relay].filter(r => r != null)
   if (list.length === 0) {
-    throw new InvalidRelayAddressError('createRingCdn needs at least one relay multiaddr (init.relay)')
+    throw new InvalidRelayAddressError(`createRingCdn needs at least one relay address in its \`relay\` option, e.g. ${RELAY_EXAMPLE}`)
   }
   return list.map(addr => {
-    if (typeof addr !== 'string') {
-      return addr
-    }
+    let ma: Multiaddr
     try {
-      return multiaddr(addr)
+      ma = typeof addr === 'string' ? multiaddr(addr) : addr
     } catch (err: any) {
-      throw new InvalidRelayAddressError(`relay address "${addr}" is not a multiaddr: ${err.message}`, { cause: err })
+      throw new InvalidRelayAddressError(`relay address "${String(addr)}" (the \`relay\` option of createRingCdn) is not a multiaddr such as ${RELAY_EXAMPLE} - ${err.message}`, { cause: err })
     }
+    const names = ma.getComponents().map(c => c.name)
+    if (!names.includes('ws') && !names.includes('wss')) {
+      throw new InvalidRelayAddressError(`relay address "${ma.toString()}" (the \`relay\` option of createRingCdn) has no /ws or /wss: a page reaches its relays over websockets only, e.g. ${RELAY_EXAMPLE}`)
+    }
+    return ma
   })
 }
 

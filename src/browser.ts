@@ -60,7 +60,6 @@ import type { ContentStore } from './storage/content-store.ts'
 import type { Identify } from '@libp2p/identify'
 import type { AbortOptions, Libp2p, TypedEventTarget } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
-import type { DataChannelOptions } from '@libp2p/webrtc'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { RELAY_RETRY_DELAY_MS, RELAY_MAX_RETRY_DELAY_MS, RELAY_DIAL_TIMEOUT_MS } from './browser/relay-keeper.ts'
@@ -113,6 +112,31 @@ export class InvalidRelayAddressError extends Error {
 export class PeerToPeerUnavailableError extends Error {
   static name = 'PeerToPeerUnavailableError'
   name = 'PeerToPeerUnavailableError'
+}
+
+/**
+ * Options of a page's WebRTC data channels, passed to `@libp2p/webrtc`
+ * unchanged (the same fields as its `DataChannelOptions`). Declared here, not
+ * imported, so the package's declarations do not need `@libp2p/webrtc`: it is
+ * inside the prebuilt browser bundle, and a dependency of the package it
+ * would pull react-native (~175 MB, through react-native-webrtc) into every
+ * app that installs ringcdn.
+ */
+export interface DataChannelOptions {
+  /** Largest message sent over a channel, bytes (ringcdn: DATA_CHANNEL_MESSAGE_BYTES) */
+  maxMessageSize?: number
+  /** Bytes queued before a writer waits for the channel to drain (ringcdn: DATA_CHANNEL_MAX_BUFFERED_BYTES) */
+  maxBufferedAmount?: number
+  /** How long a paused writer waits for `bufferedAmountLow`, ms */
+  bufferedAmountLowEventTimeout?: number
+  /** How long closing waits for the queue to drain, ms */
+  drainTimeout?: number
+  /** How long closing waits for the remote's FIN_ACK, ms */
+  closeTimeout?: number
+  /** How long the first send waits for the channel to open, ms */
+  openTimeout?: number
+  /** How long a closing stream waits for the remote to acknowledge its FIN, ms */
+  finAckTimeout?: number
 }
 
 /** The services of a page's libp2p node */

@@ -7,7 +7,7 @@
  * documented tsconfig (`skipLibCheck: false`). On a Node older than 22 (if
  * one is on PATH) every entry point must name the version needed.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { CLI_TIMEOUT, INSTALL_TIMEOUT, PACK_TIMEOUT, PKG, ROOT, childEnv, findOldNode, listFiles, packedApp, run } from './packed-app.ts'
@@ -44,6 +44,14 @@ describe('the packed package, installed into a fresh app', function () {
       // the browser bundle (~650 KiB) is the biggest thing a user needs; its 3.5 MB map is not shipped
       expect((await stat(join(installed, file))).size, file).to.be.below(1024 * 1024)
     }
+  })
+
+  it('does not bring react-native or @libp2p/webrtc into the app (the page code that uses them is prebuilt)', async () => {
+    // as a dependency, @libp2p/webrtc pulled in react-native-webrtc and its peer react-native: ~175 MB
+    const modules = await readdir(join(app, 'node_modules'))
+    expect(modules).to.not.include('react-native')
+    expect(modules).to.not.include('react-native-webrtc')
+    expect(await readdir(join(app, 'node_modules/@libp2p'))).to.not.include('webrtc')
   })
 
   it('runs a relay and two Node nodes that fetch from each other', async () => {

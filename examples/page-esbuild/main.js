@@ -31,7 +31,19 @@ async function startRingCdn () {
   }
 }
 
+// what the ring did for this page's fetches: each lookup and each holder that did not deliver
+function logRingEvents (cdn) {
+  const log = (line) => { document.getElementById('log').textContent += `${line}\n` }
+  cdn.addEventListener('lookup', ({ detail }) => {
+    log(detail.error != null ? `lookup failed: ${detail.error}` : `lookup: home ${detail.home}, ${detail.hops} hops, ${detail.holders} holder(s)`)
+  })
+  cdn.addEventListener('holder-failure', ({ detail }) => { log(`holder ${detail.peer} did not deliver: ${detail.error}: ${detail.message}`) })
+}
+
 const cdn = await startRingCdn()
+if (cdn != null) {
+  logRingEvents(cdn)
+}
 if (cdn != null && !cdn.peerToPeer) {
   // no WebRTC in this browser: cdn.fetch goes to the origin, which is fine
   show('ring', cdn.peerToPeerUnavailable)

@@ -11,6 +11,9 @@
  * - examples/page-esbuild: `npm run build` (esbuild), `npm run manifest`,
  * `node serve.js`; a page in Chromium loads the picture from the origin, a
  * second page gets it through the ring, and the origin served it once.
+ * - examples/site-no-build: `npm run manifest`, `node serve.js`; the page
+ * loads the prebuilt bundle with a plain `<script type=module>` and asks
+ * with plain fetch(), which its module service worker hands to ringcdn.
  * - examples/node-peer: one peer fetches from the origin and stays; a second
  * gets the asset through the ring, with the same bytes.
  *
@@ -113,13 +116,15 @@ async function freePort (): Promise<number> {
 }
 
 /** Polls the page until it shows where its picture came from */
-async function pictureSource (page: TestPage): Promise<{ source: string, bytes: number, ring: string }> {
+async function pictureSource (page: TestPage): Promise<{ source: string, bytes: number, ring: string, via: string, log: string }> {
   const deadline = Date.now() + PAGE_MS
   while (true) {
     const shown = await page.evaluate(() => ({
       source: document.getElementById('source')?.textContent ?? '',
       bytes: Number(document.getElementById('bytes')?.textContent ?? 0),
-      ring: document.getElementById('ring')?.textContent ?? ''
+      ring: document.getElementById('ring')?.textContent ?? '',
+      via: document.getElementById('via')?.textContent ?? '',
+      log: document.getElementById('log')?.textContent ?? ''
     }), undefined)
     if (shown.source !== '') {
       return shown
@@ -138,6 +143,7 @@ describe('examples/, run against the packed package', function () {
   let relay: Example | undefined
   let relayAddr: string
   let site: Example | undefined
+  let noBuild: Example | undefined
   let siteUrl: string
   let browser: Browser | undefined
   const peers: Example[] = []
@@ -154,14 +160,14 @@ describe('examples/, run against the packed package', function () {
 
   after(async () => {
     await browser?.close().catch(() => {})
-    for (const example of [...peers, site, relay]) {
+    for (const example of [...peers, noBuild, site, relay]) {
       await example?.stop().catch(() => {})
     }
   })
 
   it('lists in each package.json only packages the app installed next to ringcdn', async () => {
     const app = dirname(examples)
-    for (const name of ['relay', 'node-peer', 'page-esbuild']) {
+    for (const name of ['relay', 'node-peer', 'page-esbuild', 'site-no-build']) {
       const pkg = JSON.parse(readFileSync(join(examples, name, 'package.json'), 'utf8'))
       expect(pkg.type, name).to.equal('module')
       for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) {
@@ -197,9 +203,26 @@ describe('examples/, run against the packed package', function () {
     expect(first.ring).to.match(/^joined the ring as 12D3KooW/)
     const second = await pictureSource(await openPage(browser, siteUrl))
     // 'peer', or 'local' when the second page is the picture's home node and copied it first (a home copy)
-    expect(second.source, `second page: ${second.ring}`).to.be.oneOf(['peer', 'local'])
+    expect(second.source, `second page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
     expect(second.bytes).to.equal(HERO.byteLength)
     expect(site.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1)
+  })
+
+  it('site-no-build: a page with a plain <script type=module> and a module service worker gets the picture through the ring', async () => {
+    const dir = join(examples, 'site-no-build')
+    const port = String(await freePort())
+    await run('npm run manifest (site-no-build)', 'npm', ['run', 'manifest'], { cwd: dir, timeout: CLI_TIMEOUT, env: appEnv({ PORT: port }) })
+    noBuild = new Example('examples/site-no-build serve.js', ['serve.js'], dir, appEnv({ PORT: port, RINGCDN_RELAY: relayAddr }))
+    const url = await noBuild.line(l => l.startsWith('http://'), READY_MS, 'the site URL')
+    if (browser == null) {
+      throw new Error('no browser: the page-esbuild test did not run')
+    }
+    const first = await pictureSource(await openPage(browser, url))
+    expect(first).to.deep.include({ source: 'origin', bytes: HERO.byteLength, via: 'through the service worker' })
+    const second = await pictureSource(await openPage(browser, url))
+    expect(second.source, `second page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
+    expect(second).to.deep.include({ bytes: HERO.byteLength, via: 'through the service worker' })
+    expect(noBuild.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1)
   })
 
   it('node-peer: a second Node peer gets an asset through the ring, with the bytes the origin served', async () => {

@@ -136,6 +136,29 @@ async function pictureSource (page: TestPage): Promise<{ source: string, bytes: 
   }
 }
 
+/** Visitors after the first, at most: see `laterVisitor` */
+const MAX_LATER_VISITORS = 2
+
+/**
+ * Opens the site as later visitors until one gets the picture through the
+ * ring, and returns that one. Another visitor is let in only when the one
+ * before went to the origin because its first ring lookup failed
+ * (LookupFailedError): on a loaded machine a page that has just joined
+ * sometimes cannot route yet (seen in 2 of 7 runs at a load of 15-19, in the
+ * overlay, not in the examples); any other way to the origin fails at once.
+ * Returns how many visitors the origin served.
+ */
+async function laterVisitor (browser: Browser, url: string): Promise<{ page: Awaited<ReturnType<typeof pictureSource>>, fromOrigin: number }> {
+  let fromOrigin = 0
+  for (let i = 1; ; i++) {
+    const page = await pictureSource(await openPage(browser, url))
+    if (page.source !== 'origin' || i === MAX_LATER_VISITORS || !page.log.includes('lookup failed: LookupFailedError')) {
+      return { page, fromOrigin }
+    }
+    fromOrigin++
+  }
+}
+
 describe('examples/, run against the packed package', function () {
   this.timeout(PACK_TIMEOUT + INSTALL_TIMEOUT)
 
@@ -186,7 +209,7 @@ describe('examples/, run against the packed package', function () {
     expect(health).to.include({ status: 'ok', peerId: printed.peerId })
   })
 
-  it('page-esbuild: a second page gets the picture through the ring, the origin serves it once', async () => {
+  it('page-esbuild: a later visitor gets the picture through the ring, the origin serves only the first', async () => {
     const dir = join(examples, 'page-esbuild')
     const port = String(await freePort())
     await run('npm run build (esbuild)', 'npm', ['run', 'build'], { cwd: dir, timeout: CLI_TIMEOUT, env: appEnv() })
@@ -201,11 +224,11 @@ describe('examples/, run against the packed package', function () {
     const first = await pictureSource(await openPage(browser, siteUrl))
     expect(first).to.deep.include({ source: 'origin', bytes: HERO.byteLength })
     expect(first.ring).to.match(/^joined the ring as 12D3KooW/)
-    const second = await pictureSource(await openPage(browser, siteUrl))
+    const { page: second, fromOrigin } = await laterVisitor(browser, siteUrl)
     // 'peer', or 'local' when the second page is the picture's home node and copied it first (a home copy)
-    expect(second.source, `second page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
+    expect(second.source, `later page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
     expect(second.bytes).to.equal(HERO.byteLength)
-    expect(site.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1)
+    expect(site.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1 + fromOrigin)
   })
 
   it('site-no-build: a page with a plain <script type=module> and a module service worker gets the picture through the ring', async () => {
@@ -219,10 +242,10 @@ describe('examples/, run against the packed package', function () {
     }
     const first = await pictureSource(await openPage(browser, url))
     expect(first).to.deep.include({ source: 'origin', bytes: HERO.byteLength, via: 'through the service worker' })
-    const second = await pictureSource(await openPage(browser, url))
-    expect(second.source, `second page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
+    const { page: second, fromOrigin } = await laterVisitor(browser, url)
+    expect(second.source, `later page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
     expect(second).to.deep.include({ bytes: HERO.byteLength, via: 'through the service worker' })
-    expect(noBuild.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1)
+    expect(noBuild.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1 + fromOrigin)
   })
 
   it('node-peer: a second Node peer gets an asset through the ring, with the bytes the origin served', async () => {

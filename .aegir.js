@@ -8,6 +8,9 @@ export default {
     timeout: 60_000
   },
   dependencyCheck: {
-    ignore: ['node', 'aegir', 'protons']
+    // @libp2p/webrtc: imported by src/browser.ts only, which ships as the prebuilt bundle
+    // (dist/browser/ringcdn.js), so it is a devDependency: as a dependency it pulled react-native
+    // (~175 MB, through react-native-webrtc) into every app that installs ringcdn
+    ignore: ['node', 'aegir', 'protons', '@libp2p/webrtc']
   }
 }

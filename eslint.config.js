@@ -26,7 +26,14 @@ export default [
   ...aegir,
   {
     // test/package/app: a user's app, checked against the installed tarball by test/package/pack.spec.ts
-    ignores: ['dist/**', 'node_modules/**', '.coverage/**', 'src/overlay/messages.ts', 'src/cdn/directory-messages.ts', 'test/package/app/**']
+    ignores: ['dist/**', 'node_modules/**', '.coverage/**', 'src/overlay/messages.ts', 'src/cdn/directory-messages.ts', 'test/package/app/**', 'examples/*/public/main.js']
+  },
+  {
+    // examples/: programs a user copies, which report to their terminal
+    files: ['examples/**/*.js'],
+    rules: {
+      'no-console': 'off'
+    }
   },
   {
     files: ['src/overlay/**/*.ts', ...pureCdn],

@@ -225,7 +225,7 @@ function currentRoles (view: RingView | undefined): Map<string, Role> {
 
 function ringCaption (view: RingView | undefined, nodes: number): string {
   if (view?.joined === true) {
-    return `${nodes} nodes seen`
+    return `${nodes} ${nodes === 1 ? 'node' : 'nodes'} seen`
   }
   return cdn?.peerToPeer === false ? 'no WebRTC' : 'joining…'
 }

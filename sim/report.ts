@@ -212,7 +212,7 @@ export function renderReport (result: SimResult): string {
   <section>
     <h2>Offload over time</h2>
     ${offload}
-    <p class="note">Share of fetched bytes served by peers or the local cache rather than the origin; the dashed line is the ideal offload for this workload.${legendNote(events)}</p>
+    <p class="note">Share of the bytes fetched over the network that peers served rather than the origin, per sampling window (fetches answered from a page's own store count on neither side); the dashed line is the ideal offload for this workload.${legendNote(events)}</p>
   </section>
   <section>
     <h2>Live nodes over time</h2>

@@ -60,7 +60,6 @@ import type { ContentStore } from './storage/content-store.ts'
 import type { Identify } from '@libp2p/identify'
 import type { AbortOptions, Libp2p, TypedEventTarget } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
-import type { DataChannelOptions } from '@libp2p/webrtc'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { RELAY_RETRY_DELAY_MS, RELAY_MAX_RETRY_DELAY_MS, RELAY_DIAL_TIMEOUT_MS } from './browser/relay-keeper.ts'
@@ -113,6 +112,31 @@ export class InvalidRelayAddressError extends Error {
 export class PeerToPeerUnavailableError extends Error {
   static name = 'PeerToPeerUnavailableError'
   name = 'PeerToPeerUnavailableError'
+}
+
+/**
+ * Options of a page's WebRTC data channels, passed to `@libp2p/webrtc`
+ * unchanged (the same fields as its `DataChannelOptions`). Declared here, not
+ * imported, so the package's declarations do not need `@libp2p/webrtc`: it is
+ * inside the prebuilt browser bundle, and a dependency of the package it
+ * would pull react-native (~175 MB, through react-native-webrtc) into every
+ * app that installs ringcdn.
+ */
+export interface DataChannelOptions {
+  /** Largest message sent over a channel, bytes (ringcdn: DATA_CHANNEL_MESSAGE_BYTES) */
+  maxMessageSize?: number
+  /** Bytes queued before a writer waits for the channel to drain (ringcdn: DATA_CHANNEL_MAX_BUFFERED_BYTES) */
+  maxBufferedAmount?: number
+  /** How long a paused writer waits for `bufferedAmountLow`, ms */
+  bufferedAmountLowEventTimeout?: number
+  /** How long closing waits for the queue to drain, ms */
+  drainTimeout?: number
+  /** How long closing waits for the remote's FIN_ACK, ms */
+  closeTimeout?: number
+  /** How long the first send waits for the channel to open, ms */
+  openTimeout?: number
+  /** How long a closing stream waits for the remote to acknowledge its FIN, ms */
+  finAckTimeout?: number
 }
 
 /** The services of a page's libp2p node */
@@ -175,6 +199,11 @@ export interface CreateRingCdnInit extends Omit<RingCdnInit, 'bootstrap' | 'stor
 export interface RingCdnPage extends Pick<TypedEventTarget<RingCdnEvents>, 'addEventListener' | 'removeEventListener'> {
   /** false when the browser has no WebRTC: every fetch then goes to the origin */
   readonly peerToPeer: boolean
+  /**
+   * Why `peerToPeer` is false, in words a user can act on (undefined when it
+   * is true); `whenJoined()` rejects with the same text
+   */
+  readonly peerToPeerUnavailable?: string
   readonly namespace: string
   /** This page's libp2p peer id (undefined without WebRTC) */
   readonly peerId?: string
@@ -213,7 +242,7 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
   const namespace = init.namespace ?? pageOrigin() ?? DEFAULT_NAMESPACE
 
   if (typeof globalThis.RTCPeerConnection !== 'function') {
-    return originOnly(new OriginOnlyCdn({ ...cdnInit, namespace }))
+    return originOnly(new OriginOnlyCdn({ ...cdnInit, namespace }), NO_WEBRTC)
   }
 
   const local = localDevelopment ?? isLocalDevelopment(relays)
@@ -289,34 +318,51 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
   }
 }
 
-function originOnly (cdn: OriginOnlyCdn): RingCdnPage {
+/** Why a page without `RTCPeerConnection` is not a ring member */
+const NO_WEBRTC = 'this browser has no WebRTC (no RTCPeerConnection: an old browser, a WebView without it, or WebRTC turned off, e.g. media.peerconnection.enabled = false in Firefox), so the page is not a ring member and every fetch goes to the origin'
+
+function originOnly (cdn: OriginOnlyCdn, reason: string): RingCdnPage {
   return {
     peerToPeer: false,
+    peerToPeerUnavailable: reason,
     namespace: cdn.namespace,
     fetch: async (url, options) => cdn.fetch(url, options),
     getStats: () => cdn.getStats(),
     getRing: () => cdn.getRing(),
-    whenJoined: async () => { throw new PeerToPeerUnavailableError('this browser has no WebRTC: the page is not a ring member') },
+    whenJoined: async () => { throw new PeerToPeerUnavailableError(reason) },
     addEventListener: cdn.addEventListener.bind(cdn),
     removeEventListener: cdn.removeEventListener.bind(cdn),
     stop: async () => { cdn.stop() }
   }
 }
 
+/** What a relay address looks like, for error messages */
+const RELAY_EXAMPLE = '/dns4/relay.example.com/tcp/443/wss/p2p/12D3KooW… (ringcdn-relay prints its own on start)'
+
+/**
+ * The `relay` option as multiaddrs a page can dial: a page reaches its relays
+ * over websockets only, so an address without `/ws` or `/wss` would fail
+ * every dial quietly and leave the page out of the ring
+ *
+ * @throws {InvalidRelayAddressError} naming the option and the address
+ */
 function parseRelays (relay: CreateRingCdnInit['relay'] | undefined): Multiaddr[] {
   const list = Array.isArray(relay) ? relay : [relay].filter(r => r != null)
   if (list.length === 0) {
-    throw new InvalidRelayAddressError('createRingCdn needs at least one relay multiaddr (init.relay)')
+    throw new InvalidRelayAddressError(`createRingCdn needs at least one relay address in its \`relay\` option, e.g. ${RELAY_EXAMPLE}`)
   }
   return list.map(addr => {
-    if (typeof addr !== 'string') {
-      return addr
-    }
+    let ma: Multiaddr
     try {
-      return multiaddr(addr)
+      ma = typeof addr === 'string' ? multiaddr(addr) : addr
     } catch (err: any) {
-      throw new InvalidRelayAddressError(`relay address "${addr}" is not a multiaddr: ${err.message}`, { cause: err })
+      throw new InvalidRelayAddressError(`relay address "${String(addr)}" (the \`relay\` option of createRingCdn) is not a multiaddr such as ${RELAY_EXAMPLE} - ${err.message}`, { cause: err })
     }
+    const names = ma.getComponents().map(c => c.name)
+    if (!names.includes('ws') && !names.includes('wss')) {
+      throw new InvalidRelayAddressError(`relay address "${ma.toString()}" (the \`relay\` option of createRingCdn) has no /ws or /wss: a page reaches its relays over websockets only, e.g. ${RELAY_EXAMPLE}`)
+    }
+    return ma
   })
 }
 

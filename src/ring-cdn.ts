@@ -42,7 +42,7 @@ import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
 import { StreamRpc } from './libp2p/stream-rpc.ts'
 import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
-import { AbortError } from './overlay/errors.ts'
+import { AbortError, InvalidParametersError } from './overlay/errors.ts'
 import { checkRequestIds, checkResponseIds } from './overlay/id-binding.ts'
 import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
@@ -59,6 +59,7 @@ import type { Peer, Rpc } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
 import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
 export { MIN_PEER_THROUGHPUT } from './cdn/peer-downloader.ts'
@@ -143,7 +144,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     // named, not spread: libp2p's components object throws on keys it does not have
     this.membership = new RingMembership({ peerId: components.peerId, connectionManager: components.connectionManager, addressManager: components.addressManager, addressBook: this.addressBook, log: this.log }, {
       namespace: this.namespace,
-      bootstrap: (init.bootstrap ?? []).map(a => typeof a === 'string' ? multiaddr(a) : a),
+      bootstrap: parseBootstrap(init.bootstrap ?? []),
       joinRetries: init.joinRetries,
       joinRetryDelayMs: init.joinRetryDelayMs,
       lifetime: () => this.lifecycle?.signal,
@@ -669,6 +670,24 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
  */
 export function ringCdn (init: RingCdnInit = {}): (components: RingCdnComponents) => RingCdn {
   return (components) => new RingCdn(components, init)
+}
+
+/**
+ * The `bootstrap` option as multiaddrs
+ *
+ * @throws {InvalidParametersError} an address that is not a multiaddr, naming the option to fix
+ */
+function parseBootstrap (addrs: Array<string | Multiaddr>): Multiaddr[] {
+  return addrs.map(addr => {
+    if (typeof addr !== 'string') {
+      return addr
+    }
+    try {
+      return multiaddr(addr)
+    } catch (err: any) {
+      throw new InvalidParametersError(`bootstrap address "${addr}" (the \`bootstrap\` option of ringCdn()) is not a multiaddr such as /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooW… (ringcdn-relay prints its own) - ${err.message}`, { cause: err })
+    }
+  })
 }
 
 function pageOrigin (): string | undefined {

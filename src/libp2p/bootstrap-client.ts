@@ -210,10 +210,33 @@ export function decodeBootstrapResponse (bytes: Uint8Array): BootstrapAnswer {
     case BootstrapResponse.Status.OK:
       return { type: 'members', members: res.members.map(toMember), registered: res.registered }
     case BootstrapResponse.Status.INVALID_REQUEST:
-    case BootstrapResponse.Status.UNAVAILABLE:
-      throw new BootstrapRefusedError(`the relay refused: ${res.message.slice(0, 512)}`, res.status)
+    case BootstrapResponse.Status.UNAVAILABLE: {
+      const message = res.message.slice(0, 512)
+      const hint = refusalHint(message)
+      throw new BootstrapRefusedError(`the relay refused: ${message}${hint == null ? '' : ` - ${hint}`}`, res.status)
+    }
     default:
       throw new InvalidMessageError(`bootstrap response with status ${String(res.status)}`)
+  }
+}
+
+/**
+ * What a user can change for each refusal the relay names (its message
+ * starts with the refusal code, `relay/members.ts`); undefined for the ones
+ * only time or the relay's operator can fix
+ */
+export function refusalHint (message: string): string | undefined {
+  const code = message.split(':', 1)[0]
+  switch (code) {
+    case 'namespace-not-served':
+      return 'set the `namespace` option (of ringCdn() / createRingCdn(), by default the page\'s origin) to one this relay serves, or add it to the relay\'s --namespace list (RINGCDN_RELAY_NAMESPACES, `members.namespaces` in createRelay())'
+    case 'namespaces-full':
+      return 'the relay is at its --max-namespaces limit (RINGCDN_RELAY_MAX_NAMESPACES); raise it or use another relay (the `relay` / `bootstrap` option)'
+    case 'peer-namespaces':
+    case 'ip-namespaces':
+      return 'this node (or its IP address) is listed in too many namespaces on this relay; join fewer rings, or raise the relay\'s --max-namespaces-per-peer / --max-namespaces-per-ip'
+    default:
+      return undefined
   }
 }
 

@@ -360,6 +360,14 @@ class SimEndpoint<Req, Res> implements Rpc<Req, Res> {
   handle (handler: (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>): void {
     this.handler = handler
   }
+
+  isConnected (to: Address): boolean {
+    return this.network.isConnected(this.node, to)
+  }
+
+  connect (to: Address): void {
+    this.network.connect(this.node, to)
+  }
 }
 
 /**
@@ -472,6 +480,41 @@ export class SimNetwork {
     const node = this.nodeOf(address)
     node.stop(LEFT)
     this.closeConnections(node)
+  }
+
+  /**
+   * Whether `from` holds a connection to `to` that is up now. Always false
+   * when connections are free: there is nothing to hold (as before the model).
+   *
+   * @internal
+   */
+  isConnected (from: SimNode, to: Address): boolean {
+    if (this.connectMs === 0) {
+      return false
+    }
+    const node = this.nodes.get(to)
+    if (node === undefined || node.state !== ALIVE) {
+      return false
+    }
+    const ready = this.links[from.index]?.get(node.index)
+    return ready !== undefined && ready <= this.scheduler.now
+  }
+
+  /**
+   * Starts a connection from `from` to `to` unless one is open or opening
+   * (only when connections cost something)
+   *
+   * @internal
+   */
+  connect (from: SimNode, to: Address): void {
+    if (this.connectMs === 0 || from.state !== ALIVE) {
+      return
+    }
+    const node = this.nodes.get(to)
+    if (node === undefined || node.state !== ALIVE) {
+      return
+    }
+    this.connectionReadyAt(from, node, this.scheduler.now)
   }
 
   /** Connections set up so far (0 unless `connectMs` > 0) */
@@ -675,11 +718,9 @@ export class SimNetwork {
     const links = this.linksOf(a)
     links.set(b.index, readyAt)
     if (links.size > this.maxConnections) {
-      for (const oldest of links.keys()) {
-        links.delete(oldest)
-        this.links[oldest]?.delete(a.index)
-        break
-      }
+      const oldest = links.keys().next().value as number
+      links.delete(oldest)
+      this.links[oldest]?.delete(a.index)
     }
   }
 

@@ -23,6 +23,7 @@ import { RingRequest } from '../src/overlay/messages.ts'
 import { idFromBytes } from '../src/overlay/ring-id.ts'
 import { RingNode } from '../src/overlay/ring-node.ts'
 import { silentLog } from '../src/overlay/seams.ts'
+import { warmNewNeighbours } from '../src/overlay/warm-connections.ts'
 import { LINK_BYTES_PER_SEC, SimCatalogue, SimDownloader, SimOrigin, SimPageStore, contentProtocol } from './cdn-adapters.ts'
 import { SimNetwork } from './network.ts'
 import { Oracle } from './oracle.ts'
@@ -186,6 +187,8 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     const rpc = network.rpc(address, ringProtocol)
     return {
       request: async (to, req, options) => rpc.request(to, req, options),
+      isConnected: (to) => rpc.isConnected?.(to) === true,
+      connect: (to) => { rpc.connect?.(to) },
       handle: (handler) => {
         rpc.handle(async (from, req, options) => {
           const res = await handler(from, req, options)
@@ -205,8 +208,10 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     const address = makeAddress(nextAddress++)
     const peer: Peer = { id: idFromBytes(simRingIdOf(address)), address }
     const random = root.fork(`node:${address}`)
-    const ring = new RingNode({ clock, random, rpc: ringRpc(address) }, {
+    const rpc = ringRpc(address)
+    const ring = new RingNode({ clock, random, rpc }, {
       self: peer,
+      onNeighboursChanged: warmNewNeighbours(rpc),
       successorListSize: opts.successors,
       stabilizeIntervalMs: opts.stabilizeIntervalMs,
       fixFingersIntervalMs: opts.fixFingersIntervalMs,

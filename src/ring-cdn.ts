@@ -47,6 +47,7 @@ import { checkRequestIds, checkResponseIds } from './overlay/id-binding.ts'
 import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
+import { warmNewNeighbours } from './overlay/warm-connections.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
 import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
 import type { CdnCounters } from './cdn/counters.ts'
@@ -299,6 +300,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.addEventListener('connection:open', this.membership.onConnectionOpen)
     const rpc = this.meteredRpc()
+    const warmUp = warmNewNeighbours(rpc)
     const tuning = this.init.ring ?? {}
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
       ...tuning,
@@ -308,6 +310,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       onNeighboursChanged: (change) => {
         change.added.forEach(p => { this.addressBook.learn(p) })
         this.budget.update(change)
+        warmUp(change)
       }
     })
     this.directory = new DirectoryService({ ring: this.ringNode, random: mathRandom }, {
@@ -610,6 +613,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         return this.rpc.request(to, req, options)
       },
       isConnected: (to) => this.rpc.isConnected(to),
+      connect: (to) => {
+        this.budget.touch(to)
+        this.rpc.connect(to)
+      },
       handle: (handler) => {
         this.rpc.handle(async (from, req, options) => {
           this.budget.touch(from)

@@ -434,6 +434,22 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     return this.connector.isConnected(peerId)
   }
 
+  /** Starts a dial to `to` in the background unless a usable connection is open (see `Rpc.connect`) */
+  connect (to: Address): void {
+    const shutdown = this.shutdown
+    if (shutdown == null || to === this.self || this.isConnected(to)) {
+      return
+    }
+    let peerId: PeerId
+    try {
+      peerId = peerIdFromString(to)
+    } catch {
+      return
+    }
+    // the connector logs a failed dial; the next request to the peer reports it
+    this.connector.connect(peerId, to, shutdown.signal).catch(() => {})
+  }
+
   private openResponse (frame: Uint8Array, from: Address): Res {
     const envelope = decodeEnvelope(frame)
 

@@ -85,6 +85,13 @@ export interface Rpc<Req, Res> {
    * Adapters without connections (the simulator) leave it out.
    */
   isConnected?(to: Address): boolean
+  /**
+   * Starts setting up a connection to `to` in the background when there is
+   * none, so that a later request need not wait for one. Never throws; a
+   * failure shows in the next request. Adapters whose connections cost
+   * nothing leave it out.
+   */
+  connect?(to: Address): void
   /** Sets the single handler for inbound requests; a handler that throws makes the caller's request reject */
   handle(handler: (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>): void
 }

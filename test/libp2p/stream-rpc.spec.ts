@@ -47,8 +47,10 @@ describe('StreamRpc', function () {
   const transport: TransportName = 'memory'
   let pair: Pair | undefined
   const extra: Libp2p[] = []
+  const extraRpcs: Array<{ stop(): Promise<void> }> = []
 
   afterEach(async () => {
+    await Promise.all(extraRpcs.splice(0).map(async rpc => rpc.stop()))
     await pair?.stop()
     pair = undefined
     await Promise.all(extra.splice(0).map(async node => node.stop()))
@@ -369,6 +371,24 @@ describe('StreamRpc', function () {
     } finally {
       proxy.close()
     }
+  })
+
+  it('dials a peer ahead of any request when asked to connect, and never throws for a bad address', async () => {
+    pair = await createPair(transport, {}, { connect: false })
+    const { nodeA, nodeB, addressB } = pair
+    // a's endpoint again, knowing where b listens
+    await pair.a.stop()
+    const a = createEchoRpc(nodeA, { addressHints: () => nodeB.getMultiaddrs() })
+    await a.start()
+    extraRpcs.push(a)
+    expect(a.isConnected(addressB)).to.equal(false)
+    a.connect(addressB)
+    a.connect('not a peer id')
+    await waitFor(() => a.isConnected(addressB), DIAL_TIMEOUT, 'the connection asked for')
+    expect(nodeA.getConnections(nodeB.peerId)).to.have.lengthOf(1)
+    // asking again while connected dials nothing new
+    a.connect(addressB)
+    expect(nodeA.getConnections(nodeB.peerId)).to.have.lengthOf(1)
   })
 
   it('uses the protocol id it was given', async () => {

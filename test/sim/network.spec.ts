@@ -177,6 +177,32 @@ describe('SimNetwork', () => {
     expect(network.connectionsSetUp).to.equal(2)
   })
 
+  it('sets up a connection ahead of any request when asked, and says when it is up', async () => {
+    const { scheduler, network } = setup({ bandwidthBytesPerSec: Infinity, connectMs: 200 })
+    network.rpc('b', echo).handle(async (_from, req) => req)
+    const a = network.rpc('a', echo)
+    const oneWay = network.latencyMs('a', 'b')
+    expect(a.isConnected?.('b')).to.equal(false)
+    a.connect?.('b')
+    expect(a.isConnected?.('b')).to.equal(false)
+    await scheduler.settle(new Promise(resolve => { scheduler.schedule(200 + 4 * oneWay, resolve, undefined) }))
+    expect(a.isConnected?.('b')).to.equal(true)
+    const start = scheduler.now
+    await scheduler.settle(a.request('b', { payload: new Uint8Array(1) }, { timeout: 100 }))
+    expect(scheduler.now - start).to.equal(2 * oneWay)
+    network.crash('b')
+    expect(a.isConnected?.('b')).to.equal(false)
+  })
+
+  it('reports no connections when they are free, and connect does nothing', async () => {
+    const { network } = setup()
+    network.rpc('b', echo).handle(async (_from, req) => req)
+    const a = network.rpc('a', echo)
+    a.connect?.('b')
+    expect(a.isConnected?.('b')).to.equal(false)
+    expect(network.connectionsSetUp).to.equal(0)
+  })
+
   it('refuses a negative set-up time or an empty connection budget', () => {
     expect(() => setup({ connectMs: -1 })).to.throw(RangeError)
     expect(() => setup({ connectMs: 10, maxConnections: 0 })).to.throw(RangeError)

@@ -204,6 +204,8 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       successorListSize: opts.successors,
       stabilizeIntervalMs: opts.stabilizeIntervalMs,
       fixFingersIntervalMs: opts.fixFingersIntervalMs,
+      adaptiveMaintenance: opts.adaptiveMaintenance,
+      maintenanceBackoff: opts.maintenanceBackoff,
       bootstrap: () => bootstrapContacts(peer)
     })
     const store = new SimPageStore(catalogue.objects, {

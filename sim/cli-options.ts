@@ -175,6 +175,13 @@ export interface SimOptions {
    */
   maintenanceBackoff: number
   /**
+   * Pure lookups confirm the owner they found with it directly before they
+   * count as answered (`LookupOptions.confirm`; `--confirm-lookups on|off`).
+   *
+   * @default false
+   */
+  confirmLookups: boolean
+  /**
    * PRNG seed; the same seed and options give the same trace.
    *
    * @default 1
@@ -266,6 +273,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   fixFingersIntervalMs: DEFAULT_FIX_FINGERS_INTERVAL_MS,
   adaptiveMaintenance: DEFAULT_ADAPTIVE_MAINTENANCE,
   maintenanceBackoff: DEFAULT_MAINTENANCE_BACKOFF,
+  confirmLookups: false,
   seed: DEFAULT_SEED,
   wallLimitMs: 0,
   quiet: false,
@@ -322,6 +330,7 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'fix-fingers-interval', arg: 'DUR', default: formatDuration(DEFAULT_FIX_FINGERS_INTERVAL_MS), help: 'period of the fix-fingers round' },
   { name: 'adaptive-maintenance', arg: 'ON', default: DEFAULT_ADAPTIVE_MAINTENANCE ? 'on' : 'off', help: 'rounds back off while a node\'s neighbourhood is quiet, back to their period when it changes: on | off' },
   { name: 'maintenance-backoff', arg: 'K', default: String(DEFAULT_MAINTENANCE_BACKOFF), help: 'longest round as a multiple of its period, with adaptive maintenance' },
+  { name: 'confirm-lookups', arg: 'ON', default: 'off', help: 'pure lookups ask the owner they found, directly, whether it still owns the key: on | off' },
   { name: 'wall-limit', arg: 'DUR', default: '0', help: 'stop after this much wall-clock time and report how far the run got; 0 = none' },
   { name: 'seed', arg: 'S', default: String(DEFAULT_SEED), help: 'PRNG seed; same seed and flags = same run' },
   { name: 'json', arg: 'FILE', help: 'write the JSON result document to FILE' },
@@ -368,6 +377,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     fixFingersIntervalMs: readDuration(raw, 'fix-fingers-interval', DEFAULT_FIX_FINGERS_INTERVAL_MS, { positive: true }),
     adaptiveMaintenance: readChoice(raw, 'adaptive-maintenance', ON_OFF, DEFAULT_ADAPTIVE_MAINTENANCE ? 'on' : 'off') === 'on',
     maintenanceBackoff: readInteger(raw, 'maintenance-backoff', DEFAULT_MAINTENANCE_BACKOFF, 1),
+    confirmLookups: readChoice(raw, 'confirm-lookups', ON_OFF, 'off') === 'on',
     seed: readInteger(raw, 'seed', DEFAULT_SEED, 0),
     wallLimitMs: readDuration(raw, 'wall-limit', 0),
     quiet: raw.has('quiet'),

@@ -523,7 +523,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       ownerVerdicts.set(key, undefined)
     }
     try {
-      const res = await page.ring.lookup(key)
+      const res = await page.ring.lookup(key, { confirm: opts.confirmLookups })
       if (measured) {
         const right = judge(key, res.owner, res.hops, scheduler.now - started)
         lookups.pure++

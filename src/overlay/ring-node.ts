@@ -49,6 +49,11 @@ export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTA
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
+/** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
+const CONFIRM_HOPS = 4
+/** Below this much of its budget left, a lookup skips the confirmation and runs again instead, ms */
+const MIN_CONFIRM_MS = 100
+
 /**
  * Where a node is in its life:
  * - `stopped`: refuses every request (before `start`, after `stop`)
@@ -284,9 +289,49 @@ export class RingNode {
     if (!this.isMember()) {
       throw new NotMemberError('not a ring member')
     }
+    const started = this.clock.now()
     const req = this.forwarder.request(key, options)
     const res = await this.forwarder.forward(key, req, options.signal)
-    return { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
+    const result = { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
+    if (options.confirm !== true || options.app != null || result.owner.address === this.self.address) {
+      return result
+    }
+    return this.confirmOwner(key, result, started + req.budgetMs, options)
+  }
+
+  /**
+   * The answer of a recursive lookup travels back along its whole path, and
+   * under churn the owner it names may have left, or a node may have joined
+   * just before the key, by the time it arrives (at 2-minute sessions that is
+   * most of the wrong answers). So ask the owner directly: a ROUTE marked
+   * `final` that it delivers if the key is still its own, walks back to a
+   * newcomer that took it over, or refuses if it is leaving. If the owner is
+   * gone, the lookup runs once more from here, unconfirmed.
+   */
+  private async confirmOwner (key: bigint, found: LookupResult, deadline: number, options: LookupOptions): Promise<LookupResult> {
+    const wait = Math.min(deadline - this.clock.now(), 2 * this.settings.directRequestMs)
+    if (wait >= MIN_CONFIRM_MS) {
+      try {
+        const res = await this.client.call(found.owner.address, {
+          type: RingRequest.Type.ROUTE,
+          route: { ...this.forwarder.request(key, options), budgetMs: Math.floor(wait), hopsLeft: CONFIRM_HOPS, final: true }
+        }, wait, options.signal)
+        const route = requireField(res.route, 'route')
+        return { owner: peerFromWire(route.owner), hops: found.hops + route.hops }
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        this.log('owner %s did not confirm key %s: %s', found.owner.address, key.toString(16).slice(0, 8), err.message)
+      }
+    }
+    // once more within what is left of the lookup's budget; with too little left, the answer stands
+    const left = deadline - this.clock.now()
+    if (left < MIN_CONFIRM_MS) {
+      return found
+    }
+    const res = await this.forwarder.forward(key, { ...this.forwarder.request(key, options), budgetMs: Math.floor(left) }, options.signal)
+    return { owner: peerFromWire(res.owner), hops: found.hops + res.hops }
   }
 
   /** Sends a direct application message */

@@ -16,6 +16,8 @@
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 interface Figures {
@@ -48,7 +50,7 @@ const { values, positionals } = parseArgs({
 
 const runs: Figures[] = []
 mkdirSync('bench/results', { recursive: true })
-const tmp = 'bench/results/.maintenance-run.json'
+const tmp = join(tmpdir(), `ringcdn-maintenance-run-${process.pid}.json`)
 
 for (const session of values.sessions.split(',')) {
   for (const mode of ['fixed', 'adaptive'] as const) {

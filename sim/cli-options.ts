@@ -10,6 +10,7 @@ import { constants } from 'node:fs'
 import { access, mkdir, open, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { ADAPTIVE_MAINTENANCE, MAINTENANCE_BACKOFF } from '../src/overlay/settings.ts'
 
 export type SessionDistribution = 'exponential' | 'pareto'
 
@@ -174,6 +175,27 @@ export interface SimOptions {
    */
   fixFingersIntervalMs: number
   /**
+   * Stabilize and fix-fingers rounds back off while a node's neighbourhood
+   * is quiet and return to their period when it changes
+   * (`--adaptive-maintenance on|off`, `RingNodeInit.adaptiveMaintenance`).
+   *
+   * @default the library's default (on)
+   */
+  adaptiveMaintenance: boolean
+  /**
+   * The longest round as a multiple of its period when rounds adapt.
+   *
+   * @default the library's `MAINTENANCE_BACKOFF` (16)
+   */
+  maintenanceBackoff: number
+  /**
+   * Pure lookups confirm the owner they found with it directly before they
+   * count as answered (`LookupOptions.confirm`; `--confirm-lookups on|off`).
+   *
+   * @default false
+   */
+  confirmLookups: boolean
+  /**
    * PRNG seed; the same seed and options give the same trace.
    *
    * @default 1
@@ -237,6 +259,8 @@ export const DEFAULT_HOME_COPIES = true
 export const DEFAULT_SUCCESSORS = 8
 export const DEFAULT_STABILIZE_INTERVAL_MS = 5 * SECOND_MS
 export const DEFAULT_FIX_FINGERS_INTERVAL_MS = 5 * SECOND_MS
+export const DEFAULT_ADAPTIVE_MAINTENANCE = ADAPTIVE_MAINTENANCE
+export const DEFAULT_MAINTENANCE_BACKOFF = MAINTENANCE_BACKOFF
 export const DEFAULT_SEED = 1
 
 /** Every default in one place, for code (tests, benchmarks) that builds options without a command line */
@@ -263,6 +287,9 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   successors: DEFAULT_SUCCESSORS,
   stabilizeIntervalMs: DEFAULT_STABILIZE_INTERVAL_MS,
   fixFingersIntervalMs: DEFAULT_FIX_FINGERS_INTERVAL_MS,
+  adaptiveMaintenance: DEFAULT_ADAPTIVE_MAINTENANCE,
+  maintenanceBackoff: DEFAULT_MAINTENANCE_BACKOFF,
+  confirmLookups: false,
   seed: DEFAULT_SEED,
   wallLimitMs: 0,
   quiet: false,
@@ -319,6 +346,9 @@ const FLAGS: readonly FlagDoc[] = [
   { name: 'successors', arg: 'K', default: String(DEFAULT_SUCCESSORS), help: 'successor list length' },
   { name: 'stabilize-interval', arg: 'DUR', default: formatDuration(DEFAULT_STABILIZE_INTERVAL_MS), help: 'period of the stabilize round' },
   { name: 'fix-fingers-interval', arg: 'DUR', default: formatDuration(DEFAULT_FIX_FINGERS_INTERVAL_MS), help: 'period of the fix-fingers round' },
+  { name: 'adaptive-maintenance', arg: 'ON', default: DEFAULT_ADAPTIVE_MAINTENANCE ? 'on' : 'off', help: 'rounds back off while a node\'s neighbourhood is quiet, back to their period when it changes: on | off' },
+  { name: 'maintenance-backoff', arg: 'K', default: String(DEFAULT_MAINTENANCE_BACKOFF), help: 'longest round as a multiple of its period, with adaptive maintenance' },
+  { name: 'confirm-lookups', arg: 'ON', default: 'off', help: 'pure lookups ask the owner they found, directly, whether it still owns the key: on | off' },
   { name: 'wall-limit', arg: 'DUR', default: '0', help: 'stop after this much wall-clock time and report how far the run got; 0 = none' },
   { name: 'seed', arg: 'S', default: String(DEFAULT_SEED), help: 'PRNG seed; same seed and flags = same run' },
   { name: 'json', arg: 'FILE', help: 'write the JSON result document to FILE' },
@@ -365,6 +395,9 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     successors: readInteger(raw, 'successors', DEFAULT_SUCCESSORS, 1),
     stabilizeIntervalMs: readDuration(raw, 'stabilize-interval', DEFAULT_STABILIZE_INTERVAL_MS, { positive: true }),
     fixFingersIntervalMs: readDuration(raw, 'fix-fingers-interval', DEFAULT_FIX_FINGERS_INTERVAL_MS, { positive: true }),
+    adaptiveMaintenance: readChoice(raw, 'adaptive-maintenance', ON_OFF, DEFAULT_ADAPTIVE_MAINTENANCE ? 'on' : 'off') === 'on',
+    maintenanceBackoff: readInteger(raw, 'maintenance-backoff', DEFAULT_MAINTENANCE_BACKOFF, 1),
+    confirmLookups: readChoice(raw, 'confirm-lookups', ON_OFF, 'off') === 'on',
     seed: readInteger(raw, 'seed', DEFAULT_SEED, 0),
     wallLimitMs: readDuration(raw, 'wall-limit', 0),
     quiet: raw.has('quiet'),

@@ -215,6 +215,8 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       successorListSize: opts.successors,
       stabilizeIntervalMs: opts.stabilizeIntervalMs,
       fixFingersIntervalMs: opts.fixFingersIntervalMs,
+      adaptiveMaintenance: opts.adaptiveMaintenance,
+      maintenanceBackoff: opts.maintenanceBackoff,
       bootstrap: () => bootstrapContacts(peer)
     })
     const store = new SimPageStore(catalogue.objects, {
@@ -532,7 +534,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       ownerVerdicts.set(key, undefined)
     }
     try {
-      const res = await page.ring.lookup(key)
+      const res = await page.ring.lookup(key, { confirm: opts.confirmLookups })
       if (measured) {
         const right = judge(key, res.owner, res.hops, scheduler.now - started)
         lookups.pure++

@@ -24,7 +24,7 @@ export interface RingCdnComponents extends StreamRpcComponents {
 }
 
 /** Ring maintenance settings the service passes through to `RingNode` */
-export type RingTuning = Pick<RingNodeInit, 'successorListSize' | 'stabilizeIntervalMs' | 'fixFingersIntervalMs' | 'predecessorTimeoutMs' | 'hopTimeoutMs' | 'lookupTimeoutMs' | 'maxHops' | 'suspectTimeoutMs' | 'jitter'>
+export type RingTuning = Pick<RingNodeInit, 'successorListSize' | 'stabilizeIntervalMs' | 'fixFingersIntervalMs' | 'predecessorTimeoutMs' | 'hopTimeoutMs' | 'lookupTimeoutMs' | 'maxHops' | 'suspectTimeoutMs' | 'jitter' | 'adaptiveMaintenance' | 'maintenanceBackoff'>
 
 export interface RingCdnInit {
   /**

@@ -567,6 +567,7 @@ export namespace RouteResponse {
 export interface StabilizeRequest {
   sender?: WirePeer
   wantFingers: boolean
+  nextRoundMs?: number
 }
 
 export namespace StabilizeRequest {
@@ -587,6 +588,11 @@ export namespace StabilizeRequest {
         if ((obj.wantFingers != null && obj.wantFingers !== false)) {
           w.uint32(16)
           w.bool(obj.wantFingers)
+        }
+
+        if (obj.nextRoundMs != null) {
+          w.uint32(24)
+          w.uint32(obj.nextRoundMs)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -611,6 +617,10 @@ export namespace StabilizeRequest {
             }
             case 2: {
               obj.wantFingers = reader.bool()
+              break
+            }
+            case 3: {
+              obj.nextRoundMs = reader.uint32()
               break
             }
             default: {
@@ -639,6 +649,13 @@ export namespace StabilizeRequest {
               yield {
                 field: `${prefix}.wantFingers`,
                 value: reader.bool()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.nextRoundMs`,
+                value: reader.uint32()
               }
               break
             }
@@ -675,6 +692,11 @@ export namespace StabilizeRequest {
     value: boolean
   }
 
+  export interface StabilizeRequestNextRoundMsFieldEvent {
+    field: '$.nextRoundMs'
+    value: number
+  }
+
   export function encode (obj: Partial<StabilizeRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StabilizeRequest.codec())
   }
@@ -683,7 +705,7 @@ export namespace StabilizeRequest {
     return decodeMessage(buf, StabilizeRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StabilizeRequest>): Generator<StabilizeRequestSenderIdFieldEvent | StabilizeRequestSenderAddressFieldEvent | StabilizeRequestSenderHintsFieldEvent | StabilizeRequestWantFingersFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StabilizeRequest>): Generator<StabilizeRequestSenderIdFieldEvent | StabilizeRequestSenderAddressFieldEvent | StabilizeRequestSenderHintsFieldEvent | StabilizeRequestWantFingersFieldEvent | StabilizeRequestNextRoundMsFieldEvent> {
     return streamMessage(buf, StabilizeRequest.codec(), opts)
   }
 }
@@ -1483,6 +1505,11 @@ export namespace RingRequest {
     value: boolean
   }
 
+  export interface RingRequestStabilizeNextRoundMsFieldEvent {
+    field: '$.stabilize.nextRoundMs'
+    value: number
+  }
+
   export interface RingRequestLeaveSenderIdFieldEvent {
     field: '$.leave.sender.id'
     value: Uint8Array<ArrayBuffer>
@@ -1551,7 +1578,7 @@ export namespace RingRequest {
     return decodeMessage(buf, RingRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestStabilizeNextRoundMsFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
     return streamMessage(buf, RingRequest.codec(), opts)
   }
 }

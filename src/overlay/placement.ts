@@ -20,7 +20,7 @@ import { inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
 import { requireField } from './ring-client.ts'
 import { compareIds, distance } from './ring-id.ts'
-import { ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, QUIET_PREDECESSOR_ROUNDS } from './settings.ts'
+import { ORPHAN_GRACE_ROUNDS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, PLACEMENT_CHECK_ROUNDS, QUIET_PREDECESSOR_ROUNDS } from './settings.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Forwarder } from './forwarder.ts'
@@ -34,6 +34,8 @@ export interface PlacementRepairInit {
   forwarder: Forwarder
   /** Runs a stabilize round soon (a newly adopted successor should hear from us now) */
   nudge(): void
+  /** The stabilize period now, ms: longer than the base while the neighbourhood is quiet */
+  roundMs(): number
 }
 
 export class PlacementRepair {
@@ -46,6 +48,7 @@ export class PlacementRepair {
   private readonly client: RingClient
   private readonly forwarder: Forwarder
   private readonly nudge: () => void
+  private readonly roundMs: () => number
   /** Since when this member has had no predecessor (undefined: it has one) */
   private orphanSince?: number
   private lastPlacementCheck = -Infinity
@@ -63,6 +66,7 @@ export class PlacementRepair {
     this.client = ctx.client
     this.forwarder = init.forwarder
     this.nudge = init.nudge
+    this.roundMs = init.roundMs
   }
 
   /** A new member: not an orphan, and its periodic check gets a random phase */
@@ -98,7 +102,11 @@ export class PlacementRepair {
     if (!this.ctx.isMember() || !this.settings.placementChecks) {
       return
     }
-    const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * round
+    // the periodic check thins out with the rounds while the neighbourhood is quiet (a ring winds
+    // around twice only after bursts of joins, which bring the rounds back to their base), but
+    // not below a few times the base rate
+    const periodicRound = Math.min(this.roundMs(), PLACEMENT_CHECK_BACKOFF * round)
+    const due = now - this.lastPlacementCheck >= PLACEMENT_CHECK_PERIOD_ROUNDS * periodicRound
     if (this.table.state.predecessor != null) {
       this.orphanSince = undefined
       if (!due && this.table.predecessorQuietMs() < QUIET_PREDECESSOR_ROUNDS * round) {

@@ -20,6 +20,7 @@
  * hands the application state we were home for to the successor.
  */
 
+import { AdaptiveInterval } from './adaptive-interval.ts'
 import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
@@ -37,15 +38,21 @@ import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { RingHandler } from './handlers.ts'
 import type { RingResponse } from './messages.ts'
+import type { RoutingChange } from './routing-table.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
 import type { StabilizeOptions } from './stabilizer.ts'
 import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
 export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
-export { FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
+export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_BACKOFF, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
+
+/** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
+const CONFIRM_HOPS = 4
+/** Below this much of its budget left, a lookup skips the confirmation and runs again instead, ms */
+const MIN_CONFIRM_MS = 100
 
 /**
  * Where a node is in its life:
@@ -74,6 +81,10 @@ export class RingNode {
   private readonly stabilizer: Stabilizer
   private readonly fingerRepair: FingerRepair
   private readonly maintenance: Maintenance
+  /** Period of the stabilize rounds: backs off while the neighbourhood is quiet */
+  private readonly stabilizeRound: AdaptiveInterval
+  /** Period of the finger rounds: backs off while the fingers stay as they were */
+  private readonly fingerRound: AdaptiveInterval
   private readonly handlers: Partial<Record<RingRequest.Type, RingHandler>>
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
@@ -90,11 +101,14 @@ export class RingNode {
     this.settings = resolveSettings(init)
     this.self = this.settings.self
     this.namespace = this.settings.namespace
+    this.stabilizeRound = new AdaptiveInterval({ baseMs: this.settings.stabilizeIntervalMs, maxFactor: this.settings.maintenanceBackoff })
+    this.fingerRound = new AdaptiveInterval({ baseMs: this.settings.fixFingersIntervalMs, maxFactor: this.settings.maintenanceBackoff })
     this.table = new RoutingTable({
       clock: this.clock,
       settings: this.settings,
       application: () => this.application,
-      onNeighboursChanged: init.onNeighboursChanged
+      onNeighboursChanged: init.onNeighboursChanged,
+      onChange: (what) => { this.routingChanged(what) }
     })
     this.liveness = new Liveness(this.clock, this.settings)
     this.client = new RingClient({ rpc: this.rpc, clock: this.clock, settings: this.settings, liveness: this.liveness, lifetime: () => this.lifetime.signal })
@@ -113,10 +127,15 @@ export class RingNode {
       fail: (peer) => { this.fail(peer) }
     }
     this.forwarder = new Forwarder(ctx)
-    this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.stabilizer.nudge() } })
+    this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.stabilizer.nudge() }, roundMs: () => this.stabilizeRound.ms })
 
     this.fingerRepair = new FingerRepair(ctx, { lookup: (key) => this.lookup(key, { maintenance: true }) })
-    this.stabilizer = new Stabilizer(ctx, { placement: this.placement, rejoin: this.rejoin.bind(this) })
+    this.stabilizer = new Stabilizer(ctx, {
+      placement: this.placement,
+      rejoin: this.rejoin.bind(this),
+      nextRoundMs: () => this.settings.maintenanceBackoff > 1 ? this.stabilizeRound.nextMaxMs : undefined,
+      neighbourhoodChanged: () => { this.maintenance.changed(this.stabilizeRound) }
+    })
     this.bootstrap = init.bootstrap ?? (() => [])
     this.application = init.application ?? {}
     this.handlers = ringHandlers(ctx, {
@@ -128,13 +147,13 @@ export class RingNode {
     })
     this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.isMember() }, [
       {
-        intervalMs: this.settings.stabilizeIntervalMs,
+        interval: this.stabilizeRound,
         run: async () => {
           await this.stabilizer.stabilize()
           void this.placement.checkPlacement()
         }
       },
-      { intervalMs: this.settings.fixFingersIntervalMs, run: async () => this.fingerRepair.fixNextFinger() }
+      { interval: this.fingerRound, run: async () => this.fingerRepair.fixNextFinger() }
     ])
   }
 
@@ -270,9 +289,49 @@ export class RingNode {
     if (!this.isMember()) {
       throw new NotMemberError('not a ring member')
     }
+    const started = this.clock.now()
     const req = this.forwarder.request(key, options)
     const res = await this.forwarder.forward(key, req, options.signal)
-    return { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
+    const result = { owner: peerFromWire(res.owner), hops: res.hops, app: res.app }
+    if (options.confirm !== true || options.app != null || result.owner.address === this.self.address) {
+      return result
+    }
+    return this.confirmOwner(key, result, started + req.budgetMs, options)
+  }
+
+  /**
+   * The answer of a recursive lookup travels back along its whole path, and
+   * under churn the owner it names may have left, or a node may have joined
+   * just before the key, by the time it arrives (at 2-minute sessions that is
+   * most of the wrong answers). So ask the owner directly: a ROUTE marked
+   * `final` that it delivers if the key is still its own, walks back to a
+   * newcomer that took it over, or refuses if it is leaving. If the owner is
+   * gone, the lookup runs once more from here, unconfirmed.
+   */
+  private async confirmOwner (key: bigint, found: LookupResult, deadline: number, options: LookupOptions): Promise<LookupResult> {
+    const wait = Math.min(deadline - this.clock.now(), 2 * this.settings.directRequestMs)
+    if (wait >= MIN_CONFIRM_MS) {
+      try {
+        const res = await this.client.call(found.owner.address, {
+          type: RingRequest.Type.ROUTE,
+          route: { ...this.forwarder.request(key, options), budgetMs: Math.floor(wait), hopsLeft: CONFIRM_HOPS, final: true }
+        }, wait, options.signal)
+        const route = requireField(res.route, 'route')
+        return { owner: peerFromWire(route.owner), hops: found.hops + route.hops }
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        this.log('owner %s did not confirm key %s: %s', found.owner.address, key.toString(16).slice(0, 8), err.message)
+      }
+    }
+    // once more within what is left of the lookup's budget; with too little left, the answer stands
+    const left = deadline - this.clock.now()
+    if (left < MIN_CONFIRM_MS) {
+      return found
+    }
+    const res = await this.forwarder.forward(key, { ...this.forwarder.request(key, options), budgetMs: Math.floor(left) }, options.signal)
+    return { owner: peerFromWire(res.owner), hops: found.hops + res.hops }
   }
 
   /** Sends a direct application message */
@@ -358,6 +417,26 @@ export class RingNode {
     this.maintenance.start()
   }
 
+  /**
+   * What the adaptive rounds make of a routing change: a new first successor
+   * or predecessor brings the stabilize rounds back to their base period, a
+   * moved tail of the successor list keeps them from backing off further,
+   * and a finger that changed brings the finger rounds back
+   */
+  private routingChanged (what: RoutingChange): void {
+    switch (what) {
+      case 'neighbourhood':
+        this.maintenance.changed(this.stabilizeRound)
+        break
+      case 'successors':
+        this.stabilizeRound.stirred()
+        break
+      // 'fingers'
+      default:
+        this.maintenance.changed(this.fingerRound)
+    }
+  }
+
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
   private async rejoin (): Promise<void> {
     const contacts = this.bootstrap().filter(a => a !== this.self.address)
@@ -393,8 +472,12 @@ export class RingNode {
       if (req.namespace !== this.namespace) {
         throw new WrongNamespaceError(`this node serves namespace "${this.namespace}"`)
       }
-      // any request proves its sender alive
+      // any request proves its sender alive; from our predecessor, when rounds adapt, it is the
+      // heartbeat its stabilize rounds would otherwise be (they may be far apart while all is quiet)
       this.liveness.requestFrom(from)
+      if (this.settings.maintenanceBackoff > 1 && from === this.table.state.predecessor?.address) {
+        this.table.heardFromPredecessor()
+      }
       const handler = this.handlers[req.type]
       if (handler == null) {
         throw new InvalidMessageError(`unknown request type ${String(req.type)}`)

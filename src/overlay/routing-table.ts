@@ -3,7 +3,9 @@
  * change goes through here so that two things never get missed: the
  * application hears when the predecessor (and with it the node's key range)
  * changes, and `onNeighboursChanged` hears which peers entered or left the
- * table (the connections worth keeping).
+ * table (the connections worth keeping). It also tells the maintenance
+ * schedule when the node's neighbourhood or its fingers changed, so that
+ * rounds put off while all was quiet come back to their base period.
  */
 
 import { distance, fingerIndexAtMost } from './ring-id.ts'
@@ -13,12 +15,21 @@ import type { Address, Clock, Peer } from './seams.ts'
 import type { RingSettings } from './settings.ts'
 import type { RingApplication } from './types.ts'
 
+/** What changed in the table, as far as the maintenance schedule cares */
+export type RoutingChange = 'neighbourhood' | 'successors' | 'fingers'
+
 export interface RoutingTableInit {
   clock: Clock
   settings: RingSettings
   /** The application's hooks as they are now (the application may be set later) */
   application(): RingApplication
   onNeighboursChanged?(change: PeersChange): void
+  /**
+   * The first successor or the predecessor changed (`neighbourhood`), a
+   * later successor did (`successors`), or a finger did (`fingers`): what the
+   * adaptive maintenance rounds watch
+   */
+  onChange?(what: RoutingChange): void
 }
 
 export class RoutingTable {
@@ -29,14 +40,19 @@ export class RoutingTable {
   private readonly settings: RingSettings
   private readonly application: () => RingApplication
   private readonly onNeighboursChanged?: (change: PeersChange) => void
+  private readonly onChange: (what: RoutingChange) => void
   /** When the predecessor last stabilized with us (or was set) */
   private predecessorHeardAt = 0
+  /** The longest the predecessor said it waits between its rounds, ms (our base round unless it said) */
+  private predecessorRoundMs: number
 
   constructor (init: RoutingTableInit) {
     this.clock = init.clock
     this.settings = init.settings
     this.application = init.application
     this.onNeighboursChanged = init.onNeighboursChanged
+    this.onChange = init.onChange ?? (() => {})
+    this.predecessorRoundMs = init.settings.stabilizeIntervalMs
     this.writable = createRoutingState(init.settings.self, init.settings.successorListSize)
     this.state = this.writable
   }
@@ -77,24 +93,60 @@ export class RoutingTable {
     return this.writable.fingers.get(index)
   }
 
-  /** Time since the predecessor last stabilized with us (or was set), ms */
+  /**
+   * Time since the predecessor last stabilized with us (or was set), in
+   * our base rounds' time, ms: a predecessor whose rounds have backed off k
+   * times (it says so in its stabilize requests) may stay quiet k times
+   * longer, so every threshold in base rounds holds for it as it is
+   */
   predecessorQuietMs (): number {
-    return this.clock.now() - this.predecessorHeardAt
+    return (this.clock.now() - this.predecessorHeardAt) * this.settings.stabilizeIntervalMs / this.predecessorRoundMs
   }
 
-  /** Our predecessor stabilized with us: it is alive and still points at us */
-  heardFromPredecessor (): void {
+  /**
+   * Our predecessor stabilized with us — it is alive and still points at us —
+   * and said it waits at most `roundMs` before its next round; or, with no
+   * `roundMs`, it sent us some other request (traffic that flows anyway
+   * doubles as its heartbeat)
+   */
+  heardFromPredecessor (roundMs?: number): void {
     this.predecessorHeardAt = this.clock.now()
+    if (roundMs != null) {
+      this.predecessorRoundMs = this.clampRound(roundMs)
+    }
+  }
+
+  /**
+   * A round a peer announces, within what we accept: our base round up to
+   * our longest. Unannounced (a predecessor named by a leaving node or a
+   * snapshot): the longest, since dropping a live predecessor costs a
+   * placement check while keeping a dead one a little longer costs nothing
+   * a lookup does not repair (it probes a predecessor it walks back to)
+   */
+  private clampRound (roundMs: number | undefined): number {
+    const base = this.settings.stabilizeIntervalMs
+    const longest = base * this.settings.maintenanceBackoff
+    return Math.min(longest, Math.max(base, roundMs ?? longest))
   }
 
   replaceSuccessors (peers: Peer[]): void {
-    this.reportChange(setSuccessors(this.writable, peers))
+    const first = this.writable.successors[0]?.address
+    const change = setSuccessors(this.writable, peers)
+    this.reportChange(change)
+    if (this.writable.successors[0]?.address !== first) {
+      this.onChange('neighbourhood')
+    } else if (change.added.length > 0 || change.removed.length > 0) {
+      this.onChange('successors')
+    }
   }
 
-  changePredecessor (peer: Peer | undefined): void {
+  /** `roundMs`: the longest the new predecessor said it waits between its rounds */
+  changePredecessor (peer: Peer | undefined, roundMs?: number): void {
     const { changed, previous } = setPredecessor(this.writable, peer)
     this.predecessorHeardAt = this.clock.now()
+    this.predecessorRoundMs = this.clampRound(roundMs)
     if (changed) {
+      this.onChange('neighbourhood')
       this.application().predecessorChanged?.(previous, this.writable.predecessor)
       this.reportChange({ added: this.writable.predecessor != null ? [this.writable.predecessor] : [], removed: previous != null ? [previous] : [] })
     }
@@ -103,13 +155,18 @@ export class RoutingTable {
   setFinger (index: number, peer: Peer): void {
     const { changed, previous } = setFinger(this.writable, index, peer)
     if (changed) {
+      this.onChange('fingers')
       this.reportChange({ added: [peer], removed: previous != null ? [previous] : [] })
     }
   }
 
   /** Fingers `0..index` all start before our successor: they are the successor, not fingers */
   dropFingersUpTo (index: number): void {
-    this.reportChange({ added: [], removed: dropFingersUpTo(this.writable, index) })
+    const removed = dropFingersUpTo(this.writable, index)
+    if (removed.length > 0) {
+      this.onChange('fingers')
+    }
+    this.reportChange({ added: [], removed })
   }
 
   /**
@@ -139,6 +196,7 @@ export class RoutingTable {
    */
   dropFinger (finger: Peer): void {
     if (dropPeerFingers(this.writable, finger.address)) {
+      this.onChange('fingers')
       this.reportChange({ added: [], removed: [finger] })
     }
   }
@@ -148,6 +206,12 @@ export class RoutingTable {
     const was = forgetPeer(this.writable, peer.address)
     if (was.predecessor) {
       this.application().predecessorChanged?.(peer, undefined)
+    }
+    if (was.predecessor || was.successor) {
+      this.onChange('neighbourhood')
+    }
+    if (was.fingers > 0) {
+      this.onChange('fingers')
     }
     if (was.predecessor || was.successor || was.fingers > 0) {
       this.reportChange({ added: [], removed: [peer] })
@@ -163,6 +227,9 @@ export class RoutingTable {
     const wasSuccessor = this.writable.successors[0]?.address === leaving.address
     if (this.writable.predecessor?.address === leaving.address) {
       this.changePredecessor(replacement)
+    }
+    if (wasSuccessor) {
+      this.onChange('neighbourhood')
     }
     forgetPeer(this.writable, leaving.address)
     if (wasSuccessor) {

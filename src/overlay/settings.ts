@@ -17,6 +17,14 @@ export const SUCCESSOR_LIST_SIZE = 8
 export const STABILIZE_INTERVAL_MS = 5_000
 /** Time between finger repairs, ms */
 export const FIX_FINGERS_INTERVAL_MS = 5_000
+/**
+ * Stabilize and finger rounds back off while a node's neighbourhood stays as
+ * it was, and return to their base period when it changes (see
+ * adaptive-interval.ts)
+ */
+export const ADAPTIVE_MAINTENANCE = true
+/** The longest period an adaptive round backs off to, as a multiple of its base period */
+export const MAINTENANCE_BACKOFF = 16
 /** Maintenance periods vary by ± half this fraction, so nodes do not fall into lock-step */
 export const MAINTENANCE_JITTER = 0.2
 /**
@@ -79,6 +87,12 @@ export const PLACEMENT_CHECK_ROUNDS = 2
  * minutes at the default round.
  */
 export const PLACEMENT_CHECK_PERIOD_ROUNDS = 24
+/**
+ * While rounds are backed off, the periodic placement check's period
+ * stretches with them, up to this many times its base (8 minutes at the
+ * default round)
+ */
+export const PLACEMENT_CHECK_BACKOFF = 4
 /** Nudges closer together than this are folded into one stabilize round, ms */
 export const NUDGE_INTERVAL_MS = 500
 /** Predecessor probes one finger repair may walk back before settling */
@@ -128,6 +142,17 @@ export interface RingNodeInit {
   /** @default MAINTENANCE_JITTER (0.2) */
   jitter?: number
   /**
+   * Stabilize and fix-fingers rounds back off (doubling, up to
+   * `maintenanceBackoff` times their base period) while nothing changes
+   * around the node, and return to the base period when something does. Off:
+   * every round at its base period, as before.
+   *
+   * @default ADAPTIVE_MAINTENANCE (true)
+   */
+  adaptiveMaintenance?: boolean
+  /** @default MAINTENANCE_BACKOFF (16) */
+  maintenanceBackoff?: number
+  /**
    * A member without a predecessor for a while looks up its own id from
    * elsewhere in the ring so that the node skipping it adopts it (see
    * `checkPlacement`). Switch it off only to measure what it buys.
@@ -169,6 +194,8 @@ export interface RingSettings {
   readonly maxHops: number
   readonly suspectTimeoutMs: number
   readonly jitter: number
+  /** The longest round as a multiple of its base period: 1 when maintenance does not adapt */
+  readonly maintenanceBackoff: number
   readonly placementChecks: boolean
 }
 
@@ -191,6 +218,7 @@ export function resolveSettings (init: RingNodeInit): RingSettings {
     maxHops: init.maxHops ?? MAX_HOPS,
     suspectTimeoutMs: init.suspectTimeoutMs ?? SUSPECT_TIMEOUT_MS,
     jitter: init.jitter ?? MAINTENANCE_JITTER,
+    maintenanceBackoff: (init.adaptiveMaintenance ?? ADAPTIVE_MAINTENANCE) ? Math.max(1, init.maintenanceBackoff ?? MAINTENANCE_BACKOFF) : 1,
     placementChecks: init.placementChecks ?? true
   }
 }

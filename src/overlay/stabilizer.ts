@@ -8,7 +8,10 @@
  * believe we precede it). A node between us and our successor becomes our
  * successor and is asked next, a bounded number of steps per round.
  * - A predecessor that has not stabilized with us for `predecessorTimeoutMs`
- * is dropped (its rounds are the heartbeat, so this costs no messages); a
+ * is dropped (its rounds are the heartbeat, so this costs no messages). When
+ * rounds adapt to churn, each stabilize request says how long the sender may
+ * wait before its next one and the timeout stretches to match, and any other
+ * request from the predecessor counts as a heartbeat too; a
  * notify from a node behind our predecessor makes us probe the predecessor
  * at once. A node whose predecessor is replaced by a newcomer nudges the old
  * one to stabilize now, so corrections after a burst of joins cascade at
@@ -38,6 +41,13 @@ export interface StabilizerInit {
   placement: PlacementRepair
   /** Lost every successor, finger and predecessor: join again through the bootstrap list */
   rejoin(): Promise<void>
+  /**
+   * The longest we may wait before our next round, told to the successor;
+   * undefined when rounds do not adapt (the successor assumes its own base round)
+   */
+  nextRoundMs(): number | undefined
+  /** Word that our neighbourhood changed (a nudge): rounds return to their base period */
+  neighbourhoodChanged(): void
 }
 
 export interface StabilizeOptions {
@@ -58,6 +68,8 @@ export class Stabilizer {
   private readonly client: RingClient
   private readonly placement: PlacementRepair
   private readonly rejoin: () => Promise<void>
+  private readonly nextRoundMs: () => number | undefined
+  private readonly neighbourhoodChanged: () => void
   private stabilizing = false
   private checkingPredecessor = false
   /** Our successor named us as its predecessor in the last stabilize answer */
@@ -74,6 +86,8 @@ export class Stabilizer {
     this.client = ctx.client
     this.placement = init.placement
     this.rejoin = init.rejoin
+    this.nextRoundMs = init.nextRoundMs
+    this.neighbourhoodChanged = init.neighbourhoodChanged
   }
 
   /**
@@ -169,7 +183,7 @@ export class Stabilizer {
       try {
         const answer = await this.client.direct(succ.address, {
           type: RingRequest.Type.STABILIZE,
-          stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true }
+          stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true, nextRoundMs: this.nextRoundMs() }
         }, options.signal)
         return requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
@@ -200,18 +214,18 @@ export class Stabilizer {
     }
     const pred = this.table.state.predecessor
     if (pred?.address === sender.address) {
-      this.table.heardFromPredecessor()
+      this.table.heardFromPredecessor(req.nextRoundMs)
     } else if (pred == null || this.table.predecessorQuietMs() > this.settings.predecessorTimeoutMs) {
-      this.table.changePredecessor(sender)
+      this.table.changePredecessor(sender, req.nextRoundMs)
     } else if (inOpen(sender.id, pred.id, this.self.id)) {
-      this.table.changePredecessor(sender)
+      this.table.changePredecessor(sender, req.nextRoundMs)
       // the replaced predecessor's successor is the newcomer now: tell it at once rather than at its
       // next round, so that the corrections after a burst of joins cascade at network speed
       this.client.direct(pred.address, { type: RingRequest.Type.NUDGE }).catch(() => {})
     } else {
       // a node behind our predecessor believes it precedes us: it has probably seen our
       // predecessor fail. Check directly instead of waiting for the predecessor timeout
-      void this.checkPredecessor(pred, sender)
+      void this.checkPredecessor(pred, sender, req.nextRoundMs)
     }
     if (this.table.state.successors.length === 0) {
       // we were alone: the newcomer is our successor too
@@ -228,7 +242,7 @@ export class Stabilizer {
    * Probes `pred`; if it does not answer (twice) it has failed, and `candidate`
    * — a node that claimed to precede us — takes its place
    */
-  private async checkPredecessor (pred: Peer, candidate: Peer): Promise<void> {
+  private async checkPredecessor (pred: Peer, candidate: Peer, candidateRoundMs?: number): Promise<void> {
     if (this.checkingPredecessor) {
       return
     }
@@ -246,7 +260,7 @@ export class Stabilizer {
       }
       if (this.table.state.predecessor?.address === pred.address) {
         this.ctx.fail(pred)
-        this.table.changePredecessor(candidate)
+        this.table.changePredecessor(candidate, candidateRoundMs)
       }
     } catch {
       // stopped meanwhile
@@ -257,6 +271,9 @@ export class Stabilizer {
 
   /** Runs a stabilize round now, unless one ran or is running within the last `NUDGE_INTERVAL_MS` */
   nudge (): void {
+    // even when no round starts now (one is running, or ran just now) the next ones must not be
+    // put off: the round running may have asked before the change it is nudged about
+    this.neighbourhoodChanged()
     const now = this.clock.now()
     if (!this.ctx.isMember() || this.stabilizing || now - this.lastNudgeAt < NUDGE_INTERVAL_MS) {
       return

@@ -50,6 +50,15 @@ export interface LookupOptions {
   /** @default the node's lookupTimeoutMs */
   timeout?: number
   signal?: AbortSignal
+  /**
+   * Asks the owner the walk named, directly, whether it still owns the key
+   * before the lookup resolves: an answer that crossed a join or a departure
+   * near the key on its way back along the path is corrected (one more round
+   * trip). Ignored for lookups that carry `app` (it would be delivered twice).
+   *
+   * @default false
+   */
+  confirm?: boolean
 }
 
 export interface LookupResult {

@@ -38,6 +38,9 @@ describe('sim cli options', () => {
       successors: 8,
       stabilizeIntervalMs: 5000,
       fixFingersIntervalMs: 5000,
+      adaptiveMaintenance: true,
+      maintenanceBackoff: 16,
+      confirmLookups: false,
       seed: 1,
       wallLimitMs: 0,
       quiet: false,
@@ -53,6 +56,7 @@ describe('sim cli options', () => {
       '--connect-setup', '250ms', '--max-connections', '48',
       '--objects', '5000', '--zipf', '1.1', '--mean-object-kb', '64', '--request-rate', '0.2', '--lookup-rate', '1.5',
       '--cache-mb', '12.5', '--home-copies', 'off', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
+      '--adaptive-maintenance', 'off', '--maintenance-backoff', '8', '--confirm-lookups', 'on',
       '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet', '--wall-limit', '10m'
     ])
     expect(opts).to.deep.equal({
@@ -79,6 +83,9 @@ describe('sim cli options', () => {
       successors: 16,
       stabilizeIntervalMs: 2000,
       fixFingersIntervalMs: 30_000,
+      adaptiveMaintenance: false,
+      maintenanceBackoff: 8,
+      confirmLookups: true,
       seed: 7,
       wallLimitMs: 600_000,
       jsonPath: 'out/run.json',
@@ -159,6 +166,8 @@ describe('sim cli options', () => {
       { what: 'a bad duration unit', argv: ['--duration', '5d'], flag: '--duration', value: '5d', says: /--duration wants a duration like .*, got '5d'/ },
       { what: 'a zero duration', argv: ['--duration', '0'], flag: '--duration', value: '0', says: /--duration must be longer than 0/ },
       { what: 'a zero stabilize interval', argv: ['--stabilize-interval', '0s'], flag: '--stabilize-interval', value: '0s', says: /--stabilize-interval must be longer than 0/ },
+      { what: 'adaptive maintenance neither on nor off', argv: ['--adaptive-maintenance', 'yes'], flag: '--adaptive-maintenance', value: 'yes', says: /--adaptive-maintenance/ },
+      { what: 'a maintenance backoff below 1', argv: ['--maintenance-backoff', '0'], flag: '--maintenance-backoff', value: '0', says: /--maintenance-backoff must be at least 1/ },
       { what: 'a garbled fix-fingers interval', argv: ['--fix-fingers-interval', 'soon'], flag: '--fix-fingers-interval', value: 'soon', says: /--fix-fingers-interval wants a duration/ },
       { what: 'a warm-up as long as the run', argv: ['--duration', '10m', '--warmup', '600'], flag: '--warmup', value: '600', says: /--warmup 600 must be shorter than --duration 10m/ },
       { what: 'the default warm-up when the run is shorter', argv: ['--duration', '1m'], flag: '--warmup', says: /--warmup 5m must be shorter than --duration 1m/ },
@@ -183,7 +192,7 @@ describe('sim cli options', () => {
   it('documents every flag with its default in the usage text', () => {
     const flags = ['nodes', 'duration', 'warmup', 'session-median', 'session-dist', 'bootstrap', 'start', 'crash-fraction', 'mass-failure-at',
       'mass-failure-fraction', 'loss', 'objects', 'zipf', 'mean-object-kb', 'request-rate', 'lookup-rate', 'cache-mb',
-      'home-copies', 'successors', 'stabilize-interval', 'fix-fingers-interval', 'seed', 'json', 'report', 'quiet', 'help']
+      'home-copies', 'successors', 'stabilize-interval', 'fix-fingers-interval', 'adaptive-maintenance', 'maintenance-backoff', 'confirm-lookups', 'seed', 'json', 'report', 'quiet', 'help']
     for (const flag of flags) {
       expect(SIM_USAGE).to.include(`--${flag}`)
     }

@@ -1,0 +1,118 @@
+import { expect } from 'aegir/chai'
+import { RingRequest } from '../../src/overlay/messages.ts'
+import { MAINTENANCE_BACKOFF, MAINTENANCE_JITTER } from '../../src/overlay/ring-node.ts'
+import { addresses, observeRequests, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
+import type { RingNode } from '../../src/overlay/ring-node.ts'
+
+/** A maintenance round takes its interval give or take half the jitter */
+const ROUND_SLACK = 1 + MAINTENANCE_JITTER / 2
+/** The longest adaptive round in the tests, virtual ms */
+const LONGEST_ROUND = MAINTENANCE_BACKOFF * TEST_STABILIZE_MS
+
+interface Counted {
+  ring: SimRing
+  /** Maintenance requests sent (stabilize, probe, nudge, maintenance lookups) */
+  sent: { count: number }
+}
+
+/** A settled ring of `n` members whose maintenance requests are counted from the time they joined */
+async function settledRing (n: number, adaptiveMaintenance: boolean, seed: string): Promise<Counted> {
+  const sent = { count: 0 }
+  const ring = new SimRing({ seed, node: { adaptiveMaintenance } })
+  const count = observeRequests((_to, req) => {
+    if (req.type !== RingRequest.Type.ROUTE || req.route?.maintenance === true) {
+      sent.count++
+    }
+  })
+  const nodes = addresses(n).map(a => ring.add(a, undefined, {}, count))
+  ring.create(nodes[0])
+  for (const node of nodes.slice(1)) {
+    await ring.join(node, nodes[0])
+  }
+  await ring.converge(60 * TEST_STABILIZE_MS, TEST_STABILIZE_MS / 10)
+  expect(ring.violations()).to.deep.equal([])
+  return { ring, sent }
+}
+
+describe('adaptive maintenance rounds (simulated network, virtual time)', function () {
+  this.timeout(120_000)
+
+  let ring: SimRing | undefined
+
+  afterEach(() => {
+    ring?.stopAll()
+    ring = undefined
+  })
+
+  it('sends under a quarter of the fixed rounds\' maintenance in a quiet ring, and keeps every pointer right all along', async () => {
+    const window = 20 * LONGEST_ROUND
+    const sent: Record<string, number> = {}
+    for (const adaptive of [false, true]) {
+      const settled = await settledRing(24, adaptive, 'quiet')
+      ring = settled.ring
+      // let the adaptive rounds reach their longest before counting
+      await ring.run(2 * LONGEST_ROUND)
+      settled.sent.count = 0
+      for (let t = 0; t < window; t += LONGEST_ROUND / 4) {
+        await ring.run(LONGEST_ROUND / 4)
+        // a backed-off predecessor is not mistaken for a gone one: nobody drops or changes one
+        expect(ring.violations(), `${adaptive ? 'adaptive' : 'fixed'} at ${ring.now} ms`).to.deep.equal([])
+      }
+      sent[String(adaptive)] = settled.sent.count
+      ring.stopAll()
+    }
+    expect(sent.true, JSON.stringify(sent)).to.be.greaterThan(0)
+    expect(sent.true, JSON.stringify(sent)).to.be.at.most(sent.false / 4)
+  })
+
+  it('answers lookups after a crash in a ring that has backed off as the fixed rounds do, and the probes that find it gone bring the neighbours\' rounds back', async () => {
+    const failed: Record<string, number> = {}
+    for (const adaptive of [false, true]) {
+      ({ ring } = await settledRing(24, adaptive, 'crash'))
+      await ring.run(2 * LONGEST_ROUND)
+      const victim = ring.members()[9]
+      const pred = ring.predecessorOf(victim)
+      ring.crash(victim)
+      const crashedAt = ring.now
+      // lookups for the victim's keys from everywhere, at once: hops probe a neighbour they have
+      // not heard from lately, so stale pointers cost time, not wrong answers
+      const keys = [victim.self.id, pred.self.id + 1n, ...randomKeys(6)]
+      const tally = await ring.lookups(ring.members(), keys)
+      expect(tally.wrong).to.deep.equal([])
+      failed[String(adaptive)] = tally.failed.length
+      // the failed probes were news: the neighbours repair within a few base rounds, well before
+      // their next backed-off round would have come
+      await ring.converge(LONGEST_ROUND, TEST_STABILIZE_MS / 10)
+      expect(ring.violations()).to.deep.equal([])
+      expect(ring.now - crashedAt, `repaired ${ring.now - crashedAt} ms after the crash`).to.be.at.most(LONGEST_ROUND / 2)
+      ring.stopAll()
+    }
+    // a lookup that meets the crash first may run out of its hop's time (both schedules alike)
+    expect(failed.true, JSON.stringify(failed)).to.be.at.most(failed.false)
+  })
+
+  it('repairs a crash nobody looks up within one longest round', async () => {
+    ({ ring } = await settledRing(24, true, 'idle-crash'))
+    await ring.run(2 * LONGEST_ROUND)
+    ring.crash(ring.members()[5])
+    const took = await ring.converge(4 * LONGEST_ROUND, TEST_STABILIZE_MS / 10)
+    expect(ring.violations()).to.deep.equal([])
+    // the predecessor's next round finds its successor gone, at most a longest round away; then the
+    // change brings the rounds around it back to their base
+    expect(took).to.be.at.most(LONGEST_ROUND * ROUND_SLACK + 4 * TEST_STABILIZE_MS)
+  })
+
+  it('takes a newcomer in within three base rounds although the ring has backed off', async () => {
+    ({ ring } = await settledRing(24, true, 'late-join'))
+    await ring.run(2 * LONGEST_ROUND)
+    const members: RingNode[] = ring.members()
+    const newcomer = ring.add('newcomer', undefined, { adaptiveMaintenance: true })
+    await ring.join(newcomer, members[3])
+    const took = await ring.converge(4 * LONGEST_ROUND, TEST_STABILIZE_MS / 10)
+    expect(ring.violations()).to.deep.equal([])
+    expect(took).to.be.at.most(3 * TEST_STABILIZE_MS * ROUND_SLACK)
+    const tally = await ring.lookups(ring.members(), [newcomer.self.id, ...randomKeys(8)])
+    expect(tally.failed).to.deep.equal([])
+    expect(tally.wrong).to.deep.equal([])
+  })
+})

@@ -21,7 +21,8 @@ import {
 import { BootstrapResponse } from '../src/libp2p/bootstrap-messages.ts'
 import { ipOf, ownAddresses } from './member-addrs.ts'
 import { UNKNOWN_IP } from './members.ts'
-import type { MemberEntry, MemberRegistry } from './members.ts'
+import type { AskResult, MemberEntry, MemberRegistry } from './members.ts'
+import type { PeerRelays } from './peer-relays.ts'
 import type { BootstrapRequest } from '../src/libp2p/bootstrap-messages.ts'
 import type { ComponentLogger, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -39,6 +40,8 @@ export class InvalidBootstrapRequestError extends Error {
 
 export interface BootstrapServerInit {
   registry: MemberRegistry
+  /** The site's other relays: an empty namespace's founder is decided by its arbiter among them */
+  peerRelays?: PeerRelays
   /** @default REQUEST_TIMEOUT_MS (5 s) */
   requestTimeoutMs?: number
 }
@@ -61,6 +64,7 @@ type Node = Pick<Libp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEve
 export class BootstrapServer {
   private readonly node: Node
   private readonly registry: MemberRegistry
+  private readonly peerRelays?: PeerRelays
   private readonly log: Logger
   private readonly requestTimeoutMs: number
   private readonly counters: BootstrapServerStats = { requests: 0, invalidRequests: 0, registrations: 0, founded: 0, droppedAddrs: 0, refused: 0, notListed: 0 }
@@ -69,6 +73,7 @@ export class BootstrapServer {
   constructor (node: Node, init: BootstrapServerInit) {
     this.node = node
     this.registry = init.registry
+    this.peerRelays = init.peerRelays
     this.log = node.logger.forComponent('ringcdn:relay:bootstrap')
     this.requestTimeoutMs = init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     this.onStream = this.onStream.bind(this)
@@ -125,7 +130,7 @@ export class BootstrapServer {
         }
         throw err
       }
-      response = this.answer(connection, bytes)
+      response = await this.answer(connection, bytes, signal)
     } catch (err: any) {
       if (err.name !== InvalidBootstrapRequestError.name) {
         // timed out, reset by the page, or the relay is stopping: nobody to answer
@@ -147,7 +152,7 @@ export class BootstrapServer {
   }
 
   /** Decodes and checks one request and asks the registry; throws InvalidBootstrapRequestError */
-  private answer (connection: Connection, bytes: Uint8Array): BootstrapResponse {
+  private async answer (connection: Connection, bytes: Uint8Array, signal: AbortSignal): Promise<BootstrapResponse> {
     const from = connection.remotePeer
     let req: BootstrapRequest
     try {
@@ -181,7 +186,7 @@ export class BootstrapServer {
       this.log('dropped %d address(es) of %p that are not its own', own.dropped, from)
     }
     const asker: MemberEntry = { peer: self, id: nodeIdFromBytes(from.toMultihash().bytes), addrs: own.kept, ip: observedIp ?? UNKNOWN_IP }
-    const result = this.registry.ask(req.namespace, asker, { member: req.member, limit: req.limit })
+    const result = await this.decide(req, asker, signal)
     switch (result.type) {
       case 'found':
         this.counters.founded++
@@ -206,9 +211,27 @@ export class BootstrapServer {
           registered: result.registered,
           message: ''
         }
+      case 'arbitrate':
+        // decide() never returns it
+        throw new Error('undecided founding')
       default:
         return assertNever(result)
     }
+  }
+
+  /**
+   * The registry's answer. With peer relays, an empty namespace's founder is
+   * chosen by its arbiter; when the arbiter does not answer in time this
+   * relay decides itself (the site keeps working; see peer-relays.ts)
+   */
+  private async decide (req: BootstrapRequest, asker: MemberEntry, signal: AbortSignal): Promise<AskResult> {
+    const mayFound = this.peerRelays == null || this.peerRelays.isArbiter(req.namespace)
+    const result = this.registry.ask(req.namespace, asker, { member: req.member, limit: req.limit, mayFound })
+    if (result.type !== 'arbitrate' || this.peerRelays == null) {
+      return result
+    }
+    const decided = await this.peerRelays.arbitrate(req.namespace, asker, signal)
+    return decided ?? this.registry.ask(req.namespace, asker, { member: req.member, limit: req.limit, mayFound: true })
   }
 }
 

@@ -29,6 +29,19 @@
  * client could hold a namespace empty forever); when it lapses unregistered,
  * the next asker founds, and the lapsed founder's peer id (and, after
  * repeats, its IP address) is not told to found again for a while.
+ * - Several relays of one site share their lists (`peer-relays.ts`): what a
+ * peer relay publishes is kept here as *remote* listings, by relay, beside
+ * this relay's own (*local*) ones. Joiners are drawn from both, so all pages
+ * of a namespace form one ring whatever relay they use. A peer is listed once
+ * however many relays list it: its local listing wins (its addresses through
+ * this relay), else any remote one. Per-IP and per-peer caps count local
+ * listings only (each relay enforces them on the pages it sees); the
+ * namespace and total bounds count everything listed. Every change to a
+ * local listing is reported to `onChange`, for publishing.
+ * - With peer relays, the founding decision is made once per namespace by
+ * its arbiter relay: `ask` with `mayFound: false` answers `arbitrate`
+ * instead of granting, and the caller asks the arbiter. A grant the arbiter
+ * made is kept as the namespace's remote founder and listed like a local one.
  * - Bounded, per relay, per namespace, per peer and per IP address (see the
  * Init); past a bound a page is answered but not listed (`notListed` says
  * why), or refused (`unavailable`, `code` says why). Every per-IP and
@@ -98,13 +111,29 @@ export type AskResult =
   | { type: 'found' }
   | { type: 'members', members: MemberEntry[], registered: boolean, notListed?: NotListed }
   | { type: 'unavailable', code: Refusal, reason: string }
+  /** The namespace is empty here and this relay may not decide who founds it: ask its arbiter */
+  | { type: 'arbitrate' }
 
 export interface AskOptions {
   /** The asker is a ring member: list it */
   member: boolean
   /** Members wanted (0 or absent: DEFAULT_ANSWER_SIZE; capped at MAX_ANSWER_SIZE) */
   limit?: number
+  /**
+   * This relay may tell the asker to found the ring (it is the namespace's
+   * arbiter, or has no peer relays); otherwise `ask` answers `arbitrate`
+   *
+   * @default true
+   */
+  mayFound?: boolean
 }
+
+/** A change to this relay's own listings, as peer relays are told of it */
+export type ListingChange =
+  | { type: 'member', namespace: string, entry: MemberEntry & { ip: string } }
+  | { type: 'gone', namespace: string, peer: string }
+  | { type: 'founder', namespace: string, entry: MemberEntry & { ip: string }, graceMs: number }
+  | { type: 'founder-gone', namespace: string, peer: string }
 
 export interface MemberRegistryInit extends IpLedgerInit {
   /**
@@ -144,6 +173,8 @@ export interface MemberRegistryInit extends IpLedgerInit {
    * @default 'random'
    */
   pick?: 'random' | 'nearest'
+  /** Told of every change to this relay's own listings (to publish them to peer relays) */
+  onChange?(change: ListingChange): void
   /**
    * Milliseconds of some clock (for the founder grace and the per-IP rates)
    *
@@ -158,19 +189,44 @@ export interface MemberRegistryInit extends IpLedgerInit {
   random?(): number
 }
 
-type Listed = MemberEntry & { ip: string }
+/** Where a listing came from: its addresses and the IP address its connection comes from */
+interface Source {
+  addrs: Uint8Array[]
+  ip: string
+}
+
+/** A listed peer: `addrs` and `ip` are its local listing's, else a remote one's (`refresh`) */
+type Listed = MemberEntry & {
+  ip: string
+  /** Listed by a page connected to this relay */
+  own?: Source
+  /** Listed by peer relays: relay peer id → what it published */
+  remote: Map<string, Source>
+}
+
+type Grant = MemberEntry & { ip: string, until: number }
 
 interface Namespace {
-  /** Sorted by id */
+  /** Sorted by id, one entry per peer, local and remote */
   members: Listed[]
   /** The same members by IP address */
   groups: IpGroups<Listed>
-  founder?: Listed & { until: number }
+  /** Local members per IP address (the per-IP caps count this relay's own listings) */
+  localByIp: Map<string, number>
+  /** A founder grant this relay made */
+  founder?: Grant
+  /** A founder grant a peer relay made (the namespace's arbiter) */
+  remoteFounder?: Grant & { relay: string }
 }
 
 export interface RegistryStats {
   namespaces: number
+  /** Peers listed, local and remote */
   members: number
+  /** Peers listed by pages connected here */
+  localMembers: number
+  /** Listings published by peer relays */
+  remoteListings: number
   /** Pages told to found a ring that have not registered yet (within their grace) */
   founders: number
   /** IP addresses with a record (members, a spent rate, a recent lapsed founding) */
@@ -187,7 +243,13 @@ export class MemberRegistry {
   private readonly byPeer = new Map<string, { id: bigint, namespaces: Set<string> }>()
   private readonly ledger: IpLedger
   private readonly served?: Set<string>
+  /** Peers listed (local or remote), all namespaces */
   private total = 0
+  private localTotal = 0
+  /** Relay → namespace → peers it lists (with their ring ids), so its listings go at once when it does */
+  private readonly remoteIndex = new Map<string, Map<string, Map<string, bigint>>>()
+  private remoteTotal = 0
+  private readonly onChange?: (change: ListingChange) => void
   private lastSweep: number
   private readonly maxMembersPerNamespace: number
   private readonly maxMembers: number
@@ -222,6 +284,7 @@ export class MemberRegistry {
     this.now = init.now ?? Date.now
     this.random = init.random ?? Math.random
     this.pick = init.pick ?? 'random'
+    this.onChange = init.onChange
     this.lastSweep = this.now()
   }
 
@@ -237,14 +300,10 @@ export class MemberRegistry {
     if (this.served != null && !this.served.has(namespace)) {
       return { type: 'unavailable', code: 'namespace-not-served', reason: 'this relay serves only the namespaces it was configured with' }
     }
-    const asker: Listed = { ...entry, ip: entry.ip ?? UNKNOWN_IP }
-    let ns = this.namespaces.get(namespace)
+    const asker = { ...entry, ip: entry.ip ?? UNKNOWN_IP }
+    const ns = this.namespace(namespace)
     if (ns == null) {
-      if (this.namespaces.size >= this.maxNamespaces) {
-        return { type: 'unavailable', code: 'namespaces-full', reason: `the relay tracks its maximum of ${this.maxNamespaces} namespaces` }
-      }
-      ns = { members: [], groups: new IpGroups() }
-      this.namespaces.set(namespace, ns)
+      return { type: 'unavailable', code: 'namespaces-full', reason: `the relay tracks its maximum of ${this.maxNamespaces} namespaces` }
     }
     this.expireFounder(namespace, ns, now)
 
@@ -257,7 +316,7 @@ export class MemberRegistry {
     const members: MemberEntry[] = this.pick === 'nearest'
       ? nearest(ns.members, asker.id, limit, asker.peer)
       : ns.groups.sample(limit, this.maxSamplePerIp, this.random, asker.peer)
-    const founder = ns.founder
+    const founder = ns.founder ?? ns.remoteFounder
     if (founder != null && founder.peer !== asker.peer && members.length < limit) {
       // the founder is not in the lists yet; it is the ring until others register
       members.push(founder)
@@ -267,6 +326,10 @@ export class MemberRegistry {
       if (founder?.peer === asker.peer) {
         // a retry of the founder: told again, but its grace is not renewed
         return { type: 'found' }
+      }
+      if (options.mayFound === false) {
+        this.dropIfEmpty(namespace, ns)
+        return { type: 'arbitrate' }
       }
       const refused = this.grantFounding(namespace, ns, asker, now)
       if (refused != null) {
@@ -278,6 +341,140 @@ export class MemberRegistry {
     this.dropIfEmpty(namespace, ns)
     const registered = options.member && notListed == null
     return notListed == null ? { type: 'members', members, registered } : { type: 'members', members, registered, notListed }
+  }
+
+  /** A peer relay lists `entry` in `namespace` (or lists it again, with new addresses); false when a bound keeps it out */
+  addRemote (relay: string, namespace: string, entry: MemberEntry & { ip: string }): boolean {
+    if (this.served != null && !this.served.has(namespace)) {
+      return false
+    }
+    const ns = this.namespace(namespace)
+    if (ns == null) {
+      return false
+    }
+    const source: Source = { addrs: entry.addrs, ip: entry.ip }
+    let listed = this.listed(ns, entry.id, entry.peer)
+    if (listed == null) {
+      if (ns.members.length >= this.maxMembersPerNamespace || this.total >= this.maxMembers) {
+        this.dropIfEmpty(namespace, ns)
+        return false
+      }
+      listed = { peer: entry.peer, id: entry.id, addrs: entry.addrs, ip: entry.ip, remote: new Map() }
+      ns.members.splice(lowerBound(ns.members, entry.id), 0, listed)
+      ns.groups.add(listed)
+      this.total++
+    }
+    if (!listed.remote.has(relay)) {
+      this.remoteTotal++
+      let byNamespace = this.remoteIndex.get(relay)
+      if (byNamespace == null) {
+        byNamespace = new Map()
+        this.remoteIndex.set(relay, byNamespace)
+      }
+      let peers = byNamespace.get(namespace)
+      if (peers == null) {
+        peers = new Map()
+        byNamespace.set(namespace, peers)
+      }
+      peers.set(entry.peer, entry.id)
+    }
+    listed.remote.set(relay, source)
+    this.refresh(ns, listed)
+    // a founder that registered with another relay is an ordinary member now
+    if (ns.founder?.peer === entry.peer) {
+      this.clearFounder(namespace, ns, false)
+    }
+    if (ns.remoteFounder?.peer === entry.peer) {
+      ns.remoteFounder = undefined
+    }
+    return true
+  }
+
+  /** A peer relay no longer lists `peer` in `namespace` */
+  removeRemote (relay: string, namespace: string, peer: string): void {
+    const ns = this.namespaces.get(namespace)
+    const peers = this.remoteIndex.get(relay)?.get(namespace)
+    const id = peers?.get(peer)
+    if (ns == null || peers == null || id == null) {
+      return
+    }
+    peers.delete(peer)
+    if (peers.size === 0) {
+      this.remoteIndex.get(relay)?.delete(namespace)
+    }
+    const listed = this.listed(ns, id, peer)
+    if (listed?.remote.delete(relay) === true) {
+      this.remoteTotal--
+      this.refresh(ns, listed)
+    }
+    this.dropIfEmpty(namespace, ns)
+  }
+
+  /** The namespace's arbiter (a peer relay) told `entry` to found the ring; it is listed to askers for `graceMs` */
+  addRemoteFounder (relay: string, namespace: string, entry: MemberEntry & { ip: string }, graceMs: number): void {
+    if (this.served != null && !this.served.has(namespace)) {
+      return
+    }
+    const ns = this.namespace(namespace)
+    if (ns == null) {
+      return
+    }
+    if (this.listed(ns, entry.id, entry.peer) != null) {
+      // it registered already
+      this.dropIfEmpty(namespace, ns)
+      return
+    }
+    ns.remoteFounder = { peer: entry.peer, id: entry.id, addrs: entry.addrs, ip: entry.ip, until: this.now() + Math.min(graceMs, this.founderGraceMs), relay }
+  }
+
+  /** A founder grant a peer relay made has ended */
+  removeRemoteFounder (relay: string, namespace: string, peer: string): void {
+    const ns = this.namespaces.get(namespace)
+    if (ns?.remoteFounder?.relay === relay && ns.remoteFounder.peer === peer) {
+      ns.remoteFounder = undefined
+      this.dropIfEmpty(namespace, ns)
+    }
+  }
+
+  /** Forgets everything a peer relay published (its link ended); returns how many listings went */
+  dropRelay (relay: string): number {
+    const byNamespace = this.remoteIndex.get(relay)
+    let dropped = 0
+    for (const [name, ns] of this.namespaces) {
+      if (ns.remoteFounder?.relay === relay) {
+        ns.remoteFounder = undefined
+        this.dropIfEmpty(name, ns)
+      }
+    }
+    if (byNamespace == null) {
+      return dropped
+    }
+    for (const [name, peers] of [...byNamespace]) {
+      for (const peer of [...peers.keys()]) {
+        this.removeRemote(relay, name, peer)
+        dropped++
+      }
+    }
+    this.remoteIndex.delete(relay)
+    return dropped
+  }
+
+  /** This relay's own listings, as changes (the snapshot a new peer relay link starts with) */
+  localListings (): ListingChange[] {
+    const out: ListingChange[] = []
+    const now = this.now()
+    for (const [namespace, ns] of this.namespaces) {
+      for (const m of ns.members) {
+        if (m.own != null) {
+          out.push({ type: 'member', namespace, entry: { peer: m.peer, id: m.id, addrs: m.own.addrs, ip: m.own.ip } })
+        }
+      }
+      const f = ns.founder
+      if (f != null && f.until > now) {
+        out.push({ type: 'founder', namespace, entry: { peer: f.peer, id: f.id, addrs: f.addrs, ip: f.ip }, graceMs: f.until - now })
+      }
+    }
+    return out
   }
 
   /** Drops a peer from every namespace (its connection to the relay closed); returns how many listings it had */
@@ -297,15 +494,18 @@ export class MemberRegistry {
         this.ledger.release(ns.founder.ip, name, false)
         ns.founder = undefined
         this.founding.delete(name)
+        this.onChange?.({ type: 'founder-gone', namespace: name, peer })
         removed++
       }
-      const index = lowerBound(ns.members, record.id)
-      const member = ns.members[index]
-      if (member?.peer === peer) {
-        ns.members.splice(index, 1)
-        ns.groups.remove(member)
-        this.ledger.release(member.ip, name, true)
-        this.total--
+      const member = this.listed(ns, record.id, peer)
+      const own = member?.own
+      if (member != null && own != null) {
+        member.own = undefined
+        this.countLocal(ns, own.ip, -1)
+        this.ledger.release(own.ip, name, true)
+        this.localTotal--
+        this.refresh(ns, member)
+        this.onChange?.({ type: 'gone', namespace: name, peer })
         removed++
       }
       this.dropIfEmpty(name, ns)
@@ -313,9 +513,15 @@ export class MemberRegistry {
     return removed
   }
 
-  /** Members of a namespace in ring order (founder not included) */
+  /** Members of a namespace in ring order, local and remote (founder not included) */
   members (namespace: string): MemberEntry[] {
     return [...(this.namespaces.get(namespace)?.members ?? [])]
+  }
+
+  /** Whether `peer` was told to found `namespace` (here or by the arbiter) and has not registered yet */
+  founderOf (namespace: string): string | undefined {
+    const ns = this.namespaces.get(namespace)
+    return (ns?.founder ?? ns?.remoteFounder)?.peer
   }
 
   /**
@@ -340,7 +546,7 @@ export class MemberRegistry {
         founders++
       }
     }
-    return { namespaces: this.namespaces.size, members: this.total, founders, ...this.ledger.size() }
+    return { namespaces: this.namespaces.size, members: this.total, localMembers: this.localTotal, remoteListings: this.remoteTotal, founders, ...this.ledger.size() }
   }
 
   clear (): void {
@@ -348,7 +554,58 @@ export class MemberRegistry {
     this.founding.clear()
     this.byPeer.clear()
     this.ledger.clear()
+    this.remoteIndex.clear()
     this.total = 0
+    this.localTotal = 0
+    this.remoteTotal = 0
+  }
+
+  /** The namespace's record, created if missing (undefined when the namespace bound is reached) */
+  private namespace (name: string): Namespace | undefined {
+    let ns = this.namespaces.get(name)
+    if (ns == null) {
+      if (this.namespaces.size >= this.maxNamespaces) {
+        return undefined
+      }
+      ns = { members: [], groups: new IpGroups(), localByIp: new Map() }
+      this.namespaces.set(name, ns)
+    }
+    return ns
+  }
+
+  /** The listing of `peer`, found by its ring id */
+  private listed (ns: Namespace, id: bigint, peer: string): Listed | undefined {
+    const at = ns.members[lowerBound(ns.members, id)]
+    return at?.peer === peer ? at : undefined
+  }
+
+  /** Takes a listing's addresses from its local source, else a remote one; drops it when it has none */
+  private refresh (ns: Namespace, listed: Listed): void {
+    const source = listed.own ?? listed.remote.values().next().value
+    if (source == null) {
+      const at = lowerBound(ns.members, listed.id)
+      if (ns.members[at] === listed) {
+        ns.members.splice(at, 1)
+      }
+      ns.groups.remove(listed)
+      this.total--
+      return
+    }
+    if (source.ip !== listed.ip) {
+      ns.groups.remove(listed)
+      listed.ip = source.ip
+      ns.groups.add(listed)
+    }
+    listed.addrs = source.addrs
+  }
+
+  private countLocal (ns: Namespace, ip: string, delta: number): void {
+    const n = (ns.localByIp.get(ip) ?? 0) + delta
+    if (n <= 0) {
+      ns.localByIp.delete(ip)
+    } else {
+      ns.localByIp.set(ip, n)
+    }
   }
 
   private answerSize (wanted: number | undefined): number {
@@ -356,26 +613,26 @@ export class MemberRegistry {
   }
 
   /** Lists the asker; returns why not when it cannot be */
-  private register (namespace: string, ns: Namespace, asker: Listed, now: number): NotListed | undefined {
-    const index = lowerBound(ns.members, asker.id)
-    const existing = ns.members[index]
-    if (existing?.peer === asker.peer) {
+  private register (namespace: string, ns: Namespace, asker: MemberEntry & { ip: string }, now: number): NotListed | undefined {
+    const existing = this.listed(ns, asker.id, asker.peer)
+    if (existing?.own != null) {
       // a re-registration: its addresses may have changed (a new relay reservation)
-      existing.addrs = asker.addrs
+      existing.own.addrs = asker.addrs
+      this.refresh(ns, existing)
     } else {
-      if (ns.members.length >= this.maxMembersPerNamespace) {
+      if (existing == null && ns.members.length >= this.maxMembersPerNamespace) {
         return 'namespace-full'
       }
-      if (this.total >= this.maxMembers) {
+      if (existing == null && this.total >= this.maxMembers) {
         return 'members-full'
       }
-      if (ns.groups.count(asker.ip) >= this.maxMembersPerIpPerNamespace) {
+      if ((ns.localByIp.get(asker.ip) ?? 0) >= this.maxMembersPerIpPerNamespace) {
         return 'ip-namespace-members'
       }
       if (this.ledger.members(asker.ip) >= this.maxMembersPerIp) {
         return 'ip-members'
       }
-      const isFounder = ns.founder?.peer === asker.peer
+      const isFounder = ns.founder?.peer === asker.peer || ns.remoteFounder?.peer === asker.peer
       if (!isFounder && !this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
         return 'ip-namespaces'
       }
@@ -387,24 +644,37 @@ export class MemberRegistry {
         return 'ip-rate'
       }
       this.claim(asker.peer, asker.id, namespace)
-      const member: Listed = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip }
-      ns.members.splice(index, 0, member)
-      ns.groups.add(member)
+      const own: Source = { addrs: asker.addrs, ip: asker.ip }
+      if (existing != null) {
+        // listed by a peer relay already (a page that moved here): its addresses through this relay win
+        existing.own = own
+        this.refresh(ns, existing)
+      } else {
+        const member: Listed = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, own, remote: new Map() }
+        ns.members.splice(lowerBound(ns.members, asker.id), 0, member)
+        ns.groups.add(member)
+        this.total++
+      }
+      this.countLocal(ns, asker.ip, 1)
       this.ledger.hold(asker.ip, namespace, true, now)
-      this.total++
+      this.localTotal++
     }
-    const founder = ns.founder
-    if (founder?.peer === asker.peer) {
+    this.onChange?.({ type: 'member', namespace, entry: { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip } })
+    if (ns.founder?.peer === asker.peer) {
       // the founder is a member now: listed like everybody else
-      this.ledger.release(founder.ip, namespace, false)
+      this.ledger.release(ns.founder.ip, namespace, false)
       ns.founder = undefined
       this.founding.delete(namespace)
+      this.onChange?.({ type: 'founder-gone', namespace, peer: asker.peer })
+    }
+    if (ns.remoteFounder?.peer === asker.peer) {
+      ns.remoteFounder = undefined
     }
     return undefined
   }
 
   /** Makes the asker the founder of an empty namespace; returns the refusal when it may not be */
-  private grantFounding (namespace: string, ns: Namespace, asker: Listed, now: number): AskResult | undefined {
+  private grantFounding (namespace: string, ns: Namespace, asker: MemberEntry & { ip: string }, now: number): AskResult | undefined {
     // grants that lapsed elsewhere count against this asker now, not at the next sweep
     this.expireFounders(now)
     if (this.ledger.foundingRefused(asker.peer, asker.ip, now)) {
@@ -417,9 +687,10 @@ export class MemberRegistry {
       return { type: 'unavailable', code: 'peer-namespaces', reason: `a peer may be listed in at most ${this.maxNamespacesPerPeer} namespaces` }
     }
     this.claim(asker.peer, asker.id, namespace)
-    ns.founder = { ...asker, until: now + this.founderGraceMs }
+    ns.founder = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, until: now + this.founderGraceMs }
     this.founding.add(namespace)
     this.ledger.hold(asker.ip, namespace, false, now)
+    this.onChange?.({ type: 'founder', namespace, entry: { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip }, graceMs: this.founderGraceMs })
     return undefined
   }
 
@@ -437,21 +708,37 @@ export class MemberRegistry {
 
   /** A founder grant that lapsed unregistered goes, and its founder is not told to found again for a while */
   private expireFounder (namespace: string, ns: Namespace, now: number): void {
+    if (ns.remoteFounder != null && ns.remoteFounder.until <= now) {
+      // the arbiter penalises it; here it only stops being listed
+      ns.remoteFounder = undefined
+    }
     const founder = ns.founder
     if (founder == null || founder.until > now) {
+      return
+    }
+    this.clearFounder(namespace, ns, true)
+  }
+
+  /** Ends this relay's founder grant in `namespace`: lapsed (`penalise`), or honoured at another relay */
+  private clearFounder (namespace: string, ns: Namespace, penalise: boolean): void {
+    const founder = ns.founder
+    if (founder == null) {
       return
     }
     ns.founder = undefined
     this.founding.delete(namespace)
     this.ledger.release(founder.ip, namespace, false)
-    this.ledger.foundingFailed(founder.peer, founder.ip, now)
+    if (penalise) {
+      this.ledger.foundingFailed(founder.peer, founder.ip, this.now())
+    }
     const record = this.byPeer.get(founder.peer)
-    if (record != null && ns.members[lowerBound(ns.members, founder.id)]?.peer !== founder.peer) {
+    if (record != null && this.listed(ns, founder.id, founder.peer)?.own == null) {
       record.namespaces.delete(namespace)
       if (record.namespaces.size === 0) {
         this.byPeer.delete(founder.peer)
       }
     }
+    this.onChange?.({ type: 'founder-gone', namespace, peer: founder.peer })
   }
 
   private canClaim (peer: string, namespace: string): boolean {
@@ -470,7 +757,7 @@ export class MemberRegistry {
   }
 
   private dropIfEmpty (namespace: string, ns: Namespace): void {
-    if (ns.members.length === 0 && ns.founder == null) {
+    if (ns.members.length === 0 && ns.founder == null && ns.remoteFounder == null) {
       this.namespaces.delete(namespace)
     }
   }

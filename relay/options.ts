@@ -33,6 +33,7 @@ export const SETTINGS: Setting[] = [
   { flag: 'port', env: 'RINGCDN_RELAY_PORT', kind: 'port', default: String(DEFAULT_PORT), help: 'websocket (libp2p) port; 0 = any free port' },
   { flag: 'http-port', env: 'RINGCDN_RELAY_HTTP_PORT', kind: 'port', default: String(DEFAULT_HTTP_PORT), help: 'port of /health and /metrics; 0 = any free port' },
   { flag: 'announce', env: 'RINGCDN_RELAY_ANNOUNCE', kind: 'list', default: 'the listening addresses', help: 'multiaddrs to advertise instead, comma-separated or repeated (e.g. /dns4/relay.example.com/tcp/443/wss)' },
+  { flag: 'peer-relay', env: 'RINGCDN_RELAY_PEER_RELAYS', kind: 'list', default: 'none', help: 'the site\'s other relays (multiaddrs, /p2p/<id> recommended), comma-separated or repeated: relays share member lists so pages on any of them form one ring' },
   { flag: 'cert', env: 'RINGCDN_RELAY_CERT', kind: 'file', default: 'none (ws)', help: 'TLS certificate file (PEM); with --key the listener speaks wss' },
   { flag: 'key', env: 'RINGCDN_RELAY_KEY', kind: 'file', default: 'none', help: 'TLS private key file (PEM)' },
   { flag: 'identity', env: 'RINGCDN_RELAY_IDENTITY', kind: 'path', default: 'a new key per start', help: 'file with the relay\'s libp2p private key, created if missing (keeps the /p2p/ id across restarts)' },
@@ -144,6 +145,7 @@ export function parseRelayArgs (argv: string[], env: Record<string, string | und
     cert: values.cert as string | undefined,
     key: values.key as string | undefined,
     identity: values.identity as string | undefined,
+    peerRelays: values['peer-relay'] as string[] | undefined,
     limits: {
       maxConnections: values['max-connections'] as number | undefined,
       maxReservations: values['max-reservations'] as number | undefined,

@@ -17,17 +17,20 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client'
 import { BootstrapServer } from './bootstrap-server.ts'
 import { ConnectionGuard } from './connection-guard.ts'
-import { MemberRegistry } from './members.ts'
+import { FOUNDER_GRACE_MS, MemberRegistry } from './members.ts'
+import { PeerRelays } from './peer-relays.ts'
 import type { ConnectionGuardInit } from './connection-guard.ts'
 import type { MemberRegistryInit } from './members.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -119,6 +122,15 @@ export interface RelayOptions {
   /** Member list bounds, per-IP caps, served namespaces and founder grace */
   members?: MemberRegistryInit
   /**
+   * The site's other relays (`…/p2p/<id>`; without it, whoever answers at
+   * the address). Relays share their member lists, so pages on any of them
+   * form one ring, and an empty namespace's founder is decided once among
+   * them (see `peer-relays.ts`)
+   *
+   * @default none
+   */
+  peerRelays?: Array<string | Multiaddr>
+  /**
    * Whether the connection monitor pings every connection (every 10 s) to
    * find dead ones: a page that vanished without closing its socket is
    * otherwise listed until the TCP connection times out
@@ -164,6 +176,16 @@ export interface RelayStats {
   pendingConnections: number
   /** Connections refused by the per-IP connection limits */
   refusedConnections: number
+  /** Members listed by pages connected to this relay (`members` counts those of peer relays too) */
+  localMembers: number
+  /** Listings published by peer relays */
+  remoteListings: number
+  /** Peer relays configured, and the ones publishing to this relay now */
+  peerRelays: number
+  linkedRelays: number
+  /** Founding questions sent to a namespace's arbiter, and those it did not answer in time */
+  arbitrations: number
+  arbitrationFailures: number
 }
 
 export interface Relay {
@@ -179,6 +201,8 @@ export interface Relay {
   registry: MemberRegistry
   /** Per-IP connection counts (diagnostics, tests) */
   connectionGuard: ConnectionGuard
+  /** The site's other relays (undefined without `peerRelays`) */
+  peerRelays?: PeerRelays
   stats(): RelayStats
   /** Stops listening and closes every connection */
   stop(): Promise<void>
@@ -238,8 +262,17 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   })
 
   const log = node.logger.forComponent('ringcdn:relay')
-  const registry = new MemberRegistry(options.members)
-  const bootstrap = new BootstrapServer(node, { registry })
+  let peers: PeerRelays | undefined
+  const registry = new MemberRegistry({
+    ...options.members,
+    onChange: (change) => { peers?.publish(change) }
+  })
+  const peerAddrs = (options.peerRelays ?? []).map(a => typeof a === 'string' ? multiaddr(a) : a)
+  if (peerAddrs.length > 0) {
+    peers = new PeerRelays(node, { peers: peerAddrs, registry, founderGraceMs: options.members?.founderGraceMs ?? FOUNDER_GRACE_MS })
+    await peers.start()
+  }
+  const bootstrap = new BootstrapServer(node, { registry, peerRelays: peers })
   await bootstrap.start()
 
   // a reservation outlives its page's connection until its TTL (2 h) in
@@ -264,6 +297,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     const members = registry.stats()
     const served = bootstrap.stats()
     const connections = guard.stats()
+    const linked = peers?.stats()
     return {
       connections: node.getConnections().length,
       reservations: node.services.relay.reservations.size,
@@ -280,7 +314,13 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
       memberIps: members.ips,
       connectionIps: connections.ips,
       pendingConnections: connections.pending,
-      refusedConnections: connections.refused
+      refusedConnections: connections.refused,
+      localMembers: members.localMembers,
+      remoteListings: members.remoteListings,
+      peerRelays: linked?.configured ?? 0,
+      linkedRelays: linked?.linked ?? 0,
+      arbitrations: linked?.arbitrations ?? 0,
+      arbitrationFailures: linked?.arbitrationFailures ?? 0
     }
   }
 
@@ -291,6 +331,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   } catch (err) {
     clearInterval(sweeper)
     await bootstrap.stop()
+    await peers?.stop()
     await node.stop()
     throw err
   }
@@ -310,6 +351,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     node,
     registry,
     connectionGuard: guard,
+    peerRelays: peers,
     stats,
     stop: async () => {
       stopping ??= (async () => {
@@ -317,6 +359,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
         clearInterval(sweeper)
         http.closeAllConnections()
         await new Promise<void>(resolve => { http.close(() => { resolve() }) })
+        await peers?.stop()
         await bootstrap.stop()
         await node.stop()
         log('relay stopped')
@@ -364,7 +407,10 @@ function createMetrics (stats: () => RelayStats, processMetrics: boolean): Regis
     ['founders', 'Pages founding a ring, not yet registered'],
     ['memberIps', 'IP addresses the member list keeps a record of'],
     ['connectionIps', 'IP addresses with a connection'],
-    ['pendingConnections', 'Connections in their handshake']
+    ['pendingConnections', 'Connections in their handshake'],
+    ['localMembers', 'Ring members listed by pages connected to this relay'],
+    ['remoteListings', 'Listings published by peer relays'],
+    ['linkedRelays', 'Peer relays publishing to this relay now']
   ]
   for (const [field, help] of gauges) {
     // eslint-disable-next-line no-new
@@ -378,7 +424,9 @@ function createMetrics (stats: () => RelayStats, processMetrics: boolean): Regis
     ['refusedRequests', 'ringcdn_relay_bootstrap_refused_total', 'Bootstrap requests refused (namespace not served, a cap)'],
     ['notListed', 'ringcdn_relay_not_listed_total', 'Member registrations answered but not listed (a cap)'],
     ['droppedAddrs', 'ringcdn_relay_dropped_addrs_total', 'Registered addresses dropped as not the page\'s own'],
-    ['refusedConnections', 'ringcdn_relay_refused_connections_total', 'Connections refused by the per-IP limits']
+    ['refusedConnections', 'ringcdn_relay_refused_connections_total', 'Connections refused by the per-IP limits'],
+    ['arbitrations', 'ringcdn_relay_arbitrations_total', 'Founding questions sent to a namespace\'s arbiter relay'],
+    ['arbitrationFailures', 'ringcdn_relay_arbitration_failures_total', 'Founding questions the arbiter did not answer in time (decided here)']
   ]
   for (const [field, name, help] of counters) {
     // eslint-disable-next-line no-new

@@ -287,8 +287,9 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
     logger: node.logger,
     events: node,
     dial: async (addrs, options) => node.dial(addrs, options),
-    getConnections: (peerId) => node.getConnections(peerId)
-  }, { relays, retryDelayMs: relayRetryDelayMs, maxRetryDelayMs: relayMaxRetryDelayMs })
+    getConnections: (peerId) => node.getConnections(peerId),
+    getMultiaddrs: () => node.getMultiaddrs()
+  }, { relays, self: node.peerId.toString(), retryDelayMs: relayRetryDelayMs, maxRetryDelayMs: relayMaxRetryDelayMs })
   keeper.start()
 
   const cdn = node.services.cdn

@@ -2,11 +2,19 @@
  * How a page's node becomes a ring member (libp2p side): bootstrap addresses
  * are relays (which list members of the namespace, or tell the first page to
  * found the ring) or ring members given directly; the join is retried with
- * backoff; once joined, the node registers with the relays so they list it to
- * joiners, again whenever its addresses change or a relay reconnects.
+ * backoff; once joined, the node registers with its relay so it is listed to
+ * joiners, again whenever its addresses change or the relay reconnects.
+ *
+ * A site's relays share their member lists (relay/peer-relays.ts), so a page
+ * asks **one** relay: the one it is connected to (its `RelayKeeper` chose
+ * it), else the first that answers in its rendezvous order. It registers with
+ * the relay its reservation is on (the only relay that can vouch for its
+ * `/p2p-circuit` addresses), or, without a reservation, with the relays that
+ * answered it.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import pRetry from 'p-retry'
-import { queryBootstrap } from '../libp2p/bootstrap-client.ts'
+import { queryBootstrap, relayOrder, reservationRelays } from '../libp2p/bootstrap-client.ts'
 import { JoinFailedError } from '../overlay/errors.ts'
 import type { AddressBook } from '../libp2p/address-book.ts'
 import type { RingNode } from '../overlay/ring-node.ts'
@@ -33,6 +41,7 @@ export interface RingMembershipComponents {
   peerId: PeerId
   connectionManager: {
     openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
+    getConnections?(peer?: PeerId): Connection[]
   }
   addressManager: { getAddresses(): Multiaddr[] }
   addressBook: AddressBook
@@ -105,7 +114,8 @@ export class RingMembership {
     const self = this.components.peerId.toString()
     const ids = new Set<Address>()
     let found = false
-    for (const ma of this.bootstrapAddrs) {
+    let answered = false
+    for (const ma of this.askingOrder()) {
       // a bootstrap peer that is not a relay is a ring member to join through
       const member = (id: Address): void => {
         this.addressBook.add(id, [ma, ...this.addressBook.hints(id)])
@@ -114,6 +124,10 @@ export class RingMembership {
       const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
       if (id != null && this.notRelays.has(id)) {
         member(id)
+        continue
+      }
+      if (answered) {
+        // one relay answered for all of them: they share their member lists
         continue
       }
       let connection: Connection
@@ -132,6 +146,7 @@ export class RingMembership {
       try {
         const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: false }, { signal })
         this.relays.set(remote, connection.remotePeer)
+        answered = true
         if (answer.type === 'found') {
           found = true
         } else {
@@ -154,6 +169,20 @@ export class RingMembership {
     ids.delete(self)
     this.bootstrapIds = [...ids]
     return { contacts: this.bootstrapIds, found }
+  }
+
+  /**
+   * Bootstrap addresses in the order to ask them: the relays this node is
+   * connected to first (its own relay), then the others in its rendezvous
+   * order (the order its relay keeper tries them in)
+   */
+  private askingOrder (): Multiaddr[] {
+    const ordered = relayOrder(this.components.peerId.toString(), this.bootstrapAddrs)
+    const connected = (ma: Multiaddr): boolean => {
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      return id != null && this.components.connectionManager.getConnections?.().some(c => c.status === 'open' && c.remotePeer.toString() === id && !c.remoteAddr.getComponents().some(p => p.name === 'p2p-circuit')) === true
+    }
+    return [...ordered.filter(connected), ...ordered.filter(ma => !connected(ma))]
   }
 
   async join (ring: RingNode, signal: AbortSignal): Promise<void> {
@@ -184,11 +213,25 @@ export class RingMembership {
   }
 
   /**
-   * Tells relays we are a ring member, so they list us to joiners. In the
+   * The relays to register with: the one our reservation is on (it vouches
+   * for our circuit addresses and shares the listing with its peer relays),
+   * else the relays that answered us
+   */
+  private registrationTargets (): PeerId[] {
+    const reserved = reservationRelays(this.components.addressManager.getAddresses())
+      .filter(id => this.relays.has(id) || this.bootstrapAddrs.some(ma => ma.getComponents().findLast(c => c.name === 'p2p')?.value === id))
+    if (reserved.length > 0) {
+      return reserved.map(id => this.relays.get(id) ?? peerIdFromString(id))
+    }
+    return [...this.relays.values()]
+  }
+
+  /**
+   * Tells our relay we are a ring member, so it lists us to joiners. In the
    * background and best effort: a relay that missed it hears again on the
    * next connection to it or change of our addresses.
    */
-  registerWithRelays (relays: Iterable<PeerId> = this.relays.values()): void {
+  registerWithRelays (relays: Iterable<PeerId> = this.registrationTargets()): void {
     const lifetime = this.lifetime()
     if (lifetime == null || !this.joined()) {
       return
@@ -219,7 +262,8 @@ export class RingMembership {
 
   /** A new connection to a relay (e.g. after it restarted): it may have forgotten us */
   onConnectionOpen (evt: CustomEvent<Connection>): void {
-    const relay = this.relays.get(evt.detail.remotePeer.toString())
+    const remote = evt.detail.remotePeer.toString()
+    const relay = this.registrationTargets().find(p => p.toString() === remote)
     if (relay != null) {
       this.registerWithRelays([relay])
     }

@@ -11,6 +11,7 @@ import { UnsupportedProtocolError } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { sha256 } from '@noble/hashes/sha2.js'
 import * as Digest from 'multiformats/hashes/digest'
 import { AbortError, InvalidMessageError, RpcTimeoutError } from '../overlay/errors.ts'
 import { BootstrapRequest, BootstrapResponse } from './bootstrap-messages.ts'
@@ -303,4 +304,41 @@ export async function queryBootstrap (connection: Connection, query: BootstrapQu
     }
     throw err
   }
+}
+
+/** Rendezvous weight of a relay for a page: the page prefers relays of higher weight */
+export function relayWeight (self: string, relay: string): bigint {
+  const digest = sha256(new TextEncoder().encode(`${self}\n${relay}`))
+  let n = 0n
+  for (const byte of digest.subarray(0, 8)) {
+    n = (n << 8n) | BigInt(byte)
+  }
+  return n
+}
+
+/**
+ * The order a page tries its relays in: highest rendezvous weight of (page,
+ * relay) first, the relay named by its `/p2p/` id (or its address without
+ * one)
+ */
+export function relayOrder<T extends Multiaddr> (self: string, relays: T[]): T[] {
+  const key = (ma: Multiaddr): string => ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? ma.toString()
+  return relays
+    .map(ma => ({ ma, weight: relayWeight(self, key(ma)) }))
+    .sort((a, b) => Number(b.weight > a.weight) - Number(a.weight > b.weight))
+    .map(({ ma }) => ma)
+}
+
+/** The relays a node's addresses say it holds a reservation on */
+export function reservationRelays (addrs: Multiaddr[]): string[] {
+  const out = new Set<string>()
+  for (const ma of addrs) {
+    const components = ma.getComponents()
+    const at = components.findIndex(c => c.name === 'p2p-circuit')
+    const relay = at > 0 ? components[at - 1] : undefined
+    if (relay?.name === 'p2p' && relay.value != null) {
+      out.add(relay.value)
+    }
+  }
+  return [...out]
 }

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createRelay } from '../../relay/relay.ts'
 import { startOrigin } from '../fixtures/origin-server.ts'
+import { createRelaySet } from '../relay/fixtures.ts'
 import { openPage, withTimeout } from './chromium.ts'
 import { startPageServer } from './page-server.ts'
 import type { TestPage } from './chromium.ts'
@@ -48,7 +49,10 @@ async function buildBundle (outfile: string): Promise<{ file: string, bytes: num
 export const ASSETS = '/assets/'
 
 export interface E2eWorld {
+  /** The first relay (the only one unless `relays` was given) */
   relay: Relay
+  /** Every relay, peered with each other when there are several */
+  relays: Relay[]
   origin: Origin
   server: PageServer
   /** Bundle size as built for this run */
@@ -69,13 +73,21 @@ export interface WorldOptions {
    * @default {} (answers at once, no cap)
    */
   origin?: OriginInit
+  /**
+   * Relays, peered with each other (`peerRelays`) when more than one
+   *
+   * @default 1
+   */
+  relays?: number
 }
 
 /** Starts relay, origin, bundle and page server */
 export async function startWorld (options: WorldOptions = {}): Promise<E2eWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcdn-e2e-'))
   const built = await buildBundle(join(dir, 'ringcdn.js'))
-  const relay = await createRelay({ port: 0, httpPort: 0 })
+  const relaySet = (options.relays ?? 1) > 1 ? await createRelaySet(options.relays ?? 1) : undefined
+  const relays = relaySet?.relays ?? [await createRelay({ port: 0, httpPort: 0 })]
+  const relay = relays[0]
   const origin = await startOrigin(options.origin)
   const originPort = Number(new URL(origin.base).port)
   const server = await startPageServer({
@@ -97,13 +109,14 @@ export async function startWorld (options: WorldOptions = {}): Promise<E2eWorld>
 
   return {
     relay,
+    relays,
     origin,
     server,
     bundleBytes: built.bytes,
     async close () {
       await server.close().catch(() => {})
       await origin.close().catch(() => {})
-      await relay.stop().catch(() => {})
+      await Promise.all(relays.map(async r => r.stop().catch(() => {})))
       rmSync(dir, { recursive: true, force: true })
     }
   }

@@ -167,6 +167,6 @@ describe('relay member registry: hostile askers', () => {
     registry.sweep()
     now = 60_000
     registry.sweep()
-    expect(registry.stats()).to.deep.equal({ namespaces: 0, members: 0, founders: 0, ips: 0, penalties: 0 })
+    expect(registry.stats()).to.deep.equal({ namespaces: 0, members: 0, localMembers: 0, remoteListings: 0, founders: 0, ips: 0, penalties: 0 })
   })
 })

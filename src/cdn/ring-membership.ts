@@ -110,9 +110,11 @@ export class RingMembership {
    * tells us to found the ring (`found`). Any other bootstrap address is a
    * ring member itself. A peer already known not to be a relay is not dialled.
    */
-  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean }> {
+  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean, refused?: Error }> {
     const self = this.components.peerId.toString()
     const ids = new Set<Address>()
+    /** A relay's own refusal (e.g. of our namespace): what a failed join reports, since it says what to change */
+    let refused: Error | undefined
     let found = false
     let answered = false
     for (const ma of this.askingOrder()) {
@@ -162,13 +164,16 @@ export class RingMembership {
           this.notRelays.add(remote)
           member(remote)
         } else {
+          if (err.name === 'BootstrapRefusedError') {
+            refused = err
+          }
           this.log('relay %a did not answer the bootstrap request - %e', ma, err)
         }
       }
     }
     ids.delete(self)
     this.bootstrapIds = [...ids]
-    return { contacts: this.bootstrapIds, found }
+    return { contacts: this.bootstrapIds, found, refused }
   }
 
   /**
@@ -187,8 +192,11 @@ export class RingMembership {
 
   async join (ring: RingNode, signal: AbortSignal): Promise<void> {
     await pRetry(async () => {
-      const { contacts, found } = await this.resolveBootstrap(signal)
+      const { contacts, found, refused } = await this.resolveBootstrap(signal)
       if (contacts.length === 0) {
+        if (refused != null) {
+          throw new JoinFailedError(`the relay refused to bootstrap this page - ${refused.message}`, { cause: refused })
+        }
         if (!found) {
           throw new JoinFailedError('no bootstrap address answered')
         }

@@ -206,6 +206,14 @@ describe('relay: attacks of issue 16 on loopback', function () {
     await joined(p)
     await waitFor(() => relay.registry.members('https://ok.example').length === 1, 10_000, 'the page to register')
     expect(relay.stats().namespaces).to.equal(1)
+
+    // a page of another site is told why, and what to change
+    const other = await createPage(fromIp(relay.multiaddrs[0], '127.0.0.2'), { namespace: 'https://other.example', joinRetries: 1 })
+    pages.push(other)
+    const err = await other.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_DEADLINE_MS) }).then(() => undefined, (err: any) => err)
+    expect(err?.name).to.equal('JoinFailedError')
+    expect(err?.message).to.include('namespace-not-served').and.include('`namespace` option')
+    expect(err?.cause?.name).to.equal('BootstrapRefusedError')
   })
 
   it('websockets that never start noise: bounded per IP, an honest page joins, and they go once closed', async () => {

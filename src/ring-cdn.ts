@@ -61,7 +61,7 @@ import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
 
 export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, HOLDER_ANSWER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
-export { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR } from './cdn/origin-estimator.ts'
+export { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, ORIGIN_HEAD_START_MS } from './cdn/origin-estimator.ts'
 export { MIN_PEER_THROUGHPUT } from './cdn/peer-downloader.ts'
 export { MAX_BUFFERED_BYTES } from './cdn/origin-intake.ts'
 export { ANNOUNCE_TIMEOUT_MS, ANNOUNCE_RETRIES, ANNOUNCE_RETRY_DELAY_MS } from './cdn/announcer.ts'
@@ -257,6 +257,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       holderAnswerTimeoutMs: init.holderAnswerTimeoutMs,
       originMarginMs: init.originMarginMs,
       originSafetyFactor: init.originSafetyFactor,
+      originHeadStartMs: init.originHeadStartMs,
       maxObjectBytes: this.settings.maxObjectBytes,
       trustOnFirstUse: init.trustOnFirstUse,
       deliver: (object, source) => this.respond(object, source),

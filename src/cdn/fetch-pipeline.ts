@@ -32,7 +32,7 @@
 import { AbortError } from '../overlay/errors.ts'
 import { isVouched } from '../storage/content-store.ts'
 import { clockDeadline } from './deadline.ts'
-import { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, OriginEstimator, originStartAt } from './origin-estimator.ts'
+import { ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, OriginEstimator, originStartAt } from './origin-estimator.ts'
 import type { AvoidList } from './avoid-list.ts'
 import type { CdnCounters } from './counters.ts'
 import type { IntegrityError } from './errors.ts'
@@ -96,6 +96,8 @@ export interface FetchEvents {
   transfer?(target: FetchTarget, source: FetchSource, bytes: number, durationMs: number, peer?: string): void
   holderFailure?(target: FetchTarget, peer: string, err: Error): void
   integrityFailure?(target: FetchTarget, err: IntegrityError, expected: string, peer?: string): void
+  /** The origin was brought in beside a peer path still under way, and `winner` answered first */
+  race?(target: FetchTarget, winner: 'peer' | 'origin'): void
 }
 
 export interface FetchPipelineInit<R> {
@@ -116,6 +118,12 @@ export interface FetchPipelineInit<R> {
   originMarginMs?: number
   /** @default ORIGIN_SAFETY_FACTOR (2) */
   originSafetyFactor?: number
+  /**
+   * The peers' time alone before the origin may join, ms
+   *
+   * @default ORIGIN_HEAD_START_MS (500 ms)
+   */
+  originHeadStartMs?: number
   /** @default MAX_OBJECT_BYTES (256 MiB) */
   maxObjectBytes?: number
   /** @default false */
@@ -171,6 +179,7 @@ export class FetchPipeline<R> {
   private readonly holderAnswerTimeoutMs: number
   private readonly originMarginMs: number
   private readonly originSafetyFactor: number
+  private readonly originHeadStartMs: number
   private readonly estimator: OriginEstimator
   private readonly maxObjectBytes: number
   private readonly trustOnFirstUse: boolean
@@ -196,6 +205,7 @@ export class FetchPipeline<R> {
     this.holderAnswerTimeoutMs = init.holderAnswerTimeoutMs ?? HOLDER_ANSWER_TIMEOUT_MS
     this.originMarginMs = init.originMarginMs ?? ORIGIN_MARGIN_MS
     this.originSafetyFactor = init.originSafetyFactor ?? ORIGIN_SAFETY_FACTOR
+    this.originHeadStartMs = init.originHeadStartMs ?? ORIGIN_HEAD_START_MS
     this.estimator = components.estimator ?? new OriginEstimator()
     this.maxObjectBytes = init.maxObjectBytes ?? MAX_OBJECT_BYTES
     this.trustOnFirstUse = init.trustOnFirstUse ?? false
@@ -284,7 +294,7 @@ export class FetchPipeline<R> {
         return
       }
       timer?.cancel()
-      const at = originStartAt(state.startedAt, this.estimator.estimate(state.size), { marginMs: this.originMarginMs, safetyFactor: this.originSafetyFactor })
+      const at = originStartAt(state.startedAt, this.estimator.estimate(state.size), { marginMs: this.originMarginMs, safetyFactor: this.originSafetyFactor, headStartMs: this.originHeadStartMs })
       timer = this.clock.setTimer(goOrigin, Math.max(0, at - this.clock.now()))
     }
     plan()
@@ -294,6 +304,7 @@ export class FetchPipeline<R> {
       (err): Step<R> => ({ kind: 'peer-error', err })
     )
     let origin: Promise<Step<R>> | undefined
+    let raced = false
     let peerDone = false
     let originError: Error | undefined
     try {
@@ -302,6 +313,7 @@ export class FetchPipeline<R> {
         switch (next.kind) {
           case 'go':
             if (!peerDone) {
+              raced = true
               this.counters.originRaces++
               this.log('peers are slow for %s: the origin races them', state.href)
             }
@@ -318,8 +330,7 @@ export class FetchPipeline<R> {
             peerDone = true
             if (next.kind === 'peer' && next.won != null) {
               stopOrigin.abort()
-              this.counters.originRacesWonByPeer += origin == null ? 0 : 1
-              return this.peerWon(state, next.won, lifetime)
+              return this.peerWon(state, next.won, lifetime, raced)
             }
             if (originError != null) {
               throw originError
@@ -328,7 +339,7 @@ export class FetchPipeline<R> {
             break
           case 'origin':
             stopPeers.abort()
-            return this.originWon(state, next.answer, lifetime)
+            return this.originWon(state, next.answer, lifetime, raced && !peerDone)
           case 'origin-error':
             if (state.signal.aborted) {
               throw new AbortError()
@@ -366,7 +377,11 @@ export class FetchPipeline<R> {
     }
   }
 
-  private originWon (state: FetchState, answer: OriginAnswer<R>, lifetime: AbortSignal): FetchOutcome<R> {
+  /** `raced`: the origin beat a peer path still under way */
+  private originWon (state: FetchState, answer: OriginAnswer<R>, lifetime: AbortSignal, raced: boolean): FetchOutcome<R> {
+    if (raced) {
+      this.events.race?.(state, 'origin')
+    }
     this.counters.fromOrigin++
     this.events.transfer?.(state, 'origin', answer.bytes, this.clock.now() - state.startedAt)
     if (answer.stored != null) {
@@ -375,7 +390,12 @@ export class FetchPipeline<R> {
     return { result: answer.result, source: 'origin', bytes: answer.bytes }
   }
 
-  private peerWon (state: FetchState, won: PeerWin, lifetime: AbortSignal): FetchOutcome<R> {
+  /** `raced`: the origin had been brought in beside the peer path, and lost */
+  private peerWon (state: FetchState, won: PeerWin, lifetime: AbortSignal, raced: boolean): FetchOutcome<R> {
+    if (raced) {
+      this.counters.originRacesWonByPeer++
+      this.events.race?.(state, 'peer')
+    }
     const { object, holder, started } = won
     this.counters.fromPeers++
     this.counters.bytesFromPeers += object.size

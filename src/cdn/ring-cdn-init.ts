@@ -109,6 +109,13 @@ export interface RingCdnInit {
    * @default ORIGIN_SAFETY_FACTOR (2)
    */
   originSafetyFactor?: number
+  /**
+   * The peers' time alone before the origin may join a fetch, however slow
+   * the origin is expected to be (at most `originMarginMs`), ms
+   *
+   * @default ORIGIN_HEAD_START_MS (500 ms)
+   */
+  originHeadStartMs?: number
   /** @default MAX_OBJECT_BYTES (256 MiB) */
   maxObjectBytes?: number
   /**

@@ -16,7 +16,7 @@ import { HolderBusyError, ObjectSizeError } from '../../src/cdn/errors.ts'
 import { FetchPipeline, HOLDER_ANSWER_TIMEOUT_MS } from '../../src/cdn/fetch-pipeline.ts'
 import { Holdings } from '../../src/cdn/holdings.ts'
 import { Lookups } from '../../src/cdn/lookups.ts'
-import { ORIGIN_MARGIN_MS, ORIGIN_PRIOR_BYTES_PER_SEC, ORIGIN_PRIOR_RTT_MS, OriginEstimator, originStartAt } from '../../src/cdn/origin-estimator.ts'
+import { ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS, ORIGIN_PRIOR_BYTES_PER_SEC, ORIGIN_PRIOR_RTT_MS, OriginEstimator, originStartAt } from '../../src/cdn/origin-estimator.ts'
 import { silentLog } from '../../src/overlay/seams.ts'
 import type { CdnCounters } from '../../src/cdn/counters.ts'
 import type { FetchPipelineInit } from '../../src/cdn/fetch-pipeline.ts'
@@ -68,24 +68,25 @@ describe('origin estimator', () => {
 })
 
 describe('when the origin joins a fetch', () => {
-  const cases: Array<{ name: string, estimate: number, margin?: number, safety?: number, at: number }> = [
+  const cases: Array<{ name: string, estimate: number, margin?: number, safety?: number, headStart?: number, at: number }> = [
     { name: 'a fast origin joins late: the margin less one estimate (safety 2)', estimate: 100, at: ORIGIN_MARGIN_MS - 100 },
-    { name: 'a slower origin joins earlier', estimate: 500, at: ORIGIN_MARGIN_MS - 500 },
-    { name: 'an origin slower than the margin races the peers from the start', estimate: 2_000, at: 0 },
+    { name: 'a slower origin joins earlier', estimate: 250, at: ORIGIN_MARGIN_MS - 250 },
+    { name: 'an origin slower than the margin joins after the peers\' head start', estimate: 2_000, at: ORIGIN_HEAD_START_MS },
+    { name: 'no head start: a slow origin races the peers from the start', estimate: 2_000, headStart: 0, at: 0 },
     { name: 'safety 1: at the margin whatever the estimate', estimate: 5_000, safety: 1, at: ORIGIN_MARGIN_MS },
     { name: 'safety 3: twice the estimate before the margin', estimate: 100, safety: 3, at: ORIGIN_MARGIN_MS - 200 },
-    { name: 'no margin: at once', estimate: 100, margin: 0, at: 0 }
+    { name: 'no margin: at once, whatever the head start', estimate: 100, margin: 0, at: 0 }
   ]
   for (const c of cases) {
     it(c.name, () => {
-      expect(originStartAt(1_000, c.estimate, { marginMs: c.margin, safetyFactor: c.safety })).to.equal(1_000 + c.at)
+      expect(originStartAt(1_000, c.estimate, { marginMs: c.margin, safetyFactor: c.safety, headStartMs: c.headStart })).to.equal(1_000 + c.at)
     })
   }
 
-  it('is never later than the margin, nor before the fetch started', () => {
+  it('is never later than the margin, nor before the head start', () => {
     for (let estimate = 0; estimate < 10_000; estimate += 37) {
-      const at = originStartAt(500, estimate, { marginMs: 800, safetyFactor: 2 })
-      expect(at).to.be.within(500, 1_300)
+      const at = originStartAt(500, estimate, { marginMs: 800, safetyFactor: 2, headStartMs: 300 })
+      expect(at).to.be.within(800, 1_300)
     }
   })
 })
@@ -214,14 +215,15 @@ describe('fetch pipeline: the origin races slow peers', () => {
   })
 
   it('lets the peer win when it finishes first and stops the origin it brought in', async () => {
-    // 2 MB: once the holder says the size, the origin is expected to be slower than the margin and joins at once
+    // 2 MB: once the holder says the size, the origin is expected to be slower than the margin and joins after the head start
     const r = rig([2_000_000])
     const fast = holder('fast', 10n)
-    r.downloader.behaviour.set('fast', { kind: 'serve', answerMs: 50, bytesPerSec: 10_000_000 })
+    r.downloader.behaviour.set('fast', { kind: 'serve', answerMs: 50, bytesPerSec: 2_000_000 })
     r.locator.holders = [fast]
     const outcome = await r.fetch(0)
     expect(outcome.source).to.equal('peer')
-    expect(r.scheduler.now).to.equal(50 + 200)
+    // the peer's 1 s transfer beats the origin's 80 ms + 1.6 s started at 500 ms
+    expect(r.scheduler.now).to.equal(50 + 1_000)
     expect(r.counters.originRaces).to.equal(1)
     expect(r.counters.originRacesWonByPeer).to.equal(1)
     expect(r.counters.fromOrigin).to.equal(0)
@@ -250,7 +252,8 @@ describe('fetch pipeline: the origin races slow peers', () => {
     r.locator.holders = [holder('silent', 10n)]
     const started = r.scheduler.now
     expect((await r.fetch(1)).source).to.equal('origin')
-    expect(r.scheduler.now - started).to.be.closeTo(ORIGIN_MARGIN_MS - learned + originMs(300_001), 1)
+    expect(r.scheduler.now - started).to.be.closeTo(Math.max(ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS - learned) + originMs(300_001), 1)
+    expect(Math.max(ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS - learned)).to.be.lessThan(ORIGIN_MARGIN_MS - ORIGIN_PRIOR_RTT_MS)
   })
 })
 

@@ -203,6 +203,7 @@ export class SimDownloader implements Downloader {
     try {
       const meta = await this.content.request(holder.address, { index, body: false }, { timeout: startWithin, signal: options.signal })
       this.check(meta, holder, key, options.digest)
+      options.onStart?.(meta.size)
       const allowed = 1000 * meta.size / MIN_PEER_THROUGHPUT + STALL_TIMEOUT_MS
       const res = await this.content.request(holder.address, { index, body: true }, { timeout: allowed, signal: options.signal })
       this.check(res, holder, key, options.digest ?? meta.digest)

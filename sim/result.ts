@@ -37,13 +37,20 @@ export interface SimResult {
    * judged with global knowledge: `noLiveCopy` (no live page held it), `inFlightOnly` (only pages still
    * downloading it did), `lookupFailed`, `notListed` (a live copy existed but the home node listed
    * nobody), `holdersGone` / `holdersEvicted` / `holdersBusy` (every holder tried had left / no longer
-   * had it / did not answer in time)
+   * had it / did not answer in time), `raceLost` (the origin, raced in beside a slow peer path, answered first)
    */
   fetches: { total: number, fromPeers: number, fromOrigin: number, fromLocal: number, originReasons?: Record<string, number> }
   /** Fraction in [0, 1] of fetched bytes that did not come from the origin */
   offload: number
   /** The offload a perfect cache of the same total size would reach on this workload, in [0, 1] */
   idealOffload: number
+  /**
+   * Fraction of fetched bytes the origin delivered after it was brought in
+   * beside a peer path still under way and answered first (the library's
+   * race: a fetch takes at most about `originMarginMs` longer than the
+   * origin alone); `originReasons.raceLost` counts those fetches
+   */
+  raceLostShare?: number
   /** Ring maintenance traffic (stabilize, fix-fingers, successor lists, pings) */
   maintenanceBytesPerNodePerSec: number
   /** Holder-directory traffic (locate, announce, replicas, hand-overs), bytes per live node per second */

@@ -114,6 +114,8 @@ interface FetchAttempts {
   located: boolean
   listed: number
   failures: HolderFailure[]
+  /** The origin was brought in beside the still running peer path and answered first */
+  raceLost?: boolean
 }
 
 interface Catalogue {
@@ -153,11 +155,11 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const count = (table: Record<string, number>, reason: string): void => { table[reason] = (table[reason] ?? 0) + 1 }
   const fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
   // why a request that was not the object's first went to the origin (judged with global knowledge)
-  const originReasons: Record<OriginReason, number> = { noLiveCopy: 0, inFlightOnly: 0, lookupFailed: 0, notListed: 0, holdersGone: 0, holdersEvicted: 0, holdersBusy: 0 }
+  const originReasons: Record<OriginReason, number> = { noLiveCopy: 0, inFlightOnly: 0, lookupFailed: 0, notListed: 0, holdersGone: 0, holdersEvicted: 0, holdersBusy: 0, raceLost: 0 }
   // global knowledge for that judgement: which live pages hold each object, and which are fetching it
   const copies = new Map<number, Set<string>>()
   const inFlight = new Map<number, number>()
-  const bytes = { peers: 0, origin: 0, idealOrigin: 0 }
+  const bytes = { peers: 0, origin: 0, idealOrigin: 0, raceLost: 0 }
   const replication = { copies: 0, bytes: 0 }
   const hopHistogram: number[] = []
   const latency = new LatencyHistogram()
@@ -265,6 +267,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     })
     const origin = new SimOrigin(clock, store, catalogue.objects)
     const pipeline = new FetchPipeline<number>({ clock, locator, lookups, downloader, origin, local: store, holdings, avoidList, counters, log: silentLog }, {
+      // the library's own race with the origin (ORIGIN_MARGIN_MS), as a page runs it
       deliver: (object) => {
         const index = catalogue.objects.indexOfHex(object.key)
         if (index != null) {
@@ -273,6 +276,13 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         return object.size
       },
       events: {
+        race: (target, winner) => {
+          const index = catalogue.objects.indexOfHex(target.keyHex)
+          const attempts = index == null ? undefined : page.attempts.get(index)
+          if (attempts != null && winner === 'origin') {
+            attempts.raceLost = true
+          }
+        },
         lookup: ({ target, home, hops, holders, durationMs, error, message }) => {
           const index = catalogue.objects.indexOfHex(target.keyHex)
           const attempts = index == null ? undefined : page.attempts.get(index)
@@ -452,7 +462,11 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         window.originBytes += size
         count(diagnostics.origin, originReason(attempts, firstEver))
         if (!firstEver) {
-          originReasons[classifyOrigin(liveCopy, othersFetching, attempts.located, attempts.failures)]++
+          // the origin beat a peer path that was still going: the library chose it for speed (bar B4)
+          originReasons[attempts.raceLost === true ? 'raceLost' : classifyOrigin(liveCopy, othersFetching, attempts.located, attempts.failures)]++
+        }
+        if (attempts.raceLost === true && !firstEver) {
+          bytes.raceLost += size
         }
     }
     if (firstEver) {
@@ -685,6 +699,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     fetches: { ...fetches, originReasons: { ...originReasons } },
     offload: round(delivered > 0 ? bytes.peers / delivered : 0, 4),
     idealOffload: round(delivered > 0 ? 1 - bytes.idealOrigin / delivered : 0, 4),
+    raceLostShare: round(delivered > 0 ? bytes.raceLost / delivered : 0, 4),
     maintenanceBytesPerNodePerSec: round(meanLive > 0 ? maintenanceBytes / meanLive / measuredSeconds : 0, 1),
     directoryBytesPerNodePerSec: round(meanLive > 0 ? directoryBytes / meanLive / measuredSeconds : 0, 1),
     homeCopies: { copies: replication.copies, bytesPerNodePerSec: round(meanLive > 0 ? replication.bytes / meanLive / measuredSeconds : 0, 1), overDelivered: round(delivered > 0 ? replication.bytes / delivered : 0, 4) },
@@ -703,7 +718,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
 }
 
 type HolderFailure = 'gone' | 'evicted' | 'busy'
-type OriginReason = 'noLiveCopy' | 'inFlightOnly' | 'lookupFailed' | 'notListed' | 'holdersGone' | 'holdersEvicted' | 'holdersBusy'
+type OriginReason = 'noLiveCopy' | 'inFlightOnly' | 'lookupFailed' | 'notListed' | 'holdersGone' | 'holdersEvicted' | 'holdersBusy' | 'raceLost'
 
 /**
  * Why a repeated request ended at the origin, most fundamental cause first: nobody alive held the

@@ -62,11 +62,12 @@ import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
+export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, HOLDER_ANSWER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
+export { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, ORIGIN_HEAD_START_MS } from './cdn/origin-estimator.ts'
 export { MIN_PEER_THROUGHPUT } from './cdn/peer-downloader.ts'
 export { MAX_BUFFERED_BYTES } from './cdn/origin-intake.ts'
 export { ANNOUNCE_TIMEOUT_MS, ANNOUNCE_RETRIES, ANNOUNCE_RETRY_DELAY_MS } from './cdn/announcer.ts'
-export { AVOID_PEER_MS } from './cdn/avoid-list.ts'
+export { AVOID_PEER_MS, AVOID_SILENT_MS, AVOID_BUSY_MS, AVOID_TOO_LARGE_MS } from './cdn/avoid-list.ts'
 export { HELD_KEYS } from './cdn/holdings.ts'
 export { SOURCE_HEADER } from './cdn/responses.ts'
 export { ringProtocol } from './cdn/ring-cdn-init.ts'
@@ -110,6 +111,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly lookups: Lookups
   private readonly holdings: Holdings
   private readonly pipeline: FetchPipeline<Response>
+  private readonly avoidList: AvoidList
   private manifest?: Manifest
   private manifestLoading?: Promise<Manifest | undefined>
   private storeMaxBytes = Infinity
@@ -208,6 +210,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const log = components.logger.forComponent('ringcdn:cdn')
     const locator = this.locator()
     const avoidList = new AvoidList(wallClock)
+    this.avoidList = avoidList
     const downloader = new PeerDownloader({
       client: new ContentClient(components, { protocol, onUse: (address) => { this.budget.touch(address) } }),
       store: this.store
@@ -253,6 +256,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       lookupTimeoutMs: this.settings.lookupTimeoutMs,
       maxHolderAttempts: init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS,
       peerTimeoutMs: init.peerTimeoutMs ?? PEER_TIMEOUT_MS,
+      holderAnswerTimeoutMs: init.holderAnswerTimeoutMs,
+      originMarginMs: init.originMarginMs,
+      originSafetyFactor: init.originSafetyFactor,
+      originHeadStartMs: init.originHeadStartMs,
       maxObjectBytes: this.settings.maxObjectBytes,
       trustOnFirstUse: init.trustOnFirstUse,
       deliver: (object, source) => this.respond(object, source),
@@ -548,6 +555,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       meanHops: lookupsAnswered === 0 ? 0 : hops / lookupsAnswered,
       busyRefusals: this.contentServer.busyRefusals,
       holderFailuresByError: { ...holderFailuresByError },
+      holdersAvoided: { ...this.avoidList.added },
       ringRpcsSentByType: { ...this.rpcsByType },
       connections: this.budget.usage()
     }

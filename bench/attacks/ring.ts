@@ -22,17 +22,13 @@ import { writeFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { lpStream } from '@libp2p/utils'
-import { ContentMeta } from '../../src/libp2p/content-messages.ts'
-import { contentProtocol } from '../../src/libp2p/content-protocol.ts'
 import { bytesOf, sha256Base64, startOrigin } from '../../test/fixtures/origin-server.ts'
-import { TestStore } from '../../test/libp2p/cdn-fixtures.ts'
+import { TestStore, misbehave } from '../../test/libp2p/cdn-fixtures.ts'
 import { createCdnNode, drain } from '../nodes.ts'
 import type { ManifestDocument } from '../../src/cdn/manifest.ts'
 import type { CdnNode } from '../nodes.ts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-const NAMESPACE = 'ringcdn'
 const RING = { stabilizeIntervalMs: 500, fixFingersIntervalMs: 250, hopTimeoutMs: 1_000 }
 /** Bound on a node joining, ms */
 const JOIN_TIMEOUT_MS = 60_000
@@ -63,6 +59,11 @@ interface PhaseResult extends Phase {
   worstOverOriginMs: number
   overOriginPlus1s: number
   failures: Record<string, number>
+  /** Holders the honest nodes put on their avoid lists, by reason */
+  avoided: Record<string, number>
+  /** Fetches that brought the origin in beside a slow peer path, and of those the ones a peer still won */
+  originRaces: number
+  originRacesWonByPeer: number
 }
 
 const { values: args } = parseArgs({
@@ -108,27 +109,6 @@ function shuffled <T> (items: T[], seed: number): T[] {
   return out
 }
 
-/** Replaces a node's content handler with one that misbehaves */
-async function misbehave (node: CdnNode, attack: 'silent' | 'busy' | 'too-large'): Promise<void> {
-  const protocol = contentProtocol(NAMESPACE)
-  await node.unhandle(protocol)
-  await node.handle(protocol, async (stream) => {
-    if (attack === 'silent') {
-      // accepts the stream and never says a word: the requester's deadline must end it
-      return
-    }
-    const lp = lpStream(stream)
-    try {
-      await lp.read({ signal: AbortSignal.timeout(5_000) })
-      const status = attack === 'busy' ? ContentMeta.Status.BUSY : ContentMeta.Status.TOO_LARGE
-      await lp.write(ContentMeta.encode({ status, size: 0, chunkSize: 0, chunkDigests: [], digest: new Uint8Array(0), contentType: '', message: attack }), { signal: AbortSignal.timeout(5_000) })
-      await stream.close({ signal: AbortSignal.timeout(5_000) })
-    } catch (err: any) {
-      stream.abort(err)
-    }
-  }, { maxInboundStreams: 1_024, maxOutboundStreams: 1_024 })
-}
-
 async function buildRing (phase: Phase, manifest: ManifestDocument): Promise<{ nodes: CdnNode[], hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore> }> {
   const hostileCount = Math.round(phase.hostileShare * NODES)
   const nodes: CdnNode[] = []
@@ -164,6 +144,8 @@ async function timedFetch (node: CdnNode, url: string): Promise<FetchRecord> {
     await drain(res)
     return performance.now() - started
   })()
+  // a plain fetch that fails (a kept-alive socket the origin closed: ECONNRESET) has no time, not a crash
+  plain.catch(() => {})
   const started = performance.now()
   try {
     const res = await node.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
@@ -173,6 +155,24 @@ async function timedFetch (node: CdnNode, url: string): Promise<FetchRecord> {
   } catch (err: any) {
     const ms = performance.now() - started
     return { source: 'failed', ms, originMs: await plain.catch(() => NaN), failed: err.name }
+  }
+}
+
+/**
+ * A holder's first fetch of an asset, tried again when it fails: the
+ * loopback origin now and then resets a kept-alive socket (ECONNRESET), and
+ * a phase should not die of that
+ */
+async function seed (node: CdnNode, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await drain(await node.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }))
+      return
+    } catch (err) {
+      if (attempt >= 3) {
+        throw err
+      }
+    }
   }
 }
 
@@ -220,13 +220,13 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
         continue
       }
       for (const url of urls) {
-        await drain(await node.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }))
+        await seed(node, url)
       }
     }
     // and one honest holder per asset, so that peers can serve every asset in every phase
     for (const [i, url] of urls.entries()) {
       const seeder = honest[i % honest.length]
-      await drain(await seeder.services.cdn.fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) }))
+      await seed(seeder, url)
     }
     await arm(phase.attack, hostile, stores, flood, floods)
     // honest requesters (not the seeders' own assets): bounded number of fetches, a few at once
@@ -246,10 +246,20 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     const network = records.filter(r => r.source === 'peer' || r.source === 'origin')
     const over = records.map(r => r.ms - r.originMs).filter(x => Number.isFinite(x))
     const failures: Record<string, number> = {}
+    const avoided: Record<string, number> = {}
+    let originRaces = 0
+    let originRacesWonByPeer = 0
     for (const node of honest) {
-      for (const [name, n] of Object.entries(node.services.cdn.getStats().holderFailuresByError)) {
+      const stats = node.services.cdn.getStats()
+      for (const [name, n] of Object.entries(stats.holderFailuresByError)) {
         failures[name] = (failures[name] ?? 0) + n
       }
+      // absent from a library without the avoid reasons or the race (a run before they were added)
+      for (const [reason, n] of Object.entries(stats.holdersAvoided ?? {})) {
+        avoided[reason] = (avoided[reason] ?? 0) + n
+      }
+      originRaces += stats.originRaces ?? 0
+      originRacesWonByPeer += stats.originRacesWonByPeer ?? 0
     }
     return {
       ...phase,
@@ -265,7 +275,10 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       originP95Ms: quantile(records.map(r => r.originMs).filter(Number.isFinite), 0.95),
       worstOverOriginMs: over.length === 0 ? 0 : Math.max(...over),
       overOriginPlus1s: over.filter(x => x > 1_000).length,
-      failures
+      failures,
+      avoided,
+      originRaces,
+      originRacesWonByPeer
     }
   } finally {
     flood.on = false

@@ -5,7 +5,7 @@
  */
 import type { RingCdnStats } from './stats.ts'
 
-export type CdnCounters = Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'connections' | 'ringRpcsSentByType' | 'holderFailuresByError'> & {
+export type CdnCounters = Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'connections' | 'ringRpcsSentByType' | 'holderFailuresByError' | 'holdersAvoided'> & {
   /** Hops of the answered lookups, summed (for `meanHops`) */
   hops: number
   lookupsAnswered: number
@@ -27,6 +27,9 @@ export function createCounters (): CdnCounters {
     lookups: 0,
     lookupFailures: 0,
     holderFailures: 0,
+    originRaces: 0,
+    originRacesWonByPeer: 0,
+    holdersSkipped: 0,
     ringRpcsSent: 0,
     lookupRpcsSent: 0,
     homeCopies: 0,

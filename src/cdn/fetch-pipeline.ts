@@ -15,22 +15,32 @@
  * asset no peer has would only add origin load). Without a trusted digest no
  * peer bytes are taken, unless `trustOnFirstUse`.
  * 4. Holders in turn (at most `maxHolderAttempts`, skipping avoided peers),
- * until `peerTimeoutMs` after the peer phase began; a holder that sent bad
- * bytes is avoided for a while and reported to the home as gone.
- * 5. Otherwise the origin.
+ * until `peerTimeoutMs` after the peer phase began; each must answer within
+ * `holderAnswerTimeoutMs`. A holder that sent bad bytes, said nothing in
+ * time, answered BUSY or TOO_LARGE is avoided for a while (`AvoidList`), and
+ * the next one is asked.
+ * 5. The origin: at once when the peer path gives up, and beside it while it
+ * is still going once the peers take longer than the origin would
+ * (`originStartAt`: the origin's time for the object's size is estimated
+ * from this node's own origin fetches, `OriginEstimator`). Whichever
+ * answers first wins (a peer's answer only ever verified against a trusted
+ * digest) and the other is stopped. So a fetch takes at most about
+ * `originMarginMs` longer than the origin alone would have.
  * 6. A stored object is announced to its home node in the background
  * (`Holdings`).
  */
 import { AbortError } from '../overlay/errors.ts'
 import { isVouched } from '../storage/content-store.ts'
+import { clockDeadline } from './deadline.ts'
+import { ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, OriginEstimator, originStartAt } from './origin-estimator.ts'
 import type { AvoidList } from './avoid-list.ts'
 import type { CdnCounters } from './counters.ts'
 import type { IntegrityError } from './errors.ts'
 import type { Holdings } from './holdings.ts'
 import type { Lookups } from './lookups.ts'
-import type { Downloader, FetchState, FetchTarget, LocalIndex, LocateResult, Locator, OriginSource, StoredObject } from './seams.ts'
+import type { Downloader, FetchState, FetchTarget, LocalIndex, LocateResult, Locator, OriginAnswer, OriginSource, StoredObject } from './seams.ts'
 import type { FetchSource } from './stats.ts'
-import type { Clock, Log, Peer } from '../overlay/seams.ts'
+import type { Address, Clock, Log, Peer, Timer } from '../overlay/seams.ts'
 
 /** Deadline of one ring lookup (key → home node → holders), ms */
 export const LOOKUP_TIMEOUT_MS = 3_000
@@ -44,6 +54,13 @@ export const MAX_HOLDER_ATTEMPTS = 3
  * origin. A transfer under way then has its own deadline, scaled by size.
  */
 export const PEER_TIMEOUT_MS = 8_000
+/**
+ * A holder must answer a request (the object's size, or a refusal) within
+ * this, or the next holder is asked, ms. Room for a new connection (a
+ * WebRTC set-up through the relay takes 0.3 s and more on a busy page) and
+ * the answer; a holder that takes longer is avoided as silent.
+ */
+export const HOLDER_ANSWER_TIMEOUT_MS = 2_000
 
 export interface FetchPipelineComponents<R> {
   clock: Clock
@@ -56,6 +73,8 @@ export interface FetchPipelineComponents<R> {
   avoidList: AvoidList
   counters: CdnCounters
   log: Log
+  /** Learns the origin's time per size from this node's origin fetches (a fresh one when absent) */
+  estimator?: OriginEstimator
 }
 
 /** A lookup a fetch made, as the pipeline saw it */
@@ -77,6 +96,8 @@ export interface FetchEvents {
   transfer?(target: FetchTarget, source: FetchSource, bytes: number, durationMs: number, peer?: string): void
   holderFailure?(target: FetchTarget, peer: string, err: Error): void
   integrityFailure?(target: FetchTarget, err: IntegrityError, expected: string, peer?: string): void
+  /** The origin was brought in beside a peer path still under way, and `winner` answered first */
+  race?(target: FetchTarget, winner: 'peer' | 'origin'): void
 }
 
 export interface FetchPipelineInit<R> {
@@ -86,6 +107,23 @@ export interface FetchPipelineInit<R> {
   maxHolderAttempts?: number
   /** @default PEER_TIMEOUT_MS (8 s) */
   peerTimeoutMs?: number
+  /** @default HOLDER_ANSWER_TIMEOUT_MS (2 s) */
+  holderAnswerTimeoutMs?: number
+  /**
+   * How much longer than the origin alone a fetch may take because it tried
+   * peers first, ms (`originStartAt`)
+   *
+   * @default ORIGIN_MARGIN_MS (3 s)
+   */
+  originMarginMs?: number
+  /** @default ORIGIN_SAFETY_FACTOR (2) */
+  originSafetyFactor?: number
+  /**
+   * The peers' time alone before the origin may join, ms
+   *
+   * @default ORIGIN_HEAD_START_MS (500 ms)
+   */
+  originHeadStartMs?: number
   /** @default MAX_OBJECT_BYTES (256 MiB) */
   maxObjectBytes?: number
   /** @default false */
@@ -108,6 +146,22 @@ export interface PipelineFetchOptions {
   lifetime: AbortSignal
 }
 
+/** A peer's verified answer */
+interface PeerWin {
+  object: StoredObject
+  holder: Address
+  /** When the holder was asked, ms of the clock */
+  started: number
+}
+
+/** What happened next in a fetch's race of the peer path and the origin */
+type Step<R> =
+  | { kind: 'go' }
+  | { kind: 'peer', won?: PeerWin }
+  | { kind: 'peer-error', err: Error }
+  | { kind: 'origin', answer: OriginAnswer<R> }
+  | { kind: 'origin-error', err: Error }
+
 export class FetchPipeline<R> {
   private readonly clock: Clock
   private readonly locator: Locator
@@ -122,6 +176,11 @@ export class FetchPipeline<R> {
   private readonly lookupTimeoutMs: number
   private readonly maxHolderAttempts: number
   private readonly peerTimeoutMs: number
+  private readonly holderAnswerTimeoutMs: number
+  private readonly originMarginMs: number
+  private readonly originSafetyFactor: number
+  private readonly originHeadStartMs: number
+  private readonly estimator: OriginEstimator
   private readonly maxObjectBytes: number
   private readonly trustOnFirstUse: boolean
   private readonly deliver: (object: StoredObject, source: 'local' | 'peer') => R
@@ -143,6 +202,11 @@ export class FetchPipeline<R> {
     this.lookupTimeoutMs = init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS
     this.maxHolderAttempts = init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS
     this.peerTimeoutMs = init.peerTimeoutMs ?? PEER_TIMEOUT_MS
+    this.holderAnswerTimeoutMs = init.holderAnswerTimeoutMs ?? HOLDER_ANSWER_TIMEOUT_MS
+    this.originMarginMs = init.originMarginMs ?? ORIGIN_MARGIN_MS
+    this.originSafetyFactor = init.originSafetyFactor ?? ORIGIN_SAFETY_FACTOR
+    this.originHeadStartMs = init.originHeadStartMs ?? ORIGIN_HEAD_START_MS
+    this.estimator = components.estimator ?? new OriginEstimator()
     this.maxObjectBytes = init.maxObjectBytes ?? MAX_OBJECT_BYTES
     this.trustOnFirstUse = init.trustOnFirstUse ?? false
     this.deliver = init.deliver
@@ -209,12 +273,115 @@ export class FetchPipeline<R> {
     return { result: this.deliver(object, 'local'), source: 'local', bytes: object.size }
   }
 
+  /**
+   * The peer path, with the origin brought in beside it once the peers take
+   * longer than the origin's estimated time allows (`originStartAt`), or at
+   * once when the peer path gives up. The first answer wins and the other
+   * path is stopped; an origin that fails while the peers are still trying
+   * leaves the fetch to them.
+   */
   private async fromRemote (state: FetchState, lifetime: AbortSignal): Promise<FetchOutcome<R>> {
-    const fromPeer = await this.fromPeers(state, lifetime)
-    if (fromPeer != null) {
-      return fromPeer
+    const stopPeers = new AbortController()
+    const stopOrigin = new AbortController()
+    const peerSignal = AbortSignal.any([state.signal, stopPeers.signal])
+    let goOrigin!: () => void
+    const originGo = new Promise<Step<R>>(resolve => { goOrigin = () => { resolve({ kind: 'go' }) } })
+    let timer: Timer | undefined
+    let settled = false
+    const plan = (): void => {
+      if (settled) {
+        // a holder that answered as the race ended
+        return
+      }
+      timer?.cancel()
+      const at = originStartAt(state.startedAt, this.estimator.estimate(state.size), { marginMs: this.originMarginMs, safetyFactor: this.originSafetyFactor, headStartMs: this.originHeadStartMs })
+      timer = this.clock.setTimer(goOrigin, Math.max(0, at - this.clock.now()))
     }
-    const answer = await this.origin.get(state)
+    plan()
+
+    const peer: Promise<Step<R>> = this.fromPeers(state, peerSignal, lifetime, plan).then(
+      (won): Step<R> => ({ kind: 'peer', won }),
+      (err): Step<R> => ({ kind: 'peer-error', err })
+    )
+    let origin: Promise<Step<R>> | undefined
+    let raced = false
+    let peerDone = false
+    let originError: Error | undefined
+    try {
+      while (true) {
+        const next = await Promise.race(peerDone ? [origin ?? originGo] : [peer, origin ?? originGo])
+        switch (next.kind) {
+          case 'go':
+            if (!peerDone) {
+              raced = true
+              this.counters.originRaces++
+              this.log('peers are slow for %s: the origin races them', state.href)
+            }
+            origin = this.fromOrigin(state, stopOrigin.signal)
+            break
+          case 'peer-error':
+            if (state.signal.aborted) {
+              throw new AbortError()
+            }
+            // not a holder's fault (each of those is caught): the peer path is done all the same
+            this.log('peer path for %s failed - %e', state.href, next.err)
+          // falls through
+          case 'peer':
+            peerDone = true
+            if (next.kind === 'peer' && next.won != null) {
+              stopOrigin.abort()
+              return this.peerWon(state, next.won, lifetime, raced)
+            }
+            if (originError != null) {
+              throw originError
+            }
+            goOrigin()
+            break
+          case 'origin':
+            stopPeers.abort()
+            return this.originWon(state, next.answer, lifetime, raced && !peerDone)
+          case 'origin-error':
+            if (state.signal.aborted) {
+              throw new AbortError()
+            }
+            if (peerDone) {
+              throw next.err
+            }
+            // the peers may still deliver
+            originError = next.err
+            origin = new Promise(() => {})
+            break
+          default:
+            assertNever(next)
+        }
+      }
+    } finally {
+      settled = true
+      timer?.cancel()
+    }
+  }
+
+  /** The origin's answer, timed for the estimator; settles to a step, never rejects */
+  private async fromOrigin (state: FetchState, stop: AbortSignal): Promise<Step<R>> {
+    const started = this.clock.now()
+    try {
+      // a copy with its own signal, made now: it sees every digest the peer path has found so far
+      const answer = await this.origin.get({ ...state, signal: AbortSignal.any([state.signal, stop]) })
+      if (answer.stored != null) {
+        // a body passed through (too large to keep) resolves at its headers: no measure of the whole
+        this.estimator.observe(answer.bytes, this.clock.now() - started)
+      }
+      return { kind: 'origin', answer }
+    } catch (err: any) {
+      return { kind: 'origin-error', err }
+    }
+  }
+
+  /** `raced`: the origin beat a peer path still under way */
+  private originWon (state: FetchState, answer: OriginAnswer<R>, lifetime: AbortSignal, raced: boolean): FetchOutcome<R> {
+    if (raced) {
+      this.events.race?.(state, 'origin')
+    }
     this.counters.fromOrigin++
     this.events.transfer?.(state, 'origin', answer.bytes, this.clock.now() - state.startedAt)
     if (answer.stored != null) {
@@ -223,26 +390,45 @@ export class FetchPipeline<R> {
     return { result: answer.result, source: 'origin', bytes: answer.bytes }
   }
 
-  /** Ring lookup, then the holders in turn; `undefined` sends the fetch to the origin */
-  private async fromPeers (state: FetchState, lifetime: AbortSignal): Promise<FetchOutcome<R> | undefined> {
+  /** `raced`: the origin had been brought in beside the peer path, and lost */
+  private peerWon (state: FetchState, won: PeerWin, lifetime: AbortSignal, raced: boolean): FetchOutcome<R> {
+    if (raced) {
+      this.counters.originRacesWonByPeer++
+      this.events.race?.(state, 'peer')
+    }
+    const { object, holder, started } = won
+    this.counters.fromPeers++
+    this.counters.bytesFromPeers += object.size
+    this.events.transfer?.(state, 'peer', object.size, this.clock.now() - started, holder)
+    this.holdings.stored(state.key, state.home, state.gone, lifetime)
+    return { result: this.deliver(object, 'peer'), source: 'peer', bytes: object.size }
+  }
+
+  /**
+   * Ring lookup, then the holders in turn; `undefined` when no peer can
+   * deliver. `sized` hears the object's size once a holder has said it.
+   */
+  private async fromPeers (state: FetchState, signal: AbortSignal, lifetime: AbortSignal, sized: () => void): Promise<PeerWin | undefined> {
     if (!this.locator.ready) {
       return undefined
     }
     const peerDeadline = this.clock.now() + this.peerTimeoutMs
-    const located = await this.lookup(state)
+    const located = await this.lookup(state, signal)
     if (located == null) {
       return undefined
     }
     state.home = located.home
     const self = this.locator.self?.address
-    const holders = located.holders.filter(h => h.address !== self && !this.avoidList.has(h.address))
+    const listed = located.holders.filter(h => h.address !== self)
+    const holders = listed.filter(h => !this.avoidList.has(h.address))
+    this.counters.holdersSkipped += listed.length - holders.length
     if (holders.length === 0) {
       return undefined
     }
     if (state.digest == null) {
       // somebody holds it: now the origin's digest is worth a HEAD
-      const digest = await this.origin.headDigest(state.href, state.signal)
-      if (digest != null) {
+      const digest = await this.origin.headDigest(state.href, signal)
+      if (digest != null && state.digest == null) {
         state.digest = digest
         state.digestFrom = 'origin'
       }
@@ -252,71 +438,92 @@ export class FetchPipeline<R> {
       return undefined
     }
     for (const holder of holders.slice(0, this.maxHolderAttempts)) {
-      state.signal.throwIfAborted()
+      signal.throwIfAborted()
       const started = this.clock.now()
       const left = peerDeadline - started
       if (left <= 0) {
         this.log('out of time for peers: %s goes to the origin', state.href)
         return undefined
       }
+      // the holder must answer within this, or the next one is asked
+      const answerWithin = Math.min(left, this.holderAnswerTimeoutMs)
+      const answer = clockDeadline(this.clock, answerWithin)
+      let answered = false
       try {
         // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
         const object = await this.downloader.download(holder, state.keyHex, {
           digest: state.digest,
           provenance: state.digestFrom ?? 'peer',
           maxObjectBytes: this.maxObjectBytes,
-          startWithinMs: left,
-          signal: state.signal
+          startWithinMs: answerWithin,
+          signal: AbortSignal.any([signal, answer.signal]),
+          onStart: (size) => {
+            answered = true
+            answer.clear()
+            state.size = size
+            sized()
+          }
         })
-        this.counters.fromPeers++
-        this.counters.bytesFromPeers += object.size
-        this.events.transfer?.(state, 'peer', object.size, this.clock.now() - started, holder.address)
-        this.holdings.stored(state.key, state.home, state.gone, lifetime)
-        return { result: this.deliver(object, 'peer'), source: 'peer', bytes: object.size }
+        return { object, holder: holder.address, started }
       } catch (err: any) {
-        if (state.signal.aborted) {
+        if (signal.aborted) {
           throw new AbortError()
         }
-        if (!this.holderFailed(state, holder.address, err)) {
-          return undefined
-        }
+        const silent = !answered && (answer.signal.aborted || this.clock.now() - started >= answerWithin)
+        this.holderFailed(state, holder.address, err, silent)
+      } finally {
+        answer.clear()
       }
     }
     return undefined
   }
 
-  /** Counts and reports a holder that did not deliver; false when no other holder can help either */
-  private holderFailed (state: FetchState, holder: string, err: any): boolean {
+  /**
+   * Counts and reports a holder that did not deliver, and avoids it for a
+   * while if it wasted the fetch's time in a way it will likely repeat. The
+   * next holder is tried either way: one bad answer never ends the peer
+   * phase while other holders remain.
+   */
+  private holderFailed (state: FetchState, holder: string, err: any, silent: boolean): void {
     this.holderFailure(state, holder, err)
+    if (silent) {
+      // accepted the request and said nothing in time, or could not be reached in time
+      this.avoidList.avoid(holder, 'silent')
+      state.gone.push(holder)
+      return
+    }
     switch (err.name) {
       case 'IntegrityError':
-        this.avoidList.avoid(holder)
+        this.avoidList.avoid(holder, 'integrity')
         this.integrityFailure(state, err, holder)
         state.gone.push(holder)
-        return true
+        break
       case 'HolderBusyError':
+        // it holds the asset; it cannot serve it now, and a hostile holder says so every time
+        this.avoidList.avoid(holder, 'busy')
+        break
+      case 'ObjectSizeError':
+      case 'ObjectTooLargeError':
+        // the object may not fit, or the holder lies about it: another holder will say which
+        this.avoidList.avoid(holder, 'too-large')
+        break
       case 'LimitedConnectionError':
       case 'TransferRefusedError':
         // it holds the asset; it just cannot serve it to us right now
-        return true
-      case 'ObjectSizeError':
-      case 'ObjectTooLargeError':
-        // the object does not fit
-        return false
+        break
       default:
         state.gone.push(holder)
-        return true
     }
   }
 
-  private async lookup (state: FetchState): Promise<LocateResult | undefined> {
+  private async lookup (state: FetchState, signal: AbortSignal): Promise<LocateResult | undefined> {
     const started = this.clock.now()
     try {
-      const res = await this.lookups.locate(state.key, this.lookupTimeoutMs, state.signal)
+      const res = await this.lookups.locate(state.key, this.lookupTimeoutMs, signal)
       this.events.lookup?.({ target: state, home: res.home, hops: res.hops, holders: res.holders, durationMs: this.clock.now() - started })
       return res
     } catch (err: any) {
-      if (state.signal.aborted) {
+      if (signal.aborted) {
         throw new AbortError()
       }
       this.log('lookup of %s failed - %e', state.href, err)
@@ -331,6 +538,10 @@ export class FetchPipeline<R> {
     this.log('holder %s of %s failed - %e', peer, target.href, err)
     this.events.holderFailure?.(target, peer, err)
   }
+}
+
+function assertNever (value: never): never {
+  throw new Error(`unexpected step ${JSON.stringify(value)}`)
 }
 
 /** Waits for `promise` (whose outcome does not matter) unless `signal` aborts first */

@@ -71,6 +71,7 @@ export class PeerDownloader implements Downloader {
       stallTimeoutMs: this.stallTimeoutMs,
       signal: options.signal
     })
+    options.onStart?.(download.init.size)
     const allowedMs = Math.ceil(1_000 * download.init.size / this.minPeerThroughput + this.stallTimeoutMs)
     const deadline = AbortSignal.timeout(allowedMs)
     try {

@@ -85,6 +85,37 @@ export interface RingCdnInit {
   maxHolderAttempts?: number
   /** @default PEER_TIMEOUT_MS (8 s) */
   peerTimeoutMs?: number
+  /**
+   * Time for a holder to answer a request before the next one is asked (and
+   * the silent one avoided for a while), ms
+   *
+   * @default HOLDER_ANSWER_TIMEOUT_MS (2 s)
+   */
+  holderAnswerTimeoutMs?: number
+  /**
+   * How much longer than the origin alone a fetch may take because it tried
+   * peers first, ms: the origin is brought in beside a slow peer path early
+   * enough for that, by an estimate of its time for the object's size learned
+   * from this node's origin fetches
+   *
+   * @default ORIGIN_MARGIN_MS (3 s)
+   */
+  originMarginMs?: number
+  /**
+   * The origin joins a fetch once the time left before the fetch's deadline
+   * (the origin's estimated time plus `originMarginMs`) falls under this many
+   * times the origin's estimated time
+   *
+   * @default ORIGIN_SAFETY_FACTOR (2)
+   */
+  originSafetyFactor?: number
+  /**
+   * The peers' time alone before the origin may join a fetch, however slow
+   * the origin is expected to be (at most `originMarginMs`), ms
+   *
+   * @default ORIGIN_HEAD_START_MS (500 ms)
+   */
+  originHeadStartMs?: number
   /** @default MAX_OBJECT_BYTES (256 MiB) */
   maxObjectBytes?: number
   /**

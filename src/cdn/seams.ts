@@ -50,6 +50,11 @@ export interface DownloadOptions {
   /** Time for the holder to start sending, ms */
   startWithinMs?: number
   signal: AbortSignal
+  /**
+   * The holder answered and is about to send `size` bytes (the pipeline
+   * stops counting the holder as silent, and learns the object's size)
+   */
+  onStart?(size: number): void
 }
 
 /**
@@ -81,6 +86,8 @@ export interface FetchState extends FetchTarget {
   startedAt: number
   home?: Peer
   gone: Address[]
+  /** The object's size, once a holder has said it */
+  size?: number
 }
 
 /**

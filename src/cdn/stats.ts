@@ -41,6 +41,17 @@ export interface RingCdnStats {
   holderFailures: number
   /** Those holder failures by error name (`IntegrityError`, `TransferError`, `HolderBusyError`, …) */
   holderFailuresByError: Record<string, number>
+  /**
+   * Fetches that brought the origin in while the peer path was still under
+   * way (it was taking longer than the origin's estimated time allows)
+   */
+  originRaces: number
+  /** Of those, fetches a peer still answered first (the origin fetch was stopped) */
+  originRacesWonByPeer: number
+  /** Listed holders a fetch did not ask because they are avoided */
+  holdersSkipped: number
+  /** Holders put on the avoid list, by reason (`integrity`, `silent`, `busy`, `too-large`) */
+  holdersAvoided: Record<string, number>
   /** Content requests this node refused as busy */
   busyRefusals: number
   /** Ring requests this node sent (lookup hops, maintenance, announces) */

@@ -8,7 +8,10 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { memory } from '@libp2p/memory'
 import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import { ContentMeta } from '../../src/libp2p/content-messages.ts'
+import { contentProtocol } from '../../src/libp2p/content-protocol.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
 import { ringCdn } from '../../src/ring-cdn.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'
@@ -180,4 +183,33 @@ export class TestStore implements ContentStore {
   async keys (options?: AbortOptions): Promise<string[]> { return this.inner.keys(options) }
   async stats (options?: AbortOptions): Promise<ContentStoreStats> { return this.inner.stats(options) }
   async close (): Promise<void> { await this.inner.close() }
+}
+
+/** How a hostile holder answers content requests */
+export type Misbehaviour = 'silent' | 'busy' | 'too-large'
+
+/**
+ * Replaces a node's content handler with one that misbehaves: `silent`
+ * accepts every stream and never says a word, `busy` answers BUSY, `too-large`
+ * answers TOO_LARGE, whatever is asked (a hostile holder that announces
+ * itself and wastes requesters' time)
+ */
+export async function misbehave (node: Libp2p<{ cdn: RingCdn }>, attack: Misbehaviour): Promise<void> {
+  const protocol = contentProtocol(node.services.cdn.namespace)
+  await node.unhandle(protocol)
+  await node.handle(protocol, async (stream) => {
+    if (attack === 'silent') {
+      // the requester's deadline must end it
+      return
+    }
+    const lp = lpStream(stream)
+    try {
+      await lp.read({ signal: AbortSignal.timeout(5_000) })
+      const status = attack === 'busy' ? ContentMeta.Status.BUSY : ContentMeta.Status.TOO_LARGE
+      await lp.write(ContentMeta.encode({ status, size: 0, chunkSize: 0, chunkDigests: [], digest: new Uint8Array(0), contentType: '', message: attack }), { signal: AbortSignal.timeout(5_000) })
+      await stream.close({ signal: AbortSignal.timeout(5_000) })
+    } catch (err: any) {
+      stream.abort(err)
+    }
+  }, { maxInboundStreams: 1_024, maxOutboundStreams: 1_024 })
 }

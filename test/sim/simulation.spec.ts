@@ -84,9 +84,12 @@ describe('simulate', function () {
       expect(result.hops.mean).to.be.greaterThan(1)
     })
 
-    it('offloads nearly all that peers could have served', () => {
+    it('offloads nearly all that peers could have served, but for what the origin served faster', () => {
       expect(result.idealOffload).to.be.greaterThan(0.2)
-      expect(result.offload).to.be.within(result.idealOffload - 0.05, result.idealOffload + 0.01)
+      // the library brings the origin in beside a peer path slower than the origin allows (its race);
+      // what the origin won that way is the library's choice, not a miss
+      const raceLost = result.raceLostShare ?? 0
+      expect(result.offload + raceLost).to.be.within(result.idealOffload - 0.05, result.idealOffload + 0.01)
       expect(result.fetches.fromPeers).to.be.greaterThan(0)
     })
 

@@ -32,6 +32,14 @@ const SETTLE_WAIT_MS = 3_000
  * while you watch
  */
 const DEMO_RING_TUNING = { stabilizeIntervalMs: 1_000, fixFingersIntervalMs: 2_000 }
+/**
+ * How long the peer path may run before the origin is raced in, ms. The
+ * demo's origin is on this machine, faster than any peer for a large object
+ * (the multi-MB panorama): with the library's 3 s margin the origin would win
+ * exactly the transfers the demo exists to show. A site's real origin is far
+ * away; keep the default there.
+ */
+const DEMO_ORIGIN_MARGIN_MS = 30_000
 /** Retries of an asset that could not be fetched */
 const FETCH_RETRIES = 2
 /** Pause before retrying an asset, ms */
@@ -559,6 +567,7 @@ async function start (): Promise<void> {
       manifest: config.manifest,
       iceServers: config.iceServers,
       ring: DEMO_RING_TUNING,
+      originMarginMs: DEMO_ORIGIN_MARGIN_MS,
       store: new URLSearchParams(location.search).get('store') === 'indexeddb' ? 'indexeddb' : 'memory'
     })
     handle.cdn = cdn

@@ -171,6 +171,8 @@ export class FetchPipeline<R> {
   private readonly local: LocalIndex
   private readonly holdings: Holdings
   private readonly avoidList: AvoidList
+  /** Downloads in flight, by holder: a BUSY answer while several run is our own per-peer share used up */
+  private readonly downloading = new Map<string, number>()
   private readonly counters: CdnCounters
   private readonly log: Log
   private readonly lookupTimeoutMs: number
@@ -449,6 +451,7 @@ export class FetchPipeline<R> {
       const answerWithin = Math.min(left, this.holderAnswerTimeoutMs)
       const answer = clockDeadline(this.clock, answerWithin)
       let answered = false
+      this.downloading.set(holder.address, (this.downloading.get(holder.address) ?? 0) + 1)
       try {
         // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
         const object = await this.downloader.download(holder, state.keyHex, {
@@ -470,9 +473,18 @@ export class FetchPipeline<R> {
           throw new AbortError()
         }
         const silent = !answered && (answer.signal.aborted || this.clock.now() - started >= answerWithin)
-        this.holderFailed(state, holder.address, err, silent)
+        // a holder serves each peer only a few transfers at once: BUSY while we download other assets
+        // from it is our own share used up, not a reason to avoid it
+        const ownShare = err.name === 'HolderBusyError' && (this.downloading.get(holder.address) ?? 0) > 1
+        this.holderFailed(state, holder.address, err, silent, ownShare)
       } finally {
         answer.clear()
+        const left = (this.downloading.get(holder.address) ?? 1) - 1
+        if (left > 0) {
+          this.downloading.set(holder.address, left)
+        } else {
+          this.downloading.delete(holder.address)
+        }
       }
     }
     return undefined
@@ -484,7 +496,7 @@ export class FetchPipeline<R> {
    * next holder is tried either way: one bad answer never ends the peer
    * phase while other holders remain.
    */
-  private holderFailed (state: FetchState, holder: string, err: any, silent: boolean): void {
+  private holderFailed (state: FetchState, holder: string, err: any, silent: boolean, ownShare: boolean = false): void {
     this.holderFailure(state, holder, err)
     if (silent) {
       // accepted the request and said nothing in time, or could not be reached in time
@@ -500,7 +512,9 @@ export class FetchPipeline<R> {
         break
       case 'HolderBusyError':
         // it holds the asset; it cannot serve it now, and a hostile holder says so every time
-        this.avoidList.avoid(holder, 'busy')
+        if (!ownShare) {
+          this.avoidList.avoid(holder, 'busy')
+        }
         break
       case 'ObjectSizeError':
       case 'ObjectTooLargeError':

@@ -95,12 +95,14 @@ const SELF: Peer = { id: 1n, address: 'self' }
 const HOME: Peer = { id: 3n, address: 'home' }
 const holder = (name: string, id: bigint): Peer => ({ id, address: name })
 
-type Behaviour = { kind: 'silent' } | { kind: 'busy' } | { kind: 'too-large' } | { kind: 'serve', answerMs: number, bytesPerSec: number }
+type Behaviour = { kind: 'silent' } | { kind: 'busy' } | { kind: 'too-large' } | { kind: 'serve', answerMs: number, bytesPerSec: number, perPeer?: number }
 
 /** Holders as scripted; a served object goes into the requester's store */
 class ScriptedDownloader implements Downloader {
   readonly asked: Array<{ at: number, holder: string }> = []
   readonly aborted: string[] = []
+  /** Transfers being served, by holder: a holder with `perPeer` set answers BUSY beyond it */
+  private readonly serving = new Map<string, number>()
   constructor (private readonly clock: Clock, private readonly scheduler: Scheduler, private readonly catalogue: SimCatalogue, private readonly store: SimPageStore, readonly behaviour: Map<string, Behaviour>) {}
 
   async download (peer: Peer, key: string, options: DownloadOptions): Promise<StoredObject> {
@@ -119,10 +121,22 @@ class ScriptedDownloader implements Downloader {
           await clockDelay(this.clock, 10, options.signal)
           throw new ObjectSizeError(`${peer.address} says it is too large`)
         case 'serve': {
-          await clockDelay(this.clock, b.answerMs, options.signal)
+          const serving = this.serving.get(peer.address) ?? 0
+          if (b.perPeer != null && serving >= b.perPeer) {
+            await clockDelay(this.clock, 10, options.signal)
+            throw new HolderBusyError(`${peer.address} serves you ${serving} already`)
+          }
+          this.serving.set(peer.address, serving + 1)
+          try {
+            await clockDelay(this.clock, b.answerMs, options.signal)
+          } catch (err) {
+            this.serving.set(peer.address, (this.serving.get(peer.address) ?? 1) - 1)
+            throw err
+          }
           const size = this.catalogue.sizes[index]
           options.onStart?.(size)
           await clockDelay(this.clock, Math.round(1_000 * size / b.bytesPerSec), options.signal)
+          this.serving.set(peer.address, (this.serving.get(peer.address) ?? 1) - 1)
           const object = { size, digest: this.catalogue.digests[index], provenance: options.provenance }
           this.store.put(index, object)
           return { key, ...object }
@@ -295,6 +309,21 @@ describe('fetch pipeline: bad holders are avoided and the next one asked', () =>
     // and after the busy time, it is asked again
     await r.scheduler.settle(clockDelay(r.scheduler.clock(), AVOID_BUSY_MS))
     expect(r.avoidList.has('busy')).to.be.false()
+  })
+
+  it('does not avoid a holder that is busy only with our own other downloads', async () => {
+    const r = rig([10_000, 10_001, 10_002], noRace)
+    // serves one transfer per peer at once, like a page's per-peer upload share
+    r.downloader.behaviour.set('shared', { kind: 'serve', answerMs: 20, bytesPerSec: 100_000, perPeer: 1 })
+    r.locator.holders = [holder('shared', 10n)]
+    const life = new AbortController()
+    const both = Promise.all([0, 1].map(async i => r.pipeline.fetch(r.catalogue.target(i), { signal: life.signal, lifetime: life.signal })))
+    const outcomes = await r.scheduler.settle(both) as Array<{ source: string }>
+    expect(outcomes.map(o => o.source).sort()).to.deep.equal(['origin', 'peer'])
+    expect(r.counters.holderFailuresByError).to.deep.equal({ HolderBusyError: 1 })
+    expect(r.avoidList.has('shared')).to.be.false()
+    // and the next fetch asks it again
+    expect((await r.fetch(2)).source).to.equal('peer')
   })
 
   it('moves on from a TOO_LARGE answer instead of ending the peer phase', async () => {

@@ -113,7 +113,7 @@ export interface FetchPipelineInit<R> {
    * How much longer than the origin alone a fetch may take because it tried
    * peers first, ms (`originStartAt`)
    *
-   * @default ORIGIN_MARGIN_MS (3 s)
+   * @default ORIGIN_MARGIN_MS (8 s)
    */
   originMarginMs?: number
   /** @default ORIGIN_SAFETY_FACTOR (2) */

@@ -98,7 +98,7 @@ export interface RingCdnInit {
    * enough for that, by an estimate of its time for the object's size learned
    * from this node's origin fetches
    *
-   * @default ORIGIN_MARGIN_MS (3 s)
+   * @default ORIGIN_MARGIN_MS (8 s)
    */
   originMarginMs?: number
   /**

@@ -153,7 +153,7 @@ async function laterVisitor (browser: Browser, url: string): Promise<{ page: Awa
   let fromOrigin = 0
   for (let i = 1; ; i++) {
     const page = await pictureSource(await openPage(browser, url))
-    // the first lookup failed, or was still running when the origin was raced in beside it (3 s)
+    // the first lookup failed, or was still running when the origin was raced in beside it
     const lookupFailed = page.log.includes('lookup failed: LookupFailedError') || !page.log.includes('lookup: ')
     if (page.source !== 'origin' || i === MAX_LATER_VISITORS || !lookupFailed) {
       return { page, fromOrigin }

@@ -10,6 +10,7 @@ import { memory } from '@libp2p/memory'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import { keyForUrl } from '../../src/keys.ts'
 import { ContentMeta } from '../../src/libp2p/content-messages.ts'
 import { contentProtocol } from '../../src/libp2p/content-protocol.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
@@ -110,6 +111,17 @@ export async function createRing (n: number, options: CdnNodeOptions & { initFor
 /** The true successor of `key` among `ids` (sorted ascending) */
 export function trueSuccessor (ids: bigint[], key: bigint): bigint {
   return ids.find(id => id >= key) ?? ids[0]
+}
+
+/**
+ * Index in `nodes` of the home node of `url`: the true successor of its key. Once the ring is
+ * settled that is where lookups end; computing it keeps a search over many candidate URLs off the
+ * network
+ */
+export function homeIndex (nodes: CdnNode[], url: string): number {
+  const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
+  const home = trueSuccessor(ids, keyForUrl(url))
+  return nodes.findIndex(n => n.services.cdn.nodeId === home)
 }
 
 /** Whether every node's first successor and predecessor are its true neighbours */

@@ -10,11 +10,11 @@ import { createHash } from 'node:crypto'
 import { expect } from 'aegir/chai'
 import { DirectoryService } from '../../src/cdn/directory-service.ts'
 import { keyForUrl } from '../../src/keys.ts'
-import { compareIds, idToHex } from '../../src/overlay/ring-id.ts'
+import { idToHex } from '../../src/overlay/ring-id.ts'
 import { SOURCE_HEADER } from '../../src/ring-cdn.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
 import { bytesOf, sri, startOrigin } from '../fixtures/origin-server.ts'
-import { TestStore, bodyBytes, createRing, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
+import { TestStore, bodyBytes, createRing, homeIndex, stopAll, waitForRing } from './cdn-fixtures.ts'
 import { waitFor } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
 import type { Provenance } from '../../src/storage/content-store.ts'
@@ -206,11 +206,9 @@ describe('ringcdn provenance: bytes a page delivers to itself were vouched for b
     expect(await bodyBytes(again)).to.equalBytes(body)
   })
 
-  /** Index of the home node of `url`: the true successor of its key (the ring is settled) */
+  /** Index of the home node of `url` (the ring is settled) */
   function homeOf (url: string): number {
-    const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
-    const home = trueSuccessor(ids, keyForUrl(url))
-    return nodes.findIndex(n => n.services.cdn.nodeId === home)
+    return homeIndex(nodes, url)
   }
 
   function firstPath (path: (n: number) => string, wanted: (home: number) => boolean, candidates: number = 1_000): string {

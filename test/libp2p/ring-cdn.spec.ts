@@ -7,12 +7,11 @@
  */
 import { createHash } from 'node:crypto'
 import { expect } from 'aegir/chai'
-import { keyForUrl } from '../../src/keys.ts'
 import { compareIds, idFromBytes } from '../../src/overlay/ring-id.ts'
 import { SOURCE_HEADER } from '../../src/ring-cdn.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
 import { bytesOf, sri, startOrigin } from '../fixtures/origin-server.ts'
-import { TestStore, bodyBytes, createRing, ringIsCorrect, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
+import { TestStore, bodyBytes, createRing, homeIndex, ringIsCorrect, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
 import { waitFor } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
 import type { HolderFailureDetail, IntegrityFailureDetail, LookupEventDetail, TransferEventDetail } from '../../src/cdn/stats.ts'
@@ -402,16 +401,9 @@ describe('ringcdn on 32 libp2p nodes', function () {
     }
   })
 
-  /**
-   * Index of the home node of `path`: the true successor of its key. The ring is settled (the first
-   * test checks every successor and predecessor), so that is where lookups end; computing it instead
-   * of looking it up keeps a search over dozens of candidate paths off the network (one lookup per
-   * candidate made the search take 20–60 s on a loaded machine)
-   */
+  /** Index of the home node of `path` (the first test checks the ring is settled) */
   function homeOf (path: string): number {
-    const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
-    const home = trueSuccessor(ids, keyForUrl(origin.url(path)))
-    return nodes.findIndex(n => n.services.cdn.nodeId === home)
+    return homeIndex(nodes, origin.url(path))
   }
 
   /** `${prefix}-${n}.png` for the first n whose home node passes `wanted` (ids are random per run) */

@@ -8,7 +8,7 @@
  *
  * `headlineRows` is shared with the CLI's stdout summary so the two never disagree.
  */
-import { formatDuration } from './cli-options.ts'
+import { formatDuration } from './duration.ts'
 import type { SimResult } from './result.ts'
 
 /** DESIGN §7's bar for churn at scale: at least 99.9 % of lookups correct */

@@ -9,14 +9,14 @@
  * Usage: npm run sim:trace-hash [-- --json FILE...]
  *
  * `--json FILE` adds the fingerprint of a CLI result saved with
- * `npm run sim -- … --json FILE`, without its host fields.
+ * `npm run sim -- … --json FILE`, without its host fields and output paths.
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { DEFAULT_SIM_OPTIONS } from '../cli-options.ts'
+import { DEFAULT_SIM_OPTIONS } from '../options.ts'
 import { simulate } from '../simulation.ts'
-import type { SimOptions } from '../cli-options.ts'
+import type { SimOptions } from '../options.ts'
 
 const MINUTE_MS = 60_000
 
@@ -62,5 +62,9 @@ for (const { name, opts } of RUNS) {
 
 for (const file of values.json ?? []) {
   const doc = JSON.parse(readFileSync(file, 'utf8'))
+  // where the output went and whether progress was shown say nothing about the run
+  for (const key of ['jsonPath', 'reportPath', 'quiet']) {
+    delete doc.options?.[key]
+  }
   process.stdout.write(`${file}: result ${sha256(withoutHostFields(doc))}\n`)
 }

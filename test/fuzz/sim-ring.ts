@@ -12,7 +12,7 @@
  * `PeerUnreachableError`, like a peer that does not serve the protocol.
  */
 import { createHash } from 'node:crypto'
-import { SimNetwork } from '../../sim/network.ts'
+import { SimNetwork } from '../../sim/network/network.ts'
 import { Oracle } from '../../sim/oracle.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
@@ -21,7 +21,7 @@ import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
 import { idFromBytes } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
 import { ringProtocol } from '../overlay/sim-ring.ts'
-import type { SimProtocol } from '../../sim/network.ts'
+import type { SimProtocol } from '../../sim/network/protocol.ts'
 import type { Peer, Rpc } from '../../src/overlay/seams.ts'
 
 /** The namespace the fuzz ring serves; requests for any other get `WrongNamespaceError` */

@@ -98,7 +98,7 @@ export class Delivery {
         if (readyAt > now) {
           scheduler.schedule(readyAt, this.onConnected, call)
         } else {
-          scheduler.schedule(this.latency.arrival(from, to, size, this.scheduler.now), this.onRequestArrives, call)
+          scheduler.schedule(this.latency.arrival(from, to, size, now), this.onRequestArrives, call)
         }
       }
     }

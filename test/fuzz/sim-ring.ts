@@ -1,7 +1,7 @@
 /**
  * A small ring in the simulator for the handler fuzz tests and the long fuzz
  * run: production `RingNode`s with a `DirectoryService` each, over
- * `SimNetwork` in virtual time, built the way `sim/simulation.ts` builds its
+ * `SimNetwork` in virtual time, built the way `sim/page.ts` builds its
  * pages, plus one extra address (`FUZZER`) that talks to the members in raw
  * bytes.
  *

@@ -9,9 +9,12 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { checkOutputPath, makeDirectories, parseSimArgs, SIM_USAGE } from './cli-options.ts'
-import { headlineRows, renderReport } from './report.ts'
-import type { SimOptions } from './cli-options.ts'
+import { SIM_USAGE } from './cli-flags.ts'
+import { parseSimArgs } from './cli-options.ts'
+import { checkOutputPath, makeDirectories } from './output-paths.ts'
+import { headlineRows } from './report/headline.ts'
+import { renderReport } from './report/page.ts'
+import type { SimOptions } from './options.ts'
 import type { SimResult } from './result.ts'
 
 export const EXIT_OK = 0

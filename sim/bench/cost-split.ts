@@ -28,7 +28,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { dirname } from 'node:path'
-import { parseDuration, parseSimArgs } from '../cli-options.ts'
+import { parseSimArgs } from '../cli-options.ts'
+import { parseDuration } from '../duration.ts'
 import { simulate } from '../simulation.ts'
 import { SCENARIOS } from './scenarios.ts'
 

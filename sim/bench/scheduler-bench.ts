@@ -9,11 +9,11 @@
  * does not skew them much; wall-clock seconds are printed alongside.
  */
 import { AppRequest } from '../../src/overlay/messages.ts'
-import { SimNetwork } from '../network.ts'
+import { SimNetwork } from '../network/network.ts'
 import { SeededRandom } from '../random.ts'
 import { Scheduler } from '../scheduler.ts'
 import type { Rpc } from '../../src/overlay/seams.ts'
-import type { SimProtocol } from '../network.ts'
+import type { SimProtocol } from '../network/protocol.ts'
 
 const quick = process.argv.includes('--quick')
 const SCALE = quick ? 0.1 : 1

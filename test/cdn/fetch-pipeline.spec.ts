@@ -8,7 +8,7 @@
  */
 import { expect } from 'aegir/chai'
 import { ORIGIN_RTT_MS, SimCatalogue, SimDownloader, SimOrigin, SimPageStore, contentProtocol } from '../../sim/cdn-adapters.ts'
-import { SimNetwork } from '../../sim/network.ts'
+import { SimNetwork } from '../../sim/network/network.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
 import { AvoidList } from '../../src/cdn/avoid-list.ts'

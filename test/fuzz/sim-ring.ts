@@ -1,7 +1,7 @@
 /**
  * A small ring in the simulator for the handler fuzz tests and the long fuzz
  * run: production `RingNode`s with a `DirectoryService` each, over
- * `SimNetwork` in virtual time, built the way `sim/simulation.ts` builds its
+ * `SimNetwork` in virtual time, built the way `sim/page.ts` builds its
  * pages, plus one extra address (`FUZZER`) that talks to the members in raw
  * bytes.
  *
@@ -12,7 +12,7 @@
  * `PeerUnreachableError`, like a peer that does not serve the protocol.
  */
 import { createHash } from 'node:crypto'
-import { SimNetwork } from '../../sim/network.ts'
+import { SimNetwork } from '../../sim/network/network.ts'
 import { Oracle } from '../../sim/oracle.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
@@ -21,7 +21,7 @@ import { RingRequest, RingResponse } from '../../src/overlay/messages.ts'
 import { idFromBytes } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
 import { ringProtocol } from '../overlay/sim-ring.ts'
-import type { SimProtocol } from '../../sim/network.ts'
+import type { SimProtocol } from '../../sim/network/protocol.ts'
 import type { Peer, Rpc } from '../../src/overlay/seams.ts'
 
 /** The namespace the fuzz ring serves; requests for any other get `WrongNamespaceError` */

@@ -4,7 +4,7 @@
  * to judge them against. Tests drive time only through the scheduler.
  */
 
-import { SimNetwork } from '../../sim/network.ts'
+import { SimNetwork } from '../../sim/network/network.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
 import { nodeIdFromBytes } from '../../src/keys.ts'
@@ -12,7 +12,8 @@ import { decodeRingRequest, decodeRingResponse, encodeRingRequest, encodeRingRes
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
-import type { SimNetworkInit, SimProtocol } from '../../sim/network.ts'
+import type { SimNetworkInit } from '../../sim/network/network.ts'
+import type { SimProtocol } from '../../sim/network/protocol.ts'
 import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingNodeInit, RoutingSnapshot } from '../../src/overlay/ring-node.ts'
 import type { Address, Peer, Rpc } from '../../src/overlay/seams.ts'

@@ -2,10 +2,10 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
+import { SIM_USAGE } from '../../sim/cli-flags.ts'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatSummary, runCli } from '../../sim/cli-main.ts'
-import { SIM_USAGE } from '../../sim/cli-options.ts'
 import type { CliIo, SimHooks } from '../../sim/cli-main.ts'
-import type { SimOptions } from '../../sim/cli-options.ts'
+import type { SimOptions } from '../../sim/options.ts'
 import type { SimResult } from '../../sim/result.ts'
 
 function fakeResult (opts: SimOptions): SimResult {

@@ -1,5 +1,8 @@
 import { expect } from 'aegir/chai'
-import { DEFAULT_SIM_OPTIONS, formatDuration, parseDuration, parseSimArgs, SIM_USAGE, SimOptionsError } from '../../sim/cli-options.ts'
+import { SIM_USAGE } from '../../sim/cli-flags.ts'
+import { parseSimArgs, SimOptionsError } from '../../sim/cli-options.ts'
+import { formatDuration, parseDuration } from '../../sim/duration.ts'
+import { DEFAULT_SIM_OPTIONS } from '../../sim/options.ts'
 
 /** Runs the parser expecting a SimOptionsError and returns it */
 function rejection (argv: string[]): SimOptionsError {

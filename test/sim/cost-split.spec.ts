@@ -33,7 +33,7 @@ describe('sim cost split', () => {
       ['(program)', '', 6],
       ['processImmediate', 'node:internal/timers', 8],
       ['loop', `file://${ROOT}/sim/scheduler.ts`, 10, [
-        ['onRequestArrives', `file://${ROOT}/sim/network.ts`, 20, [
+        ['onRequestArrives', `file://${ROOT}/sim/network/delivery.ts`, 20, [
           ['onRequest', `file://${ROOT}/src/overlay/ring-node.ts`, 30, [
             ['encode', `file://${ROOT}/node_modules/protons-runtime/dist/src/encode.js`, 40, [
               ['allocUnsafe', 'node:buffer', 50]

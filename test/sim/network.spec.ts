@@ -1,11 +1,12 @@
 import { expect } from 'aegir/chai'
-import { SimNetwork } from '../../sim/network.ts'
+import { SimNetwork } from '../../sim/network/network.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
 import { ErrorCode } from '../../src/overlay/errors.ts'
 import { AppRequest } from '../../src/overlay/messages.ts'
 import { rpcComplianceSuite } from '../seams/rpc-compliance.ts'
-import type { SimNetworkInit, SimProtocol } from '../../sim/network.ts'
+import type { SimNetworkInit } from '../../sim/network/network.ts'
+import type { SimProtocol } from '../../sim/network/protocol.ts'
 import type { EchoMessage } from '../seams/rpc-compliance.ts'
 
 /** Small enough that the oversized-request test stays cheap */

@@ -1,5 +1,7 @@
 import { expect } from 'aegir/chai'
-import { escapeHtml, headlineRows, renderReport } from '../../sim/report.ts'
+import { escapeHtml } from '../../sim/report/format.ts'
+import { headlineRows } from '../../sim/report/headline.ts'
+import { renderReport } from '../../sim/report/page.ts'
 import type { SimResult } from '../../sim/result.ts'
 
 function fakeResult (overrides: Partial<SimResult> = {}): SimResult {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { expect } from 'aegir/chai'
-import { DEFAULT_SIM_OPTIONS } from '../../sim/cli-options.ts'
+import { DEFAULT_SIM_OPTIONS } from '../../sim/options.ts'
 import { simulate } from '../../sim/simulation.ts'
-import type { SimOptions } from '../../sim/cli-options.ts'
+import type { SimOptions } from '../../sim/options.ts'
 import type { SimResult } from '../../sim/result.ts'
 
 const MINUTE_MS = 60_000

@@ -1,6 +1,6 @@
 /**
  * The package as a user gets it (packed-app.ts: `npm pack`, which builds on
- * `prepack`, and the tarball installed into a fresh temporary app), and then
+ * `prepare`, and the tarball installed into a fresh temporary app), and then
  * what the README tells a user to do: a Node program with a relay and two
  * nodes fetching from each other, `npx ringcdn manifest`, `npx ringcdn-relay
  * --version`, and a type-check of page, worker and Node code with the

@@ -1,7 +1,7 @@
 /**
  * The package as a user gets it, made once per test process and shared by
  * the package tests (pack.spec.ts, examples.spec.ts): `npm pack` (which
- * builds on `prepack`), the tarball installed into a fresh temporary app next
+ * builds on `prepare`), the tarball installed into a fresh temporary app next
  * to what a user's app installs beside it (the libp2p modules a Node program
  * configures itself, esbuild and Vite for a page bundle, the types of Node).
  *
@@ -161,8 +161,8 @@ async function packAndInstall (): Promise<PackedApp> {
   await mkdir(packDir)
   await mkdir(app)
 
-  // the way a user (or `npm publish`) gets it: prepack builds dist/ first
-  await run('npm pack (builds on prepack)', 'npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, timeout: PACK_TIMEOUT })
+  // the way a user (or `npm publish`) gets it: prepare builds dist/ first
+  await run('npm pack (builds on prepare)', 'npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, timeout: PACK_TIMEOUT })
   const tarballs = (await readdir(packDir)).filter(f => f.endsWith('.tgz'))
   if (tarballs.length !== 1) {
     throw new CommandError(`npm pack wrote ${tarballs.length} tarballs, expected one: ${tarballs.join(', ')}`)

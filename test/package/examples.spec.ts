@@ -11,6 +11,8 @@
  * - examples/page-esbuild: `npm run build` (esbuild), `npm run manifest`,
  * `node serve.js`; a page in Chromium loads the picture from the origin, a
  * second page gets it through the ring, and the origin served it once.
+ * - examples/page-vite: the same page built with `vite build` (Vite from the
+ * registry, installed into the app), the manifest written into Vite's dist/.
  * - examples/site-no-build: `npm run manifest`, `node serve.js`; the page
  * loads the prebuilt bundle with a plain `<script type=module>` and asks
  * with plain fetch(), which its module service worker hands to ringcdn.
@@ -162,6 +164,34 @@ async function laterVisitor (browser: Browser, url: string): Promise<{ page: Awa
   }
 }
 
+/**
+ * Builds a page example and writes its manifest as its README says, serves
+ * it, and checks that the first visitor gets the picture from the origin and
+ * a later one through the ring, the origin serving it once per visitor that
+ * went there. Returns the site's URL.
+ */
+async function pageThroughRing (browser: Browser, dir: string, what: string, manifestFile: string, relayAddr: string, started: (site: Example) => void): Promise<string> {
+  const port = String(await freePort())
+  await run(`${what}: npm run build`, 'npm', ['run', 'build'], { cwd: dir, timeout: CLI_TIMEOUT, env: appEnv() })
+  await run(`${what}: npm run manifest`, 'npm', ['run', 'manifest'], { cwd: dir, timeout: CLI_TIMEOUT, env: appEnv({ PORT: port }) })
+  const manifest = JSON.parse(readFileSync(join(dir, manifestFile), 'utf8'))
+  expect(Object.keys(manifest.assets)).to.deep.equal(['hero.svg'])
+
+  const site = new Example(`${what} serve.js`, ['serve.js'], dir, appEnv({ PORT: port, RINGCDN_RELAY: relayAddr }))
+  started(site)
+  const url = await site.line(l => l.startsWith('http://'), READY_MS, 'the site URL')
+  // a new browser context per page: each has its own IndexedDB, like two visitors
+  const first = await pictureSource(await openPage(browser, url))
+  expect(first).to.deep.include({ source: 'origin', bytes: HERO.byteLength })
+  expect(first.ring).to.match(/^joined the ring as 12D3KooW/)
+  const { page: second, fromOrigin } = await laterVisitor(browser, url)
+  // 'peer', or 'local' when the second page is the picture's home node and copied it first (a home copy)
+  expect(second.source, `later page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
+  expect(second.bytes).to.equal(HERO.byteLength)
+  expect(site.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1 + fromOrigin)
+  return url
+}
+
 describe('examples/, run against the packed package', function () {
   this.timeout(PACK_TIMEOUT + INSTALL_TIMEOUT)
 
@@ -170,6 +200,7 @@ describe('examples/, run against the packed package', function () {
   let relayAddr: string
   let site: Example | undefined
   let noBuild: Example | undefined
+  let viteSite: Example | undefined
   let siteUrl: string
   let browser: Browser | undefined
   const peers: Example[] = []
@@ -180,20 +211,20 @@ describe('examples/, run against the packed package', function () {
     cpSync(join(ROOT, 'examples'), examples, {
       recursive: true,
       // what a user's build writes; the tests write their own
-      filter: (src) => !/node_modules|package-lock\.json|public[\\/](main\.js|ringcdn-manifest\.json)$/.test(src)
+      filter: (src) => !/node_modules|package-lock\.json|public[\\/](main\.js|ringcdn-manifest\.json)$|page-vite[\\/]dist$/.test(src)
     })
   })
 
   after(async () => {
     await browser?.close().catch(() => {})
-    for (const example of [...peers, noBuild, site, relay]) {
+    for (const example of [...peers, noBuild, viteSite, site, relay]) {
       await example?.stop().catch(() => {})
     }
   })
 
   it('lists in each package.json only packages the app installed next to ringcdn', async () => {
     const app = dirname(examples)
-    for (const name of ['relay', 'node-peer', 'page-esbuild', 'site-no-build']) {
+    for (const name of ['relay', 'node-peer', 'page-esbuild', 'page-vite', 'site-no-build']) {
       const pkg = JSON.parse(readFileSync(join(examples, name, 'package.json'), 'utf8'))
       expect(pkg.type, name).to.equal('module')
       for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) {
@@ -213,25 +244,13 @@ describe('examples/, run against the packed package', function () {
   })
 
   it('page-esbuild: a later visitor gets the picture through the ring, the origin serves only the first', async () => {
-    const dir = join(examples, 'page-esbuild')
-    const port = String(await freePort())
-    await run('npm run build (esbuild)', 'npm', ['run', 'build'], { cwd: dir, timeout: CLI_TIMEOUT, env: appEnv() })
-    await run('npm run manifest', 'npm', ['run', 'manifest'], { cwd: dir, timeout: CLI_TIMEOUT, env: appEnv({ PORT: port }) })
-    const manifest = JSON.parse(readFileSync(join(dir, 'public/ringcdn-manifest.json'), 'utf8'))
-    expect(Object.keys(manifest.assets)).to.deep.equal(['hero.svg'])
-
-    site = new Example('examples/page-esbuild serve.js', ['serve.js'], dir, appEnv({ PORT: port, RINGCDN_RELAY: relayAddr }))
-    siteUrl = await site.line(l => l.startsWith('http://'), READY_MS, 'the site URL')
     browser = await launchChromium()
-    // a new browser context per page: each has its own IndexedDB, like two visitors
-    const first = await pictureSource(await openPage(browser, siteUrl))
-    expect(first).to.deep.include({ source: 'origin', bytes: HERO.byteLength })
-    expect(first.ring).to.match(/^joined the ring as 12D3KooW/)
-    const { page: second, fromOrigin } = await laterVisitor(browser, siteUrl)
-    // 'peer', or 'local' when the second page is the picture's home node and copied it first (a home copy)
-    expect(second.source, `later page: ${second.ring}\n${second.log}`).to.be.oneOf(['peer', 'local'])
-    expect(second.bytes).to.equal(HERO.byteLength)
-    expect(site.stderr.split('\n').filter(l => l === 'GET /assets/hero.svg 200')).to.have.lengthOf(1 + fromOrigin)
+    siteUrl = await pageThroughRing(browser, join(examples, 'page-esbuild'), 'examples/page-esbuild', 'public/ringcdn-manifest.json', relayAddr, started => { site = started })
+  })
+
+  it('page-vite: the same page built with vite build; a later visitor gets the picture through the ring', async () => {
+    browser ??= await launchChromium()
+    await pageThroughRing(browser, join(examples, 'page-vite'), 'examples/page-vite', 'dist/ringcdn-manifest.json', relayAddr, started => { viteSite = started })
   })
 
   it('site-no-build: a page with a plain <script type=module> and a module service worker gets the picture through the ring', async () => {

@@ -1,6 +1,6 @@
 /**
  * The package as a user gets it (packed-app.ts: `npm pack`, which builds on
- * `prepack`, and the tarball installed into a fresh temporary app), and then
+ * `prepare`, and the tarball installed into a fresh temporary app), and then
  * what the README tells a user to do: a Node program with a relay and two
  * nodes fetching from each other, `npx ringcdn manifest`, `npx ringcdn-relay
  * --version`, and a type-check of page, worker and Node code with the
@@ -10,7 +10,16 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
+import { bundleSize } from '../../scripts/build-browser.ts'
 import { CLI_TIMEOUT, INSTALL_TIMEOUT, PACK_TIMEOUT, PKG, ROOT, childEnv, findOldNode, listFiles, packedApp, run } from './packed-app.ts'
+
+/**
+ * How far the README's figures for the browser bundle may be from the
+ * shipped bundle's size. Not zero, so that a change of a few hundred bytes
+ * does not ask for a README edit; small enough that a figure two releases
+ * old fails (it was 2 % off when this test came in).
+ */
+const README_SIZE_TOLERANCE = 0.01
 
 /** The two-nodes program bounds itself at DEADLINE_MS; this is the bound on the process */
 const PROGRAM_DEADLINE = 120_000
@@ -41,9 +50,26 @@ describe('the packed package, installed into a fresh app', function () {
     const unwanted = files.filter(f => /^dist\/(demo|sim|scripts|test|bench)\//.test(f) || f.endsWith('.tsbuildinfo') || (f.startsWith('dist/browser/') && f.endsWith('.map')))
     expect(unwanted).to.deep.equal([])
     for (const file of files) {
-      // the browser bundle (~650 KiB) is the biggest thing a user needs; its 3.5 MB map is not shipped
+      // the browser bundle (~690 KiB) is the biggest thing a user needs; its 3.7 MB map is not shipped
       expect((await stat(join(installed, file))).size, file).to.be.below(1024 * 1024)
     }
+  })
+
+  it('gives in the README the browser bundle\'s size as the build prints it', async () => {
+    // measured as `npm run build:browser` measures it (raw, gzip level 9), on the bundle the app got
+    const { bytes, gzipBytes } = bundleSize(join(installed, 'dist/browser/ringcdn.js'))
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+    const reported = /reports as ([\d.]+) KiB raw, ([\d.]+) KiB gzip/.exec(readme)
+    const comment = /dist\/browser\/ringcdn\.js, ~(\d+) KiB gzip/.exec(readme)
+    expect(reported, 'README: "`npm run build:browser` reports as … KiB raw, … KiB gzip"').to.not.equal(null)
+    expect(comment, 'README: "// dist/browser/ringcdn.js, ~… KiB gzip"').to.not.equal(null)
+    const near = (kib: string, actual: number, what: string): void => {
+      const want = `${(actual / 1024).toFixed(1)} KiB`
+      expect(Math.abs(Number(kib) * 1024 - actual) / actual, `README gives ${what} as ${kib} KiB; the build prints ${want}`).to.be.at.most(README_SIZE_TOLERANCE)
+    }
+    near(reported?.[1] ?? '', bytes, 'the raw size')
+    near(reported?.[2] ?? '', gzipBytes, 'the gzip size')
+    near(comment?.[1] ?? '', gzipBytes, 'the gzip size (the createRingCdn example)')
   })
 
   it('does not bring react-native or @libp2p/webrtc into the app (the page code that uses them is prebuilt)', async () => {

@@ -1,9 +1,9 @@
 /**
  * The package as a user gets it, made once per test process and shared by
  * the package tests (pack.spec.ts, examples.spec.ts): `npm pack` (which
- * builds on `prepack`), the tarball installed into a fresh temporary app next
+ * builds on `prepare`), the tarball installed into a fresh temporary app next
  * to what a user's app installs beside it (the libp2p modules a Node program
- * configures itself, esbuild for a page bundle, the types of Node).
+ * configures itself, esbuild and Vite for a page bundle, the types of Node).
  *
  * Packing and installing cost about a minute of CPU (the pack's build ~15 s,
  * the install from the warm npm cache ~35 s of wall time when the machine is
@@ -38,9 +38,17 @@ export const CLI_TIMEOUT = 60_000
 const USER_DEPENDENCIES = ['libp2p', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/websockets', '@libp2p/identify', '@libp2p/interface']
   .map(name => `${name}@${PKG.dependencies[name] as string}`)
 
-/** A page's bundler (examples/page-esbuild), the version this repo builds with */
-const USER_DEV_DEPENDENCIES = ['esbuild']
-  .map(name => `${name}@${PKG.devDependencies[name] as string}`)
+/**
+ * A page's bundlers: esbuild (examples/page-esbuild), the version this repo
+ * builds with, and Vite (examples/page-vite), the range that example's
+ * package.json asks for. Vite is not a dependency of this repository: it
+ * comes from the registry (or the npm cache) into the app only. It adds
+ * ~15 packages and 37 MB to the app.
+ */
+const USER_DEV_DEPENDENCIES = [
+  `esbuild@${PKG.devDependencies.esbuild as string}`,
+  `vite@${JSON.parse(readFileSync(join(ROOT, 'examples/page-vite/package.json'), 'utf8')).devDependencies.vite as string}`
+]
 
 export class CommandError extends Error {
   static name = 'CommandError'
@@ -153,8 +161,8 @@ async function packAndInstall (): Promise<PackedApp> {
   await mkdir(packDir)
   await mkdir(app)
 
-  // the way a user (or `npm publish`) gets it: prepack builds dist/ first
-  await run('npm pack (builds on prepack)', 'npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, timeout: PACK_TIMEOUT })
+  // the way a user (or `npm publish`) gets it: prepare builds dist/ first
+  await run('npm pack (builds on prepare)', 'npm', ['pack', '--pack-destination', packDir], { cwd: ROOT, timeout: PACK_TIMEOUT })
   const tarballs = (await readdir(packDir)).filter(f => f.endsWith('.tgz'))
   if (tarballs.length !== 1) {
     throw new CommandError(`npm pack wrote ${tarballs.length} tarballs, expected one: ${tarballs.join(', ')}`)

@@ -40,13 +40,9 @@ import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient } from './libp2p/content-client.ts'
 import { contentProtocol } from './libp2p/content-protocol.ts'
 import { ContentServer } from './libp2p/content-server.ts'
-import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
-import { StreamRpc } from './libp2p/stream-rpc.ts'
+import { RingTransport } from './libp2p/ring-transport.ts'
 import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
-import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
 import { AbortError, InvalidParametersError } from './overlay/errors.ts'
-import { checkRequestIds, checkResponseIds } from './overlay/id-binding.ts'
-import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
@@ -57,8 +53,7 @@ import type { FetchEvents } from './cdn/fetch-pipeline.ts'
 import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocateResult, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
 import type { FetchTarget, Locator, StoredObject } from './cdn/seams.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
-import type { RingResponse } from './overlay/messages.ts'
-import type { Peer, Rpc } from './overlay/seams.ts'
+import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
 import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
@@ -105,11 +100,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly baseUrl?: string | URL
   private readonly addressBook: AddressBook
   private readonly budget: ConnectionBudget
-  private readonly rpc: StreamRpc<RingRequest, RingResponse>
+  private readonly transport: RingTransport
   private readonly contentServer: ContentServer
   private readonly membership: RingMembership
   private readonly counters: CdnCounters
-  private readonly rpcsByType: Record<string, number> = {}
   private readonly lookups: Lookups
   private readonly holdings: Holdings
   private readonly pipeline: FetchPipeline<Response>
@@ -160,31 +154,12 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       maxConnections: init.maxConnections,
       idleTimeoutMs: init.idleConnectionTimeoutMs
     })
-    const ringIdOf = libp2pRingIdOf()
-    this.rpc = new StreamRpc(components, {
+    this.transport = new RingTransport(components, {
       protocol: ringProtocol(this.namespace),
-      encodeRequest: (req) => {
-        this.countRequest(req)
-        return RingRequest.encode(req)
-      },
-      decodeRequest: (bytes) => {
-        // the limited codec: a hostile frame cannot make us build millions of peers
-        const req = decodeRingRequest(bytes)
-        // every peer's ring id must be its peer id's hash, or a node could sit at any key it likes
-        checkRequestIds(req, ringIdOf)
-        this.addressBook.harvestRequest(req)
-        return req
-      },
-      encodeResponse: encodeRingResponse,
-      decodeResponse: (bytes) => {
-        const res = decodeRingResponse(bytes)
-        checkResponseIds(res, ringIdOf)
-        this.addressBook.harvestResponse(res)
-        return res
-      },
-      maxInboundStreams: init.maxRpcStreams,
-      maxOutboundStreams: init.maxRpcStreams,
-      addressHints: (address) => this.addressBook.hints(address)
+      addressBook: this.addressBook,
+      budget: this.budget,
+      counters: this.counters,
+      maxStreams: init.maxRpcStreams
     })
     const protocol = contentProtocol(this.namespace)
     this.contentServer = new ContentServer(components, {
@@ -281,7 +256,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       return
     }
     this.lifecycle = new AbortController()
-    await this.rpc.start()
+    await this.transport.start()
     await this.contentServer.start()
     this.budget.start()
     this.storeMaxBytes = (await this.store.stats()).maxBytes
@@ -308,7 +283,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.self = { id: nodeIdFromBytes(peerId.toMultihash().bytes), address: peerId.toString(), hints: this.ownHints() }
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.addEventListener('connection:open', this.membership.onConnectionOpen)
-    const rpc = this.meteredRpc()
+    const rpc = this.transport.metered()
     const warmUp = warmNewNeighbours(rpc)
     const tuning = this.init.ring ?? {}
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
@@ -409,7 +384,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.uploadMonitor = undefined
     this.directory = undefined
     this.budget.stop()
-    await Promise.all([this.rpc.stop(), this.contentServer.stop()])
+    await Promise.all([this.transport.stop(), this.contentServer.stop()])
     this.pipeline.clear()
     if (this.ownsStore) {
       await this.store.close()
@@ -558,7 +533,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       busyRefusals: this.contentServer.busyRefusals,
       holderFailuresByError: { ...holderFailuresByError },
       holdersAvoided: { ...this.avoidList.added },
-      ringRpcsSentByType: { ...this.rpcsByType },
+      ringRpcsSentByType: { ...this.transport.sentByType },
       connections: this.budget.usage()
     }
   }
@@ -605,35 +580,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   /** A response streaming a stored object */
   private respond (object: StoredObject & { contentType?: string }, source: FetchSource): Response {
     return responseFrom(this.store.read(object.key, { digest: object.digest }), object, source)
-  }
-
-  private countRequest (req: RingRequest): void {
-    this.counters.ringRpcsSent++
-    this.rpcsByType[req.type] = (this.rpcsByType[req.type] ?? 0) + 1
-    if (req.type === RingRequest.Type.ROUTE && req.route?.maintenance === false) {
-      this.counters.lookupRpcsSent++
-    }
-  }
-
-  /** The ring's Rpc, noting every peer it talks to as a user of its connection */
-  private meteredRpc (): Rpc<RingRequest, RingResponse> {
-    return {
-      request: async (to, req, options) => {
-        this.budget.touch(to)
-        return this.rpc.request(to, req, options)
-      },
-      isConnected: (to) => this.rpc.isConnected(to),
-      connect: (to) => {
-        this.budget.touch(to)
-        this.rpc.connect(to)
-      },
-      handle: (handler) => {
-        this.rpc.handle(async (from, req, options) => {
-          this.budget.touch(from)
-          return handler(from, req, options)
-        })
-      }
-    }
   }
 
   private ownHints (): Uint8Array[] {

@@ -27,7 +27,7 @@ import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_HOLDER_ATTEMPTS, MAX_OBJECT_BYTES
 import { Holdings } from './cdn/holdings.ts'
 import { parseSri } from './cdn/integrity.ts'
 import { Lookups } from './cdn/lookups.ts'
-import { Manifest, loadManifest } from './cdn/manifest.ts'
+import { ManifestSource } from './cdn/manifest-source.ts'
 import { OriginIntake } from './cdn/origin-intake.ts'
 import { Origin } from './cdn/origin.ts'
 import { PeerDownloader } from './cdn/peer-downloader.ts'
@@ -108,8 +108,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly holdings: Holdings
   private readonly pipeline: FetchPipeline<Response>
   private readonly avoidList: AvoidList
-  private manifest?: Manifest
-  private manifestLoading?: Promise<Manifest | undefined>
+  private readonly manifests: ManifestSource
   private storeMaxBytes = Infinity
   private self?: Peer
   private ringNode?: RingNode
@@ -137,6 +136,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       rejoinIntervalMs: init.rejoinIntervalMs ?? REJOIN_INTERVAL_MS
     }
     this.uploadPolicy = parseUploadPolicy(init.uploadPolicy)
+    this.manifests = new ManifestSource({ source: init.manifest, baseUrl: this.baseUrl, fetch: init.fetch, log: this.log })
     this.counters = createCounters()
 
     this.addressBook = new AddressBook({ self: components.peerId.toString() })
@@ -210,7 +210,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       lookupTimeoutMs: this.settings.lookupTimeoutMs,
       homeCopies: this.settings.homeCopies,
       homeCopyMaxBytes: init.homeCopyMaxBytes,
-      trustedDigest: (key) => this.manifest?.byKey(key)?.digest,
+      trustedDigest: (key) => this.manifests.current?.byKey(key)?.digest,
       uploading: () => !this.uploadsPaused,
       announcing: () => this.uploadPolicy !== 'never'
     })
@@ -263,7 +263,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     for (const key of await this.store.keys()) {
       this.holdings.remember(BigInt(`0x${key}`))
     }
-    this.startManifest()
+    this.manifests.start(this.lifecycle.signal)
     this.uploadMonitor = new UploadSignalMonitor({
       ...this.init.uploadPolicyOptions,
       policy: this.uploadPolicy,
@@ -499,7 +499,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       target.digestFrom = 'sri'
     } else {
-      const digest = (await this.loadedManifest())?.get(href)?.digest
+      const digest = (await this.manifests.loaded())?.get(href)?.digest
       if (digest != null) {
         target.digest = digest
         target.digestFrom = 'manifest'
@@ -597,34 +597,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     }
     // relays list our addresses: new ones (e.g. a new relay reservation) must reach them
     this.membership.registerWithRelays()
-  }
-
-  private startManifest (): void {
-    const source = this.init.manifest
-    if (source == null) {
-      return
-    }
-    if (source instanceof Manifest) {
-      this.manifest = source
-    } else if (typeof source === 'string' || source instanceof URL) {
-      const url = new URL(source, this.baseUrl)
-      this.manifestLoading = loadManifest(url, { fetch: this.init.fetch, signal: this.lifecycle?.signal })
-        .then(manifest => {
-          this.manifest = manifest
-          this.log('manifest %s lists %d assets', url.href, manifest.size)
-          return manifest
-        }, err => {
-          // without a manifest, digests come from integrity options and origin headers
-          this.log.error('manifest %s not loaded - %e', url.href, err)
-          return undefined
-        })
-    } else {
-      this.manifest = new Manifest(source, this.baseUrl)
-    }
-  }
-
-  private async loadedManifest (): Promise<Manifest | undefined> {
-    return this.manifest ?? await this.manifestLoading
   }
 }
 

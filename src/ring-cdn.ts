@@ -47,7 +47,7 @@ import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
-import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
+import { UploadGate } from './upload-gate.ts'
 import type { CdnCounters } from './cdn/counters.ts'
 import type { FetchEvents } from './cdn/fetch-pipeline.ts'
 import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocateResult, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
@@ -55,7 +55,7 @@ import type { FetchTarget, Locator, StoredObject } from './cdn/seams.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
-import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
+import type { UploadDecision } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -115,10 +115,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private directory?: DirectoryService
   private lifecycle?: AbortController
   private joining?: Promise<void>
-  private readonly uploadPolicy: UploadPolicy
-  private uploadMonitor?: UploadSignalMonitor
-  /** Paused by `pauseUploads()`, whatever the policy says */
-  private uploadsPausedByCaller = false
+  private readonly uploads: UploadGate
 
   constructor (components: RingCdnComponents, init: RingCdnInit = {}) {
     super()
@@ -135,7 +132,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       homeCopies: init.homeCopies ?? true,
       rejoinIntervalMs: init.rejoinIntervalMs ?? REJOIN_INTERVAL_MS
     }
-    this.uploadPolicy = parseUploadPolicy(init.uploadPolicy)
+    this.uploads = new UploadGate({ policy: init.uploadPolicy, options: init.uploadPolicyOptions, log: this.log })
     this.manifests = new ManifestSource({ source: init.manifest, baseUrl: this.baseUrl, fetch: init.fetch, log: this.log })
     this.counters = createCounters()
 
@@ -212,7 +209,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       homeCopyMaxBytes: init.homeCopyMaxBytes,
       trustedDigest: (key) => this.manifests.current?.byKey(key)?.digest,
       uploading: () => !this.uploadsPaused,
-      announcing: () => this.uploadPolicy !== 'never'
+      announcing: () => this.uploads.policy !== 'never'
     })
     const origin = new Origin({
       fetch: init.fetch ?? globalThis.fetch.bind(globalThis),
@@ -264,13 +261,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       this.holdings.remember(BigInt(`0x${key}`))
     }
     this.manifests.start(this.lifecycle.signal)
-    this.uploadMonitor = new UploadSignalMonitor({
-      ...this.init.uploadPolicyOptions,
-      policy: this.uploadPolicy,
-      onChange: (decision) => { this.log('uploads %s', decision.upload ? 'resumed' : `paused (${decision.reason})`) }
-    })
-    // the battery API answers asynchronously; until it does, its rule does not apply
-    this.uploadMonitor.start().catch(err => { this.log('upload signals unavailable - %e', err) })
+    this.uploads.start()
   }
 
   /** Addresses are known now: they become this node's dialling hints, and the ring is created or joined */
@@ -380,8 +371,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.components.events.removeEventListener('connection:open', this.membership.onConnectionOpen)
     this.ringNode?.stop()
     this.ringNode = undefined
-    this.uploadMonitor?.stop()
-    this.uploadMonitor = undefined
+    this.uploads.stop()
     this.directory = undefined
     this.budget.stop()
     await Promise.all([this.transport.stop(), this.contentServer.stop()])
@@ -432,23 +422,17 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
 
   /** Why uploads are paused, or `{ upload: true }` */
   get uploadState (): UploadDecision {
-    if (this.uploadPolicy === 'never') {
-      return { upload: false, reason: 'never' }
-    }
-    if (this.uploadsPausedByCaller) {
-      return { upload: false, reason: 'custom' }
-    }
-    return this.uploadMonitor?.decision ?? { upload: true }
+    return this.uploads.state
   }
 
   /** Refuses uploads until `resumeUploads()` (requesters are sent on to other holders) */
   pauseUploads (): void {
-    this.uploadsPausedByCaller = true
+    this.uploads.pause()
   }
 
   /** Ends a `pauseUploads()`; the upload policy decides again */
   resumeUploads (): void {
-    this.uploadsPausedByCaller = false
+    this.uploads.resume()
   }
 
   /**

@@ -23,14 +23,12 @@ import { AvoidList } from './cdn/avoid-list.ts'
 import { createCounters } from './cdn/counters.ts'
 import { DirectoryService } from './cdn/directory-service.ts'
 import { NotStartedError } from './cdn/errors.ts'
-import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_HOLDER_ATTEMPTS, MAX_OBJECT_BYTES, PEER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
+import { createFetchPath, directoryLocator, fetchEventsOf } from './cdn/fetch-path.ts'
+import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES } from './cdn/fetch-pipeline.ts'
 import { Holdings } from './cdn/holdings.ts'
 import { parseSri } from './cdn/integrity.ts'
 import { Lookups } from './cdn/lookups.ts'
 import { ManifestSource } from './cdn/manifest-source.ts'
-import { OriginIntake } from './cdn/origin-intake.ts'
-import { Origin } from './cdn/origin.ts'
-import { PeerDownloader } from './cdn/peer-downloader.ts'
 import { responseFrom } from './cdn/responses.ts'
 import { ringProtocol } from './cdn/ring-cdn-init.ts'
 import { REJOIN_INTERVAL_MS, RingMembership } from './cdn/ring-membership.ts'
@@ -49,9 +47,8 @@ import { warmNewNeighbours } from './overlay/warm-connections.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
 import { UploadGate } from './upload-gate.ts'
 import type { CdnCounters } from './cdn/counters.ts'
-import type { FetchEvents } from './cdn/fetch-pipeline.ts'
 import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocateResult, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
-import type { FetchTarget, Locator, StoredObject } from './cdn/seams.ts'
+import type { FetchTarget, StoredObject } from './cdn/seams.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
@@ -181,64 +178,21 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     })
 
     // the fetch path: the same parts the simulator runs, over libp2p adapters
-    const log = components.logger.forComponent('ringcdn:cdn')
-    const locator = this.locator()
-    const avoidList = new AvoidList(wallClock)
-    this.avoidList = avoidList
-    const downloader = new PeerDownloader({
-      client: new ContentClient(components, { protocol, onUse: (address) => { this.budget.touch(address) } }),
-      store: this.store
-    }, {
-      maxObjectBytes: this.settings.maxObjectBytes,
+    const locator = directoryLocator({ directory: () => this.directory, self: () => this.self, joined: () => this.ringNode?.joined === true })
+    const client = new ContentClient(components, { protocol, onUse: (address) => { this.budget.touch(address) } })
+    const path = createFetchPath({ logger: components.logger, client, store: this.store, locator, addressBook: this.addressBook, counters: this.counters, events: fetchEventsOf(this) }, {
+      ...this.settings,
       storeMaxBytes: () => this.storeMaxBytes,
-      hints: (address) => this.addressBook.hints(address),
-      minPeerThroughput: init.minPeerThroughput,
-      requestTimeoutMs: init.transferRequestTimeoutMs,
-      stallTimeoutMs: init.transferStallTimeoutMs,
-      window: init.transferWindow
-    })
-    this.lookups = new Lookups({ clock: wallClock, locator, counters: this.counters }, {
-      onAnswer: (res) => {
-        this.addressBook.learn(res.home)
-        res.holders.forEach(h => { this.addressBook.learn(h) })
-      }
-    })
-    this.holdings = new Holdings({ clock: wallClock, locator, lookups: this.lookups, downloader, avoidList, counters: this.counters, log }, {
-      lookupTimeoutMs: this.settings.lookupTimeoutMs,
-      homeCopies: this.settings.homeCopies,
-      homeCopyMaxBytes: init.homeCopyMaxBytes,
       trustedDigest: (key) => this.manifests.current?.byKey(key)?.digest,
       uploading: () => !this.uploadsPaused,
-      announcing: () => this.uploads.policy !== 'never'
-    })
-    const origin = new Origin({
-      fetch: init.fetch ?? globalThis.fetch.bind(globalThis),
-      log: components.logger.forComponent('ringcdn:origin'),
-      timeoutMs: init.originTimeoutMs,
-      stallTimeoutMs: init.originStallTimeoutMs,
-      headTimeoutMs: init.headTimeoutMs
-    })
-    const intake = new OriginIntake({ origin, store: this.store, counters: this.counters, log }, {
-      maxObjectBytes: this.settings.maxObjectBytes,
-      maxBufferedBytes: init.maxBufferedBytes,
-      storeMaxBytes: () => this.storeMaxBytes,
-      onChunkDigests: (meta, chunkDigests) => { this.contentServer.rememberChunkDigests(meta.digest, meta.chunkSize, chunkDigests) },
-      onIntegrityFailure: (state, err) => { this.pipeline.integrityFailure(state, err) },
-      respond: (meta) => this.respond(meta, 'origin')
-    })
-    this.pipeline = new FetchPipeline({ clock: wallClock, locator, lookups: this.lookups, downloader, origin: intake, local: this.store, holdings: this.holdings, avoidList, counters: this.counters, log }, {
-      lookupTimeoutMs: this.settings.lookupTimeoutMs,
-      maxHolderAttempts: init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS,
-      peerTimeoutMs: init.peerTimeoutMs ?? PEER_TIMEOUT_MS,
-      holderAnswerTimeoutMs: init.holderAnswerTimeoutMs,
-      originMarginMs: init.originMarginMs,
-      originSafetyFactor: init.originSafetyFactor,
-      originHeadStartMs: init.originHeadStartMs,
-      maxObjectBytes: this.settings.maxObjectBytes,
-      trustOnFirstUse: init.trustOnFirstUse,
-      deliver: (object, source) => this.respond(object, source),
-      events: this.fetchEvents()
-    })
+      announcing: () => this.uploads.policy !== 'never',
+      onChunkDigests: (digest, chunkSize, chunkDigests) => { this.contentServer.rememberChunkDigests(digest, chunkSize, chunkDigests) },
+      respond: (object, source) => this.respond(object, source)
+    }, init)
+    this.avoidList = path.avoidList
+    this.lookups = path.lookups
+    this.holdings = path.holdings
+    this.pipeline = path.pipeline
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
   }
 
@@ -523,43 +477,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   }
 
   // ---- wiring --------------------------------------------------------------
-
-  /** The ring's holder directory as the pipeline's locator; not ready until this node has joined */
-  private locator (): Locator {
-    const directory = (): DirectoryService => {
-      if (this.directory == null) {
-        throw new NotStartedError('not a ring member')
-      }
-      return this.directory
-    }
-    const self = (): Peer | undefined => this.self
-    const joined = (): boolean => this.directory != null && this.ringNode?.joined === true
-    return {
-      get ready () { return joined() },
-      get self () { return self() },
-      locate: async (key, options) => directory().locate(key, options),
-      announce: async (home, key, gone, options) => { await directory().announce(home, key, gone, options) },
-      forget: (key, holder) => { this.directory?.forget(key, holder) }
-    }
-  }
-
-  /** The pipeline's reports as the service's events */
-  private fetchEvents (): FetchEvents {
-    return {
-      lookup: ({ target, home, hops, holders, durationMs, error }) => {
-        this.safeDispatchEvent('lookup', { detail: { url: target.href, key: target.keyHex, home: home?.address, hops, holders: holders.length, durationMs, error } })
-      },
-      transfer: (target, source, bytes, durationMs, peer) => {
-        this.safeDispatchEvent('transfer', { detail: { direction: 'download', url: target.href, key: target.keyHex, source, peer, bytes, durationMs, complete: true } })
-      },
-      holderFailure: (target, peer, err) => {
-        this.safeDispatchEvent('holder-failure', { detail: { url: target.href, key: target.keyHex, peer, error: err.name, message: err.message } })
-      },
-      integrityFailure: (target, err, expected, peer) => {
-        this.safeDispatchEvent('integrity-failure', { detail: { url: target.href, key: target.keyHex, source: err.source, peer, expected, message: err.message } })
-      }
-    }
-  }
 
   /** A response streaming a stored object */
   private respond (object: StoredObject & { contentType?: string }, source: FetchSource): Response {

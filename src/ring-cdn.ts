@@ -17,7 +17,6 @@
  * `beforeStop` leaves gracefully while connections are still up.
  */
 import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
 import { raceSignal } from 'race-signal'
 import { AvoidList } from './cdn/avoid-list.ts'
 import { createCounters } from './cdn/counters.ts'
@@ -31,7 +30,7 @@ import { Lookups } from './cdn/lookups.ts'
 import { ManifestSource } from './cdn/manifest-source.ts'
 import { responseFrom } from './cdn/responses.ts'
 import { ringProtocol } from './cdn/ring-cdn-init.ts'
-import { REJOIN_INTERVAL_MS, RingMembership } from './cdn/ring-membership.ts'
+import { REJOIN_INTERVAL_MS, RingMembership, parseBootstrap } from './cdn/ring-membership.ts'
 import { keyForUrl, nodeIdFromBytes, normaliseUrl } from './keys.ts'
 import { AddressBook } from './libp2p/address-book.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
@@ -40,7 +39,7 @@ import { contentProtocol } from './libp2p/content-protocol.ts'
 import { ContentServer } from './libp2p/content-server.ts'
 import { RingTransport } from './libp2p/ring-transport.ts'
 import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
-import { AbortError, InvalidParametersError } from './overlay/errors.ts'
+import { AbortError } from './overlay/errors.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
@@ -54,7 +53,6 @@ import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
 import type { UploadDecision } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, HOLDER_ANSWER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
 export { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, ORIGIN_HEAD_START_MS } from './cdn/origin-estimator.ts'
@@ -262,32 +260,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       await this.membership.join(ring, lifecycle.signal)
     })
-    this.afterJoinAttempt(this.joining, ring, lifecycle.signal)
-  }
-
-  /**
-   * A join whose retries all failed is not the end: the node tries again
-   * every `rejoinIntervalMs` until it joins or stops (each new attempt is
-   * what `whenJoined()` waits for from then on). The outcome of each is
-   * also read through `whenJoined()`; a failure is logged here.
-   */
-  private afterJoinAttempt (attempt: Promise<void>, ring: RingNode, signal: AbortSignal): void {
-    attempt.catch(err => {
-      if (signal.aborted) {
-        return
-      }
-      this.log.error('could not join ring %s, trying again in %d ms - %e', this.namespace, this.settings.rejoinIntervalMs, err)
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', cancel)
-        if (signal.aborted || ring.joined) {
-          return
-        }
-        this.joining = this.membership.join(ring, signal)
-        this.afterJoinAttempt(this.joining, ring, signal)
-      }, this.settings.rejoinIntervalMs)
-      const cancel = (): void => { clearTimeout(timer) }
-      signal.addEventListener('abort', cancel, { once: true })
-    })
+    this.membership.rejoinOnFailure(this.joining, ring, lifecycle.signal, this.settings.rejoinIntervalMs, (attempt) => { this.joining = attempt })
   }
 
   private async waitForAddresses (signal: AbortSignal): Promise<void> {
@@ -506,24 +479,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
  */
 export function ringCdn (init: RingCdnInit = {}): (components: RingCdnComponents) => RingCdn {
   return (components) => new RingCdn(components, init)
-}
-
-/**
- * The `bootstrap` option as multiaddrs
- *
- * @throws {InvalidParametersError} an address that is not a multiaddr, naming the option to fix
- */
-function parseBootstrap (addrs: Array<string | Multiaddr>): Multiaddr[] {
-  return addrs.map(addr => {
-    if (typeof addr !== 'string') {
-      return addr
-    }
-    try {
-      return multiaddr(addr)
-    } catch (err: any) {
-      throw new InvalidParametersError(`bootstrap address "${addr}" (the \`bootstrap\` option of ringCdn()) is not a multiaddr such as /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooW… (ringcdn-relay prints its own) - ${err.message}`, { cause: err })
-    }
-  })
 }
 
 function pageOrigin (): string | undefined {

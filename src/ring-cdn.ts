@@ -6,9 +6,12 @@
  * A thin facade. The fetch path (`src/cdn/fetch-pipeline.ts`), what the page
  * holds and announces, home copies (`src/cdn/holdings.ts`) and the avoid list
  * are parts written against `Clock`, `Random` and small seams, which the
- * simulator runs too; this file wires them to libp2p: the wall clock, the
- * content protocol (`src/cdn/peer-downloader.ts`), the origin intake
- * (`src/cdn/origin-intake.ts`), the store, and `Response`s.
+ * simulator runs too; this file wires them to libp2p (`src/cdn/fetch-path.ts`):
+ * the wall clock, the content protocol (`src/cdn/peer-downloader.ts`), the
+ * origin intake (`src/cdn/origin-intake.ts`), the store, and `Response`s. The
+ * ring protocol's transport (`src/libp2p/ring-transport.ts`), joining
+ * (`src/cdn/ring-membership.ts`), the manifest (`src/cdn/manifest-source.ts`)
+ * and the upload gate (`src/upload-gate.ts`) are parts of their own too.
  *
  * Lifecycle: `start` registers the protocols; `afterStart` (when the node's
  * addresses are known, which become its dialling hints) creates the ring or

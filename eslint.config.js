@@ -19,6 +19,7 @@ const pureCdn = [
   'src/cdn/fetch-pipeline.ts',
   'src/cdn/holdings.ts',
   'src/cdn/lookups.ts',
+  'src/cdn/peer-phase.ts',
   'src/cdn/seams.ts'
 ]
 

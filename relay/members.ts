@@ -50,205 +50,22 @@
  * Pure state plus an injected clock: no libp2p, no timers.
  */
 import { IpLedger } from './ip-ledger.ts'
-import { IpGroups, lowerBound, nearest } from './sampling.ts'
-import type { IpLedgerInit } from './ip-ledger.ts'
+import { ListingTable } from './listing-table.ts'
+import { DEFAULT_ANSWER_SIZE, FOUNDER_GRACE_MS, MAX_ANSWER_SIZE, MAX_MEMBERS, MAX_MEMBERS_PER_IP, MAX_MEMBERS_PER_IP_PER_NAMESPACE, MAX_MEMBERS_PER_NAMESPACE, MAX_NAMESPACES, MAX_NAMESPACES_PER_IP, MAX_NAMESPACES_PER_PEER, MAX_SAMPLE_PER_IP, SWEEP_INTERVAL_MS, UNKNOWN_IP } from './member-registry-init.ts'
+import { lowerBound, nearest } from './sampling.ts'
+import type { Listed, Namespace, Source } from './listing-table.ts'
+import type { AskOptions, AskResult, ListingChange, MemberEntry, MemberRegistryInit, NotListed, RegistryStats } from './member-registry-init.ts'
 
 export { nearest, sample, samplePerIp } from './sampling.ts'
-
-/** Members listed per namespace */
-export const MAX_MEMBERS_PER_NAMESPACE = 50_000
-/** Members listed over all namespaces */
-export const MAX_MEMBERS = 200_000
-/** Namespaces tracked at once */
-export const MAX_NAMESPACES = 10_000
-/** Namespaces one peer may be listed in */
-export const MAX_NAMESPACES_PER_PEER = 4
-/** Members listed from one IP address in one namespace (a NAT of one office, or one attacker) */
-export const MAX_MEMBERS_PER_IP_PER_NAMESPACE = 32
-/** Members listed from one IP address over all namespaces */
-export const MAX_MEMBERS_PER_IP = 128
-/** Namespaces one IP address may hold a listing (member or founder) in */
-export const MAX_NAMESPACES_PER_IP = 32
-/** Members of one IP address in one answer */
-export const MAX_SAMPLE_PER_IP = 2
-/**
- * How long a page told to found a ring is listed to other askers before it
- * registers, ms. An honest founder registers one round trip after it is told.
- */
-export const FOUNDER_GRACE_MS = 5_000
-/** How often lapsed founder grants and idle per-IP records are swept on a request, ms */
-export const SWEEP_INTERVAL_MS = 10_000
-/** Members answered when the asker names no limit */
-export const DEFAULT_ANSWER_SIZE = 8
-/** Most members answered to one request */
-export const MAX_ANSWER_SIZE = 32
-/** The IP address of an asker whose address is not known */
-export const UNKNOWN_IP = 'unknown'
-
-/** A ring member as the relay knows it */
-export interface MemberEntry {
-  /** Peer id string */
-  peer: string
-  /** Ring position: SHA-256 of the peer id bytes */
-  id: bigint
-  /** Multiaddr bytes the member registered */
-  addrs: Uint8Array[]
-  /**
-   * IP address its connection to the relay comes from
-   *
-   * @default UNKNOWN_IP
-   */
-  ip?: string
-}
-
-/** Why a request was refused */
-export type Refusal = 'namespace-not-served' | 'namespaces-full' | 'peer-namespaces' | 'ip-namespaces' | 'founding-refused'
-/** Why a member was answered but not listed */
-export type NotListed = 'namespace-full' | 'members-full' | 'peer-namespaces' | 'ip-namespace-members' | 'ip-members' | 'ip-namespaces' | 'ip-rate'
-
-/** What the registry decided for one request */
-export type AskResult =
-  | { type: 'found' }
-  | { type: 'members', members: MemberEntry[], registered: boolean, notListed?: NotListed }
-  | { type: 'unavailable', code: Refusal, reason: string }
-  /** The namespace is empty here and this relay may not decide who founds it: ask its arbiter */
-  | { type: 'arbitrate' }
-
-export interface AskOptions {
-  /** The asker is a ring member: list it */
-  member: boolean
-  /** Members wanted (0 or absent: DEFAULT_ANSWER_SIZE; capped at MAX_ANSWER_SIZE) */
-  limit?: number
-  /**
-   * This relay may tell the asker to found the ring (it is the namespace's
-   * arbiter, or has no peer relays); otherwise `ask` answers `arbitrate`
-   *
-   * @default true
-   */
-  mayFound?: boolean
-}
-
-/** A change to this relay's own listings, as peer relays are told of it */
-export type ListingChange =
-  | { type: 'member', namespace: string, entry: MemberEntry & { ip: string } }
-  | { type: 'gone', namespace: string, peer: string }
-  | { type: 'founder', namespace: string, entry: MemberEntry & { ip: string }, graceMs: number }
-  | { type: 'founder-gone', namespace: string, peer: string }
-
-export interface MemberRegistryInit extends IpLedgerInit {
-  /**
-   * The only namespaces served (a relay run for known sites); others are
-   * refused with `namespace-not-served`. Empty or absent: any namespace.
-   *
-   * @default any namespace
-   */
-  namespaces?: string[]
-  /** @default MAX_MEMBERS_PER_NAMESPACE (50 000) */
-  maxMembersPerNamespace?: number
-  /** @default MAX_MEMBERS (200 000) */
-  maxMembers?: number
-  /** @default MAX_NAMESPACES (10 000) */
-  maxNamespaces?: number
-  /** @default MAX_NAMESPACES_PER_PEER (4) */
-  maxNamespacesPerPeer?: number
-  /** @default MAX_MEMBERS_PER_IP_PER_NAMESPACE (32) */
-  maxMembersPerIpPerNamespace?: number
-  /** @default MAX_MEMBERS_PER_IP (128) */
-  maxMembersPerIp?: number
-  /** @default MAX_NAMESPACES_PER_IP (32) */
-  maxNamespacesPerIp?: number
-  /** @default MAX_SAMPLE_PER_IP (2) */
-  maxSamplePerIp?: number
-  /** @default FOUNDER_GRACE_MS (5 s) */
-  founderGraceMs?: number
-  /** @default SWEEP_INTERVAL_MS (10 s) */
-  sweepIntervalMs?: number
-  /** @default MAX_ANSWER_SIZE (32) */
-  maxAnswerSize?: number
-  /**
-   * Which members an asker is given: a `random` sample (drawn per IP
-   * address), or the ones `nearest` its ring position (see the theory of
-   * operation)
-   *
-   * @default 'random'
-   */
-  pick?: 'random' | 'nearest'
-  /** Told of every change to this relay's own listings (to publish them to peer relays) */
-  onChange?(change: ListingChange): void
-  /**
-   * Milliseconds of some clock (for the founder grace and the per-IP rates)
-   *
-   * @default Date.now
-   */
-  now?(): number
-  /**
-   * Uniform numbers in [0, 1), for the random sample
-   *
-   * @default Math.random
-   */
-  random?(): number
-}
-
-/** Where a listing came from: its addresses and the IP address its connection comes from */
-interface Source {
-  addrs: Uint8Array[]
-  ip: string
-}
-
-/** A listed peer: `addrs` and `ip` are its local listing's, else a remote one's (`refresh`) */
-type Listed = MemberEntry & {
-  ip: string
-  /** Listed by a page connected to this relay */
-  own?: Source
-  /** Listed by peer relays: relay peer id → what it published */
-  remote: Map<string, Source>
-}
-
-type Grant = MemberEntry & { ip: string, until: number }
-
-interface Namespace {
-  /** Sorted by id, one entry per peer, local and remote */
-  members: Listed[]
-  /** The same members by IP address */
-  groups: IpGroups<Listed>
-  /** Local members per IP address (the per-IP caps count this relay's own listings) */
-  localByIp: Map<string, number>
-  /** A founder grant this relay made */
-  founder?: Grant
-  /** A founder grant a peer relay made (the namespace's arbiter) */
-  remoteFounder?: Grant & { relay: string }
-}
-
-export interface RegistryStats {
-  namespaces: number
-  /** Peers listed, local and remote */
-  members: number
-  /** Peers listed by pages connected here */
-  localMembers: number
-  /** Listings published by peer relays */
-  remoteListings: number
-  /** Pages told to found a ring that have not registered yet (within their grace) */
-  founders: number
-  /** IP addresses with a record (members, a spent rate, a recent lapsed founding) */
-  ips: number
-  /** Peers not told to found for a while */
-  penalties: number
-}
+export { DEFAULT_ANSWER_SIZE, FOUNDER_GRACE_MS, MAX_ANSWER_SIZE, MAX_MEMBERS, MAX_MEMBERS_PER_IP, MAX_MEMBERS_PER_IP_PER_NAMESPACE, MAX_MEMBERS_PER_NAMESPACE, MAX_NAMESPACES, MAX_NAMESPACES_PER_IP, MAX_NAMESPACES_PER_PEER, MAX_SAMPLE_PER_IP, SWEEP_INTERVAL_MS, UNKNOWN_IP } from './member-registry-init.ts'
+export type { AskOptions, AskResult, ListingChange, MemberEntry, MemberRegistryInit, NotListed, Refusal, RegistryStats } from './member-registry-init.ts'
 
 export class MemberRegistry {
-  private readonly namespaces = new Map<string, Namespace>()
+  private readonly table: ListingTable
   /** Namespaces with a founder grant, so a sweep need not visit every namespace */
   private readonly founding = new Set<string>()
-  /** Each peer's ring id and the namespaces it is listed (or founding) in */
-  private readonly byPeer = new Map<string, { id: bigint, namespaces: Set<string> }>()
   private readonly ledger: IpLedger
   private readonly served?: Set<string>
-  /** Peers listed (local or remote), all namespaces */
-  private total = 0
-  private localTotal = 0
-  /** Relay → namespace → peers it lists (with their ring ids), so its listings go at once when it does */
-  private readonly remoteIndex = new Map<string, Map<string, Map<string, bigint>>>()
-  private remoteTotal = 0
   private readonly onChange?: (change: ListingChange) => void
   private lastSweep: number
   private readonly maxMembersPerNamespace: number
@@ -284,6 +101,7 @@ export class MemberRegistry {
     this.now = init.now ?? Date.now
     this.random = init.random ?? Math.random
     this.pick = init.pick ?? 'random'
+    this.table = new ListingTable({ maxNamespaces: this.maxNamespaces, maxNamespacesPerPeer: this.maxNamespacesPerPeer })
     this.onChange = init.onChange
     this.lastSweep = this.now()
   }
@@ -301,7 +119,7 @@ export class MemberRegistry {
       return { type: 'unavailable', code: 'namespace-not-served', reason: 'this relay serves only the namespaces it was configured with' }
     }
     const asker = { ...entry, ip: entry.ip ?? UNKNOWN_IP }
-    const ns = this.namespace(namespace)
+    const ns = this.table.namespace(namespace)
     if (ns == null) {
       return { type: 'unavailable', code: 'namespaces-full', reason: `the relay tracks its maximum of ${this.maxNamespaces} namespaces` }
     }
@@ -328,17 +146,17 @@ export class MemberRegistry {
         return { type: 'found' }
       }
       if (options.mayFound === false) {
-        this.dropIfEmpty(namespace, ns)
+        this.table.dropIfEmpty(namespace, ns)
         return { type: 'arbitrate' }
       }
       const refused = this.grantFounding(namespace, ns, asker, now)
       if (refused != null) {
-        this.dropIfEmpty(namespace, ns)
+        this.table.dropIfEmpty(namespace, ns)
         return refused
       }
       return { type: 'found' }
     }
-    this.dropIfEmpty(namespace, ns)
+    this.table.dropIfEmpty(namespace, ns)
     const registered = options.member && notListed == null
     return notListed == null ? { type: 'members', members, registered } : { type: 'members', members, registered, notListed }
   }
@@ -348,28 +166,28 @@ export class MemberRegistry {
     if (this.served != null && !this.served.has(namespace)) {
       return false
     }
-    const ns = this.namespace(namespace)
+    const ns = this.table.namespace(namespace)
     if (ns == null) {
       return false
     }
     const source: Source = { addrs: entry.addrs, ip: entry.ip }
-    let listed = this.listed(ns, entry.id, entry.peer)
+    let listed = this.table.listed(ns, entry.id, entry.peer)
     if (listed == null) {
-      if (ns.members.length >= this.maxMembersPerNamespace || this.total >= this.maxMembers) {
-        this.dropIfEmpty(namespace, ns)
+      if (ns.members.length >= this.maxMembersPerNamespace || this.table.total >= this.maxMembers) {
+        this.table.dropIfEmpty(namespace, ns)
         return false
       }
       listed = { peer: entry.peer, id: entry.id, addrs: entry.addrs, ip: entry.ip, remote: new Map() }
       ns.members.splice(lowerBound(ns.members, entry.id), 0, listed)
       ns.groups.add(listed)
-      this.total++
+      this.table.total++
     }
     if (!listed.remote.has(relay)) {
-      this.remoteTotal++
-      let byNamespace = this.remoteIndex.get(relay)
+      this.table.remoteTotal++
+      let byNamespace = this.table.remoteIndex.get(relay)
       if (byNamespace == null) {
         byNamespace = new Map()
-        this.remoteIndex.set(relay, byNamespace)
+        this.table.remoteIndex.set(relay, byNamespace)
       }
       let peers = byNamespace.get(namespace)
       if (peers == null) {
@@ -379,7 +197,7 @@ export class MemberRegistry {
       peers.set(entry.peer, entry.id)
     }
     listed.remote.set(relay, source)
-    this.refresh(ns, listed)
+    this.table.refresh(ns, listed)
     // a founder that registered with another relay is an ordinary member now
     if (ns.founder?.peer === entry.peer) {
       this.clearFounder(namespace, ns, false)
@@ -392,22 +210,22 @@ export class MemberRegistry {
 
   /** A peer relay no longer lists `peer` in `namespace` */
   removeRemote (relay: string, namespace: string, peer: string): void {
-    const ns = this.namespaces.get(namespace)
-    const peers = this.remoteIndex.get(relay)?.get(namespace)
+    const ns = this.table.namespaces.get(namespace)
+    const peers = this.table.remoteIndex.get(relay)?.get(namespace)
     const id = peers?.get(peer)
     if (ns == null || peers == null || id == null) {
       return
     }
     peers.delete(peer)
     if (peers.size === 0) {
-      this.remoteIndex.get(relay)?.delete(namespace)
+      this.table.remoteIndex.get(relay)?.delete(namespace)
     }
-    const listed = this.listed(ns, id, peer)
+    const listed = this.table.listed(ns, id, peer)
     if (listed?.remote.delete(relay) === true) {
-      this.remoteTotal--
-      this.refresh(ns, listed)
+      this.table.remoteTotal--
+      this.table.refresh(ns, listed)
     }
-    this.dropIfEmpty(namespace, ns)
+    this.table.dropIfEmpty(namespace, ns)
   }
 
   /** The namespace's arbiter (a peer relay) told `entry` to found the ring; it is listed to askers for `graceMs` */
@@ -415,13 +233,13 @@ export class MemberRegistry {
     if (this.served != null && !this.served.has(namespace)) {
       return
     }
-    const ns = this.namespace(namespace)
+    const ns = this.table.namespace(namespace)
     if (ns == null) {
       return
     }
-    if (this.listed(ns, entry.id, entry.peer) != null) {
+    if (this.table.listed(ns, entry.id, entry.peer) != null) {
       // it registered already
-      this.dropIfEmpty(namespace, ns)
+      this.table.dropIfEmpty(namespace, ns)
       return
     }
     ns.remoteFounder = { peer: entry.peer, id: entry.id, addrs: entry.addrs, ip: entry.ip, until: this.now() + Math.min(graceMs, this.founderGraceMs), relay }
@@ -429,21 +247,21 @@ export class MemberRegistry {
 
   /** A founder grant a peer relay made has ended */
   removeRemoteFounder (relay: string, namespace: string, peer: string): void {
-    const ns = this.namespaces.get(namespace)
+    const ns = this.table.namespaces.get(namespace)
     if (ns?.remoteFounder?.relay === relay && ns.remoteFounder.peer === peer) {
       ns.remoteFounder = undefined
-      this.dropIfEmpty(namespace, ns)
+      this.table.dropIfEmpty(namespace, ns)
     }
   }
 
   /** Forgets everything a peer relay published (its link ended); returns how many listings went */
   dropRelay (relay: string): number {
-    const byNamespace = this.remoteIndex.get(relay)
+    const byNamespace = this.table.remoteIndex.get(relay)
     let dropped = 0
-    for (const [name, ns] of this.namespaces) {
+    for (const [name, ns] of this.table.namespaces) {
       if (ns.remoteFounder?.relay === relay) {
         ns.remoteFounder = undefined
-        this.dropIfEmpty(name, ns)
+        this.table.dropIfEmpty(name, ns)
       }
     }
     if (byNamespace == null) {
@@ -455,7 +273,7 @@ export class MemberRegistry {
         dropped++
       }
     }
-    this.remoteIndex.delete(relay)
+    this.table.remoteIndex.delete(relay)
     return dropped
   }
 
@@ -463,7 +281,7 @@ export class MemberRegistry {
   localListings (): ListingChange[] {
     const out: ListingChange[] = []
     const now = this.now()
-    for (const [namespace, ns] of this.namespaces) {
+    for (const [namespace, ns] of this.table.namespaces) {
       for (const m of ns.members) {
         if (m.own != null) {
           out.push({ type: 'member', namespace, entry: { peer: m.peer, id: m.id, addrs: m.own.addrs, ip: m.own.ip } })
@@ -479,14 +297,14 @@ export class MemberRegistry {
 
   /** Drops a peer from every namespace (its connection to the relay closed); returns how many listings it had */
   remove (peer: string): number {
-    const record = this.byPeer.get(peer)
+    const record = this.table.byPeer.get(peer)
     if (record == null) {
       return 0
     }
-    this.byPeer.delete(peer)
+    this.table.byPeer.delete(peer)
     let removed = 0
     for (const name of record.namespaces) {
-      const ns = this.namespaces.get(name)
+      const ns = this.table.namespaces.get(name)
       if (ns == null) {
         continue
       }
@@ -497,30 +315,30 @@ export class MemberRegistry {
         this.onChange?.({ type: 'founder-gone', namespace: name, peer })
         removed++
       }
-      const member = this.listed(ns, record.id, peer)
+      const member = this.table.listed(ns, record.id, peer)
       const own = member?.own
       if (member != null && own != null) {
         member.own = undefined
-        this.countLocal(ns, own.ip, -1)
+        this.table.countLocal(ns, own.ip, -1)
         this.ledger.release(own.ip, name, true)
-        this.localTotal--
-        this.refresh(ns, member)
+        this.table.localTotal--
+        this.table.refresh(ns, member)
         this.onChange?.({ type: 'gone', namespace: name, peer })
         removed++
       }
-      this.dropIfEmpty(name, ns)
+      this.table.dropIfEmpty(name, ns)
     }
     return removed
   }
 
   /** Members of a namespace in ring order, local and remote (founder not included) */
   members (namespace: string): MemberEntry[] {
-    return [...(this.namespaces.get(namespace)?.members ?? [])]
+    return [...(this.table.namespaces.get(namespace)?.members ?? [])]
   }
 
   /** Whether `peer` was told to found `namespace` (here or by the arbiter) and has not registered yet */
   founderOf (namespace: string): string | undefined {
-    const ns = this.namespaces.get(namespace)
+    const ns = this.table.namespaces.get(namespace)
     return (ns?.founder ?? ns?.remoteFounder)?.peer
   }
 
@@ -541,71 +359,18 @@ export class MemberRegistry {
     let founders = 0
     const now = this.now()
     for (const name of this.founding) {
-      const until = this.namespaces.get(name)?.founder?.until
+      const until = this.table.namespaces.get(name)?.founder?.until
       if (until != null && until > now) {
         founders++
       }
     }
-    return { namespaces: this.namespaces.size, members: this.total, localMembers: this.localTotal, remoteListings: this.remoteTotal, founders, ...this.ledger.size() }
+    return { namespaces: this.table.namespaces.size, members: this.table.total, localMembers: this.table.localTotal, remoteListings: this.table.remoteTotal, founders, ...this.ledger.size() }
   }
 
   clear (): void {
-    this.namespaces.clear()
+    this.table.clear()
     this.founding.clear()
-    this.byPeer.clear()
     this.ledger.clear()
-    this.remoteIndex.clear()
-    this.total = 0
-    this.localTotal = 0
-    this.remoteTotal = 0
-  }
-
-  /** The namespace's record, created if missing (undefined when the namespace bound is reached) */
-  private namespace (name: string): Namespace | undefined {
-    let ns = this.namespaces.get(name)
-    if (ns == null) {
-      if (this.namespaces.size >= this.maxNamespaces) {
-        return undefined
-      }
-      ns = { members: [], groups: new IpGroups(), localByIp: new Map() }
-      this.namespaces.set(name, ns)
-    }
-    return ns
-  }
-
-  /** The listing of `peer`, found by its ring id */
-  private listed (ns: Namespace, id: bigint, peer: string): Listed | undefined {
-    const at = ns.members[lowerBound(ns.members, id)]
-    return at?.peer === peer ? at : undefined
-  }
-
-  /** Takes a listing's addresses from its local source, else a remote one; drops it when it has none */
-  private refresh (ns: Namespace, listed: Listed): void {
-    const source = listed.own ?? listed.remote.values().next().value
-    if (source == null) {
-      const at = lowerBound(ns.members, listed.id)
-      if (ns.members[at] === listed) {
-        ns.members.splice(at, 1)
-      }
-      ns.groups.remove(listed)
-      this.total--
-      return
-    }
-    if (source.ip !== listed.ip) {
-      ns.groups.remove(listed)
-      listed.ip = source.ip
-      ns.groups.add(listed)
-    }
-    listed.addrs = source.addrs
-  }
-
-  private countLocal (ns: Namespace, ip: string, delta: number): void {
-    const n = (ns.localByIp.get(ip) ?? 0) + delta
-    if (n <= 0) {
-      ns.localByIp.delete(ip)
-    } else {
-      ns.localByIp.set(ip, n)
-    }
   }
 
   private answerSize (wanted: number | undefined): number {
@@ -614,16 +379,16 @@ export class MemberRegistry {
 
   /** Lists the asker; returns why not when it cannot be */
   private register (namespace: string, ns: Namespace, asker: MemberEntry & { ip: string }, now: number): NotListed | undefined {
-    const existing = this.listed(ns, asker.id, asker.peer)
+    const existing = this.table.listed(ns, asker.id, asker.peer)
     if (existing?.own != null) {
       // a re-registration: its addresses may have changed (a new relay reservation)
       existing.own.addrs = asker.addrs
-      this.refresh(ns, existing)
+      this.table.refresh(ns, existing)
     } else {
       if (existing == null && ns.members.length >= this.maxMembersPerNamespace) {
         return 'namespace-full'
       }
-      if (existing == null && this.total >= this.maxMembers) {
+      if (existing == null && this.table.total >= this.maxMembers) {
         return 'members-full'
       }
       if ((ns.localByIp.get(asker.ip) ?? 0) >= this.maxMembersPerIpPerNamespace) {
@@ -636,28 +401,28 @@ export class MemberRegistry {
       if (!isFounder && !this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
         return 'ip-namespaces'
       }
-      if (!this.canClaim(asker.peer, namespace)) {
+      if (!this.table.canClaim(asker.peer, namespace)) {
         return 'peer-namespaces'
       }
       // the founder's registration is what its grant was for: not refused by rate
       if (!isFounder && !this.ledger.takeRegistration(asker.ip, now)) {
         return 'ip-rate'
       }
-      this.claim(asker.peer, asker.id, namespace)
+      this.table.claim(asker.peer, asker.id, namespace)
       const own: Source = { addrs: asker.addrs, ip: asker.ip }
       if (existing != null) {
         // listed by a peer relay already (a page that moved here): its addresses through this relay win
         existing.own = own
-        this.refresh(ns, existing)
+        this.table.refresh(ns, existing)
       } else {
         const member: Listed = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, own, remote: new Map() }
         ns.members.splice(lowerBound(ns.members, asker.id), 0, member)
         ns.groups.add(member)
-        this.total++
+        this.table.total++
       }
-      this.countLocal(ns, asker.ip, 1)
+      this.table.countLocal(ns, asker.ip, 1)
       this.ledger.hold(asker.ip, namespace, true, now)
-      this.localTotal++
+      this.table.localTotal++
     }
     this.onChange?.({ type: 'member', namespace, entry: { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip } })
     if (ns.founder?.peer === asker.peer) {
@@ -683,10 +448,10 @@ export class MemberRegistry {
     if (!this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
       return { type: 'unavailable', code: 'ip-namespaces', reason: `an IP address may be listed in at most ${this.maxNamespacesPerIp} namespaces` }
     }
-    if (!this.canClaim(asker.peer, namespace)) {
+    if (!this.table.canClaim(asker.peer, namespace)) {
       return { type: 'unavailable', code: 'peer-namespaces', reason: `a peer may be listed in at most ${this.maxNamespacesPerPeer} namespaces` }
     }
-    this.claim(asker.peer, asker.id, namespace)
+    this.table.claim(asker.peer, asker.id, namespace)
     ns.founder = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, until: now + this.founderGraceMs }
     this.founding.add(namespace)
     this.ledger.hold(asker.ip, namespace, false, now)
@@ -696,13 +461,13 @@ export class MemberRegistry {
 
   private expireFounders (now: number): void {
     for (const name of [...this.founding]) {
-      const ns = this.namespaces.get(name)
+      const ns = this.table.namespaces.get(name)
       if (ns == null) {
         this.founding.delete(name)
         continue
       }
       this.expireFounder(name, ns, now)
-      this.dropIfEmpty(name, ns)
+      this.table.dropIfEmpty(name, ns)
     }
   }
 
@@ -731,34 +496,13 @@ export class MemberRegistry {
     if (penalise) {
       this.ledger.foundingFailed(founder.peer, founder.ip, this.now())
     }
-    const record = this.byPeer.get(founder.peer)
-    if (record != null && this.listed(ns, founder.id, founder.peer)?.own == null) {
+    const record = this.table.byPeer.get(founder.peer)
+    if (record != null && this.table.listed(ns, founder.id, founder.peer)?.own == null) {
       record.namespaces.delete(namespace)
       if (record.namespaces.size === 0) {
-        this.byPeer.delete(founder.peer)
+        this.table.byPeer.delete(founder.peer)
       }
     }
     this.onChange?.({ type: 'founder-gone', namespace, peer: founder.peer })
-  }
-
-  private canClaim (peer: string, namespace: string): boolean {
-    const set = this.byPeer.get(peer)?.namespaces
-    return set == null || set.has(namespace) || set.size < this.maxNamespacesPerPeer
-  }
-
-  /** Notes that `peer` is listed in `namespace` (canClaim said it may be) */
-  private claim (peer: string, id: bigint, namespace: string): void {
-    let record = this.byPeer.get(peer)
-    if (record == null) {
-      record = { id, namespaces: new Set() }
-      this.byPeer.set(peer, record)
-    }
-    record.namespaces.add(namespace)
-  }
-
-  private dropIfEmpty (namespace: string, ns: Namespace): void {
-    if (ns.members.length === 0 && ns.founder == null && ns.remoteFounder == null) {
-      this.namespaces.delete(namespace)
-    }
   }
 }

@@ -6,9 +6,12 @@
  * A thin facade. The fetch path (`src/cdn/fetch-pipeline.ts`), what the page
  * holds and announces, home copies (`src/cdn/holdings.ts`) and the avoid list
  * are parts written against `Clock`, `Random` and small seams, which the
- * simulator runs too; this file wires them to libp2p: the wall clock, the
- * content protocol (`src/cdn/peer-downloader.ts`), the origin intake
- * (`src/cdn/origin-intake.ts`), the store, and `Response`s.
+ * simulator runs too; this file wires them to libp2p (`src/cdn/fetch-path.ts`):
+ * the wall clock, the content protocol (`src/cdn/peer-downloader.ts`), the
+ * origin intake (`src/cdn/origin-intake.ts`), the store, and `Response`s. The
+ * ring protocol's transport (`src/libp2p/ring-transport.ts`), joining
+ * (`src/cdn/ring-membership.ts`), the manifest (`src/cdn/manifest-source.ts`)
+ * and the upload gate (`src/upload-gate.ts`) are parts of their own too.
  *
  * Lifecycle: `start` registers the protocols; `afterStart` (when the node's
  * addresses are known, which become its dialling hints) creates the ring or
@@ -17,50 +20,42 @@
  * `beforeStop` leaves gracefully while connections are still up.
  */
 import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
 import { raceSignal } from 'race-signal'
 import { AvoidList } from './cdn/avoid-list.ts'
 import { createCounters } from './cdn/counters.ts'
 import { DirectoryService } from './cdn/directory-service.ts'
 import { NotStartedError } from './cdn/errors.ts'
-import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_HOLDER_ATTEMPTS, MAX_OBJECT_BYTES, PEER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
+import { createFetchPath, directoryLocator, fetchEventsOf } from './cdn/fetch-path.ts'
+import { FetchPipeline, LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES } from './cdn/fetch-pipeline.ts'
 import { Holdings } from './cdn/holdings.ts'
 import { parseSri } from './cdn/integrity.ts'
 import { Lookups } from './cdn/lookups.ts'
-import { Manifest, loadManifest } from './cdn/manifest.ts'
-import { OriginIntake } from './cdn/origin-intake.ts'
-import { Origin } from './cdn/origin.ts'
-import { PeerDownloader } from './cdn/peer-downloader.ts'
+import { ManifestSource } from './cdn/manifest-source.ts'
 import { responseFrom } from './cdn/responses.ts'
 import { ringProtocol } from './cdn/ring-cdn-init.ts'
-import { REJOIN_INTERVAL_MS, RingMembership } from './cdn/ring-membership.ts'
+import { REJOIN_INTERVAL_MS, RingMembership, parseBootstrap } from './cdn/ring-membership.ts'
 import { keyForUrl, nodeIdFromBytes, normaliseUrl } from './keys.ts'
 import { AddressBook } from './libp2p/address-book.ts'
 import { ConnectionBudget } from './libp2p/connection-budget.ts'
-import { ContentClient, ContentServer, contentProtocol } from './libp2p/content-protocol.ts'
-import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
-import { StreamRpc } from './libp2p/stream-rpc.ts'
+import { ContentClient } from './libp2p/content-client.ts'
+import { contentProtocol } from './libp2p/content-protocol.ts'
+import { ContentServer } from './libp2p/content-server.ts'
+import { RingTransport } from './libp2p/ring-transport.ts'
 import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
-import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from './overlay/codec.ts'
-import { AbortError, InvalidParametersError } from './overlay/errors.ts'
-import { checkRequestIds, checkResponseIds } from './overlay/id-binding.ts'
-import { RingRequest } from './overlay/messages.ts'
+import { AbortError } from './overlay/errors.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
-import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
+import { UploadGate } from './upload-gate.ts'
 import type { CdnCounters } from './cdn/counters.ts'
-import type { FetchEvents } from './cdn/fetch-pipeline.ts'
 import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocateResult, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
-import type { FetchTarget, Locator, StoredObject } from './cdn/seams.ts'
+import type { FetchTarget, StoredObject } from './cdn/seams.ts'
 import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
-import type { RingResponse } from './overlay/messages.ts'
-import type { Peer, Rpc } from './overlay/seams.ts'
+import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
-import type { UploadDecision, UploadPolicy } from './upload-policy.ts'
+import type { UploadDecision } from './upload-policy.ts'
 import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, HOLDER_ANSWER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
 export { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, ORIGIN_HEAD_START_MS } from './cdn/origin-estimator.ts'
@@ -103,27 +98,22 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private readonly baseUrl?: string | URL
   private readonly addressBook: AddressBook
   private readonly budget: ConnectionBudget
-  private readonly rpc: StreamRpc<RingRequest, RingResponse>
+  private readonly transport: RingTransport
   private readonly contentServer: ContentServer
   private readonly membership: RingMembership
   private readonly counters: CdnCounters
-  private readonly rpcsByType: Record<string, number> = {}
   private readonly lookups: Lookups
   private readonly holdings: Holdings
   private readonly pipeline: FetchPipeline<Response>
   private readonly avoidList: AvoidList
-  private manifest?: Manifest
-  private manifestLoading?: Promise<Manifest | undefined>
+  private readonly manifests: ManifestSource
   private storeMaxBytes = Infinity
   private self?: Peer
   private ringNode?: RingNode
   private directory?: DirectoryService
   private lifecycle?: AbortController
   private joining?: Promise<void>
-  private readonly uploadPolicy: UploadPolicy
-  private uploadMonitor?: UploadSignalMonitor
-  /** Paused by `pauseUploads()`, whatever the policy says */
-  private uploadsPausedByCaller = false
+  private readonly uploads: UploadGate
 
   constructor (components: RingCdnComponents, init: RingCdnInit = {}) {
     super()
@@ -140,7 +130,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       homeCopies: init.homeCopies ?? true,
       rejoinIntervalMs: init.rejoinIntervalMs ?? REJOIN_INTERVAL_MS
     }
-    this.uploadPolicy = parseUploadPolicy(init.uploadPolicy)
+    this.uploads = new UploadGate({ policy: init.uploadPolicy, options: init.uploadPolicyOptions, log: this.log })
+    this.manifests = new ManifestSource({ source: init.manifest, baseUrl: this.baseUrl, fetch: init.fetch, log: this.log })
     this.counters = createCounters()
 
     this.addressBook = new AddressBook({ self: components.peerId.toString() })
@@ -158,31 +149,12 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       maxConnections: init.maxConnections,
       idleTimeoutMs: init.idleConnectionTimeoutMs
     })
-    const ringIdOf = libp2pRingIdOf()
-    this.rpc = new StreamRpc(components, {
+    this.transport = new RingTransport(components, {
       protocol: ringProtocol(this.namespace),
-      encodeRequest: (req) => {
-        this.countRequest(req)
-        return RingRequest.encode(req)
-      },
-      decodeRequest: (bytes) => {
-        // the limited codec: a hostile frame cannot make us build millions of peers
-        const req = decodeRingRequest(bytes)
-        // every peer's ring id must be its peer id's hash, or a node could sit at any key it likes
-        checkRequestIds(req, ringIdOf)
-        this.addressBook.harvestRequest(req)
-        return req
-      },
-      encodeResponse: encodeRingResponse,
-      decodeResponse: (bytes) => {
-        const res = decodeRingResponse(bytes)
-        checkResponseIds(res, ringIdOf)
-        this.addressBook.harvestResponse(res)
-        return res
-      },
-      maxInboundStreams: init.maxRpcStreams,
-      maxOutboundStreams: init.maxRpcStreams,
-      addressHints: (address) => this.addressBook.hints(address)
+      addressBook: this.addressBook,
+      budget: this.budget,
+      counters: this.counters,
+      maxStreams: init.maxRpcStreams
     })
     const protocol = contentProtocol(this.namespace)
     this.contentServer = new ContentServer(components, {
@@ -207,64 +179,21 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     })
 
     // the fetch path: the same parts the simulator runs, over libp2p adapters
-    const log = components.logger.forComponent('ringcdn:cdn')
-    const locator = this.locator()
-    const avoidList = new AvoidList(wallClock)
-    this.avoidList = avoidList
-    const downloader = new PeerDownloader({
-      client: new ContentClient(components, { protocol, onUse: (address) => { this.budget.touch(address) } }),
-      store: this.store
-    }, {
-      maxObjectBytes: this.settings.maxObjectBytes,
+    const locator = directoryLocator({ directory: () => this.directory, self: () => this.self, joined: () => this.ringNode?.joined === true })
+    const client = new ContentClient(components, { protocol, onUse: (address) => { this.budget.touch(address) } })
+    const path = createFetchPath({ logger: components.logger, client, store: this.store, locator, addressBook: this.addressBook, counters: this.counters, events: fetchEventsOf(this) }, {
+      ...this.settings,
       storeMaxBytes: () => this.storeMaxBytes,
-      hints: (address) => this.addressBook.hints(address),
-      minPeerThroughput: init.minPeerThroughput,
-      requestTimeoutMs: init.transferRequestTimeoutMs,
-      stallTimeoutMs: init.transferStallTimeoutMs,
-      window: init.transferWindow
-    })
-    this.lookups = new Lookups({ clock: wallClock, locator, counters: this.counters }, {
-      onAnswer: (res) => {
-        this.addressBook.learn(res.home)
-        res.holders.forEach(h => { this.addressBook.learn(h) })
-      }
-    })
-    this.holdings = new Holdings({ clock: wallClock, locator, lookups: this.lookups, downloader, avoidList, counters: this.counters, log }, {
-      lookupTimeoutMs: this.settings.lookupTimeoutMs,
-      homeCopies: this.settings.homeCopies,
-      homeCopyMaxBytes: init.homeCopyMaxBytes,
-      trustedDigest: (key) => this.manifest?.byKey(key)?.digest,
+      trustedDigest: (key) => this.manifests.current?.byKey(key)?.digest,
       uploading: () => !this.uploadsPaused,
-      announcing: () => this.uploadPolicy !== 'never'
-    })
-    const origin = new Origin({
-      fetch: init.fetch ?? globalThis.fetch.bind(globalThis),
-      log: components.logger.forComponent('ringcdn:origin'),
-      timeoutMs: init.originTimeoutMs,
-      stallTimeoutMs: init.originStallTimeoutMs,
-      headTimeoutMs: init.headTimeoutMs
-    })
-    const intake = new OriginIntake({ origin, store: this.store, counters: this.counters, log }, {
-      maxObjectBytes: this.settings.maxObjectBytes,
-      maxBufferedBytes: init.maxBufferedBytes,
-      storeMaxBytes: () => this.storeMaxBytes,
-      onChunkDigests: (meta, chunkDigests) => { this.contentServer.rememberChunkDigests(meta.digest, meta.chunkSize, chunkDigests) },
-      onIntegrityFailure: (state, err) => { this.pipeline.integrityFailure(state, err) },
-      respond: (meta) => this.respond(meta, 'origin')
-    })
-    this.pipeline = new FetchPipeline({ clock: wallClock, locator, lookups: this.lookups, downloader, origin: intake, local: this.store, holdings: this.holdings, avoidList, counters: this.counters, log }, {
-      lookupTimeoutMs: this.settings.lookupTimeoutMs,
-      maxHolderAttempts: init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS,
-      peerTimeoutMs: init.peerTimeoutMs ?? PEER_TIMEOUT_MS,
-      holderAnswerTimeoutMs: init.holderAnswerTimeoutMs,
-      originMarginMs: init.originMarginMs,
-      originSafetyFactor: init.originSafetyFactor,
-      originHeadStartMs: init.originHeadStartMs,
-      maxObjectBytes: this.settings.maxObjectBytes,
-      trustOnFirstUse: init.trustOnFirstUse,
-      deliver: (object, source) => this.respond(object, source),
-      events: this.fetchEvents()
-    })
+      announcing: () => this.uploads.policy !== 'never',
+      onChunkDigests: (digest, chunkSize, chunkDigests) => { this.contentServer.rememberChunkDigests(digest, chunkSize, chunkDigests) },
+      respond: (object, source) => this.respond(object, source)
+    }, init)
+    this.avoidList = path.avoidList
+    this.lookups = path.lookups
+    this.holdings = path.holdings
+    this.pipeline = path.pipeline
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
   }
 
@@ -279,21 +208,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       return
     }
     this.lifecycle = new AbortController()
-    await this.rpc.start()
+    await this.transport.start()
     await this.contentServer.start()
     this.budget.start()
     this.storeMaxBytes = (await this.store.stats()).maxBytes
     for (const key of await this.store.keys()) {
       this.holdings.remember(BigInt(`0x${key}`))
     }
-    this.startManifest()
-    this.uploadMonitor = new UploadSignalMonitor({
-      ...this.init.uploadPolicyOptions,
-      policy: this.uploadPolicy,
-      onChange: (decision) => { this.log('uploads %s', decision.upload ? 'resumed' : `paused (${decision.reason})`) }
-    })
-    // the battery API answers asynchronously; until it does, its rule does not apply
-    this.uploadMonitor.start().catch(err => { this.log('upload signals unavailable - %e', err) })
+    this.manifests.start(this.lifecycle.signal)
+    this.uploads.start()
   }
 
   /** Addresses are known now: they become this node's dialling hints, and the ring is created or joined */
@@ -306,7 +229,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.self = { id: nodeIdFromBytes(peerId.toMultihash().bytes), address: peerId.toString(), hints: this.ownHints() }
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.addEventListener('connection:open', this.membership.onConnectionOpen)
-    const rpc = this.meteredRpc()
+    const rpc = this.transport.metered()
     const warmUp = warmNewNeighbours(rpc)
     const tuning = this.init.ring ?? {}
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
@@ -340,32 +263,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       await this.membership.join(ring, lifecycle.signal)
     })
-    this.afterJoinAttempt(this.joining, ring, lifecycle.signal)
-  }
-
-  /**
-   * A join whose retries all failed is not the end: the node tries again
-   * every `rejoinIntervalMs` until it joins or stops (each new attempt is
-   * what `whenJoined()` waits for from then on). The outcome of each is
-   * also read through `whenJoined()`; a failure is logged here.
-   */
-  private afterJoinAttempt (attempt: Promise<void>, ring: RingNode, signal: AbortSignal): void {
-    attempt.catch(err => {
-      if (signal.aborted) {
-        return
-      }
-      this.log.error('could not join ring %s, trying again in %d ms - %e', this.namespace, this.settings.rejoinIntervalMs, err)
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', cancel)
-        if (signal.aborted || ring.joined) {
-          return
-        }
-        this.joining = this.membership.join(ring, signal)
-        this.afterJoinAttempt(this.joining, ring, signal)
-      }, this.settings.rejoinIntervalMs)
-      const cancel = (): void => { clearTimeout(timer) }
-      signal.addEventListener('abort', cancel, { once: true })
-    })
+    this.membership.rejoinOnFailure(this.joining, ring, lifecycle.signal, this.settings.rejoinIntervalMs, (attempt) => { this.joining = attempt })
   }
 
   private async waitForAddresses (signal: AbortSignal): Promise<void> {
@@ -403,11 +301,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.components.events.removeEventListener('connection:open', this.membership.onConnectionOpen)
     this.ringNode?.stop()
     this.ringNode = undefined
-    this.uploadMonitor?.stop()
-    this.uploadMonitor = undefined
+    this.uploads.stop()
     this.directory = undefined
     this.budget.stop()
-    await Promise.all([this.rpc.stop(), this.contentServer.stop()])
+    await Promise.all([this.transport.stop(), this.contentServer.stop()])
     this.pipeline.clear()
     if (this.ownsStore) {
       await this.store.close()
@@ -455,23 +352,17 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
 
   /** Why uploads are paused, or `{ upload: true }` */
   get uploadState (): UploadDecision {
-    if (this.uploadPolicy === 'never') {
-      return { upload: false, reason: 'never' }
-    }
-    if (this.uploadsPausedByCaller) {
-      return { upload: false, reason: 'custom' }
-    }
-    return this.uploadMonitor?.decision ?? { upload: true }
+    return this.uploads.state
   }
 
   /** Refuses uploads until `resumeUploads()` (requesters are sent on to other holders) */
   pauseUploads (): void {
-    this.uploadsPausedByCaller = true
+    this.uploads.pause()
   }
 
   /** Ends a `pauseUploads()`; the upload policy decides again */
   resumeUploads (): void {
-    this.uploadsPausedByCaller = false
+    this.uploads.resume()
   }
 
   /**
@@ -522,7 +413,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       target.digestFrom = 'sri'
     } else {
-      const digest = (await this.loadedManifest())?.get(href)?.digest
+      const digest = (await this.manifests.loaded())?.get(href)?.digest
       if (digest != null) {
         target.digest = digest
         target.digestFrom = 'manifest'
@@ -556,82 +447,16 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       busyRefusals: this.contentServer.busyRefusals,
       holderFailuresByError: { ...holderFailuresByError },
       holdersAvoided: { ...this.avoidList.added },
-      ringRpcsSentByType: { ...this.rpcsByType },
+      ringRpcsSentByType: { ...this.transport.sentByType },
       connections: this.budget.usage()
     }
   }
 
   // ---- wiring --------------------------------------------------------------
 
-  /** The ring's holder directory as the pipeline's locator; not ready until this node has joined */
-  private locator (): Locator {
-    const directory = (): DirectoryService => {
-      if (this.directory == null) {
-        throw new NotStartedError('not a ring member')
-      }
-      return this.directory
-    }
-    const self = (): Peer | undefined => this.self
-    const joined = (): boolean => this.directory != null && this.ringNode?.joined === true
-    return {
-      get ready () { return joined() },
-      get self () { return self() },
-      locate: async (key, options) => directory().locate(key, options),
-      announce: async (home, key, gone, options) => { await directory().announce(home, key, gone, options) },
-      forget: (key, holder) => { this.directory?.forget(key, holder) }
-    }
-  }
-
-  /** The pipeline's reports as the service's events */
-  private fetchEvents (): FetchEvents {
-    return {
-      lookup: ({ target, home, hops, holders, durationMs, error }) => {
-        this.safeDispatchEvent('lookup', { detail: { url: target.href, key: target.keyHex, home: home?.address, hops, holders: holders.length, durationMs, error } })
-      },
-      transfer: (target, source, bytes, durationMs, peer) => {
-        this.safeDispatchEvent('transfer', { detail: { direction: 'download', url: target.href, key: target.keyHex, source, peer, bytes, durationMs, complete: true } })
-      },
-      holderFailure: (target, peer, err) => {
-        this.safeDispatchEvent('holder-failure', { detail: { url: target.href, key: target.keyHex, peer, error: err.name, message: err.message } })
-      },
-      integrityFailure: (target, err, expected, peer) => {
-        this.safeDispatchEvent('integrity-failure', { detail: { url: target.href, key: target.keyHex, source: err.source, peer, expected, message: err.message } })
-      }
-    }
-  }
-
   /** A response streaming a stored object */
   private respond (object: StoredObject & { contentType?: string }, source: FetchSource): Response {
     return responseFrom(this.store.read(object.key, { digest: object.digest }), object, source)
-  }
-
-  private countRequest (req: RingRequest): void {
-    this.counters.ringRpcsSent++
-    this.rpcsByType[req.type] = (this.rpcsByType[req.type] ?? 0) + 1
-    if (req.type === RingRequest.Type.ROUTE && req.route?.maintenance === false) {
-      this.counters.lookupRpcsSent++
-    }
-  }
-
-  /** The ring's Rpc, noting every peer it talks to as a user of its connection */
-  private meteredRpc (): Rpc<RingRequest, RingResponse> {
-    return {
-      request: async (to, req, options) => {
-        this.budget.touch(to)
-        return this.rpc.request(to, req, options)
-      },
-      isConnected: (to) => this.rpc.isConnected(to),
-      connect: (to) => {
-        this.budget.touch(to)
-        this.rpc.connect(to)
-      },
-      handle: (handler) => {
-        this.rpc.handle(async (from, req, options) => {
-          this.budget.touch(from)
-          return handler(from, req, options)
-        })
-      }
-    }
   }
 
   private ownHints (): Uint8Array[] {
@@ -650,34 +475,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     // relays list our addresses: new ones (e.g. a new relay reservation) must reach them
     this.membership.registerWithRelays()
   }
-
-  private startManifest (): void {
-    const source = this.init.manifest
-    if (source == null) {
-      return
-    }
-    if (source instanceof Manifest) {
-      this.manifest = source
-    } else if (typeof source === 'string' || source instanceof URL) {
-      const url = new URL(source, this.baseUrl)
-      this.manifestLoading = loadManifest(url, { fetch: this.init.fetch, signal: this.lifecycle?.signal })
-        .then(manifest => {
-          this.manifest = manifest
-          this.log('manifest %s lists %d assets', url.href, manifest.size)
-          return manifest
-        }, err => {
-          // without a manifest, digests come from integrity options and origin headers
-          this.log.error('manifest %s not loaded - %e', url.href, err)
-          return undefined
-        })
-    } else {
-      this.manifest = new Manifest(source, this.baseUrl)
-    }
-  }
-
-  private async loadedManifest (): Promise<Manifest | undefined> {
-    return this.manifest ?? await this.manifestLoading
-  }
 }
 
 /**
@@ -685,24 +482,6 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
  */
 export function ringCdn (init: RingCdnInit = {}): (components: RingCdnComponents) => RingCdn {
   return (components) => new RingCdn(components, init)
-}
-
-/**
- * The `bootstrap` option as multiaddrs
- *
- * @throws {InvalidParametersError} an address that is not a multiaddr, naming the option to fix
- */
-function parseBootstrap (addrs: Array<string | Multiaddr>): Multiaddr[] {
-  return addrs.map(addr => {
-    if (typeof addr !== 'string') {
-      return addr
-    }
-    try {
-      return multiaddr(addr)
-    } catch (err: any) {
-      throw new InvalidParametersError(`bootstrap address "${addr}" (the \`bootstrap\` option of ringCdn()) is not a multiaddr such as /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooW… (ringcdn-relay prints its own) - ${err.message}`, { cause: err })
-    }
-  })
 }
 
 function pageOrigin (): string | undefined {

@@ -31,16 +31,17 @@
  */
 import { AbortError } from '../overlay/errors.ts'
 import { isVouched } from '../storage/content-store.ts'
-import { clockDeadline } from './deadline.ts'
 import { ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, OriginEstimator, originStartAt } from './origin-estimator.ts'
+import { PeerPhase } from './peer-phase.ts'
 import type { AvoidList } from './avoid-list.ts'
 import type { CdnCounters } from './counters.ts'
 import type { IntegrityError } from './errors.ts'
 import type { Holdings } from './holdings.ts'
 import type { Lookups } from './lookups.ts'
-import type { Downloader, FetchState, FetchTarget, LocalIndex, LocateResult, Locator, OriginAnswer, OriginSource, StoredObject } from './seams.ts'
+import type { PeerWin } from './peer-phase.ts'
+import type { Downloader, FetchState, FetchTarget, LocalIndex, Locator, OriginAnswer, OriginSource, StoredObject } from './seams.ts'
 import type { FetchSource } from './stats.ts'
-import type { Address, Clock, Log, Peer, Timer } from '../overlay/seams.ts'
+import type { Clock, Log, Peer, Timer } from '../overlay/seams.ts'
 
 /** Deadline of one ring lookup (key → home node → holders), ms */
 export const LOOKUP_TIMEOUT_MS = 3_000
@@ -146,14 +147,6 @@ export interface PipelineFetchOptions {
   lifetime: AbortSignal
 }
 
-/** A peer's verified answer */
-interface PeerWin {
-  object: StoredObject
-  holder: Address
-  /** When the holder was asked, ms of the clock */
-  started: number
-}
-
 /** What happened next in a fetch's race of the peer path and the origin */
 type Step<R> =
   | { kind: 'go' }
@@ -164,27 +157,16 @@ type Step<R> =
 
 export class FetchPipeline<R> {
   private readonly clock: Clock
-  private readonly locator: Locator
-  private readonly lookups: Lookups
-  private readonly downloader: Downloader
   private readonly origin: OriginSource<R>
   private readonly local: LocalIndex
   private readonly holdings: Holdings
-  private readonly avoidList: AvoidList
-  /** Downloads in flight, by holder: a BUSY answer while several run is our own per-peer share used up */
-  private readonly downloading = new Map<string, number>()
   private readonly counters: CdnCounters
   private readonly log: Log
-  private readonly lookupTimeoutMs: number
-  private readonly maxHolderAttempts: number
-  private readonly peerTimeoutMs: number
-  private readonly holderAnswerTimeoutMs: number
   private readonly originMarginMs: number
   private readonly originSafetyFactor: number
   private readonly originHeadStartMs: number
   private readonly estimator: OriginEstimator
-  private readonly maxObjectBytes: number
-  private readonly trustOnFirstUse: boolean
+  private readonly peers: PeerPhase
   private readonly deliver: (object: StoredObject, source: 'local' | 'peer') => R
   private readonly events: FetchEvents
   /** Fetches going to peers or the origin, by key: a second fetch of the key waits for the first */
@@ -192,27 +174,27 @@ export class FetchPipeline<R> {
 
   constructor (components: FetchPipelineComponents<R>, init: FetchPipelineInit<R>) {
     this.clock = components.clock
-    this.locator = components.locator
-    this.lookups = components.lookups
-    this.downloader = components.downloader
     this.origin = components.origin
     this.local = components.local
     this.holdings = components.holdings
-    this.avoidList = components.avoidList
     this.counters = components.counters
     this.log = components.log
-    this.lookupTimeoutMs = init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS
-    this.maxHolderAttempts = init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS
-    this.peerTimeoutMs = init.peerTimeoutMs ?? PEER_TIMEOUT_MS
-    this.holderAnswerTimeoutMs = init.holderAnswerTimeoutMs ?? HOLDER_ANSWER_TIMEOUT_MS
     this.originMarginMs = init.originMarginMs ?? ORIGIN_MARGIN_MS
     this.originSafetyFactor = init.originSafetyFactor ?? ORIGIN_SAFETY_FACTOR
     this.originHeadStartMs = init.originHeadStartMs ?? ORIGIN_HEAD_START_MS
     this.estimator = components.estimator ?? new OriginEstimator()
-    this.maxObjectBytes = init.maxObjectBytes ?? MAX_OBJECT_BYTES
-    this.trustOnFirstUse = init.trustOnFirstUse ?? false
     this.deliver = init.deliver
     this.events = init.events ?? {}
+    this.peers = new PeerPhase(components, {
+      lookupTimeoutMs: init.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS,
+      maxHolderAttempts: init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS,
+      peerTimeoutMs: init.peerTimeoutMs ?? PEER_TIMEOUT_MS,
+      holderAnswerTimeoutMs: init.holderAnswerTimeoutMs ?? HOLDER_ANSWER_TIMEOUT_MS,
+      maxObjectBytes: init.maxObjectBytes ?? MAX_OBJECT_BYTES,
+      trustOnFirstUse: init.trustOnFirstUse ?? false,
+      events: this.events,
+      onIntegrityFailure: (target, err, peer) => { this.integrityFailure(target, err, peer) }
+    })
   }
 
   /**
@@ -301,7 +283,7 @@ export class FetchPipeline<R> {
     }
     plan()
 
-    const peer: Promise<Step<R>> = this.fromPeers(state, peerSignal, lifetime, plan).then(
+    const peer: Promise<Step<R>> = this.peers.fetch(state, peerSignal, lifetime, plan).then(
       (won): Step<R> => ({ kind: 'peer', won }),
       (err): Step<R> => ({ kind: 'peer-error', err })
     )
@@ -404,153 +386,6 @@ export class FetchPipeline<R> {
     this.events.transfer?.(state, 'peer', object.size, this.clock.now() - started, holder)
     this.holdings.stored(state.key, state.home, state.gone, lifetime)
     return { result: this.deliver(object, 'peer'), source: 'peer', bytes: object.size }
-  }
-
-  /**
-   * Ring lookup, then the holders in turn; `undefined` when no peer can
-   * deliver. `sized` hears the object's size once a holder has said it.
-   */
-  private async fromPeers (state: FetchState, signal: AbortSignal, lifetime: AbortSignal, sized: () => void): Promise<PeerWin | undefined> {
-    if (!this.locator.ready) {
-      return undefined
-    }
-    const peerDeadline = this.clock.now() + this.peerTimeoutMs
-    const located = await this.lookup(state, signal)
-    if (located == null) {
-      return undefined
-    }
-    state.home = located.home
-    const self = this.locator.self?.address
-    const listed = located.holders.filter(h => h.address !== self)
-    const holders = listed.filter(h => !this.avoidList.has(h.address))
-    this.counters.holdersSkipped += listed.length - holders.length
-    if (holders.length === 0) {
-      return undefined
-    }
-    if (state.digest == null) {
-      // somebody holds it: now the origin's digest is worth a HEAD
-      const digest = await this.origin.headDigest(state.href, signal)
-      if (digest != null && state.digest == null) {
-        state.digest = digest
-        state.digestFrom = 'origin'
-      }
-    }
-    if (state.digest == null && !this.trustOnFirstUse) {
-      this.log('no trusted digest for %s: not accepting peer bytes', state.href)
-      return undefined
-    }
-    for (const holder of holders.slice(0, this.maxHolderAttempts)) {
-      signal.throwIfAborted()
-      const started = this.clock.now()
-      const left = peerDeadline - started
-      if (left <= 0) {
-        this.log('out of time for peers: %s goes to the origin', state.href)
-        return undefined
-      }
-      // the holder must answer within this, or the next one is asked
-      const answerWithin = Math.min(left, this.holderAnswerTimeoutMs)
-      const answer = clockDeadline(this.clock, answerWithin)
-      let answered = false
-      this.downloading.set(holder.address, (this.downloading.get(holder.address) ?? 0) + 1)
-      try {
-        // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
-        const object = await this.downloader.download(holder, state.keyHex, {
-          digest: state.digest,
-          provenance: state.digestFrom ?? 'peer',
-          maxObjectBytes: this.maxObjectBytes,
-          startWithinMs: answerWithin,
-          signal: AbortSignal.any([signal, answer.signal]),
-          onStart: (size) => {
-            answered = true
-            answer.clear()
-            state.size = size
-            sized()
-          }
-        })
-        return { object, holder: holder.address, started }
-      } catch (err: any) {
-        if (signal.aborted) {
-          throw new AbortError()
-        }
-        const silent = !answered && (answer.signal.aborted || this.clock.now() - started >= answerWithin)
-        // a holder serves each peer only a few transfers at once: BUSY while we download other assets
-        // from it is our own share used up, not a reason to avoid it
-        const ownShare = err.name === 'HolderBusyError' && (this.downloading.get(holder.address) ?? 0) > 1
-        this.holderFailed(state, holder.address, err, silent, ownShare)
-      } finally {
-        answer.clear()
-        const left = (this.downloading.get(holder.address) ?? 1) - 1
-        if (left > 0) {
-          this.downloading.set(holder.address, left)
-        } else {
-          this.downloading.delete(holder.address)
-        }
-      }
-    }
-    return undefined
-  }
-
-  /**
-   * Counts and reports a holder that did not deliver, and avoids it for a
-   * while if it wasted the fetch's time in a way it will likely repeat. The
-   * next holder is tried either way: one bad answer never ends the peer
-   * phase while other holders remain.
-   */
-  private holderFailed (state: FetchState, holder: string, err: any, silent: boolean, ownShare: boolean = false): void {
-    this.holderFailure(state, holder, err)
-    if (silent) {
-      // accepted the request and said nothing in time, or could not be reached in time
-      this.avoidList.avoid(holder, 'silent')
-      state.gone.push(holder)
-      return
-    }
-    switch (err.name) {
-      case 'IntegrityError':
-        this.avoidList.avoid(holder, 'integrity')
-        this.integrityFailure(state, err, holder)
-        state.gone.push(holder)
-        break
-      case 'HolderBusyError':
-        // it holds the asset; it cannot serve it now, and a hostile holder says so every time
-        if (!ownShare) {
-          this.avoidList.avoid(holder, 'busy')
-        }
-        break
-      case 'ObjectSizeError':
-      case 'ObjectTooLargeError':
-        // the object may not fit, or the holder lies about it: another holder will say which
-        this.avoidList.avoid(holder, 'too-large')
-        break
-      case 'LimitedConnectionError':
-      case 'TransferRefusedError':
-        // it holds the asset; it just cannot serve it to us right now
-        break
-      default:
-        state.gone.push(holder)
-    }
-  }
-
-  private async lookup (state: FetchState, signal: AbortSignal): Promise<LocateResult | undefined> {
-    const started = this.clock.now()
-    try {
-      const res = await this.lookups.locate(state.key, this.lookupTimeoutMs, signal)
-      this.events.lookup?.({ target: state, home: res.home, hops: res.hops, holders: res.holders, durationMs: this.clock.now() - started })
-      return res
-    } catch (err: any) {
-      if (signal.aborted) {
-        throw new AbortError()
-      }
-      this.log('lookup of %s failed - %e', state.href, err)
-      this.events.lookup?.({ target: state, holders: [], durationMs: this.clock.now() - started, error: err.name, message: err.message })
-      return undefined
-    }
-  }
-
-  private holderFailure (target: FetchTarget, peer: string, err: Error): void {
-    this.counters.holderFailures++
-    this.counters.holderFailuresByError[err.name] = (this.counters.holderFailuresByError[err.name] ?? 0) + 1
-    this.log('holder %s of %s failed - %e', peer, target.href, err)
-    this.events.holderFailure?.(target, peer, err)
   }
 }
 

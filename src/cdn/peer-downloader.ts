@@ -8,7 +8,7 @@
 import { REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS } from '../libp2p/content-protocol.ts'
 import { TransferError } from './errors.ts'
 import type { DownloadOptions, Downloader, StoredObject } from './seams.ts'
-import type { ContentClient } from '../libp2p/content-protocol.ts'
+import type { ContentClient } from '../libp2p/content-client.ts'
 import type { Peer } from '../overlay/seams.ts'
 import type { ContentStore } from '../storage/content-store.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'

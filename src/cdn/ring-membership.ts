@@ -13,9 +13,10 @@
  * answered it.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import pRetry from 'p-retry'
 import { queryBootstrap, relayOrder, reservationRelays } from '../libp2p/bootstrap-client.ts'
-import { JoinFailedError } from '../overlay/errors.ts'
+import { InvalidParametersError, JoinFailedError } from '../overlay/errors.ts'
 import type { AddressBook } from '../libp2p/address-book.ts'
 import type { RingNode } from '../overlay/ring-node.ts'
 import type { Address } from '../overlay/seams.ts'
@@ -221,6 +222,33 @@ export class RingMembership {
   }
 
   /**
+   * A join whose retries all failed is not the end: the node tries again
+   * every `intervalMs` until it joins or stops (each new attempt is told to
+   * `onAttempt`: it is what `whenJoined()` waits for from then on). The
+   * outcome of each is also read through `whenJoined()`; a failure is logged
+   * here.
+   */
+  rejoinOnFailure (attempt: Promise<void>, ring: RingNode, signal: AbortSignal, intervalMs: number, onAttempt: (attempt: Promise<void>) => void): void {
+    attempt.catch(err => {
+      if (signal.aborted) {
+        return
+      }
+      this.log.error('could not join ring %s, trying again in %d ms - %e', this.namespace, intervalMs, err)
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', cancel)
+        if (signal.aborted || ring.joined) {
+          return
+        }
+        const next = this.join(ring, signal)
+        onAttempt(next)
+        this.rejoinOnFailure(next, ring, signal, intervalMs, onAttempt)
+      }, intervalMs)
+      const cancel = (): void => { clearTimeout(timer) }
+      signal.addEventListener('abort', cancel, { once: true })
+    })
+  }
+
+  /**
    * The relays to register with: the one our reservation is on (it vouches
    * for our circuit addresses and shares the listing with its peer relays),
    * else the relays that answered us
@@ -276,4 +304,22 @@ export class RingMembership {
       this.registerWithRelays([relay])
     }
   }
+}
+
+/**
+ * The `bootstrap` option as multiaddrs
+ *
+ * @throws {InvalidParametersError} an address that is not a multiaddr, naming the option to fix
+ */
+export function parseBootstrap (addrs: Array<string | Multiaddr>): Multiaddr[] {
+  return addrs.map(addr => {
+    if (typeof addr !== 'string') {
+      return addr
+    }
+    try {
+      return multiaddr(addr)
+    } catch (err: any) {
+      throw new InvalidParametersError(`bootstrap address "${addr}" (the \`bootstrap\` option of ringCdn()) is not a multiaddr such as /ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooW… (ringcdn-relay prints its own) - ${err.message}`, { cause: err })
+    }
+  })
 }

@@ -3,7 +3,7 @@
  * holdings and home copies reach the ring, peers, the origin and the page's
  * store only through these, and time and randomness only through `Clock` and
  * `Random`. The libp2p service (`src/ring-cdn.ts`) and the simulator
- * (`sim/simulation.ts`) each provide adapters; the policy code is the same.
+ * (`sim/page.ts`) each provide adapters; the policy code is the same.
  */
 import type { LocateResult } from './directory-service.ts'
 import type { Address, Peer } from '../overlay/seams.ts'

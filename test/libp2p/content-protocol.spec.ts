@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto'
 import { expect } from 'aegir/chai'
-import { ContentClient, ContentServer, MAX_UPLOADS_PER_PEER, contentProtocol } from '../../src/libp2p/content-protocol.ts'
+import { ContentClient } from '../../src/libp2p/content-client.ts'
+import { MAX_UPLOADS_PER_PEER, contentProtocol } from '../../src/libp2p/content-protocol.ts'
+import { ContentServer } from '../../src/libp2p/content-server.ts'
 import { libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'

@@ -1,0 +1,104 @@
+/**
+ * The ring protocol over libp2p: a `StreamRpc` for ring messages that decodes
+ * with the overlay's limited codec, checks every peer's ring id against its
+ * peer id, learns dialling hints from what it reads, counts what it sends, and
+ * gives the ring an `Rpc` that notes every peer it talks to as a user of its
+ * connection (the connection budget keeps those open).
+ */
+import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../overlay/codec.ts'
+import { checkRequestIds, checkResponseIds } from '../overlay/id-binding.ts'
+import { RingRequest } from '../overlay/messages.ts'
+import { libp2pRingIdOf } from './ring-id-binding.ts'
+import { StreamRpc } from './stream-rpc.ts'
+import type { AddressBook } from './address-book.ts'
+import type { ConnectionBudget } from './connection-budget.ts'
+import type { StreamRpcComponents } from './stream-rpc.ts'
+import type { CdnCounters } from '../cdn/counters.ts'
+import type { RingResponse } from '../overlay/messages.ts'
+import type { Rpc } from '../overlay/seams.ts'
+
+export interface RingTransportInit {
+  protocol: string
+  addressBook: AddressBook
+  budget: ConnectionBudget
+  counters: CdnCounters
+  /** @default MAX_INBOUND_STREAMS and MAX_OUTBOUND_STREAMS of `stream-rpc.ts` */
+  maxStreams?: number
+}
+
+export class RingTransport {
+  /** Ring requests sent, by message type */
+  readonly sentByType: Record<string, number> = {}
+  private readonly rpc: StreamRpc<RingRequest, RingResponse>
+  private readonly budget: ConnectionBudget
+  private readonly counters: CdnCounters
+
+  constructor (components: StreamRpcComponents, init: RingTransportInit) {
+    this.budget = init.budget
+    this.counters = init.counters
+    const addressBook = init.addressBook
+    const ringIdOf = libp2pRingIdOf()
+    this.rpc = new StreamRpc(components, {
+      protocol: init.protocol,
+      encodeRequest: (req) => {
+        this.countRequest(req)
+        return RingRequest.encode(req)
+      },
+      decodeRequest: (bytes) => {
+        // the limited codec: a hostile frame cannot make us build millions of peers
+        const req = decodeRingRequest(bytes)
+        // every peer's ring id must be its peer id's hash, or a node could sit at any key it likes
+        checkRequestIds(req, ringIdOf)
+        addressBook.harvestRequest(req)
+        return req
+      },
+      encodeResponse: encodeRingResponse,
+      decodeResponse: (bytes) => {
+        const res = decodeRingResponse(bytes)
+        checkResponseIds(res, ringIdOf)
+        addressBook.harvestResponse(res)
+        return res
+      },
+      maxInboundStreams: init.maxStreams,
+      maxOutboundStreams: init.maxStreams,
+      addressHints: (address) => addressBook.hints(address)
+    })
+  }
+
+  async start (): Promise<void> {
+    await this.rpc.start()
+  }
+
+  async stop (): Promise<void> {
+    await this.rpc.stop()
+  }
+
+  /** The ring's Rpc, noting every peer it talks to as a user of its connection */
+  metered (): Rpc<RingRequest, RingResponse> {
+    return {
+      request: async (to, req, options) => {
+        this.budget.touch(to)
+        return this.rpc.request(to, req, options)
+      },
+      isConnected: (to) => this.rpc.isConnected(to),
+      connect: (to) => {
+        this.budget.touch(to)
+        this.rpc.connect(to)
+      },
+      handle: (handler) => {
+        this.rpc.handle(async (from, req, options) => {
+          this.budget.touch(from)
+          return handler(from, req, options)
+        })
+      }
+    }
+  }
+
+  private countRequest (req: RingRequest): void {
+    this.counters.ringRpcsSent++
+    this.sentByType[req.type] = (this.sentByType[req.type] ?? 0) + 1
+    if (req.type === RingRequest.Type.ROUTE && req.route?.maintenance === false) {
+      this.counters.lookupRpcsSent++
+    }
+  }
+}

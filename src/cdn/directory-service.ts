@@ -18,8 +18,10 @@
  * stay single. A home that knows no holder for a LOCATE asks its successor
  * first (one direct round trip, on misses only): a just-joined home has no
  * entries until the old home notices it, but the old home is its successor.
- * An ANNOUNCE that reaches a node no longer home for the key (it moved to a
- * joiner during the transfer) is passed on to the predecessor.
+ * An ANNOUNCE that reaches a node not home for the key (it moved to a joiner
+ * during the transfer) is refused, and the announcer looks the home up again:
+ * passing it on would let one message cost two. One holder is listed for at
+ * most `maxKeysPerHolder` keys here, and only a new listing is replicated.
  */
 
 import { LRUCache } from 'lru-cache'
@@ -28,13 +30,28 @@ import { inHalfOpen, inOpen } from '../overlay/interval.ts'
 import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
 import { MAX_HINTS, peerFromWire, peerToWire } from '../overlay/wire.ts'
 import { DirectoryRequest, DirectoryResponse } from './directory-messages.ts'
+import { NotHomeError } from './errors.ts'
 import { HolderDirectory, MAX_HOLDERS_PER_KEY } from './holder-directory.ts'
 import type { HolderDirectoryInit } from './holder-directory.ts'
 import type { LookupResult, RingApplication, RingNode } from '../overlay/ring-node.ts'
 import type { Address, Peer, Random } from '../overlay/seams.ts'
 
-/** Longest list of entries or gone holders accepted in one directory message */
+/** Longest list of entries accepted in one directory message */
 export const MAX_DIRECTORY_ITEMS = 10_000
+/**
+ * Longest list of gone holders in one directory message: a requester reports
+ * the holders one fetch tried, a home the ones it dropped from one key
+ */
+export const MAX_GONE_PER_MESSAGE = 16
+/**
+ * Keys one holder may be listed for at a home node. An announce beyond it
+ * (for a key the holder is not listed for yet) is dropped unrecorded: one
+ * peer announcing random keys in our range can neither fill the directory
+ * (evicting honest entries) nor make us replicate without end. An honest page
+ * is listed here for its share of the keys we are home for (its objects over
+ * the ring's size, twice with replicas), far below this
+ */
+export const MAX_KEYS_PER_HOLDER = 256
 /** Entries per REPLICATE message when a home node copies its entries to its successor */
 export const REPLICATE_BATCH = 256
 /** LOCATEs a home node must have answered for a key before it reports a sole holder of it */
@@ -110,6 +127,13 @@ export interface DirectoryServiceInit extends HolderDirectoryInit {
    * @default SOLE_HOLDER_MIN_LOCATES (1)
    */
   soleHolderMinLocates?: number
+  /**
+   * Keys one holder may be listed for here; announces for more keys are
+   * dropped unrecorded
+   *
+   * @default MAX_KEYS_PER_HOLDER (256)
+   */
+  maxKeysPerHolder?: number
 }
 
 export interface LocateResult {
@@ -139,6 +163,9 @@ export class DirectoryService implements RingApplication {
   /** Who reported each (key, holder) pair gone, while the holder still answers */
   private readonly goneVotes = new LRUCache<string, Set<Address>>({ max: GONE_VOTES })
   private goneChecks = 0
+  private readonly maxKeysPerHolder: number
+  /** Announces dropped because their holder was listed for its share of keys already */
+  announcesDropped = 0
 
   constructor (components: DirectoryServiceComponents, init: DirectoryServiceInit = {}) {
     this.ring = components.ring
@@ -150,6 +177,7 @@ export class DirectoryService implements RingApplication {
     this.replicate = init.replicate ?? true
     this.queryOnMiss = init.queryOnMiss ?? true
     this.missQueryTimeoutMs = init.missQueryTimeoutMs ?? MISS_QUERY_TIMEOUT_MS
+    this.maxKeysPerHolder = init.maxKeysPerHolder ?? MAX_KEYS_PER_HOLDER
     this.ring.setApplication(this)
   }
 
@@ -265,28 +293,39 @@ export class DirectoryService implements RingApplication {
     }
   }
 
-  /** An ANNOUNCE: record the holder, forward or replicate it, and report a sole holder */
+  /**
+   * An ANNOUNCE: record the holder, replicate a new listing, and report a sole
+   * holder. Work per announce is bounded and not amplifiable: an announce for
+   * a key we are not home for is refused (the announcer looks the home up
+   * again), one for a key beyond the holder's share is dropped, and only a new
+   * listing costs a message to the successor, so one announcer makes us send
+   * at most its share of REPLICATEs however often it announces
+   */
   private recordAnnounce (from: Address, req: DirectoryRequest): void {
     const key = idFromBytes(req.key)
     const holder = peerFromWire(req.holder)
     if (holder.address !== from) {
       throw new InvalidMessageError('a node can only announce itself')
     }
-    for (const address of req.gone) {
-      this.reportedGone(key, address, from)
-    }
-    this.directory.announce(key, holder)
     const self = this.ring.self
     const pred = this.ring.predecessor
     if (pred != null && pred.address !== self.address && !inHalfOpen(key, pred.id, self.id)) {
-      // the key moved to a node that joined before us while the announcer was fetching: pass the
-      // entry on (the predecessor takes hand-overs from us for its own keys only); ours stays a replica
-      this.ring.message(pred.address, encodeHandover([[key, [...this.directory.holders(key)]]])).catch(() => {})
+      // not ours (or no longer: a node joined before us while the announcer was fetching). Passing
+      // it on would make one message cost us another; the announcer's retry finds the home
+      throw new NotHomeError('this node is not the key\'s home')
+    }
+    for (const address of req.gone) {
+      this.reportedGone(key, address, from)
+    }
+    const listed = this.directory.lists(key, holder.address)
+    if (!listed && this.directory.keysOf(holder.address) >= this.maxKeysPerHolder) {
+      this.announcesDropped++
       return
     }
+    this.directory.announce(key, holder)
     this.syncReplicas()
     const successor = this.ring.successors[0]
-    if (this.replicate && successor != null && successor.address !== self.address) {
+    if (!listed && this.replicate && successor != null && successor.address !== self.address) {
       const copy = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: new Uint8Array(0), gone: [], entries: [{ key: req.key, holders: [peerToWire(holder)] }] })
       this.ring.message(successor.address, copy).catch(() => {})
     }
@@ -436,7 +475,7 @@ export function decodeDirectoryRequest (payload: Uint8Array): DirectoryRequest {
   try {
     return DirectoryRequest.decode(payload, {
       limits: {
-        gone: MAX_DIRECTORY_ITEMS,
+        gone: MAX_GONE_PER_MESSAGE,
         entries: MAX_DIRECTORY_ITEMS,
         entries$: { holders: MAX_HOLDERS_PER_KEY, holders$: { hints: MAX_HINTS } },
         holder: { hints: MAX_HINTS }

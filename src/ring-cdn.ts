@@ -48,6 +48,7 @@ import { RingRequest } from './overlay/messages.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
+import { MAX_RING_MESSAGE_BYTES } from './overlay/wire.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
 import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
 import type { CdnCounters } from './cdn/counters.ts'
@@ -180,6 +181,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
         this.addressBook.harvestResponse(res)
         return res
       },
+      // ring messages are small and the directory's batches are cut to fit: a peer's streams can
+      // make us buffer this much per request in flight, not 4 MiB
+      maxMessageBytes: MAX_RING_MESSAGE_BYTES,
       maxInboundStreams: init.maxRpcStreams,
       maxOutboundStreams: init.maxRpcStreams,
       addressHints: (address) => this.addressBook.hints(address)

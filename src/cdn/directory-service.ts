@@ -28,7 +28,7 @@ import { LRUCache } from 'lru-cache'
 import { InvalidMessageError } from '../overlay/errors.ts'
 import { inHalfOpen, inOpen } from '../overlay/interval.ts'
 import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
-import { MAX_HINTS, peerFromWire, peerToWire } from '../overlay/wire.ts'
+import { MAX_HINTS, MAX_RING_MESSAGE_BYTES, peerFromWire, peerToWire } from '../overlay/wire.ts'
 import { DirectoryRequest, DirectoryResponse } from './directory-messages.ts'
 import { NotHomeError } from './errors.ts'
 import { HolderDirectory, MAX_HOLDERS_PER_KEY } from './holder-directory.ts'
@@ -52,8 +52,14 @@ export const MAX_GONE_PER_MESSAGE = 16
  * the ring's size, twice with replicas), far below this
  */
 export const MAX_KEYS_PER_HOLDER = 256
-/** Entries per REPLICATE message when a home node copies its entries to its successor */
+/** Entries per REPLICATE or HANDOVER message when a home node copies or hands over its entries */
 export const REPLICATE_BATCH = 256
+/**
+ * Bytes of entries per REPLICATE or HANDOVER message (or the hand-over a
+ * leaving node puts in its LEAVE notice): well under the ring's frame bound,
+ * which the rest of the message and the envelope share
+ */
+export const DIRECTORY_BATCH_BYTES = MAX_RING_MESSAGE_BYTES / 2
 /** LOCATEs a home node must have answered for a key before it reports a sole holder of it */
 export const SOLE_HOLDER_MIN_LOCATES = 1
 /** Keys whose LOCATE count a home node remembers (least recently asked forgotten first) */
@@ -370,7 +376,10 @@ export class DirectoryService implements RingApplication {
   }
 
   handoverOnLeave (): Uint8Array<ArrayBuffer> {
-    return encodeHandover(this.directory.extract(() => true))
+    // one notice carries it: the most recently used entries that fit, the rest are lost (a cache
+    // index: each costs one origin fetch)
+    const entries = this.directory.extract(() => true).reverse()
+    return encodeHandover((batches(entries)[0] ?? []).reverse())
   }
 
   receiveHandover (_from: Peer, payload: Uint8Array): void {
@@ -391,7 +400,7 @@ export class DirectoryService implements RingApplication {
       const self = this.ring.self
       const theirs = this.directory.select(key => !inHalfOpen(key, current.id, self.id))
       if (theirs.length > 0) {
-        this.ring.message(current.address, encodeHandover(theirs)).catch(() => {})
+        this.handOver(current, theirs)
       }
       return
     }
@@ -405,7 +414,7 @@ export class DirectoryService implements RingApplication {
     if (moving.length === 0) {
       return
     }
-    this.ring.message(current.address, encodeHandover(moving)).catch(() => {})
+    this.handOver(current, moving)
   }
 
   /**
@@ -431,12 +440,12 @@ export class DirectoryService implements RingApplication {
     this.replicating = true
     const send = async (): Promise<void> => {
       // in batches: one message must stay within the ring's message size and the receiver's list limits
-      for (let i = 0; i < ours.length; i += REPLICATE_BATCH) {
+      for (const batch of batches(ours)) {
         const copy = DirectoryRequest.encode({
           type: DirectoryRequest.Type.REPLICATE,
           key: new Uint8Array(0),
           gone: [],
-          entries: ours.slice(i, i + REPLICATE_BATCH).map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
+          entries: batch.map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
         })
         await this.ring.message(successor.address, copy)
       }
@@ -447,6 +456,16 @@ export class DirectoryService implements RingApplication {
         this.replicated = undefined
       })
       .finally(() => { this.replicating = false })
+  }
+
+  /** Hands `entries` over to `to`, in batches that fit the ring's frames, one after another */
+  private handOver (to: Peer, entries: Array<[bigint, Peer[]]>): void {
+    const send = async (): Promise<void> => {
+      for (const batch of batches(entries)) {
+        await this.ring.message(to.address, encodeHandover(batch))
+      }
+    }
+    send().catch(() => {})
   }
 
   /** On a miss, the successor's replica of `key`'s entry (merged into ours), as an answer sample */
@@ -492,6 +511,47 @@ function decodeResponse (payload: Uint8Array): Peer[] {
   } catch (err: any) {
     throw new InvalidMessageError(`bad directory response: ${err.message}`)
   }
+}
+
+/**
+ * Entries cut into batches of at most `REPLICATE_BATCH` entries and about
+ * `DIRECTORY_BATCH_BYTES` bytes each (estimated from the wire form: a
+ * holder's hints may make one entry hundreds of times another's size)
+ */
+export function batches (entries: Array<[bigint, Peer[]]>, maxBytes: number = DIRECTORY_BATCH_BYTES): Array<Array<[bigint, Peer[]]>> {
+  const out: Array<Array<[bigint, Peer[]]>> = []
+  let batch: Array<[bigint, Peer[]]> = []
+  let bytes = 0
+  for (const entry of entries) {
+    const size = entryBytes(entry)
+    if (batch.length > 0 && (bytes + size > maxBytes || batch.length >= REPLICATE_BATCH)) {
+      out.push(batch)
+      batch = []
+      bytes = 0
+    }
+    if (size > maxBytes) {
+      // one entry alone too large for a message (its holders' hints): not sent at all
+      continue
+    }
+    batch.push(entry)
+    bytes += size
+  }
+  if (batch.length > 0) {
+    out.push(batch)
+  }
+  return out
+}
+
+/** Upper estimate of an entry's encoded size: key, and per holder its id, address and hints, with tags and lengths */
+function entryBytes ([, holders]: [bigint, Peer[]]): number {
+  let bytes = 40
+  for (const holder of holders) {
+    bytes += 48 + holder.address.length
+    for (const hint of holder.hints ?? []) {
+      bytes += hint.byteLength + 3
+    }
+  }
+  return bytes
 }
 
 function encodeHandover (entries: Array<[bigint, Peer[]]>): Uint8Array<ArrayBuffer> {

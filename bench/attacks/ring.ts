@@ -14,8 +14,9 @@
  * content streams and never answer), `busy` (every content request answered
  * BUSY), `too-large` (every content request answered TOO_LARGE), `flood` (one
  * peer keeps 128 lookups of random keys in flight), `announce` (one peer
- * announces itself as the holder of 1 024 random keys, each to the key's
- * home, 8 at a time, while the honest nodes fetch; the phase also records what
+ * announces itself to one honest node as the holder of 1 024 random keys in
+ * that node's range and 128 outside it, 8 at a time, while the honest nodes
+ * fetch; the phase also records what
  * that put in the directories and how many directory messages it made the
  * honest nodes send).
  *
@@ -45,8 +46,9 @@ const JOIN_TIMEOUT_MS = 60_000
 const FETCH_TIMEOUT_MS = 60_000
 /** Lookups the flooding peer keeps in flight */
 const FLOOD_IN_FLIGHT = 128
-/** Random keys the announcing peer claims to hold, and announces it keeps in flight */
+/** Random keys in one home's range the announcing peer claims to hold, keys outside it, and announces it keeps in flight */
 const ANNOUNCE_KEYS = 1_024
+const ANNOUNCE_STRAY_KEYS = 128
 const ANNOUNCES_IN_FLIGHT = 8
 
 type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce'
@@ -276,24 +278,38 @@ function announceResult (announced: { sent: number, answered: number, refused: n
   }
 }
 
-/** The hostile node announces itself as the holder of random keys, each to the key's home */
+/**
+ * The hostile node announces itself as the holder of random keys to one home:
+ * `ANNOUNCE_KEYS` keys in that home's range (what the home must take or
+ * bound), then `ANNOUNCE_STRAY_KEYS` keys outside it (what a node that is not
+ * the home should refuse, not pass on)
+ */
 async function announceFlood (node: CdnNode, nodes: CdnNode[], result: { sent: number, answered: number, refused: number }): Promise<void> {
   const ring = node.services.cdn.ring
   if (ring == null) {
     return
   }
   const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
-  const byId = new Map(nodes.map(n => [n.services.cdn.nodeId as bigint, n.peerId.toString()]))
+  const target = nodes.find(n => n !== node) as CdnNode
+  const targetId = target.services.cdn.nodeId as bigint
+  const mine: bigint[] = []
+  const stray: bigint[] = []
+  for (let i = 0; mine.length < ANNOUNCE_KEYS || stray.length < ANNOUNCE_STRAY_KEYS; i++) {
+    const key = keyForUrl(`https://announce.example/${i}`)
+    const inRange = (ids.find(id => id >= key) ?? ids[0]) === targetId
+    if (inRange && mine.length < ANNOUNCE_KEYS) {
+      mine.push(key)
+    } else if (!inRange && stray.length < ANNOUNCE_STRAY_KEYS) {
+      stray.push(key)
+    }
+  }
+  const keys = [...mine, ...stray]
   const self = peerToWire(ring.self)
+  const home = target.peerId.toString()
   let next = 0
   const worker = async (): Promise<void> => {
-    while (next < ANNOUNCE_KEYS) {
-      const key = keyForUrl(`https://announce.example/${next++}`)
-      const home = byId.get(ids.find(id => id >= key) ?? ids[0]) as string
-      if (home === ring.self.address) {
-        continue
-      }
-      const payload = DirectoryRequest.encode({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(key), gone: [], entries: [], holder: self })
+    while (next < keys.length) {
+      const payload = DirectoryRequest.encode({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(keys[next++]), gone: [], entries: [], holder: self })
       result.sent++
       try {
         await ring.message(home, payload, { timeout: 3_000 })
@@ -329,8 +345,9 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     const honestStats = (): { keys: number, app: number, dropped: number } => honest.reduce((sum, n) => {
       const stats = n.services.cdn.getStats()
       return {
-        // absent from a library before the directory's per-holder bound (a "before" run)
-        keys: sum.keys + (stats.directoryKeys ?? 0),
+        // a library before the directory's per-holder bound has no such stat: its directory's size
+        // is read where it lives, so that a "before" run shows it too
+        keys: sum.keys + (stats.directoryKeys ?? (n.services.cdn as any).directory?.directory?.size ?? 0),
         app: sum.app + (stats.ringRpcsSentByType[RingRequest.Type.APP] ?? 0),
         dropped: sum.dropped + (stats.announcesDropped ?? 0)
       }

@@ -13,7 +13,12 @@
  * Attacks: `corrupt` (holders serve flipped bytes), `silent` (holders accept
  * content streams and never answer), `busy` (every content request answered
  * BUSY), `too-large` (every content request answered TOO_LARGE), `flood` (one
- * peer keeps 128 lookups of random keys in flight).
+ * peer keeps 128 lookups of random keys in flight), `announce` (one peer
+ * announces itself to one honest node as the holder of 1 024 random keys in
+ * that node's range and 128 outside it, 8 at a time, while the honest nodes
+ * fetch; the phase also records what
+ * that put in the directories and how many directory messages it made the
+ * honest nodes send).
  *
  * Prints a table and saves bench/results/attacks-ring.json. Numbers, never
  * assertions: the issue's bars are printed next to them.
@@ -22,6 +27,11 @@ import { writeFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
+import { keyForUrl } from '../../src/keys.ts'
+import { RingRequest } from '../../src/overlay/messages.ts'
+import { compareIds, idToBytes } from '../../src/overlay/ring-id.ts'
+import { peerToWire } from '../../src/overlay/wire.ts'
 import { bytesOf, sha256Base64, startOrigin } from '../../test/fixtures/origin-server.ts'
 import { TestStore, misbehave } from '../../test/libp2p/cdn-fixtures.ts'
 import { createCdnNode, drain } from '../nodes.ts'
@@ -36,8 +46,28 @@ const JOIN_TIMEOUT_MS = 60_000
 const FETCH_TIMEOUT_MS = 60_000
 /** Lookups the flooding peer keeps in flight */
 const FLOOD_IN_FLIGHT = 128
+/** Random keys in one home's range the announcing peer claims to hold, keys outside it, and announces it keeps in flight */
+const ANNOUNCE_KEYS = 1_024
+const ANNOUNCE_STRAY_KEYS = 128
+const ANNOUNCES_IN_FLIGHT = 8
 
-type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood'
+type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce'
+
+/** What an ANNOUNCE flood achieved */
+interface AnnounceFlood {
+  sent: number
+  /** Answered without an error (recorded, or dropped unrecorded past the announcer's share) */
+  answered: number
+  /** Refused with an error (not the key's home, busy, ...) */
+  refused: number
+  /** Keys in the honest nodes' directories, summed, before and after */
+  directoryKeysBefore: number
+  directoryKeysAfter: number
+  /** Directory messages (ring APP requests) the honest nodes sent while it ran */
+  honestAppMessages: number
+  /** Announces the honest homes dropped past the announcer's share */
+  dropped: number
+}
 
 interface Phase { attack: Attack, hostileShare: number }
 
@@ -64,6 +94,9 @@ interface PhaseResult extends Phase {
   /** Fetches that brought the origin in beside a slow peer path, and of those the ones a peer still won */
   originRaces: number
   originRacesWonByPeer: number
+  /** Ring requests the honest nodes refused busy (a sender over its share) */
+  ringBusyRefusals: number
+  announceFlood?: AnnounceFlood
 }
 
 const { values: args } = parseArgs({
@@ -86,7 +119,8 @@ const HOLDER_ATTACKS: Attack[] = ['corrupt', 'silent', 'busy', 'too-large']
 const PHASES: Phase[] = [
   { attack: 'none', hostileShare: 0 } satisfies Phase,
   ...HOLDER_ATTACKS.flatMap(attack => [0.1, 0.25].map((hostileShare): Phase => ({ attack, hostileShare }))),
-  { attack: 'flood', hostileShare: 1 / NODES } satisfies Phase
+  { attack: 'flood', hostileShare: 1 / NODES } satisfies Phase,
+  { attack: 'announce', hostileShare: 1 / NODES } satisfies Phase
 ].filter(p => args.only == null || args.only.split(',').includes(p.attack))
 
 function quantile (xs: number[], q: number): number {
@@ -177,7 +211,7 @@ async function seed (node: CdnNode, url: string): Promise<void> {
 }
 
 /** Turns the hostile nodes against the ring, as the phase says */
-async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, flood: { on: boolean }, floods: Array<Promise<void>>): Promise<void> {
+async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, flood: { on: boolean }, floods: Array<Promise<void>>, nodes: CdnNode[], announced: { sent: number, answered: number, refused: number }): Promise<void> {
   for (const node of hostile) {
     switch (attack) {
       case 'corrupt':
@@ -202,10 +236,90 @@ async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, 
         }
         break
       }
+      case 'announce':
+        floods.push(announceFlood(node, nodes, announced))
+        break
       default:
         break
     }
   }
+}
+
+/** The honest nodes' counters, summed */
+function honestTotals (honest: CdnNode[]): Pick<PhaseResult, 'failures' | 'avoided' | 'originRaces' | 'originRacesWonByPeer' | 'ringBusyRefusals'> {
+  const failures: Record<string, number> = {}
+  const avoided: Record<string, number> = {}
+  let originRaces = 0
+  let originRacesWonByPeer = 0
+  let ringBusyRefusals = 0
+  for (const node of honest) {
+    const stats = node.services.cdn.getStats()
+    for (const [name, n] of Object.entries(stats.holderFailuresByError)) {
+      failures[name] = (failures[name] ?? 0) + n
+    }
+    // absent from a library without the avoid reasons or the race (a run before they were added)
+    for (const [reason, n] of Object.entries(stats.holdersAvoided ?? {})) {
+      avoided[reason] = (avoided[reason] ?? 0) + n
+    }
+    originRaces += stats.originRaces ?? 0
+    originRacesWonByPeer += stats.originRacesWonByPeer ?? 0
+    ringBusyRefusals += stats.ringBusyRefusals ?? 0
+  }
+  return { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals }
+}
+
+function announceResult (announced: { sent: number, answered: number, refused: number }, before: { keys: number, app: number, dropped: number }, after: { keys: number, app: number, dropped: number }): AnnounceFlood {
+  return {
+    ...announced,
+    directoryKeysBefore: before.keys,
+    directoryKeysAfter: after.keys,
+    honestAppMessages: after.app - before.app,
+    dropped: after.dropped - before.dropped
+  }
+}
+
+/**
+ * The hostile node announces itself as the holder of random keys to one home:
+ * `ANNOUNCE_KEYS` keys in that home's range (what the home must take or
+ * bound), then `ANNOUNCE_STRAY_KEYS` keys outside it (what a node that is not
+ * the home should refuse, not pass on)
+ */
+async function announceFlood (node: CdnNode, nodes: CdnNode[], result: { sent: number, answered: number, refused: number }): Promise<void> {
+  const ring = node.services.cdn.ring
+  if (ring == null) {
+    return
+  }
+  const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
+  const target = nodes.find(n => n !== node) as CdnNode
+  const targetId = target.services.cdn.nodeId as bigint
+  const mine: bigint[] = []
+  const stray: bigint[] = []
+  for (let i = 0; mine.length < ANNOUNCE_KEYS || stray.length < ANNOUNCE_STRAY_KEYS; i++) {
+    const key = keyForUrl(`https://announce.example/${i}`)
+    const inRange = (ids.find(id => id >= key) ?? ids[0]) === targetId
+    if (inRange && mine.length < ANNOUNCE_KEYS) {
+      mine.push(key)
+    } else if (!inRange && stray.length < ANNOUNCE_STRAY_KEYS) {
+      stray.push(key)
+    }
+  }
+  const keys = [...mine, ...stray]
+  const self = peerToWire(ring.self)
+  const home = target.peerId.toString()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < keys.length) {
+      const payload = DirectoryRequest.encode({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(keys[next++]), gone: [], entries: [], holder: self })
+      result.sent++
+      try {
+        await ring.message(home, payload, { timeout: 3_000 })
+        result.answered++
+      } catch {
+        result.refused++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: ANNOUNCES_IN_FLIGHT }, worker))
 }
 
 async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[]): Promise<PhaseResult> {
@@ -216,7 +330,7 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
   try {
     // hostile holders first: each fetches every asset, so the homes list them
     for (const node of hostile) {
-      if (phase.attack === 'flood') {
+      if (phase.attack === 'flood' || phase.attack === 'announce') {
         continue
       }
       for (const url of urls) {
@@ -228,7 +342,19 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       const seeder = honest[i % honest.length]
       await seed(seeder, url)
     }
-    await arm(phase.attack, hostile, stores, flood, floods)
+    const honestStats = (): { keys: number, app: number, dropped: number } => honest.reduce((sum, n) => {
+      const stats = n.services.cdn.getStats()
+      return {
+        // a library before the directory's per-holder bound has no such stat: its directory's size
+        // is read where it lives, so that a "before" run shows it too
+        keys: sum.keys + (stats.directoryKeys ?? (n.services.cdn as any).directory?.directory?.size ?? 0),
+        app: sum.app + (stats.ringRpcsSentByType[RingRequest.Type.APP] ?? 0),
+        dropped: sum.dropped + (stats.announcesDropped ?? 0)
+      }
+    }, { keys: 0, app: 0, dropped: 0 })
+    const before = honestStats()
+    const announced = { sent: 0, answered: 0, refused: 0 }
+    await arm(phase.attack, hostile, stores, flood, floods, nodes, announced)
     // honest requesters (not the seeders' own assets): bounded number of fetches, a few at once
     const plan: Array<{ node: CdnNode, url: string }> = []
     for (let i = 0; plan.length < FETCHES && i < FETCHES * 4; i++) {
@@ -243,24 +369,14 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     for (let i = 0; i < plan.length; i += CONCURRENCY) {
       records.push(...await Promise.all(plan.slice(i, i + CONCURRENCY).map(async ({ node, url }) => timedFetch(node, url))))
     }
+    // the announce flood runs through its keys once: its counts are taken when it is done
+    if (phase.attack === 'announce') {
+      await Promise.allSettled(floods)
+    }
+    const after = honestStats()
     const network = records.filter(r => r.source === 'peer' || r.source === 'origin')
     const over = records.map(r => r.ms - r.originMs).filter(x => Number.isFinite(x))
-    const failures: Record<string, number> = {}
-    const avoided: Record<string, number> = {}
-    let originRaces = 0
-    let originRacesWonByPeer = 0
-    for (const node of honest) {
-      const stats = node.services.cdn.getStats()
-      for (const [name, n] of Object.entries(stats.holderFailuresByError)) {
-        failures[name] = (failures[name] ?? 0) + n
-      }
-      // absent from a library without the avoid reasons or the race (a run before they were added)
-      for (const [reason, n] of Object.entries(stats.holdersAvoided ?? {})) {
-        avoided[reason] = (avoided[reason] ?? 0) + n
-      }
-      originRaces += stats.originRaces ?? 0
-      originRacesWonByPeer += stats.originRacesWonByPeer ?? 0
-    }
+    const { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals } = honestTotals(honest)
     return {
       ...phase,
       hostileNodes: hostile.size,
@@ -278,7 +394,9 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       failures,
       avoided,
       originRaces,
-      originRacesWonByPeer
+      originRacesWonByPeer,
+      ringBusyRefusals,
+      announceFlood: phase.attack === 'announce' ? announceResult(announced, before, after) : undefined
     }
   } finally {
     flood.on = false
@@ -348,6 +466,15 @@ async function main (): Promise<void> {
     bars: 'at 10 % hostile: >= 0.95 of the baseline peer share, p95 <= 1.5x baseline, 0 failed; at 25 %: >= 0.8 of the baseline peer share, no fetch over its origin time + 1 s',
     phases: rows
   }, null, 2) + '\n')
+  for (const r of rows) {
+    if (r.announceFlood != null) {
+      const a = r.announceFlood
+      print(`\nannounce flood: ${a.sent} sent, ${a.answered} answered (${a.dropped} of them dropped unrecorded), ${a.refused} refused; honest directories ${a.directoryKeysBefore} → ${a.directoryKeysAfter} keys; ${a.honestAppMessages} directory messages sent by honest nodes meanwhile`)
+    }
+    if (r.attack === 'flood') {
+      print(`lookup flood: ${r.ringBusyRefusals} ring requests refused busy by honest nodes`)
+    }
+  }
   print(`\nsaved ${args.out}`)
 }
 

@@ -18,25 +18,48 @@
  * stay single. A home that knows no holder for a LOCATE asks its successor
  * first (one direct round trip, on misses only): a just-joined home has no
  * entries until the old home notices it, but the old home is its successor.
- * An ANNOUNCE that reaches a node no longer home for the key (it moved to a
- * joiner during the transfer) is passed on to the predecessor.
+ * An ANNOUNCE that reaches a node not home for the key (it moved to a joiner
+ * during the transfer) is refused, and the announcer looks the home up again:
+ * passing it on would let one message cost two. One holder is listed for at
+ * most `maxKeysPerHolder` keys here, and only a new listing is replicated.
  */
 
 import { LRUCache } from 'lru-cache'
 import { InvalidMessageError } from '../overlay/errors.ts'
 import { inHalfOpen, inOpen } from '../overlay/interval.ts'
 import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
-import { MAX_HINTS, peerFromWire, peerToWire } from '../overlay/wire.ts'
+import { MAX_HINTS, MAX_RING_MESSAGE_BYTES, peerFromWire, peerToWire } from '../overlay/wire.ts'
 import { DirectoryRequest, DirectoryResponse } from './directory-messages.ts'
+import { NotHomeError } from './errors.ts'
 import { HolderDirectory, MAX_HOLDERS_PER_KEY } from './holder-directory.ts'
 import type { HolderDirectoryInit } from './holder-directory.ts'
 import type { LookupResult, RingApplication, RingNode } from '../overlay/ring-node.ts'
 import type { Address, Peer, Random } from '../overlay/seams.ts'
 
-/** Longest list of entries or gone holders accepted in one directory message */
+/** Longest list of entries accepted in one directory message */
 export const MAX_DIRECTORY_ITEMS = 10_000
-/** Entries per REPLICATE message when a home node copies its entries to its successor */
+/**
+ * Longest list of gone holders in one directory message: a requester reports
+ * the holders one fetch tried, a home the ones it dropped from one key
+ */
+export const MAX_GONE_PER_MESSAGE = 16
+/**
+ * Keys one holder may be listed for at a home node. An announce beyond it
+ * (for a key the holder is not listed for yet) is dropped unrecorded: one
+ * peer announcing random keys in our range can neither fill the directory
+ * (evicting honest entries) nor make us replicate without end. An honest page
+ * is listed here for its share of the keys we are home for (its objects over
+ * the ring's size, twice with replicas), far below this
+ */
+export const MAX_KEYS_PER_HOLDER = 256
+/** Entries per REPLICATE or HANDOVER message when a home node copies or hands over its entries */
 export const REPLICATE_BATCH = 256
+/**
+ * Bytes of entries per REPLICATE or HANDOVER message (or the hand-over a
+ * leaving node puts in its LEAVE notice): well under the ring's frame bound,
+ * which the rest of the message and the envelope share
+ */
+export const DIRECTORY_BATCH_BYTES = MAX_RING_MESSAGE_BYTES / 2
 /** LOCATEs a home node must have answered for a key before it reports a sole holder of it */
 export const SOLE_HOLDER_MIN_LOCATES = 1
 /** Keys whose LOCATE count a home node remembers (least recently asked forgotten first) */
@@ -110,6 +133,13 @@ export interface DirectoryServiceInit extends HolderDirectoryInit {
    * @default SOLE_HOLDER_MIN_LOCATES (1)
    */
   soleHolderMinLocates?: number
+  /**
+   * Keys one holder may be listed for here; announces for more keys are
+   * dropped unrecorded
+   *
+   * @default MAX_KEYS_PER_HOLDER (256)
+   */
+  maxKeysPerHolder?: number
 }
 
 export interface LocateResult {
@@ -139,6 +169,9 @@ export class DirectoryService implements RingApplication {
   /** Who reported each (key, holder) pair gone, while the holder still answers */
   private readonly goneVotes = new LRUCache<string, Set<Address>>({ max: GONE_VOTES })
   private goneChecks = 0
+  private readonly maxKeysPerHolder: number
+  /** Announces dropped because their holder was listed for its share of keys already */
+  announcesDropped = 0
 
   constructor (components: DirectoryServiceComponents, init: DirectoryServiceInit = {}) {
     this.ring = components.ring
@@ -150,6 +183,7 @@ export class DirectoryService implements RingApplication {
     this.replicate = init.replicate ?? true
     this.queryOnMiss = init.queryOnMiss ?? true
     this.missQueryTimeoutMs = init.missQueryTimeoutMs ?? MISS_QUERY_TIMEOUT_MS
+    this.maxKeysPerHolder = init.maxKeysPerHolder ?? MAX_KEYS_PER_HOLDER
     this.ring.setApplication(this)
   }
 
@@ -265,28 +299,39 @@ export class DirectoryService implements RingApplication {
     }
   }
 
-  /** An ANNOUNCE: record the holder, forward or replicate it, and report a sole holder */
+  /**
+   * An ANNOUNCE: record the holder, replicate a new listing, and report a sole
+   * holder. Work per announce is bounded and not amplifiable: an announce for
+   * a key we are not home for is refused (the announcer looks the home up
+   * again), one for a key beyond the holder's share is dropped, and only a new
+   * listing costs a message to the successor, so one announcer makes us send
+   * at most its share of REPLICATEs however often it announces
+   */
   private recordAnnounce (from: Address, req: DirectoryRequest): void {
     const key = idFromBytes(req.key)
     const holder = peerFromWire(req.holder)
     if (holder.address !== from) {
       throw new InvalidMessageError('a node can only announce itself')
     }
-    for (const address of req.gone) {
-      this.reportedGone(key, address, from)
-    }
-    this.directory.announce(key, holder)
     const self = this.ring.self
     const pred = this.ring.predecessor
     if (pred != null && pred.address !== self.address && !inHalfOpen(key, pred.id, self.id)) {
-      // the key moved to a node that joined before us while the announcer was fetching: pass the
-      // entry on (the predecessor takes hand-overs from us for its own keys only); ours stays a replica
-      this.ring.message(pred.address, encodeHandover([[key, [...this.directory.holders(key)]]])).catch(() => {})
+      // not ours (or no longer: a node joined before us while the announcer was fetching). Passing
+      // it on would make one message cost us another; the announcer's retry finds the home
+      throw new NotHomeError('this node is not the key\'s home')
+    }
+    for (const address of req.gone) {
+      this.reportedGone(key, address, from)
+    }
+    const listed = this.directory.lists(key, holder.address)
+    if (!listed && this.directory.keysOf(holder.address) >= this.maxKeysPerHolder) {
+      this.announcesDropped++
       return
     }
+    this.directory.announce(key, holder)
     this.syncReplicas()
     const successor = this.ring.successors[0]
-    if (this.replicate && successor != null && successor.address !== self.address) {
+    if (!listed && this.replicate && successor != null && successor.address !== self.address) {
       const copy = DirectoryRequest.encode({ type: DirectoryRequest.Type.REPLICATE, key: new Uint8Array(0), gone: [], entries: [{ key: req.key, holders: [peerToWire(holder)] }] })
       this.ring.message(successor.address, copy).catch(() => {})
     }
@@ -331,7 +376,10 @@ export class DirectoryService implements RingApplication {
   }
 
   handoverOnLeave (): Uint8Array<ArrayBuffer> {
-    return encodeHandover(this.directory.extract(() => true))
+    // one notice carries it: the most recently used entries that fit, the rest are lost (a cache
+    // index: each costs one origin fetch)
+    const entries = this.directory.extract(() => true).reverse()
+    return encodeHandover((batches(entries)[0] ?? []).reverse())
   }
 
   receiveHandover (_from: Peer, payload: Uint8Array): void {
@@ -352,7 +400,7 @@ export class DirectoryService implements RingApplication {
       const self = this.ring.self
       const theirs = this.directory.select(key => !inHalfOpen(key, current.id, self.id))
       if (theirs.length > 0) {
-        this.ring.message(current.address, encodeHandover(theirs)).catch(() => {})
+        this.handOver(current, theirs)
       }
       return
     }
@@ -366,7 +414,7 @@ export class DirectoryService implements RingApplication {
     if (moving.length === 0) {
       return
     }
-    this.ring.message(current.address, encodeHandover(moving)).catch(() => {})
+    this.handOver(current, moving)
   }
 
   /**
@@ -392,12 +440,12 @@ export class DirectoryService implements RingApplication {
     this.replicating = true
     const send = async (): Promise<void> => {
       // in batches: one message must stay within the ring's message size and the receiver's list limits
-      for (let i = 0; i < ours.length; i += REPLICATE_BATCH) {
+      for (const batch of batches(ours)) {
         const copy = DirectoryRequest.encode({
           type: DirectoryRequest.Type.REPLICATE,
           key: new Uint8Array(0),
           gone: [],
-          entries: ours.slice(i, i + REPLICATE_BATCH).map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
+          entries: batch.map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
         })
         await this.ring.message(successor.address, copy)
       }
@@ -408,6 +456,16 @@ export class DirectoryService implements RingApplication {
         this.replicated = undefined
       })
       .finally(() => { this.replicating = false })
+  }
+
+  /** Hands `entries` over to `to`, in batches that fit the ring's frames, one after another */
+  private handOver (to: Peer, entries: Array<[bigint, Peer[]]>): void {
+    const send = async (): Promise<void> => {
+      for (const batch of batches(entries)) {
+        await this.ring.message(to.address, encodeHandover(batch))
+      }
+    }
+    send().catch(() => {})
   }
 
   /** On a miss, the successor's replica of `key`'s entry (merged into ours), as an answer sample */
@@ -436,7 +494,7 @@ export function decodeDirectoryRequest (payload: Uint8Array): DirectoryRequest {
   try {
     return DirectoryRequest.decode(payload, {
       limits: {
-        gone: MAX_DIRECTORY_ITEMS,
+        gone: MAX_GONE_PER_MESSAGE,
         entries: MAX_DIRECTORY_ITEMS,
         entries$: { holders: MAX_HOLDERS_PER_KEY, holders$: { hints: MAX_HINTS } },
         holder: { hints: MAX_HINTS }
@@ -453,6 +511,47 @@ function decodeResponse (payload: Uint8Array): Peer[] {
   } catch (err: any) {
     throw new InvalidMessageError(`bad directory response: ${err.message}`)
   }
+}
+
+/**
+ * Entries cut into batches of at most `REPLICATE_BATCH` entries and about
+ * `DIRECTORY_BATCH_BYTES` bytes each (estimated from the wire form: a
+ * holder's hints may make one entry hundreds of times another's size)
+ */
+export function batches (entries: Array<[bigint, Peer[]]>, maxBytes: number = DIRECTORY_BATCH_BYTES): Array<Array<[bigint, Peer[]]>> {
+  const out: Array<Array<[bigint, Peer[]]>> = []
+  let batch: Array<[bigint, Peer[]]> = []
+  let bytes = 0
+  for (const entry of entries) {
+    const size = entryBytes(entry)
+    if (batch.length > 0 && (bytes + size > maxBytes || batch.length >= REPLICATE_BATCH)) {
+      out.push(batch)
+      batch = []
+      bytes = 0
+    }
+    if (size > maxBytes) {
+      // one entry alone too large for a message (its holders' hints): not sent at all
+      continue
+    }
+    batch.push(entry)
+    bytes += size
+  }
+  if (batch.length > 0) {
+    out.push(batch)
+  }
+  return out
+}
+
+/** Upper estimate of an entry's encoded size: key, and per holder its id, address and hints, with tags and lengths */
+function entryBytes ([, holders]: [bigint, Peer[]]): number {
+  let bytes = 40
+  for (const holder of holders) {
+    bytes += 48 + holder.address.length
+    for (const hint of holder.hints ?? []) {
+      bytes += hint.byteLength + 3
+    }
+  }
+  return bytes
 }
 
 function encodeHandover (entries: Array<[bigint, Peer[]]>): Uint8Array<ArrayBuffer> {

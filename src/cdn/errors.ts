@@ -39,6 +39,12 @@ export class NoHolderError extends Error {
   name = 'NoHolderError'
 }
 
+/** A directory message reached a node that is not the key's home (an announce is refused, not passed on) */
+export class NotHomeError extends Error {
+  static name = 'NotHomeError'
+  name = 'NotHomeError'
+}
+
 /** A holder refused because it has too many uploads in progress */
 export class HolderBusyError extends Error {
   static name = 'HolderBusyError'

@@ -43,6 +43,8 @@ export class HolderDirectory {
   private readonly answerPool: number
   /** Map order is recency order: a touched key is re-inserted at the end */
   private readonly entries = new Map<bigint, Peer[]>()
+  /** Keys each holder is listed for here: what one announcer may put in the directory is bounded */
+  private readonly listings = new Map<Address, number>()
 
   constructor (init: HolderDirectoryInit = {}) {
     this.maxHoldersPerKey = init.maxHoldersPerKey ?? MAX_HOLDERS_PER_KEY
@@ -53,6 +55,16 @@ export class HolderDirectory {
 
   get size (): number {
     return this.entries.size
+  }
+
+  /** Keys `address` is listed for here */
+  keysOf (address: Address): number {
+    return this.listings.get(address) ?? 0
+  }
+
+  /** Whether `address` is listed as a holder of `key` */
+  lists (key: bigint, address: Address): boolean {
+    return this.entries.get(key)?.some(p => p.address === address) === true
   }
 
   /** All holders of `key`, most recent first */
@@ -96,8 +108,9 @@ export class HolderDirectory {
     }
     const rest = list.filter(p => p.address !== address)
     if (rest.length === 0) {
-      this.entries.delete(key)
+      this.drop(key)
     } else {
+      this.count(list, rest)
       this.entries.set(key, rest)
     }
   }
@@ -117,7 +130,7 @@ export class HolderDirectory {
   extract (match: (key: bigint) => boolean): Array<[bigint, Peer[]]> {
     const out = this.select(match)
     for (const [key] of out) {
-      this.entries.delete(key)
+      this.drop(key)
     }
     return out
   }
@@ -142,8 +155,29 @@ export class HolderDirectory {
   }
 
   private touch (key: bigint, list: Peer[]): void {
+    this.count(this.entries.get(key) ?? [], list)
     this.entries.delete(key)
     this.entries.set(key, list)
+  }
+
+  private drop (key: bigint): void {
+    this.count(this.entries.get(key) ?? [], [])
+    this.entries.delete(key)
+  }
+
+  /** Keeps `listings` right when a key's holder list goes from `before` to `after` */
+  private count (before: readonly Peer[], after: readonly Peer[]): void {
+    for (const p of before) {
+      const n = (this.listings.get(p.address) ?? 0) - 1
+      if (n > 0) {
+        this.listings.set(p.address, n)
+      } else {
+        this.listings.delete(p.address)
+      }
+    }
+    for (const p of after) {
+      this.listings.set(p.address, (this.listings.get(p.address) ?? 0) + 1)
+    }
   }
 
   private evict (): void {
@@ -152,7 +186,7 @@ export class HolderDirectory {
       if (oldest == null) {
         return
       }
-      this.entries.delete(oldest)
+      this.drop(oldest)
     }
   }
 }

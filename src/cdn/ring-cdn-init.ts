@@ -2,6 +2,7 @@
  * The public shapes of the ringcdn service: what it needs from libp2p, its
  * init options (each with its default), and what its methods return.
  */
+import type { DirectoryServiceInit } from './directory-service.ts'
 import type { HolderDirectoryInit } from './holder-directory.ts'
 import type { Manifest, ManifestDocument } from './manifest.ts'
 import type { StreamRpcComponents } from '../libp2p/stream-rpc.ts'
@@ -212,11 +213,11 @@ export interface RingCdnInit {
    */
   ring?: RingTuning
   /**
-   * Holder directory bounds.
+   * Holder directory bounds: keys, holders per key, keys per holder.
    *
-   * @default HolderDirectory's defaults
+   * @default HolderDirectory's and DirectoryService's defaults
    */
-  directory?: HolderDirectoryInit
+  directory?: HolderDirectoryInit & Pick<DirectoryServiceInit, 'maxKeysPerHolder'>
   /**
    * Concurrent ring RPC streams per connection and direction
    *

@@ -54,6 +54,12 @@ export interface RingCdnStats {
   holdersAvoided: Record<string, number>
   /** Content requests this node refused as busy */
   busyRefusals: number
+  /** Ring requests (forwards, application messages) refused because their sender had its share waiting */
+  ringBusyRefusals: number
+  /** Keys in this node's holder directory (its own and replicas) */
+  directoryKeys: number
+  /** Announces dropped because their holder was listed for its share of keys here already */
+  announcesDropped: number
   /** Ring requests this node sent (lookup hops, maintenance, announces) */
   ringRpcsSent: number
   /** Of those, hops of routed application lookups (what a lookup costs the network) */

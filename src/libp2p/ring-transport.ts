@@ -8,6 +8,7 @@
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../overlay/codec.ts'
 import { checkRequestIds, checkResponseIds } from '../overlay/id-binding.ts'
 import { RingRequest } from '../overlay/messages.ts'
+import { MAX_RING_MESSAGE_BYTES } from '../overlay/wire.ts'
 import { libp2pRingIdOf } from './ring-id-binding.ts'
 import { StreamRpc } from './stream-rpc.ts'
 import type { AddressBook } from './address-book.ts'
@@ -59,6 +60,9 @@ export class RingTransport {
         addressBook.harvestResponse(res)
         return res
       },
+      // ring messages are small and the directory's batches are cut to fit: a peer's streams can
+      // make us buffer this much per request in flight, not the adapter's generic 4 MiB
+      maxMessageBytes: MAX_RING_MESSAGE_BYTES,
       maxInboundStreams: init.maxStreams,
       maxOutboundStreams: init.maxStreams,
       addressHints: (address) => addressBook.hints(address)

@@ -25,8 +25,9 @@
  * to direct requests twice) marks it dead.
  */
 
-import { HopLimitError, LookupFailedError } from './errors.ts'
+import { HopLimitError, LookupFailedError, PeerBusyError } from './errors.ts'
 import { RingRequest } from './messages.ts'
+import { PeerWindow } from './request-shares.ts'
 import { requireField } from './ring-client.ts'
 import { distance, idToBytes, RING_BITS } from './ring-id.ts'
 import { route } from './route.ts'
@@ -50,6 +51,8 @@ export class Forwarder {
   private readonly liveness: Liveness
   private readonly table: RoutingTable
   private readonly client: RingClient
+  /** Our own lookups in flight per next hop: never more than the share that hop grants us */
+  private readonly window: PeerWindow
 
   constructor (ctx: RingContext) {
     this.ctx = ctx
@@ -59,6 +62,7 @@ export class Forwarder {
     this.liveness = ctx.liveness
     this.table = ctx.table
     this.client = ctx.client
+    this.window = new PeerWindow(ctx.clock)
   }
 
   request (key: bigint, options: LookupOptions): RouteRequest {
@@ -124,18 +128,48 @@ export class Forwarder {
       if (wait < MIN_HOP_BUDGET_MS) {
         break
       }
+      // the wait the forward got in the end (our own lookups may first wait for a slot)
+      const sent = { wait }
       try {
-        const res = await this.forwardWatched(hop.peer, {
-          type: RingRequest.Type.ROUTE,
-          route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(wait), hops: req.hops + 1, final: hop.final }
-        }, wait, allowance, signal)
+        const res = await this.sendHop(hop, req, sent, allowance, deadline, signal)
         return requireField(res.route, 'route')
       } catch (err: any) {
         lastError = err
-        this.takeHopFailure(err, hop.peer, wait < allowance, excluded, req.hops)
+        this.takeHopFailure(err, hop.peer, sent.wait < allowance, excluded, req.hops)
       }
     }
     throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
+  }
+
+  /**
+   * Forwards `req` one hop. Our own lookups (hops 0) first take a slot of our
+   * share at the hop, waiting in line behind our others: a page that starts
+   * thirty lookups at once queues them here instead of being refused busy by
+   * its own fingers (see request-shares.ts). `sent.wait` ends as the wait the
+   * forward got
+   */
+  private async sendHop (hop: { peer: Peer, final: boolean }, req: RouteRequest, sent: { wait: number }, allowance: number, deadline: number, signal?: AbortSignal): Promise<RingResponse> {
+    const own = req.hops === 0
+    if (own) {
+      if (!await this.window.enter(hop.peer.address, sent.wait, signal)) {
+        throw new PeerBusyError(`our share of lookups at ${hop.peer.address} stayed full`)
+      }
+      // a wait for a slot is not the hop's: its allowance starts once the request leaves
+      sent.wait = this.hopWait(deadline - this.clock.now(), allowance, true)
+    }
+    try {
+      if (sent.wait < MIN_HOP_BUDGET_MS) {
+        throw new LookupFailedError(`lookup ran out of time at ${this.self.address} waiting to send to ${hop.peer.address}`)
+      }
+      return await this.forwardWatched(hop.peer, {
+        type: RingRequest.Type.ROUTE,
+        route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(sent.wait), hops: req.hops + 1, final: hop.final }
+      }, sent.wait, allowance, signal)
+    } finally {
+      if (own) {
+        this.window.leave(hop.peer.address)
+      }
+    }
   }
 
   /**

@@ -21,7 +21,7 @@
  */
 
 import { AdaptiveInterval } from './adaptive-interval.ts'
-import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './errors.ts'
+import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, PeerBusyError, WrongNamespaceError } from './errors.ts'
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
 import { isDeferred, ringHandlers } from './handlers.ts'
@@ -29,6 +29,7 @@ import { Liveness } from './liveness.ts'
 import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
 import { PlacementRepair } from './placement.ts'
+import { RequestShares } from './request-shares.ts'
 import { requireField, RingClient } from './ring-client.ts'
 import { RoutingTable } from './routing-table.ts'
 import { silentLog } from './seams.ts'
@@ -48,6 +49,9 @@ export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
 export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_BACKOFF, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
+
+/** Requests whose answer may wait on further work: each sender gets a bounded share of them */
+const WAITING_WORK = new Set([RingRequest.Type.ROUTE, RingRequest.Type.APP])
 
 /** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
 const CONFIRM_HOPS = 4
@@ -86,6 +90,8 @@ export class RingNode {
   /** Period of the finger rounds: backs off while the fingers stay as they were */
   private readonly fingerRound: AdaptiveInterval
   private readonly handlers: Partial<Record<RingRequest.Type, RingHandler>>
+  /** Each sender's share of the requests that wait on work here (forwards, application messages) */
+  private readonly shares: RequestShares
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private application: RingApplication
@@ -137,6 +143,7 @@ export class RingNode {
       neighbourhoodChanged: () => { this.maintenance.changed(this.stabilizeRound) }
     })
     this.bootstrap = init.bootstrap ?? (() => [])
+    this.shares = new RequestShares(init.requestShares)
     this.application = init.application ?? {}
     this.handlers = ringHandlers(ctx, {
       forwarder: this.forwarder,
@@ -178,6 +185,11 @@ export class RingNode {
   /** Distinct finger peers, nearest first (finger index → peer, duplicates of lower fingers dropped) */
   get fingers (): ReadonlyArray<{ index: number, peer: Peer }> {
     return this.table.fingers
+  }
+
+  /** Requests refused because their sender had its share of our waiting work (see request-shares.ts) */
+  get busyRefusals (): number {
+    return this.shares.refused
   }
 
   setApplication (application: RingApplication): void {
@@ -482,8 +494,23 @@ export class RingNode {
       if (handler == null) {
         throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
       }
-      const outcome = handler(from, req)
-      return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
+      if (!WAITING_WORK.has(req.type) || from === this.self.address) {
+        const outcome = handler(from, req)
+        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
+      }
+      // work that waits (a forward waits for the rest of the path): refused before it starts
+      // once the sender has its share waiting, so one peer cannot hold our handlers or, through
+      // our forwards, our share at the next hops (see request-shares.ts)
+      const refused = this.shares.take(from)
+      if (refused != null) {
+        throw new PeerBusyError(refused)
+      }
+      try {
+        const outcome = handler(from, req)
+        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
+      } finally {
+        this.shares.release(from)
+      }
     } catch (err: any) {
       // a request cut short by our own shutdown is refused like any request to a stopped node
       const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)

@@ -5,6 +5,7 @@
  */
 
 import { fingerCount } from './ring-id.ts'
+import type { RequestSharesInit } from './request-shares.ts'
 import type { PeersChange } from './routing-state.ts'
 import type { Address, Peer } from './seams.ts'
 import type { RingApplication } from './types.ts'
@@ -160,6 +161,13 @@ export interface RingNodeInit {
    * @default true
    */
   placementChecks?: boolean
+  /**
+   * Bounds on the requests that wait on work here (forwards, application
+   * messages): per sender, and a fair share each once many wait
+   *
+   * @default MAX_WAITING_REQUESTS_PER_PEER (8) per sender, MAX_WAITING_REQUESTS (128) in all
+   */
+  requestShares?: RequestSharesInit
   /** What the node does as home of a key; may also be set later with `setApplication` */
   application?: RingApplication
   /**

@@ -11,6 +11,15 @@ import { idFromBytes, idToBytes } from './ring-id.ts'
 import type { WirePeer } from './messages.ts'
 import type { Peer } from './seams.ts'
 
+/**
+ * Largest ring message, bytes: the frame bound of the ring protocol. The
+ * ring's own messages are a few KiB (a stabilize answer lists some tens of
+ * peers); the largest are the directory's batches, which are cut to fit. A
+ * reader buffers up to this much per request a peer has in flight, so it
+ * bounds what a peer's streams can make us hold
+ */
+export const MAX_RING_MESSAGE_BYTES = 256 * 1024
+
 /** Longest transport address accepted from the wire (a multiaddr or peer id string) */
 export const MAX_ADDRESS_LENGTH = 1024
 

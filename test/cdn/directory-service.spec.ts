@@ -351,15 +351,31 @@ describe('DirectoryService (simulated ring)', function () {
     expect(found.holders).to.deep.equal([])
   })
 
-  it('passes an announce for a key that moved to a node before it on to that node', async () => {
+  it('refuses an announce for a key it is not home for, and passes nothing on', async () => {
     s = await setup()
     const [oldHome, home] = [s.nodes[5], s.nodes[4]]
     const key = IDS[4] - 5n
-    await s.ring.settle(s.service(s.nodes[0]).announce(oldHome.self, key))
+    const err = await rejection(s.ring, s.service(s.nodes[0]).announce(oldHome.self, key))
+    expect(err.message).to.include('not the key\'s home')
     await s.ring.run(TEST_STABILIZE_MS)
-    expect(s.service(home).directory.holders(key).map(p => p.address)).to.deep.equal(['d0'])
-    const found = await s.ring.settle(s.service(s.nodes[7]).locate(key))
-    expect(found.holders.map(p => p.address)).to.deep.equal(['d0'])
+    expect(s.service(oldHome).directory.holders(key)).to.deep.equal([])
+    expect(s.service(home).directory.holders(key)).to.deep.equal([])
+  })
+
+  it('lists one holder for at most its share of keys, and replicates only new listings', async () => {
+    s = await setup(() => ({ maxKeysPerHolder: 3 }))
+    const [home, succ] = [s.nodes[4], s.nodes[5]]
+    const keys = [5n, 6n, 7n, 8n, 9n].map(d => IDS[4] - d)
+    for (const key of keys) {
+      await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    }
+    await s.ring.run(TEST_STABILIZE_MS)
+    expect(s.service(home).directory.keysOf('d0')).to.equal(3)
+    expect(s.service(home).announcesDropped).to.equal(2)
+    expect(s.service(succ).directory.keysOf('d0')).to.equal(3)
+    // another holder still gets in
+    await s.ring.settle(s.service(s.nodes[1]).announce(home.self, keys[4]))
+    expect(s.service(home).directory.holders(keys[4]).map(p => p.address)).to.deep.equal(['d1'])
   })
 
   it('reports a sole holder of a key it was asked for once, and not a second holder', async () => {

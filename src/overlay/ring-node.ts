@@ -269,6 +269,8 @@ export class RingNode {
             this.becomeMember()
             return
           }
+          lastError = new Error(`${address} routes our id to us, and we know no neighbour`)
+          this.log('join through %s failed: %s', address, (lastError as Error).message)
           continue
         }
         this.table.replaceSuccessors([owner])
@@ -278,6 +280,8 @@ export class RingNode {
           await this.stabilizer.stabilize({ wantFingers: round === 0, joining: true, signal: options.signal })
         }
         if (this.table.state.successors.length === 0) {
+          lastError = new Error(`the successor ${address} named, ${owner.address}, was lost while we joined`)
+          this.log('join through %s failed: %s', address, (lastError as Error).message)
           continue
         }
         this.becomeMember()

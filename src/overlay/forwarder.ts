@@ -135,7 +135,7 @@ export class Forwarder {
         return requireField(res.route, 'route')
       } catch (err: any) {
         lastError = err
-        this.takeHopFailure(err, hop.peer, sent.wait < allowance, excluded, req.hops)
+        this.takeHopFailure(err, hop, sent.wait < allowance, excluded, req.hops)
       }
     }
     throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
@@ -207,12 +207,13 @@ export class Forwarder {
   }
 
   /**
-   * Takes what a failed forward to `peer` says: rethrows what is the caller's
-   * problem, and otherwise records what it tells about the hop (skipped by
+   * Takes what a failed forward to `hop` says: rethrows what is the caller's
+   * problem (and a busy owner: no other path reaches the key's owner), and otherwise records what it tells about the hop (skipped by
    * this lookup, silent, or failed). `cutShort`: our own budget, not the hop's
    * allowance, bounded the wait
    */
-  private takeHopFailure (err: any, peer: Peer, cutShort: boolean, excluded: Set<Address>, hops: number): void {
+  private takeHopFailure (err: any, hop: { peer: Peer, final: boolean }, cutShort: boolean, excluded: Set<Address>, hops: number): void {
+    const peer = hop.peer
     switch (err.name) {
       case 'AbortError':
       case 'HopLimitError':
@@ -240,9 +241,17 @@ export class Forwarder {
         this.table.dropFinger(peer)
         this.checkSilent(peer)
         break
+      case 'PeerBusyError':
+        if (hop.final) {
+          // the key's owner, alive and serving all it serves us at once: any other path ends
+          // at a node that is not the owner, so the lookup fails (its caller falls back) rather
+          // than answer wrong
+          throw new LookupFailedError(`${peer.address}, the owner of the key, is busy: lookup gave up after ${hops} hops`, { cause: err })
+        }
+        excluded.add(peer.address)
+        break
       case 'LookupFailedError':
       case 'RemoteError':
-      case 'PeerBusyError':
         // the hop answered, so it is alive: its part of the walk failed (or it is serving all it
         // serves us at once), try another path
         excluded.add(peer.address)

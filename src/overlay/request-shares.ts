@@ -27,18 +27,20 @@ import type { Address, Clock } from './seams.ts'
 
 /**
  * Requests of one sender that wait on work here at once (forwards,
- * application messages). Honest neighbours have a few in flight each; a
- * forwarder passes on lookups of many requesters, but each under its own
- * sender's share further up the path
+ * application messages). A forwarder passes on the lookups of every
+ * requester whose path crosses it, and a page's burst of fetches (a page
+ * load asks for dozens of assets at once) crosses the same fingers: a share
+ * of 8 refused such honest bursts in the simulator, and a refused final hop
+ * fails the lookup (no other path reaches the key's owner)
  */
-export const MAX_WAITING_REQUESTS_PER_PEER = 8
+export const MAX_WAITING_REQUESTS_PER_PEER = 32
 /** Waiting requests past which only senders under their fair share get in */
-export const MAX_WAITING_REQUESTS = 128
+export const MAX_WAITING_REQUESTS = 512
 
 export interface RequestSharesInit {
-  /** @default MAX_WAITING_REQUESTS_PER_PEER (8) */
+  /** @default MAX_WAITING_REQUESTS_PER_PEER (32) */
   perPeer?: number
-  /** @default MAX_WAITING_REQUESTS (128) */
+  /** @default MAX_WAITING_REQUESTS (512) */
   capacity?: number
 }
 

@@ -165,7 +165,7 @@ export interface RingNodeInit {
    * Bounds on the requests that wait on work here (forwards, application
    * messages): per sender, and a fair share each once many wait
    *
-   * @default MAX_WAITING_REQUESTS_PER_PEER (8) per sender, MAX_WAITING_REQUESTS (128) in all
+   * @default MAX_WAITING_REQUESTS_PER_PEER (32) per sender, MAX_WAITING_REQUESTS (512) in all
    */
   requestShares?: RequestSharesInit
   /** What the node does as home of a key; may also be set later with `setApplication` */

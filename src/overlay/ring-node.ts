@@ -9,7 +9,8 @@
  * - `Stabilizer` (stabilizer.ts): successor and predecessor pointers;
  * - `FingerRepair` (fingers.ts), `PlacementRepair` (placement.ts);
  * - `Maintenance` (maintenance.ts): the repeating tasks on the `Clock`;
- * - `ringHandlers` (handlers.ts): the answer to each request type.
+ * - `ringServer`, `ringHandlers` (handlers.ts): the checks every request
+ * passes, and the answer to each request type.
  *
  * Lifecycle: join asks any member to route our own id; the answer is our
  * successor. Stabilize rounds with it (each doubles as Chord's notify) make
@@ -21,10 +22,10 @@
  */
 
 import { AdaptiveInterval } from './adaptive-interval.ts'
-import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, PeerBusyError, WrongNamespaceError } from './errors.ts'
+import { InvalidParametersError, JoinFailedError, NotMemberError } from './errors.ts'
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
-import { isDeferred, ringHandlers } from './handlers.ts'
+import { ringHandlers, ringServer } from './handlers.ts'
 import { Liveness } from './liveness.ts'
 import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
@@ -37,7 +38,6 @@ import { JOIN_CONFIRM_ROUNDS, resolveSettings } from './settings.ts'
 import { Stabilizer } from './stabilizer.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
-import type { RingHandler } from './handlers.ts'
 import type { RingResponse } from './messages.ts'
 import type { RoutingChange } from './routing-table.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
@@ -49,9 +49,6 @@ export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
 export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_BACKOFF, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
-
-/** Requests whose answer may wait on further work: each sender gets a bounded share of them */
-const WAITING_WORK = new Set([RingRequest.Type.ROUTE, RingRequest.Type.APP])
 
 /** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
 const CONFIRM_HOPS = 4
@@ -89,9 +86,10 @@ export class RingNode {
   private readonly stabilizeRound: AdaptiveInterval
   /** Period of the finger rounds: backs off while the fingers stay as they were */
   private readonly fingerRound: AdaptiveInterval
-  private readonly handlers: Partial<Record<RingRequest.Type, RingHandler>>
   /** Each sender's share of the requests that wait on work here (forwards, application messages) */
   private readonly shares: RequestShares
+  /** Answers each request the node receives (handlers.ts) */
+  private readonly serve: (from: Address, req: RingRequest) => Promise<RingResponse>
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private application: RingApplication
@@ -145,13 +143,14 @@ export class RingNode {
     this.bootstrap = init.bootstrap ?? (() => [])
     this.shares = new RequestShares(init.requestShares)
     this.application = init.application ?? {}
-    this.handlers = ringHandlers(ctx, {
+    const handlers = ringHandlers(ctx, {
       forwarder: this.forwarder,
       stabilizer: this.stabilizer,
       placement: this.placement,
       leaving: () => this.phase === 'leaving',
       lifetime: () => this.lifetime.signal
     })
+    this.serve = ringServer(ctx, { namespace: this.namespace, handlers, shares: this.shares, stopped: () => this.phase === 'stopped' })
     this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.isMember() }, [
       {
         interval: this.stabilizeRound,
@@ -203,7 +202,7 @@ export class RingNode {
     }
     this.phase = 'serving'
     this.lifetime = new AbortController()
-    this.rpc.handle(async (from, req) => this.onRequest(from, req))
+    this.rpc.handle(async (from, req) => this.serve(from, req))
   }
 
   /** Starts a new ring with this node as its only member */
@@ -476,49 +475,5 @@ export class RingNode {
   private fail (peer: Peer): void {
     this.liveness.markDead(peer.address)
     this.table.forget(peer)
-  }
-
-  // ---- serving -----------------------------------------------------------
-
-  private async onRequest (from: Address, req: RingRequest): Promise<RingResponse> {
-    try {
-      if (this.phase === 'stopped') {
-        throw new NotMemberError('node stopped')
-      }
-      if (req.namespace !== this.namespace) {
-        throw new WrongNamespaceError(`this node serves namespace "${this.namespace}"`)
-      }
-      // any request proves its sender alive; from our predecessor, when rounds adapt, it is the
-      // heartbeat its stabilize rounds would otherwise be (they may be far apart while all is quiet)
-      this.liveness.requestFrom(from)
-      if (this.settings.maintenanceBackoff > 1 && from === this.table.state.predecessor?.address) {
-        this.table.heardFromPredecessor()
-      }
-      const handler = this.handlers[req.type]
-      if (handler == null) {
-        throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
-      }
-      if (!WAITING_WORK.has(req.type) || from === this.self.address) {
-        const outcome = handler(from, req)
-        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
-      }
-      // work that waits (a forward waits for the rest of the path): refused before it starts
-      // once the sender has its share waiting, so one peer cannot hold our handlers or, through
-      // our forwards, our share at the next hops (see request-shares.ts)
-      const refused = this.shares.take(from)
-      if (refused != null) {
-        throw new PeerBusyError(refused)
-      }
-      try {
-        const outcome = handler(from, req)
-        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
-      } finally {
-        this.shares.release(from)
-      }
-    } catch (err: any) {
-      // a request cut short by our own shutdown is refused like any request to a stopped node
-      const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
-      return { error: code, message: err.message ?? String(err) }
-    }
   }
 }

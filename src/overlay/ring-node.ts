@@ -5,7 +5,8 @@
  * - `RoutingTable` (routing-table.ts): the only writer of the routing state;
  * - `Liveness` (liveness.ts): dead and silent peers, the RTT estimate;
  * - `RingClient` (ring-client.ts): every request the node sends;
- * - `Forwarder` (forwarder.ts): recursive lookups, hop allowances;
+ * - `Forwarder` (forwarder.ts): recursive lookups, hop allowances, the
+ * owner's confirmation;
  * - `Stabilizer` (stabilizer.ts): successor and predecessor pointers;
  * - `FingerRepair` (fingers.ts), `PlacementRepair` (placement.ts);
  * - `Maintenance` (maintenance.ts): the repeating tasks on the `Clock`;
@@ -49,11 +50,6 @@ export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
 export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_BACKOFF, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
-
-/** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
-const CONFIRM_HOPS = 4
-/** Below this much of its budget left, a lookup skips the confirmation and runs again instead, ms */
-const MIN_CONFIRM_MS = 100
 
 /**
  * Where a node is in its life:
@@ -311,42 +307,7 @@ export class RingNode {
     if (options.confirm !== true || options.app != null || result.owner.address === this.self.address) {
       return result
     }
-    return this.confirmOwner(key, result, started + req.budgetMs, options)
-  }
-
-  /**
-   * The answer of a recursive lookup travels back along its whole path, and
-   * under churn the owner it names may have left, or a node may have joined
-   * just before the key, by the time it arrives (at 2-minute sessions that is
-   * most of the wrong answers). So ask the owner directly: a ROUTE marked
-   * `final` that it delivers if the key is still its own, walks back to a
-   * newcomer that took it over, or refuses if it is leaving. If the owner is
-   * gone, the lookup runs once more from here, unconfirmed.
-   */
-  private async confirmOwner (key: bigint, found: LookupResult, deadline: number, options: LookupOptions): Promise<LookupResult> {
-    const wait = Math.min(deadline - this.clock.now(), 2 * this.settings.directRequestMs)
-    if (wait >= MIN_CONFIRM_MS) {
-      try {
-        const res = await this.client.call(found.owner.address, {
-          type: RingRequest.Type.ROUTE,
-          route: { ...this.forwarder.request(key, options), budgetMs: Math.floor(wait), hopsLeft: CONFIRM_HOPS, final: true }
-        }, wait, options.signal)
-        const route = requireField(res.route, 'route')
-        return { owner: peerFromWire(route.owner), hops: found.hops + route.hops }
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        this.log('owner %s did not confirm key %s: %s', found.owner.address, key.toString(16).slice(0, 8), err.message)
-      }
-    }
-    // once more within what is left of the lookup's budget; with too little left, the answer stands
-    const left = deadline - this.clock.now()
-    if (left < MIN_CONFIRM_MS) {
-      return found
-    }
-    const res = await this.forwarder.forward(key, { ...this.forwarder.request(key, options), budgetMs: Math.floor(left) }, options.signal)
-    return { owner: peerFromWire(res.owner), hops: found.hops + res.hops }
+    return this.forwarder.confirmOwner(key, result, started + req.budgetMs, options)
   }
 
   /** Sends a direct application message */

@@ -88,6 +88,33 @@ export class ListingTable {
     return at?.peer === peer ? at : undefined
   }
 
+  /** Lists a peer not listed in `ns` yet: in ring order, and in its IP address's group */
+  insert (ns: Namespace, listed: Listed): void {
+    ns.members.splice(lowerBound(ns.members, listed.id), 0, listed)
+    ns.groups.add(listed)
+    this.total++
+  }
+
+  /** Notes what `relay` published (`entry`) for `listed` in `namespace`, indexed so it goes with the relay */
+  addRemoteSource (relay: string, namespace: string, ns: Namespace, listed: Listed, entry: MemberEntry & { ip: string }): void {
+    if (!listed.remote.has(relay)) {
+      this.remoteTotal++
+      let byNamespace = this.remoteIndex.get(relay)
+      if (byNamespace == null) {
+        byNamespace = new Map()
+        this.remoteIndex.set(relay, byNamespace)
+      }
+      let peers = byNamespace.get(namespace)
+      if (peers == null) {
+        peers = new Map()
+        byNamespace.set(namespace, peers)
+      }
+      peers.set(entry.peer, entry.id)
+    }
+    listed.remote.set(relay, { addrs: entry.addrs, ip: entry.ip })
+    this.refresh(ns, listed)
+  }
+
   /** Takes a listing's addresses from its local source, else a remote one; drops it when it has none */
   refresh (ns: Namespace, listed: Listed): void {
     const source = listed.own ?? listed.remote.values().next().value

@@ -52,8 +52,8 @@
 import { IpLedger } from './ip-ledger.ts'
 import { ListingTable } from './listing-table.ts'
 import { DEFAULT_ANSWER_SIZE, FOUNDER_GRACE_MS, MAX_ANSWER_SIZE, MAX_MEMBERS, MAX_MEMBERS_PER_IP, MAX_MEMBERS_PER_IP_PER_NAMESPACE, MAX_MEMBERS_PER_NAMESPACE, MAX_NAMESPACES, MAX_NAMESPACES_PER_IP, MAX_NAMESPACES_PER_PEER, MAX_SAMPLE_PER_IP, SWEEP_INTERVAL_MS, UNKNOWN_IP } from './member-registry-init.ts'
-import { lowerBound, nearest } from './sampling.ts'
-import type { Listed, Namespace, Source } from './listing-table.ts'
+import { nearest } from './sampling.ts'
+import type { Namespace, Source } from './listing-table.ts'
 import type { AskOptions, AskResult, ListingChange, MemberEntry, MemberRegistryInit, NotListed, RegistryStats } from './member-registry-init.ts'
 
 export { nearest, sample, samplePerIp } from './sampling.ts'
@@ -170,7 +170,6 @@ export class MemberRegistry {
     if (ns == null) {
       return false
     }
-    const source: Source = { addrs: entry.addrs, ip: entry.ip }
     let listed = this.table.listed(ns, entry.id, entry.peer)
     if (listed == null) {
       if (ns.members.length >= this.maxMembersPerNamespace || this.table.total >= this.maxMembers) {
@@ -178,26 +177,9 @@ export class MemberRegistry {
         return false
       }
       listed = { peer: entry.peer, id: entry.id, addrs: entry.addrs, ip: entry.ip, remote: new Map() }
-      ns.members.splice(lowerBound(ns.members, entry.id), 0, listed)
-      ns.groups.add(listed)
-      this.table.total++
+      this.table.insert(ns, listed)
     }
-    if (!listed.remote.has(relay)) {
-      this.table.remoteTotal++
-      let byNamespace = this.table.remoteIndex.get(relay)
-      if (byNamespace == null) {
-        byNamespace = new Map()
-        this.table.remoteIndex.set(relay, byNamespace)
-      }
-      let peers = byNamespace.get(namespace)
-      if (peers == null) {
-        peers = new Map()
-        byNamespace.set(namespace, peers)
-      }
-      peers.set(entry.peer, entry.id)
-    }
-    listed.remote.set(relay, source)
-    this.table.refresh(ns, listed)
+    this.table.addRemoteSource(relay, namespace, ns, listed, entry)
     // a founder that registered with another relay is an ordinary member now
     if (ns.founder?.peer === entry.peer) {
       this.clearFounder(namespace, ns, false)
@@ -415,10 +397,7 @@ export class MemberRegistry {
         existing.own = own
         this.table.refresh(ns, existing)
       } else {
-        const member: Listed = { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, own, remote: new Map() }
-        ns.members.splice(lowerBound(ns.members, asker.id), 0, member)
-        ns.groups.add(member)
-        this.table.total++
+        this.table.insert(ns, { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, own, remote: new Map() })
       }
       this.table.countLocal(ns, asker.ip, 1)
       this.ledger.hold(asker.ip, namespace, true, now)

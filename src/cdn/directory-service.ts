@@ -28,21 +28,15 @@ import { LRUCache } from 'lru-cache'
 import { InvalidMessageError } from '../overlay/errors.ts'
 import { inHalfOpen, inOpen } from '../overlay/interval.ts'
 import { idFromBytes, idToBytes } from '../overlay/ring-id.ts'
-import { MAX_HINTS, MAX_RING_MESSAGE_BYTES, peerFromWire, peerToWire } from '../overlay/wire.ts'
+import { peerFromWire, peerToWire } from '../overlay/wire.ts'
 import { DirectoryRequest, DirectoryResponse } from './directory-messages.ts'
+import { batches, decodeDirectoryRequest, decodeDirectoryResponse, encodeHandover } from './directory-wire.ts'
 import { NotHomeError } from './errors.ts'
-import { HolderDirectory, MAX_HOLDERS_PER_KEY } from './holder-directory.ts'
+import { HolderDirectory } from './holder-directory.ts'
 import type { HolderDirectoryInit } from './holder-directory.ts'
 import type { LookupResult, RingApplication, RingNode } from '../overlay/ring-node.ts'
 import type { Address, Peer, Random } from '../overlay/seams.ts'
 
-/** Longest list of entries accepted in one directory message */
-export const MAX_DIRECTORY_ITEMS = 10_000
-/**
- * Longest list of gone holders in one directory message: a requester reports
- * the holders one fetch tried, a home the ones it dropped from one key
- */
-export const MAX_GONE_PER_MESSAGE = 16
 /**
  * Keys one holder may be listed for at a home node. An announce beyond it
  * (for a key the holder is not listed for yet) is dropped unrecorded: one
@@ -52,14 +46,6 @@ export const MAX_GONE_PER_MESSAGE = 16
  * the ring's size, twice with replicas), far below this
  */
 export const MAX_KEYS_PER_HOLDER = 256
-/** Entries per REPLICATE or HANDOVER message when a home node copies or hands over its entries */
-export const REPLICATE_BATCH = 256
-/**
- * Bytes of entries per REPLICATE or HANDOVER message (or the hand-over a
- * leaving node puts in its LEAVE notice): well under the ring's frame bound,
- * which the rest of the message and the envelope share
- */
-export const DIRECTORY_BATCH_BYTES = MAX_RING_MESSAGE_BYTES / 2
 /** LOCATEs a home node must have answered for a key before it reports a sole holder of it */
 export const SOLE_HOLDER_MIN_LOCATES = 1
 /** Keys whose LOCATE count a home node remembers (least recently asked forgotten first) */
@@ -193,7 +179,7 @@ export class DirectoryService implements RingApplication {
   async locate (key: bigint, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<LocateResult> {
     const app = DirectoryRequest.encode({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(key), gone: [], entries: [] })
     const res: LookupResult = await this.ring.lookup(key, { ...options, app })
-    const holders = res.app != null ? decodeResponse(res.app).filter(p => p.address !== this.ring.self.address) : []
+    const holders = res.app != null ? decodeDirectoryResponse(res.app).filter(p => p.address !== this.ring.self.address) : []
     return { home: res.owner, hops: res.hops, holders }
   }
 
@@ -477,7 +463,7 @@ export class DirectoryService implements RingApplication {
     try {
       const req = DirectoryRequest.encode({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(key), gone: [], entries: [] })
       const res = await this.ring.message(successor.address, req, { timeout: this.missQueryTimeoutMs })
-      const holders = res != null ? decodeResponse(res) : []
+      const holders = res != null ? decodeDirectoryResponse(res) : []
       if (holders.length === 0) {
         return []
       }
@@ -487,78 +473,4 @@ export class DirectoryService implements RingApplication {
       return []
     }
   }
-}
-
-/** Decodes a directory request with limits on every list; anything malformed is an `InvalidMessageError` */
-export function decodeDirectoryRequest (payload: Uint8Array): DirectoryRequest {
-  try {
-    return DirectoryRequest.decode(payload, {
-      limits: {
-        gone: MAX_GONE_PER_MESSAGE,
-        entries: MAX_DIRECTORY_ITEMS,
-        entries$: { holders: MAX_HOLDERS_PER_KEY, holders$: { hints: MAX_HINTS } },
-        holder: { hints: MAX_HINTS }
-      }
-    })
-  } catch (err: any) {
-    throw new InvalidMessageError(`bad directory request: ${err.message}`)
-  }
-}
-
-function decodeResponse (payload: Uint8Array): Peer[] {
-  try {
-    return DirectoryResponse.decode(payload, { limits: { holders: MAX_DIRECTORY_ITEMS, holders$: { hints: MAX_HINTS } } }).holders.map(wire => peerFromWire(wire))
-  } catch (err: any) {
-    throw new InvalidMessageError(`bad directory response: ${err.message}`)
-  }
-}
-
-/**
- * Entries cut into batches of at most `REPLICATE_BATCH` entries and about
- * `DIRECTORY_BATCH_BYTES` bytes each (estimated from the wire form: a
- * holder's hints may make one entry hundreds of times another's size)
- */
-export function batches (entries: Array<[bigint, Peer[]]>, maxBytes: number = DIRECTORY_BATCH_BYTES): Array<Array<[bigint, Peer[]]>> {
-  const out: Array<Array<[bigint, Peer[]]>> = []
-  let batch: Array<[bigint, Peer[]]> = []
-  let bytes = 0
-  for (const entry of entries) {
-    const size = entryBytes(entry)
-    if (batch.length > 0 && (bytes + size > maxBytes || batch.length >= REPLICATE_BATCH)) {
-      out.push(batch)
-      batch = []
-      bytes = 0
-    }
-    if (size > maxBytes) {
-      // one entry alone too large for a message (its holders' hints): not sent at all
-      continue
-    }
-    batch.push(entry)
-    bytes += size
-  }
-  if (batch.length > 0) {
-    out.push(batch)
-  }
-  return out
-}
-
-/** Upper estimate of an entry's encoded size: key, and per holder its id, address and hints, with tags and lengths */
-function entryBytes ([, holders]: [bigint, Peer[]]): number {
-  let bytes = 40
-  for (const holder of holders) {
-    bytes += 48 + holder.address.length
-    for (const hint of holder.hints ?? []) {
-      bytes += hint.byteLength + 3
-    }
-  }
-  return bytes
-}
-
-function encodeHandover (entries: Array<[bigint, Peer[]]>): Uint8Array<ArrayBuffer> {
-  return DirectoryRequest.encode({
-    type: DirectoryRequest.Type.HANDOVER,
-    key: new Uint8Array(0),
-    gone: [],
-    entries: entries.map(([key, holders]) => ({ key: idToBytes(key), holders: holders.map(peerToWire) }))
-  })
 }

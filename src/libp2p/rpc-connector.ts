@@ -5,7 +5,7 @@
  * alone before others follow.
  */
 import { raceSignal } from 'race-signal'
-import type { StreamRpcComponents } from './stream-rpc.ts'
+import type { StreamRpcComponents } from './stream-rpc-init.ts'
 import type { Address } from '../overlay/seams.ts'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'

@@ -23,6 +23,9 @@
  * failure says little about the next hop, and blaming it globally would
  * cascade up the path. Only direct evidence (a peer unreachable, or silent
  * to direct requests twice) marks it dead.
+ * - A lookup that asks for it (`confirm`) has the owner it found confirm the
+ * key directly (`confirmOwner`): the answer came back along the whole path,
+ * and the ring may have changed meanwhile.
  */
 
 import { HopLimitError, LookupFailedError, PeerBusyError } from './errors.ts'
@@ -32,7 +35,7 @@ import { requireField } from './ring-client.ts'
 import { distance, idToBytes, RING_BITS } from './ring-id.ts'
 import { route } from './route.ts'
 import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
-import { peerToWire } from './wire.ts'
+import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
 import type { RingResponse, RouteRequest, RouteResponse } from './messages.ts'
@@ -41,7 +44,12 @@ import type { SuspectSet } from './route.ts'
 import type { RoutingTable } from './routing-table.ts'
 import type { Address, Clock, Peer, Timer } from './seams.ts'
 import type { RingSettings } from './settings.ts'
-import type { LookupOptions } from './types.ts'
+import type { LookupOptions, LookupResult } from './types.ts'
+
+/** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
+const CONFIRM_HOPS = 4
+/** Below this much of its budget left, a lookup skips the confirmation and runs again instead, ms */
+const MIN_CONFIRM_MS = 100
 
 export class Forwarder {
   private readonly ctx: RingContext
@@ -139,6 +147,41 @@ export class Forwarder {
       }
     }
     throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
+  }
+
+  /**
+   * The answer of a recursive lookup travels back along its whole path, and
+   * under churn the owner it names may have left, or a node may have joined
+   * just before the key, by the time it arrives (at 2-minute sessions that is
+   * most of the wrong answers). So ask the owner directly: a ROUTE marked
+   * `final` that it delivers if the key is still its own, walks back to a
+   * newcomer that took it over, or refuses if it is leaving. If the owner is
+   * gone, the lookup runs once more from here, unconfirmed.
+   */
+  async confirmOwner (key: bigint, found: LookupResult, deadline: number, options: LookupOptions): Promise<LookupResult> {
+    const wait = Math.min(deadline - this.clock.now(), 2 * this.settings.directRequestMs)
+    if (wait >= MIN_CONFIRM_MS) {
+      try {
+        const res = await this.client.call(found.owner.address, {
+          type: RingRequest.Type.ROUTE,
+          route: { ...this.request(key, options), budgetMs: Math.floor(wait), hopsLeft: CONFIRM_HOPS, final: true }
+        }, wait, options.signal)
+        const route = requireField(res.route, 'route')
+        return { owner: peerFromWire(route.owner), hops: found.hops + route.hops }
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        this.ctx.log('owner %s did not confirm key %s: %s', found.owner.address, key.toString(16).slice(0, 8), err.message)
+      }
+    }
+    // once more within what is left of the lookup's budget; with too little left, the answer stands
+    const left = deadline - this.clock.now()
+    if (left < MIN_CONFIRM_MS) {
+      return found
+    }
+    const res = await this.forward(key, { ...this.request(key, options), budgetMs: Math.floor(left) }, options.signal)
+    return { owner: peerFromWire(res.owner), hops: found.hops + res.hops }
   }
 
   /**

@@ -1,11 +1,12 @@
 /**
  * What a node answers to each ring request type: one handler per type, in a
- * table. RingNode checks what applies to every request (running, right
- * namespace, the sender is alive) before it picks the handler, and turns a
- * thrown error into its wire code after.
+ * table, and the server in front of it (`ringServer`), which checks what
+ * applies to every request (running, right namespace, the sender is alive,
+ * the sender's share of waiting work) before it picks the handler, and turns
+ * a thrown error into its wire code after.
  */
 
-import { InvalidMessageError, NotMemberError } from './errors.ts'
+import { codeOf, ErrorCode, InvalidMessageError, NotMemberError, PeerBusyError, WrongNamespaceError } from './errors.ts'
 import { RingRequest } from './messages.ts'
 import { requireField } from './ring-client.ts'
 import { idFromBytes } from './ring-id.ts'
@@ -14,6 +15,7 @@ import type { RingContext } from './context.ts'
 import type { Forwarder } from './forwarder.ts'
 import type { LeaveRequest, RingResponse, RouteResponse } from './messages.ts'
 import type { PlacementRepair } from './placement.ts'
+import type { RequestShares } from './request-shares.ts'
 import type { Address } from './seams.ts'
 import type { Stabilizer } from './stabilizer.ts'
 
@@ -100,6 +102,64 @@ function onLeave (ctx: RingContext, from: Address, req: LeaveRequest): void {
     ctx.application().receiveHandover?.(leaving, req.app)
   }
   ctx.table.reportChange({ added: [], removed: [leaving] })
+}
+
+/** Requests whose answer may wait on further work: each sender gets a bounded share of them */
+const WAITING_WORK = new Set([RingRequest.Type.ROUTE, RingRequest.Type.APP])
+
+export interface RingServerInit {
+  namespace: string
+  handlers: Partial<Record<RingRequest.Type, RingHandler>>
+  /** Each sender's share of the requests that wait on work here (forwards, application messages) */
+  shares: RequestShares
+  /** Whether the node is stopped: it refuses every request */
+  stopped(): boolean
+}
+
+/** Answers each request the node receives: the checks every request passes, then its type's handler */
+export function ringServer (ctx: RingContext, init: RingServerInit): (from: Address, req: RingRequest) => Promise<RingResponse> {
+  const { namespace, handlers, shares } = init
+  return async (from, req) => {
+    try {
+      if (init.stopped()) {
+        throw new NotMemberError('node stopped')
+      }
+      if (req.namespace !== namespace) {
+        throw new WrongNamespaceError(`this node serves namespace "${namespace}"`)
+      }
+      // any request proves its sender alive; from our predecessor, when rounds adapt, it is the
+      // heartbeat its stabilize rounds would otherwise be (they may be far apart while all is quiet)
+      ctx.liveness.requestFrom(from)
+      if (ctx.settings.maintenanceBackoff > 1 && from === ctx.table.state.predecessor?.address) {
+        ctx.table.heardFromPredecessor()
+      }
+      const handler = handlers[req.type]
+      if (handler == null) {
+        throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
+      }
+      if (!WAITING_WORK.has(req.type) || from === ctx.self.address) {
+        const outcome = handler(from, req)
+        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
+      }
+      // work that waits (a forward waits for the rest of the path): refused before it starts
+      // once the sender has its share waiting, so one peer cannot hold our handlers or, through
+      // our forwards, our share at the next hops (see request-shares.ts)
+      const refused = shares.take(from)
+      if (refused != null) {
+        throw new PeerBusyError(refused)
+      }
+      try {
+        const outcome = handler(from, req)
+        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
+      } finally {
+        shares.release(from)
+      }
+    } catch (err: any) {
+      // a request cut short by our own shutdown is refused like any request to a stopped node
+      const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
+      return { error: code, message: err.message ?? String(err) }
+    }
+  }
 }
 
 function ok (res: Partial<RingResponse>): RingResponse {

@@ -5,11 +5,13 @@
  * - `RoutingTable` (routing-table.ts): the only writer of the routing state;
  * - `Liveness` (liveness.ts): dead and silent peers, the RTT estimate;
  * - `RingClient` (ring-client.ts): every request the node sends;
- * - `Forwarder` (forwarder.ts): recursive lookups, hop allowances;
+ * - `Forwarder` (forwarder.ts): recursive lookups, hop allowances, the
+ * owner's confirmation;
  * - `Stabilizer` (stabilizer.ts): successor and predecessor pointers;
  * - `FingerRepair` (fingers.ts), `PlacementRepair` (placement.ts);
  * - `Maintenance` (maintenance.ts): the repeating tasks on the `Clock`;
- * - `ringHandlers` (handlers.ts): the answer to each request type.
+ * - `ringServer`, `ringHandlers` (handlers.ts): the checks every request
+ * passes, and the answer to each request type.
  *
  * Lifecycle: join asks any member to route our own id; the answer is our
  * successor. Stabilize rounds with it (each doubles as Chord's notify) make
@@ -21,10 +23,10 @@
  */
 
 import { AdaptiveInterval } from './adaptive-interval.ts'
-import { codeOf, ErrorCode, InvalidMessageError, InvalidParametersError, JoinFailedError, NotMemberError, PeerBusyError, WrongNamespaceError } from './errors.ts'
+import { InvalidParametersError, JoinFailedError, NotMemberError } from './errors.ts'
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
-import { isDeferred, ringHandlers } from './handlers.ts'
+import { ringHandlers, ringServer } from './handlers.ts'
 import { Liveness } from './liveness.ts'
 import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
@@ -37,7 +39,6 @@ import { JOIN_CONFIRM_ROUNDS, resolveSettings } from './settings.ts'
 import { Stabilizer } from './stabilizer.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
-import type { RingHandler } from './handlers.ts'
 import type { RingResponse } from './messages.ts'
 import type { RoutingChange } from './routing-table.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
@@ -49,14 +50,6 @@ export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
 export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_BACKOFF, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
 export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
-
-/** Requests whose answer may wait on further work: each sender gets a bounded share of them */
-const WAITING_WORK = new Set([RingRequest.Type.ROUTE, RingRequest.Type.APP])
-
-/** Hops a confirmation may take from the owner it asks (a walk back to a newcomer, or on past a leaver) */
-const CONFIRM_HOPS = 4
-/** Below this much of its budget left, a lookup skips the confirmation and runs again instead, ms */
-const MIN_CONFIRM_MS = 100
 
 /**
  * Where a node is in its life:
@@ -89,9 +82,10 @@ export class RingNode {
   private readonly stabilizeRound: AdaptiveInterval
   /** Period of the finger rounds: backs off while the fingers stay as they were */
   private readonly fingerRound: AdaptiveInterval
-  private readonly handlers: Partial<Record<RingRequest.Type, RingHandler>>
   /** Each sender's share of the requests that wait on work here (forwards, application messages) */
   private readonly shares: RequestShares
+  /** Answers each request the node receives (handlers.ts) */
+  private readonly serve: (from: Address, req: RingRequest) => Promise<RingResponse>
   private readonly bootstrap: () => Address[]
   private readonly table: RoutingTable
   private application: RingApplication
@@ -145,13 +139,14 @@ export class RingNode {
     this.bootstrap = init.bootstrap ?? (() => [])
     this.shares = new RequestShares(init.requestShares)
     this.application = init.application ?? {}
-    this.handlers = ringHandlers(ctx, {
+    const handlers = ringHandlers(ctx, {
       forwarder: this.forwarder,
       stabilizer: this.stabilizer,
       placement: this.placement,
       leaving: () => this.phase === 'leaving',
       lifetime: () => this.lifetime.signal
     })
+    this.serve = ringServer(ctx, { namespace: this.namespace, handlers, shares: this.shares, stopped: () => this.phase === 'stopped' })
     this.maintenance = new Maintenance({ clock: this.clock, random: this.random, log: this.log, jitter: this.settings.jitter, active: () => this.isMember() }, [
       {
         interval: this.stabilizeRound,
@@ -203,7 +198,7 @@ export class RingNode {
     }
     this.phase = 'serving'
     this.lifetime = new AbortController()
-    this.rpc.handle(async (from, req) => this.onRequest(from, req))
+    this.rpc.handle(async (from, req) => this.serve(from, req))
   }
 
   /** Starts a new ring with this node as its only member */
@@ -312,42 +307,7 @@ export class RingNode {
     if (options.confirm !== true || options.app != null || result.owner.address === this.self.address) {
       return result
     }
-    return this.confirmOwner(key, result, started + req.budgetMs, options)
-  }
-
-  /**
-   * The answer of a recursive lookup travels back along its whole path, and
-   * under churn the owner it names may have left, or a node may have joined
-   * just before the key, by the time it arrives (at 2-minute sessions that is
-   * most of the wrong answers). So ask the owner directly: a ROUTE marked
-   * `final` that it delivers if the key is still its own, walks back to a
-   * newcomer that took it over, or refuses if it is leaving. If the owner is
-   * gone, the lookup runs once more from here, unconfirmed.
-   */
-  private async confirmOwner (key: bigint, found: LookupResult, deadline: number, options: LookupOptions): Promise<LookupResult> {
-    const wait = Math.min(deadline - this.clock.now(), 2 * this.settings.directRequestMs)
-    if (wait >= MIN_CONFIRM_MS) {
-      try {
-        const res = await this.client.call(found.owner.address, {
-          type: RingRequest.Type.ROUTE,
-          route: { ...this.forwarder.request(key, options), budgetMs: Math.floor(wait), hopsLeft: CONFIRM_HOPS, final: true }
-        }, wait, options.signal)
-        const route = requireField(res.route, 'route')
-        return { owner: peerFromWire(route.owner), hops: found.hops + route.hops }
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        this.log('owner %s did not confirm key %s: %s', found.owner.address, key.toString(16).slice(0, 8), err.message)
-      }
-    }
-    // once more within what is left of the lookup's budget; with too little left, the answer stands
-    const left = deadline - this.clock.now()
-    if (left < MIN_CONFIRM_MS) {
-      return found
-    }
-    const res = await this.forwarder.forward(key, { ...this.forwarder.request(key, options), budgetMs: Math.floor(left) }, options.signal)
-    return { owner: peerFromWire(res.owner), hops: found.hops + res.hops }
+    return this.forwarder.confirmOwner(key, result, started + req.budgetMs, options)
   }
 
   /** Sends a direct application message */
@@ -476,49 +436,5 @@ export class RingNode {
   private fail (peer: Peer): void {
     this.liveness.markDead(peer.address)
     this.table.forget(peer)
-  }
-
-  // ---- serving -----------------------------------------------------------
-
-  private async onRequest (from: Address, req: RingRequest): Promise<RingResponse> {
-    try {
-      if (this.phase === 'stopped') {
-        throw new NotMemberError('node stopped')
-      }
-      if (req.namespace !== this.namespace) {
-        throw new WrongNamespaceError(`this node serves namespace "${this.namespace}"`)
-      }
-      // any request proves its sender alive; from our predecessor, when rounds adapt, it is the
-      // heartbeat its stabilize rounds would otherwise be (they may be far apart while all is quiet)
-      this.liveness.requestFrom(from)
-      if (this.settings.maintenanceBackoff > 1 && from === this.table.state.predecessor?.address) {
-        this.table.heardFromPredecessor()
-      }
-      const handler = this.handlers[req.type]
-      if (handler == null) {
-        throw new InvalidMessageError(`unknown request type ${String(req.type)}`)
-      }
-      if (!WAITING_WORK.has(req.type) || from === this.self.address) {
-        const outcome = handler(from, req)
-        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
-      }
-      // work that waits (a forward waits for the rest of the path): refused before it starts
-      // once the sender has its share waiting, so one peer cannot hold our handlers or, through
-      // our forwards, our share at the next hops (see request-shares.ts)
-      const refused = this.shares.take(from)
-      if (refused != null) {
-        throw new PeerBusyError(refused)
-      }
-      try {
-        const outcome = handler(from, req)
-        return isDeferred(outcome) ? outcome.answer(await outcome.later) : outcome
-      } finally {
-        this.shares.release(from)
-      }
-    } catch (err: any) {
-      // a request cut short by our own shutdown is refused like any request to a stopped node
-      const code = err.name === 'AbortError' ? ErrorCode.NOT_MEMBER : codeOf(err)
-      return { error: code, message: err.message ?? String(err) }
-    }
   }
 }

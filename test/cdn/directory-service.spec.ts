@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
-import { DirectoryService, MAX_DIRECTORY_ITEMS, MISS_QUERY_TIMEOUT_MS } from '../../src/cdn/directory-service.ts'
+import { DirectoryService, MISS_QUERY_TIMEOUT_MS } from '../../src/cdn/directory-service.ts'
+import { MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-wire.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
 import { addresses, SimRing, TEST_STABILIZE_MS } from '../overlay/sim-ring.ts'

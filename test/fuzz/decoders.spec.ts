@@ -8,7 +8,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { DirectoryRequest, DirectoryResponse } from '../../src/cdn/directory-messages.ts'
-import { decodeDirectoryRequest, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
+import { decodeDirectoryRequest, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-wire.ts'
 import { decodeEnvelope, encodeError, encodeOk, MAX_ERROR_MESSAGE_BYTES } from '../../src/libp2p/response-envelope.ts'
 import { MAX_MESSAGE_BYTES } from '../../src/libp2p/stream-rpc.ts'
 import { decodeRingRequest, decodeRingResponse } from '../../src/overlay/codec.ts'

@@ -11,7 +11,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
-import { MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
+import { MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-wire.ts'
 import { ErrorCode } from '../../src/overlay/errors.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'

@@ -14,7 +14,7 @@
  */
 import fc from 'fast-check'
 import { DirectoryRequest, DirectoryResponse } from '../../src/cdn/directory-messages.ts'
-import { decodeDirectoryRequest, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-service.ts'
+import { decodeDirectoryRequest, MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-wire.ts'
 import { decodeEnvelope, encodeError, encodeOk } from '../../src/libp2p/response-envelope.ts'
 import { decodeRingRequest, decodeRingResponse, RING_REQUEST_LIMITS, RING_RESPONSE_LIMITS } from '../../src/overlay/codec.ts'
 import { RingRequest, RingResponse, WirePeer } from '../../src/overlay/messages.ts'

@@ -36,7 +36,8 @@
  * if one gets through anyway, and the requester does not try.
  */
 import { raceSignal } from 'race-signal'
-import type { ComponentLogger, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions, AbortOptions } from '@libp2p/interface'
+import type { StreamRpcComponents } from './stream-rpc-init.ts'
+import type { ComponentLogger, Connection, PeerId, Stream, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Largest chunk a holder may send, bytes: bounds the requester's buffer */
@@ -80,12 +81,10 @@ export function contentProtocol (namespace: string): string {
   return `/ringcdn/${encodeURIComponent(namespace)}/content/1.0.0`
 }
 
+/** What the content protocol needs from libp2p: the RPC adapter's registrar, and a dial that can force a new connection */
 export interface ContentProtocolComponents {
   logger: ComponentLogger
-  registrar: {
-    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>
-    unhandle(protocol: string, options?: AbortOptions): Promise<void>
-  }
+  registrar: StreamRpcComponents['registrar']
   connectionManager: {
     getConnections(peerId?: PeerId): Connection[]
     /** `force` dials a new connection even when one is open (libp2p returns the open one otherwise) */

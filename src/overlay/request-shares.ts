@@ -18,7 +18,8 @@
  * has fewer than its fair share (`capacity` over the senders waiting), so
  * many Sybil senders fill the node no more than one would, while a sender
  * with little in flight still gets in. A refused request does no work: it is
- * answered `PeerBusyError` at once, and the sender routes around us.
+ * answered `PeerBusyError` at once, and the sender routes around us (or,
+ * when we own the key, gives the lookup up: no other path reaches the owner).
  *
  * Pure (no time, no I/O): the simulator runs it as the libp2p node does.
  */

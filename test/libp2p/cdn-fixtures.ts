@@ -13,11 +13,16 @@ import { createLibp2p } from 'libp2p'
 import { keyForUrl } from '../../src/keys.ts'
 import { ContentMeta } from '../../src/libp2p/content-messages.ts'
 import { contentProtocol } from '../../src/libp2p/content-protocol.ts'
+import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
+import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../../src/overlay/codec.ts'
+import { RingRequest } from '../../src/overlay/messages.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
-import { ringCdn } from '../../src/ring-cdn.ts'
+import { DEFAULT_NAMESPACE, ringCdn, ringProtocol } from '../../src/ring-cdn.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'
 import { waitFor } from './fixtures.ts'
 import type { TransportName } from './fixtures.ts'
+import type { StreamRpc, StreamRpcInit } from '../../src/libp2p/stream-rpc.ts'
+import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingCdn, RingCdnInit } from '../../src/ring-cdn.ts'
 import type { ChunkSource, ContentStore, ContentStoreStats, GetChunkOptions, GetOptions, ObjectInit, ObjectMeta, PutOptions, ReadOptions } from '../../src/storage/content-store.ts'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
@@ -110,6 +115,24 @@ export async function createRing (n: number, options: CdnNodeOptions & { initFor
     throw err
   }
   return nodes
+}
+
+/**
+ * The ring protocol as a hostile non-member speaks it on `node`: the plain
+ * codec on the sending side, the library's limited decoders for what it
+ * receives, no membership. Started; the caller stops it
+ */
+export async function rawRingRpc (node: Libp2p, init: Partial<StreamRpcInit<RingRequest, RingResponse>> = {}): Promise<StreamRpc<RingRequest, RingResponse>> {
+  const rpc = createStreamRpc<RingRequest, RingResponse>(libp2pComponents(node), {
+    protocol: ringProtocol(DEFAULT_NAMESPACE),
+    encodeRequest: (req) => RingRequest.encode(req),
+    decodeRequest: decodeRingRequest,
+    encodeResponse: encodeRingResponse,
+    decodeResponse: decodeRingResponse,
+    ...init
+  })
+  await rpc.start()
+  return rpc
 }
 
 /** The true successor of `key` among `ids` (sorted ascending) */

@@ -10,13 +10,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
 import { keyForUrl, nodeIdFromBytes } from '../../src/keys.ts'
-import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
-import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../../src/overlay/codec.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { compareIds, idToBytes } from '../../src/overlay/ring-id.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
-import { DEFAULT_NAMESPACE, ringProtocol } from '../../src/ring-cdn.ts'
-import { createRing, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
+import { DEFAULT_NAMESPACE } from '../../src/ring-cdn.ts'
+import { createRing, rawRingRpc, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
 import { createNode, DIAL_TIMEOUT } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
 import type { StreamRpc } from '../../src/libp2p/stream-rpc.ts'
@@ -58,14 +56,7 @@ describe('a peer flooding a home node with announces', function () {
     }
 
     flooder = await createNode('memory')
-    rpc = createStreamRpc<RingRequest, RingResponse>(libp2pComponents(flooder), {
-      protocol: ringProtocol(DEFAULT_NAMESPACE),
-      encodeRequest: (req) => RingRequest.encode(req),
-      decodeRequest: decodeRingRequest,
-      encodeResponse: encodeRingResponse,
-      decodeResponse: decodeRingResponse
-    })
-    await rpc.start()
+    rpc = await rawRingRpc(flooder)
     await flooder.dial(multiaddr(home.getMultiaddrs()[0].toString()), { signal: AbortSignal.timeout(DIAL_TIMEOUT) })
     const address = flooder.peerId.toString()
     const self: Peer = { id: nodeIdFromBytes(peerIdFromString(address).toMultihash().bytes), address }

@@ -7,14 +7,12 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { keyForUrl } from '../../src/keys.ts'
-import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
-import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../../src/overlay/codec.ts'
 import { ErrorCode } from '../../src/overlay/errors.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { MAX_WAITING_REQUESTS_PER_PEER } from '../../src/overlay/request-shares.ts'
 import { compareIds, idToBytes } from '../../src/overlay/ring-id.ts'
-import { DEFAULT_NAMESPACE, ringProtocol } from '../../src/ring-cdn.ts'
-import { createRing, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
+import { DEFAULT_NAMESPACE } from '../../src/ring-cdn.ts'
+import { createRing, rawRingRpc, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
 import { createNode, DIAL_TIMEOUT } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
 import type { StreamRpc } from '../../src/libp2p/stream-rpc.ts'
@@ -46,14 +44,7 @@ describe('a peer flooding a ring member with routed lookups', function () {
   /** The flooder speaks the ring protocol with the plain codec; it is no member */
   async function startFlooder (target: CdnNode): Promise<StreamRpc<RingRequest, RingResponse>> {
     flooder = await createNode('memory')
-    rpc = createStreamRpc<RingRequest, RingResponse>(libp2pComponents(flooder), {
-      protocol: ringProtocol(DEFAULT_NAMESPACE),
-      encodeRequest: (req) => RingRequest.encode(req),
-      decodeRequest: decodeRingRequest,
-      encodeResponse: encodeRingResponse,
-      decodeResponse: decodeRingResponse
-    })
-    await rpc.start()
+    rpc = await rawRingRpc(flooder)
     await flooder.dial(multiaddr(target.getMultiaddrs()[0].toString()), { signal: AbortSignal.timeout(DIAL_TIMEOUT) })
     return rpc
   }

@@ -8,18 +8,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { keyForUrl, nodeIdFromBytes } from '../../src/keys.ts'
 import { libp2pRingIdOf } from '../../src/libp2p/ring-id-binding.ts'
-import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.ts'
 import { mathRandom, wallClock } from '../../src/libp2p/wall-clock.ts'
-import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../../src/overlay/codec.ts'
 import { checkRequestIds, checkResponseIds } from '../../src/overlay/id-binding.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { compareIds, idToBytes } from '../../src/overlay/ring-id.ts'
 import { RingNode } from '../../src/overlay/ring-node.ts'
-import { DEFAULT_NAMESPACE, ringProtocol } from '../../src/ring-cdn.ts'
-import { createRing, FAST_RING, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
+import { DEFAULT_NAMESPACE } from '../../src/ring-cdn.ts'
+import { createRing, FAST_RING, rawRingRpc, stopAll, trueSuccessor, waitForRing } from './cdn-fixtures.ts'
 import { createNode, DIAL_TIMEOUT } from './fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
-import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { Peer } from '../../src/overlay/seams.ts'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -80,17 +77,9 @@ describe('ring ids bound to peer ids', () => {
 
       // the attacker speaks the ring protocol with the plain codec and a RingNode at id = key
       attacker = await createNode('memory')
-      const rpc = createStreamRpc<RingRequest, RingResponse>(libp2pComponents(attacker), {
-        protocol: ringProtocol(DEFAULT_NAMESPACE),
-        encodeRequest: (req) => RingRequest.encode(req),
-        decodeRequest: decodeRingRequest,
-        encodeResponse: encodeRingResponse,
-        decodeResponse: decodeRingResponse,
-        handlerTimeout: 3_000
-      })
+      const rpc = await rawRingRpc(attacker, { handlerTimeout: 3_000 })
       const self: Peer = { id: key, address: attacker.peerId.toString() }
       attackerRing = new RingNode({ clock: wallClock, random: mathRandom, rpc }, { ...FAST_RING, self, namespace: DEFAULT_NAMESPACE })
-      await rpc.start()
       const contacts = honest.slice(0, 3)
       // connected to every member, so that none is out of its reach
       for (const node of honest) {

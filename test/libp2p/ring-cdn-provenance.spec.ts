@@ -162,13 +162,16 @@ describe('ringcdn provenance: bytes a page delivers to itself were vouched for b
     origin.set('/p/shared.json', { body: headed, reprDigest: true })
     for (const [path, provenance, body] of [['/p/shared.js', 'manifest', manifestAsset], ['/p/shared.json', 'origin', headed]] as const) {
       const url = origin.url(path)
-      await bodyBytes(await cdn(2).fetch(url))
-      await waitForHolders(3, url)
-      const res = await cdn(3).fetch(url)
+      // neither page may be the key's home: the home takes a copy of its own
+      // once the first page announces, and would then answer from its store
+      const [first, second] = honestPagesBesides(homeOf(url))
+      await bodyBytes(await cdn(first).fetch(url))
+      await waitForHolders(second, url)
+      const res = await cdn(second).fetch(url)
       expect(res.headers.get(SOURCE_HEADER)).to.equal('peer', path)
       expect(await bodyBytes(res)).to.equalBytes(body)
-      expect((await stores[3].getMeta(keyHex(url)))?.provenance).to.equal(provenance, path)
-      const again = await cdn(3).fetch(url)
+      expect((await stores[second].getMeta(keyHex(url)))?.provenance).to.equal(provenance, path)
+      const again = await cdn(second).fetch(url)
       expect(again.headers.get(SOURCE_HEADER)).to.equal('local', path)
     }
   })
@@ -209,6 +212,11 @@ describe('ringcdn provenance: bytes a page delivers to itself were vouched for b
   /** Index of the home node of `url` (the ring is settled) */
   function homeOf (url: string): number {
     return homeIndex(nodes, url)
+  }
+
+  /** Pages that trust no peer digest and are neither the attacker nor `home`, in index order */
+  function honestPagesBesides (home: number): number[] {
+    return nodes.map((_, i) => i).filter(i => i !== home && i !== ATTACKER && i !== TOFU)
   }
 
   function firstPath (path: (n: number) => string, wanted: (home: number) => boolean, candidates: number = 1_000): string {

@@ -53,7 +53,7 @@ import { IpLedger } from './ip-ledger.ts'
 import { ListingTable } from './listing-table.ts'
 import { DEFAULT_ANSWER_SIZE, FOUNDER_GRACE_MS, MAX_ANSWER_SIZE, MAX_MEMBERS, MAX_MEMBERS_PER_IP, MAX_MEMBERS_PER_IP_PER_NAMESPACE, MAX_MEMBERS_PER_NAMESPACE, MAX_NAMESPACES, MAX_NAMESPACES_PER_IP, MAX_NAMESPACES_PER_PEER, MAX_SAMPLE_PER_IP, SWEEP_INTERVAL_MS, UNKNOWN_IP } from './member-registry-init.ts'
 import { nearest } from './sampling.ts'
-import type { Namespace, Source } from './listing-table.ts'
+import type { Listed, Namespace, Source } from './listing-table.ts'
 import type { AskOptions, AskResult, ListingChange, MemberEntry, MemberRegistryInit, NotListed, RegistryStats } from './member-registry-init.ts'
 
 export { nearest, sample, samplePerIp } from './sampling.ts'
@@ -367,54 +367,76 @@ export class MemberRegistry {
       existing.own.addrs = asker.addrs
       this.table.refresh(ns, existing)
     } else {
-      if (existing == null && ns.members.length >= this.maxMembersPerNamespace) {
-        return 'namespace-full'
+      const refused = this.refusal(namespace, ns, asker, existing, now)
+      if (refused != null) {
+        return refused
       }
-      if (existing == null && this.table.total >= this.maxMembers) {
-        return 'members-full'
-      }
-      if ((ns.localByIp.get(asker.ip) ?? 0) >= this.maxMembersPerIpPerNamespace) {
-        return 'ip-namespace-members'
-      }
-      if (this.ledger.members(asker.ip) >= this.maxMembersPerIp) {
-        return 'ip-members'
-      }
-      const isFounder = ns.founder?.peer === asker.peer || ns.remoteFounder?.peer === asker.peer
-      if (!isFounder && !this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
-        return 'ip-namespaces'
-      }
-      if (!this.table.canClaim(asker.peer, namespace)) {
-        return 'peer-namespaces'
-      }
-      // the founder's registration is what its grant was for: not refused by rate
-      if (!isFounder && !this.ledger.takeRegistration(asker.ip, now)) {
-        return 'ip-rate'
-      }
-      this.table.claim(asker.peer, asker.id, namespace)
-      const own: Source = { addrs: asker.addrs, ip: asker.ip }
-      if (existing != null) {
-        // listed by a peer relay already (a page that moved here): its addresses through this relay win
-        existing.own = own
-        this.table.refresh(ns, existing)
-      } else {
-        this.table.insert(ns, { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, own, remote: new Map() })
-      }
-      this.table.countLocal(ns, asker.ip, 1)
-      this.ledger.hold(asker.ip, namespace, true, now)
-      this.table.localTotal++
+      this.listOwn(namespace, ns, asker, existing, now)
     }
     this.onChange?.({ type: 'member', namespace, entry: { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip } })
-    if (ns.founder?.peer === asker.peer) {
-      // the founder is a member now: listed like everybody else
+    this.settleFounder(namespace, ns, asker.peer)
+    return undefined
+  }
+
+  /**
+   * Why a first registration through this relay is refused, if it is: the
+   * bounds, the per-IP and per-peer caps, then the per-IP rate (taking a
+   * registration from the rate is the last check, so a refusal costs none)
+   */
+  private refusal (namespace: string, ns: Namespace, asker: MemberEntry & { ip: string }, existing: Listed | undefined, now: number): NotListed | undefined {
+    if (existing == null && ns.members.length >= this.maxMembersPerNamespace) {
+      return 'namespace-full'
+    }
+    if (existing == null && this.table.total >= this.maxMembers) {
+      return 'members-full'
+    }
+    if ((ns.localByIp.get(asker.ip) ?? 0) >= this.maxMembersPerIpPerNamespace) {
+      return 'ip-namespace-members'
+    }
+    if (this.ledger.members(asker.ip) >= this.maxMembersPerIp) {
+      return 'ip-members'
+    }
+    const isFounder = ns.founder?.peer === asker.peer || ns.remoteFounder?.peer === asker.peer
+    if (!isFounder && !this.ledger.holds(asker.ip, namespace) && this.ledger.namespaces(asker.ip) >= this.maxNamespacesPerIp) {
+      return 'ip-namespaces'
+    }
+    if (!this.table.canClaim(asker.peer, namespace)) {
+      return 'peer-namespaces'
+    }
+    // the founder's registration is what its grant was for: not refused by rate
+    if (!isFounder && !this.ledger.takeRegistration(asker.ip, now)) {
+      return 'ip-rate'
+    }
+    return undefined
+  }
+
+  /** Lists the asker through this relay (it passed `refusal`) */
+  private listOwn (namespace: string, ns: Namespace, asker: MemberEntry & { ip: string }, existing: Listed | undefined, now: number): void {
+    this.table.claim(asker.peer, asker.id, namespace)
+    const own: Source = { addrs: asker.addrs, ip: asker.ip }
+    if (existing != null) {
+      // listed by a peer relay already (a page that moved here): its addresses through this relay win
+      existing.own = own
+      this.table.refresh(ns, existing)
+    } else {
+      this.table.insert(ns, { peer: asker.peer, id: asker.id, addrs: asker.addrs, ip: asker.ip, own, remote: new Map() })
+    }
+    this.table.countLocal(ns, asker.ip, 1)
+    this.ledger.hold(asker.ip, namespace, true, now)
+    this.table.localTotal++
+  }
+
+  /** A founder that registered is a member now, listed like everybody else */
+  private settleFounder (namespace: string, ns: Namespace, peer: string): void {
+    if (ns.founder?.peer === peer) {
       this.ledger.release(ns.founder.ip, namespace, false)
       ns.founder = undefined
       this.founding.delete(namespace)
-      this.onChange?.({ type: 'founder-gone', namespace, peer: asker.peer })
+      this.onChange?.({ type: 'founder-gone', namespace, peer })
     }
-    if (ns.remoteFounder?.peer === asker.peer) {
+    if (ns.remoteFounder?.peer === peer) {
       ns.remoteFounder = undefined
     }
-    return undefined
   }
 
   /** Makes the asker the founder of an empty namespace; returns the refusal when it may not be */

@@ -31,6 +31,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Libp2pOptions } from 'libp2p'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -214,22 +215,10 @@ export type RelayServices = {
   relay: CircuitRelayService
 }
 
-/**
- * Starts a relay
- */
-export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
-  const host = options.host ?? DEFAULT_HOST
-  const port = options.port ?? DEFAULT_PORT
+/** The relay's libp2p node: websockets in, circuit relay v2 server, per-IP connection limits */
+async function relayNodeOptions (options: RelayOptions, listen: string, tls: boolean, guard: ConnectionGuard): Promise<Libp2pOptions<RelayServices>> {
   const limits = options.limits ?? {}
-  const tls = options.cert != null || options.key != null
-  if (tls && (options.cert == null || options.key == null)) {
-    throw new TypeError('TLS needs both cert and key')
-  }
-  const family = host.includes(':') ? 'ip6' : 'ip4'
-  const listen = `/${family}/${host}/tcp/${port}/${tls ? 'tls/ws' : 'ws'}`
-
-  const guard = new ConnectionGuard(limits)
-  const node = await createLibp2p<RelayServices>({
+  return {
     privateKey: await loadIdentity(options.identity),
     addresses: {
       listen: [listen],
@@ -259,7 +248,25 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
         }
       })
     }
-  })
+  }
+}
+
+/**
+ * Starts a relay
+ */
+export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
+  const host = options.host ?? DEFAULT_HOST
+  const port = options.port ?? DEFAULT_PORT
+  const limits = options.limits ?? {}
+  const tls = options.cert != null || options.key != null
+  if (tls && (options.cert == null || options.key == null)) {
+    throw new TypeError('TLS needs both cert and key')
+  }
+  const family = host.includes(':') ? 'ip6' : 'ip4'
+  const listen = `/${family}/${host}/tcp/${port}/${tls ? 'tls/ws' : 'ws'}`
+
+  const guard = new ConnectionGuard(limits)
+  const node = await createLibp2p<RelayServices>(await relayNodeOptions(options, listen, tls, guard))
 
   const log = node.logger.forComponent('ringcdn:relay')
   let peers: PeerRelays | undefined

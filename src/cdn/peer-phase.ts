@@ -14,7 +14,7 @@ import type { IntegrityError } from './errors.ts'
 import type { FetchEvents } from './fetch-pipeline.ts'
 import type { Lookups } from './lookups.ts'
 import type { Downloader, FetchState, FetchTarget, LocateResult, Locator, OriginSource, StoredObject } from './seams.ts'
-import type { Address, Clock, Log } from '../overlay/seams.ts'
+import type { Address, Clock, Log, Peer } from '../overlay/seams.ts'
 
 /** A peer's verified answer */
 export interface PeerWin {
@@ -106,11 +106,31 @@ export class PeerPhase {
     const listed = located.holders.filter(h => h.address !== self)
     const holders = listed.filter(h => !this.avoidList.has(h.address))
     this.counters.holdersSkipped += listed.length - holders.length
-    if (holders.length === 0) {
+    if (holders.length === 0 || !(await this.trustedDigest(state, signal))) {
       return undefined
     }
+    for (const holder of holders.slice(0, this.maxHolderAttempts)) {
+      signal.throwIfAborted()
+      const left = peerDeadline - this.clock.now()
+      if (left <= 0) {
+        this.log('out of time for peers: %s goes to the origin', state.href)
+        return undefined
+      }
+      const win = await this.fromHolder(state, holder, left, signal, sized)
+      if (win != null) {
+        return win
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Whether peer bytes may be taken for this fetch: with a digest from the
+   * manifest, SRI or the origin (asked with a HEAD now that somebody holds
+   * the object), or on first use where the page trusts that
+   */
+  private async trustedDigest (state: FetchState, signal: AbortSignal): Promise<boolean> {
     if (state.digest == null) {
-      // somebody holds it: now the origin's digest is worth a HEAD
       const digest = await this.origin.headDigest(state.href, signal)
       if (digest != null && state.digest == null) {
         state.digest = digest
@@ -119,57 +139,54 @@ export class PeerPhase {
     }
     if (state.digest == null && !this.trustOnFirstUse) {
       this.log('no trusted digest for %s: not accepting peer bytes', state.href)
+      return false
+    }
+    return true
+  }
+
+  /** Downloads from one holder within the time left; undefined (the holder counted and reported) when it did not deliver */
+  private async fromHolder (state: FetchState, holder: Peer, left: number, signal: AbortSignal, sized: () => void): Promise<PeerWin | undefined> {
+    const started = this.clock.now()
+    // the holder must answer within this, or the next one is asked
+    const answerWithin = Math.min(left, this.holderAnswerTimeoutMs)
+    const answer = clockDeadline(this.clock, answerWithin)
+    let answered = false
+    this.downloading.set(holder.address, (this.downloading.get(holder.address) ?? 0) + 1)
+    try {
+      // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
+      const object = await this.downloader.download(holder, state.keyHex, {
+        digest: state.digest,
+        provenance: state.digestFrom ?? 'peer',
+        maxObjectBytes: this.maxObjectBytes,
+        startWithinMs: answerWithin,
+        signal: AbortSignal.any([signal, answer.signal]),
+        onStart: (size) => {
+          answered = true
+          answer.clear()
+          state.size = size
+          sized()
+        }
+      })
+      return { object, holder: holder.address, started }
+    } catch (err: any) {
+      if (signal.aborted) {
+        throw new AbortError()
+      }
+      const silent = !answered && (answer.signal.aborted || this.clock.now() - started >= answerWithin)
+      // a holder serves each peer only a few transfers at once: BUSY while we download other assets
+      // from it is our own share used up, not a reason to avoid it
+      const ownShare = err.name === 'HolderBusyError' && (this.downloading.get(holder.address) ?? 0) > 1
+      this.holderFailed(state, holder.address, err, silent, ownShare)
       return undefined
-    }
-    for (const holder of holders.slice(0, this.maxHolderAttempts)) {
-      signal.throwIfAborted()
-      const started = this.clock.now()
-      const left = peerDeadline - started
-      if (left <= 0) {
-        this.log('out of time for peers: %s goes to the origin', state.href)
-        return undefined
-      }
-      // the holder must answer within this, or the next one is asked
-      const answerWithin = Math.min(left, this.holderAnswerTimeoutMs)
-      const answer = clockDeadline(this.clock, answerWithin)
-      let answered = false
-      this.downloading.set(holder.address, (this.downloading.get(holder.address) ?? 0) + 1)
-      try {
-        // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
-        const object = await this.downloader.download(holder, state.keyHex, {
-          digest: state.digest,
-          provenance: state.digestFrom ?? 'peer',
-          maxObjectBytes: this.maxObjectBytes,
-          startWithinMs: answerWithin,
-          signal: AbortSignal.any([signal, answer.signal]),
-          onStart: (size) => {
-            answered = true
-            answer.clear()
-            state.size = size
-            sized()
-          }
-        })
-        return { object, holder: holder.address, started }
-      } catch (err: any) {
-        if (signal.aborted) {
-          throw new AbortError()
-        }
-        const silent = !answered && (answer.signal.aborted || this.clock.now() - started >= answerWithin)
-        // a holder serves each peer only a few transfers at once: BUSY while we download other assets
-        // from it is our own share used up, not a reason to avoid it
-        const ownShare = err.name === 'HolderBusyError' && (this.downloading.get(holder.address) ?? 0) > 1
-        this.holderFailed(state, holder.address, err, silent, ownShare)
-      } finally {
-        answer.clear()
-        const left = (this.downloading.get(holder.address) ?? 1) - 1
-        if (left > 0) {
-          this.downloading.set(holder.address, left)
-        } else {
-          this.downloading.delete(holder.address)
-        }
+    } finally {
+      answer.clear()
+      const left = (this.downloading.get(holder.address) ?? 1) - 1
+      if (left > 0) {
+        this.downloading.set(holder.address, left)
+      } else {
+        this.downloading.delete(holder.address)
       }
     }
-    return undefined
   }
 
   /**

@@ -44,8 +44,14 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 export const MAX_CHUNK_BYTES = 1_048_576
 /** Smallest chunk (but the last) a holder may use, bytes: bounds the number of chunk digests per object */
 export const MIN_CHUNK_BYTES = 1_024
-/** Largest control frame (request, meta, credit), bytes: 1 GiB in 256 KiB chunks needs ≈ 140 KiB of chunk digests */
+/** Largest meta answer a requester reads, bytes: 1 GiB in 256 KiB chunks needs ≈ 140 KiB of chunk digests */
 export const MAX_CONTROL_FRAME_BYTES = 1_048_576
+/**
+ * Largest frame a holder reads (a request is ~80 bytes, a credit ~3), bytes:
+ * a requester that opens its 64 streams and sends junk on each makes the
+ * holder buffer a few KiB, not 64 × its meta bound
+ */
+export const MAX_REQUEST_FRAME_BYTES = 256
 /** Chunks a holder may send ahead of the requester's credit */
 export const TRANSFER_WINDOW = 8
 /** Largest window a holder grants, whatever the requester asks */

@@ -12,7 +12,7 @@ import { DIGEST_BYTES, digestFromBytes, digestToBytes, sha256Hex } from '../cdn/
 import { AbortError } from '../overlay/errors.ts'
 import { chunkCount } from '../storage/chunks.ts'
 import { ContentCredit, ContentMeta, ContentRequest } from './content-messages.ts'
-import { CHUNK_DIGEST_CACHE_SIZE, MAX_CONCURRENT_UPLOADS, MAX_CONTENT_STREAMS, MAX_CONTROL_FRAME_BYTES, MAX_TRANSFER_WINDOW, MAX_UPLOADS_PER_PEER, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, waitForClose } from './content-protocol.ts'
+import { CHUNK_DIGEST_CACHE_SIZE, MAX_CONCURRENT_UPLOADS, MAX_CONTENT_STREAMS, MAX_REQUEST_FRAME_BYTES, MAX_TRANSFER_WINDOW, MAX_UPLOADS_PER_PEER, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, waitForClose } from './content-protocol.ts'
 import type { ContentProtocolComponents } from './content-protocol.ts'
 import type { Address } from '../overlay/seams.ts'
 import type { ContentStore, ObjectMeta } from '../storage/content-store.ts'
@@ -167,7 +167,8 @@ export class ContentServer implements Startable {
     }
     const from = connection.remotePeer.toString()
     this.streams.add(stream)
-    const lp = lpStream(stream, { maxDataLength: MAX_CONTROL_FRAME_BYTES, maxBufferSize: 4 * MAX_CONTROL_FRAME_BYTES })
+    // requests and credits are tiny: a longer frame resets the stream before it is buffered
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES, maxBufferSize: 16 * MAX_REQUEST_FRAME_BYTES })
     let uploading = false
     let sent = 0
     let complete = false

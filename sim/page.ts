@@ -194,6 +194,7 @@ function ringRpc (ctx: PageContext, address: string): Rpc<RingRequest, RingRespo
     request: async (to, req, options) => rpc.request(to, req, options),
     isConnected: (to) => rpc.isConnected?.(to) === true,
     connect: (to) => { rpc.connect?.(to) },
+    connecting: (to) => rpc.connecting?.(to) === true,
     handle: (handler) => {
       rpc.handle(async (from, req, options) => {
         const res = await handler(from, req, options)

@@ -35,6 +35,12 @@ export class Connections {
     return ready !== undefined && ready <= now
   }
 
+  /** Whether `from` is setting up a connection to `to` at `now` (opened, not ready yet) */
+  isOpening (from: SimNode, to: SimNode, now: number): boolean {
+    const ready = this.links[from.index]?.get(to.index)
+    return ready !== undefined && ready > now
+  }
+
   /**
    * When the connection between `from` and `to` is (or will be) ready: an open
    * or opening one is reused and becomes the most recently used on both sides;

@@ -79,4 +79,8 @@ export class SimEndpoint<Req, Res> implements Rpc<Req, Res> {
   connect (to: Address): void {
     this.network.connect(this.node, to)
   }
+
+  connecting (to: Address): boolean {
+    return this.network.isConnecting(this.node, to)
+  }
 }

@@ -233,6 +233,23 @@ export class SimNetwork {
   }
 
   /**
+   * Whether `from` is setting up a connection to `to` now. Always false when
+   * connections are free.
+   *
+   * @internal
+   */
+  isConnecting (from: SimNode, to: Address): boolean {
+    if (this.connections.connectMs === 0) {
+      return false
+    }
+    const node = this.nodes.get(to)
+    if (node === undefined || node.state !== ALIVE) {
+      return false
+    }
+    return this.connections.isOpening(from, node, this.scheduler.now)
+  }
+
+  /**
    * Starts a connection from `from` to `to` unless one is open or opening
    * (only when connections cost something)
    *

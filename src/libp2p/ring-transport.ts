@@ -85,6 +85,7 @@ export class RingTransport {
         return this.rpc.request(to, req, options)
       },
       isConnected: (to) => this.rpc.isConnected(to),
+      connecting: (to) => this.rpc.connecting(to),
       connect: (to) => {
         this.budget.touch(to)
         this.rpc.connect(to)

@@ -49,6 +49,11 @@ export class RpcConnector {
     return this.hasUsableConnection(peerId)
   }
 
+  /** Whether a dial to `address` is in progress */
+  isDialing (address: Address): boolean {
+    return this.dialing.has(address)
+  }
+
   private hasUsableConnection (peerId: PeerId): boolean {
     return this.components.connectionManager.getConnections(peerId)
       .some(conn => conn.status === 'open' && (conn.limits == null || this.runOnLimitedConnection))

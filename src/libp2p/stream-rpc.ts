@@ -305,6 +305,11 @@ export class StreamRpc<Req, Res> implements Rpc<Req, Res>, Startable {
     return this.connector.isConnected(peerId)
   }
 
+  /** Whether a dial to `to` is in progress (see `Rpc.connecting`) */
+  connecting (to: Address): boolean {
+    return this.connector.isDialing(to)
+  }
+
   /** Starts a dial to `to` in the background unless a usable connection is open (see `Rpc.connect`) */
   connect (to: Address): void {
     const shutdown = this.shutdown

@@ -67,6 +67,11 @@ export class RingClient {
     return this.call(to, req, this.settings.directRequestMs, signal)
   }
 
+  /** Whether the transport is setting up a connection to `address` now */
+  connecting (address: Address): boolean {
+    return this.rpc.connecting?.(address) === true
+  }
+
   /** Whether the transport holds a live connection to `address` (a closed tab closes its connections) */
   isConnected (address: Address): boolean {
     return this.rpc.isConnected?.(address) === true

@@ -92,6 +92,12 @@ export interface Rpc<Req, Res> {
    * nothing leave it out.
    */
   connect?(to: Address): void
+  /**
+   * Whether a connection to `to` is being set up now (a request to it waits
+   * on the set-up, not on the peer): a timeout meanwhile says nothing of the
+   * peer. Adapters whose connections cost nothing leave it out.
+   */
+  connecting?(to: Address): boolean
   /** Sets the single handler for inbound requests; a handler that throws makes the caller's request reject */
   handle(handler: (from: Address, req: Req, options: RpcHandlerOptions) => Promise<Res>): void
 }

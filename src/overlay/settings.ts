@@ -70,6 +70,12 @@ export const RETRY_RESERVE = 0.15
 
 /** Stabilize rounds a joining node runs to be taken as its successor's predecessor */
 export const JOIN_CONFIRM_ROUNDS = 3
+/**
+ * Direct-request deadlines a stabilize waits out while the transport is
+ * setting up a connection to the successor (libp2p's own dial deadline,
+ * 10 s, normally ends the set-up first)
+ */
+export const SETUP_WAITS = 10
 /** Stabilize rounds a member may go without a predecessor before it checks its place in the ring */
 export const ORPHAN_GRACE_ROUNDS = 1
 /**

@@ -26,7 +26,7 @@ import { InvalidMessageError } from './errors.ts'
 import { inOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
 import { requireField } from './ring-client.ts'
-import { NUDGE_INTERVAL_MS } from './settings.ts'
+import { NUDGE_INTERVAL_MS, SETUP_WAITS } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
@@ -178,8 +178,18 @@ export class Stabilizer {
    * successor, so a silent successor gets a second chance before it counts as
    * failed; an unreachable one fails at once.
    */
+  /**
+   * Our successor's view, two attempts. A timeout while the transport is
+   * still setting up a connection to it does not count: a new WebRTC
+   * connection through a relay can take seconds on a loaded page, longer
+   * than a direct request's deadline, and a joiner that dropped its new
+   * successor for that would fail its join. The transport's own dial
+   * deadline ends the set-up; `SETUP_WAITS` bounds the wait besides.
+   */
   private async askSuccessor (succ: Peer, options: StabilizeOptions): Promise<StabilizeResponse> {
-    for (let attempt = 1; ; attempt++) {
+    let timeouts = 0
+    let setupWaits = 0
+    while (true) {
       try {
         const answer = await this.client.direct(succ.address, {
           type: RingRequest.Type.STABILIZE,
@@ -187,7 +197,14 @@ export class Stabilizer {
         }, options.signal)
         return requireField(answer.stabilize, 'stabilize')
       } catch (err: any) {
-        if (err.name !== 'RpcTimeoutError' || attempt >= 2) {
+        if (err.name !== 'RpcTimeoutError') {
+          throw err
+        }
+        if (this.client.connecting(succ.address) && setupWaits < SETUP_WAITS) {
+          setupWaits++
+          continue
+        }
+        if (++timeouts >= 2) {
           throw err
         }
       }

@@ -57,6 +57,22 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(tally.wrong).to.deep.equal([])
   })
 
+  it('joins when its new successor needs a connection set-up longer than a direct request\'s deadline', async () => {
+    // a browser's WebRTC set-up through a relay can outlast the 1 s a direct request gets
+    ring = new SimRing({ network: { connectMs: 2_500 } })
+    const [a, c] = [ring.add('a', 100n), ring.add('c', 300n)]
+    ring.create(a)
+    await ring.join(c, a)
+    await ring.run(4 * TEST_STABILIZE_MS * ROUND_SLACK)
+    // b's contact is a, its successor c: a peer it has no connection to yet
+    const b = ring.add('b', 200n)
+    await ring.join(b, a)
+    expect(b.joined).to.equal(true)
+    expect(b.successors[0]?.address).to.equal('c')
+    await ring.run(4 * TEST_STABILIZE_MS * ROUND_SLACK)
+    expect(ring.violations()).to.deep.equal([])
+  })
+
   for (const adaptiveMaintenance of [false, true]) {
     it(`converges to the true ring when 50 nodes join one by one, and every lookup from every node finds the true owner (${adaptiveMaintenance ? 'adaptive' : 'fixed'} rounds)`, async () => {
       await joinOneByOne(adaptiveMaintenance)

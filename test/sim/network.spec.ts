@@ -184,10 +184,13 @@ describe('SimNetwork', () => {
     const a = network.rpc('a', echo)
     const oneWay = network.latencyMs('a', 'b')
     expect(a.isConnected?.('b')).to.equal(false)
+    expect(a.connecting?.('b')).to.equal(false)
     a.connect?.('b')
     expect(a.isConnected?.('b')).to.equal(false)
+    expect(a.connecting?.('b')).to.equal(true)
     await scheduler.settle(new Promise(resolve => { scheduler.schedule(200 + 4 * oneWay, resolve, undefined) }))
     expect(a.isConnected?.('b')).to.equal(true)
+    expect(a.connecting?.('b')).to.equal(false)
     const start = scheduler.now
     await scheduler.settle(a.request('b', { payload: new Uint8Array(1) }, { timeout: 100 }))
     expect(scheduler.now - start).to.equal(2 * oneWay)
@@ -201,6 +204,7 @@ describe('SimNetwork', () => {
     const a = network.rpc('a', echo)
     a.connect?.('b')
     expect(a.isConnected?.('b')).to.equal(false)
+    expect(a.connecting?.('b')).to.equal(false)
     expect(network.connectionsSetUp).to.equal(0)
   })
 

@@ -294,6 +294,10 @@ export class RelayKeeper implements Startable {
   /** A relay that gives no reservation in time refused the page (full, or not serving it): the next one */
   private watchReservation (relay: RelayState): void {
     const getMultiaddrs = this.components.getMultiaddrs
+    if (this.lifecycle == null) {
+      // stopped while the dial resolved: no timer may outlive the keeper
+      return
+    }
     if (getMultiaddrs == null) {
       this.failures = 0
       return

@@ -66,6 +66,6 @@ export type { ContentStore, ObjectInit, ObjectMeta, ContentStoreStats, MemoryCon
 export { AbortError, LookupFailedError, HopLimitError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './overlay/errors.ts'
 export { serveServiceWorker, parseRange } from './service-worker-bridge.ts'
 export type { ServiceWorkerCdn, ServeServiceWorkerOptions, ServiceWorkerProvider, ByteRange } from './service-worker-bridge.ts'
-export { decideUploads, parseUploadPolicy, UploadSignalMonitor, InvalidUploadPolicyError, MIN_BATTERY_LEVEL } from './upload-policy.ts'
+export { decideUploads, parseUploadPolicy, UploadSignalMonitor, InvalidUploadPolicyError, MIN_BATTERY_LEVEL, HIDDEN_UPLOADS } from './upload-policy.ts'
 export { NodeVersionError, MIN_NODE_MAJOR } from './cli/node-version.ts'
 export type { UploadPolicy, UploadPolicyOptions, UploadSignals, UploadDecision, UploadPauseReason, UploadSignalMonitorInit } from './upload-policy.ts'

@@ -166,6 +166,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       onRequest: (from) => { this.budget.touch(from) },
       // paused: refused like a busy holder, so the requester tries the next one
       uploadsPaused: () => this.uploadsPaused,
+      // a hidden page's background budget (`UploadPolicyOptions.hiddenUploads`): BUSY beyond it
+      uploadLimit: () => this.uploads.maxUploads,
       // the store let it go: as home node, stop listing ourselves as a holder
       onMiss: (key) => { this.holdings.forget(BigInt(`0x${key}`)) },
       onUpload: (to, bytes, complete) => {
@@ -185,7 +187,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       ...this.settings,
       storeMaxBytes: () => this.storeMaxBytes,
       trustedDigest: (key) => this.manifests.current?.byKey(key)?.digest,
-      uploading: () => !this.uploadsPaused,
+      // home copies are downloads for the ring's sake: none while paused or on a hidden page's budget
+      uploading: () => this.uploads.copiesAllowed,
       announcing: () => this.uploads.policy !== 'never',
       onChunkDigests: (digest, chunkSize, chunkDigests) => { this.contentServer.rememberChunkDigests(digest, chunkSize, chunkDigests) },
       respond: (object, source) => this.respond(object, source)

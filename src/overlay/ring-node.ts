@@ -133,7 +133,7 @@ export class RingNode {
     this.stabilizer = new Stabilizer(ctx, {
       placement: this.placement,
       rejoin: this.rejoin.bind(this),
-      nextRoundMs: () => this.settings.maintenanceBackoff > 1 ? this.stabilizeRound.nextMaxMs : undefined,
+      nextRoundMs: () => this.settings.maintenanceBackoff > 1 ? Math.max(this.stabilizeRound.nextMaxMs, init.roundFloorMs?.() ?? 0) : undefined,
       neighbourhoodChanged: () => { this.maintenance.changed(this.stabilizeRound) }
     })
     this.bootstrap = init.bootstrap ?? (() => [])

@@ -36,7 +36,7 @@
 // before libp2p loads (libp2p 3 would fail later with "Promise.withResolvers is not a function")
 import './cli/require-node.ts'
 
-export { ringCdn, RingCdn, ringProtocol, SOURCE_HEADER, DEFAULT_NAMESPACE, LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, MIN_PEER_THROUGHPUT, MAX_BUFFERED_BYTES, JOIN_RETRIES, JOIN_RETRY_DELAY_MS, ANNOUNCE_TIMEOUT_MS, AVOID_PEER_MS, LEAVE_TIMEOUT_MS } from './ring-cdn.ts'
+export { ringCdn, RingCdn, ringProtocol, SOURCE_HEADER, DEFAULT_NAMESPACE, LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, MIN_PEER_THROUGHPUT, MAX_BUFFERED_BYTES, JOIN_RETRIES, JOIN_RETRY_DELAY_MS, ANNOUNCE_TIMEOUT_MS, AVOID_PEER_MS, LEAVE_TIMEOUT_MS, HIDDEN_ROUND_FLOOR_MS } from './ring-cdn.ts'
 export type { RingCdnComponents, RingCdnInit, RingCdnFetchOptions, RingCdnLocateResult, RingTuning, RingView, RingViewPeer } from './ring-cdn.ts'
 export type { RingCdnStats, RingCdnEvents, FetchSource, LookupEventDetail, TransferEventDetail, IntegrityFailureDetail, HolderFailureDetail } from './cdn/stats.ts'
 export {
@@ -66,6 +66,6 @@ export type { ContentStore, ObjectInit, ObjectMeta, ContentStoreStats, MemoryCon
 export { AbortError, LookupFailedError, HopLimitError, InvalidParametersError, JoinFailedError, NotMemberError, WrongNamespaceError } from './overlay/errors.ts'
 export { serveServiceWorker, parseRange } from './service-worker-bridge.ts'
 export type { ServiceWorkerCdn, ServeServiceWorkerOptions, ServiceWorkerProvider, ByteRange } from './service-worker-bridge.ts'
-export { decideUploads, parseUploadPolicy, UploadSignalMonitor, InvalidUploadPolicyError, MIN_BATTERY_LEVEL } from './upload-policy.ts'
+export { decideUploads, parseUploadPolicy, UploadSignalMonitor, InvalidUploadPolicyError, MIN_BATTERY_LEVEL, HIDDEN_UPLOADS } from './upload-policy.ts'
 export { NodeVersionError, MIN_NODE_MAJOR } from './cli/node-version.ts'
 export type { UploadPolicy, UploadPolicyOptions, UploadSignals, UploadDecision, UploadPauseReason, UploadSignalMonitorInit } from './upload-policy.ts'

@@ -73,6 +73,14 @@ export { JOIN_RETRIES, JOIN_RETRY_DELAY_MS, JOIN_MAX_RETRY_DELAY_MS, BOOTSTRAP_D
 export const DEFAULT_NAMESPACE = 'ringcdn'
 /** Bound on the graceful leave when stopping, ms */
 export const LEAVE_TIMEOUT_MS = 3_000
+/**
+ * The least round a hidden page announces to its successor, ms: Chromium may
+ * hold a hidden page's chained timers to one wake-up a minute (intensive
+ * wake-up throttling), and a successor expecting a 10 s round would drop it
+ * between two wake-ups. Its successor then notices a crash of it by the
+ * probes that find it gone (a notify from behind it), not by this timeout
+ */
+export const HIDDEN_ROUND_FLOOR_MS = 60_000
 /** Longest wait at start for this node's listen addresses, ms */
 const ADDRESS_WAIT_MS = 2_000
 
@@ -166,6 +174,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       onRequest: (from) => { this.budget.touch(from) },
       // paused: refused like a busy holder, so the requester tries the next one
       uploadsPaused: () => this.uploadsPaused,
+      // a hidden page's background budget (`UploadPolicyOptions.hiddenUploads`): BUSY beyond it
+      uploadLimit: () => this.uploads.maxUploads,
       // the store let it go: as home node, stop listing ourselves as a holder
       onMiss: (key) => { this.holdings.forget(BigInt(`0x${key}`)) },
       onUpload: (to, bytes, complete) => {
@@ -185,7 +195,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       ...this.settings,
       storeMaxBytes: () => this.storeMaxBytes,
       trustedDigest: (key) => this.manifests.current?.byKey(key)?.digest,
-      uploading: () => !this.uploadsPaused,
+      // home copies are downloads for the ring's sake: none while paused or on a hidden page's budget
+      uploading: () => this.uploads.copiesAllowed,
       announcing: () => this.uploads.policy !== 'never',
       onChunkDigests: (digest, chunkSize, chunkDigests) => { this.contentServer.rememberChunkDigests(digest, chunkSize, chunkDigests) },
       respond: (object, source) => this.respond(object, source)
@@ -237,6 +248,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       self: this.self,
       namespace: this.namespace,
       bootstrap: () => this.membership.contacts,
+      roundFloorMs: () => pageHidden() ? HIDDEN_ROUND_FLOOR_MS : undefined,
       onNeighboursChanged: (change) => {
         change.added.forEach(p => { this.addressBook.learn(p) })
         this.budget.update(change)
@@ -490,6 +502,11 @@ export function ringCdn (init: RingCdnInit = {}): (components: RingCdnComponents
 function pageOrigin (): string | undefined {
   const origin = (globalThis as { location?: { origin?: string } }).location?.origin
   return origin != null && origin !== 'null' ? origin : undefined
+}
+
+/** Whether this is a hidden page (a background tab); false outside a browser */
+function pageHidden (): boolean {
+  return (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'hidden'
 }
 
 function pageHref (): string | undefined {

@@ -1,10 +1,11 @@
 /**
- * Whether this page uploads now: the upload policy, the page's signals
- * (`UploadSignalMonitor`, in `'auto'`) and the caller's own pause, in that
- * order. The CDN service asks it before serving, announcing or naming itself
- * as a holder.
+ * Whether this page uploads now, and how much: the upload policy, the page's
+ * signals (`UploadSignalMonitor`, in `'auto'`) and the caller's own pause, in
+ * that order. The CDN service asks it before serving (the content server's
+ * cap follows `maxUploads`, a hidden page's background budget), announcing,
+ * naming itself as a holder or making a home copy.
  */
-import { UploadSignalMonitor, parseUploadPolicy } from './upload-policy.ts'
+import { UploadSignalMonitor, parseHiddenUploads, parseUploadPolicy } from './upload-policy.ts'
 import type { UploadDecision, UploadPolicy, UploadPolicyOptions } from './upload-policy.ts'
 import type { Logger } from '@libp2p/interface'
 
@@ -25,10 +26,11 @@ export class UploadGate {
   private pausedByCaller = false
 
   /**
-   * @throws {InvalidUploadPolicyError} the policy is not one of `'auto'`, `'always'`, `'never'`
+   * @throws {InvalidUploadPolicyError} the policy is not one of `'auto'`, `'always'`, `'never'`, or `hiddenUploads` is not a whole number ≥ 0
    */
   constructor (init: UploadGateInit) {
     this.policy = parseUploadPolicy(init.policy)
+    parseHiddenUploads(init.options?.hiddenUploads)
     this.options = init.options
     this.log = init.log
   }
@@ -38,7 +40,7 @@ export class UploadGate {
     this.monitor = new UploadSignalMonitor({
       ...this.options,
       policy: this.policy,
-      onChange: (decision) => { this.log('uploads %s', decision.upload ? 'resumed' : `paused (${decision.reason})`) }
+      onChange: (decision) => { this.log('uploads %s', describe(decision)) }
     })
     // the battery API answers asynchronously; until it does, its rule does not apply
     this.monitor.start().catch(err => { this.log('upload signals unavailable - %e', err) })
@@ -60,6 +62,21 @@ export class UploadGate {
     return this.monitor?.decision ?? { upload: true }
   }
 
+  /**
+   * Uploads this node may serve at once now beyond which requests are
+   * answered BUSY (0 when paused); undefined: the node's own caps
+   */
+  get maxUploads (): number | undefined {
+    const state = this.state
+    return state.upload ? state.maxUploads : 0
+  }
+
+  /** Whether home copies (downloads for the ring's sake) may be made now: uploading, with no background budget */
+  get copiesAllowed (): boolean {
+    const state = this.state
+    return state.upload && state.maxUploads == null
+  }
+
   /** Refuses uploads until `resume()` */
   pause (): void {
     this.pausedByCaller = true
@@ -69,4 +86,11 @@ export class UploadGate {
   resume (): void {
     this.pausedByCaller = false
   }
+}
+
+function describe (decision: UploadDecision): string {
+  if (!decision.upload) {
+    return `paused (${decision.reason})`
+  }
+  return decision.maxUploads == null ? 'resumed' : `limited to ${decision.maxUploads} at once (hidden)`
 }

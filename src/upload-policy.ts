@@ -1,9 +1,13 @@
 /**
  * When a page serves other pages (uploads). A visitor's battery, data plan
- * and background tab are theirs: in `'auto'` a page stops uploading while it
- * is hidden, on a low battery that is not charging, or on a metered
- * (save-data or cellular) connection, as far as the browser tells. Downloads
- * are never affected: a paused page still fetches from peers.
+ * and background tab are theirs: in `'auto'` a page stops uploading on a low
+ * battery that is not charging, or on a metered (save-data or cellular)
+ * connection, as far as the browser tells; while it is hidden (a background
+ * tab) it keeps serving within a background budget, `hiddenUploads` uploads
+ * at once (1 by default; 0 pauses it). Most of a site's visitors have it in a
+ * background tab: if hidden pages refused, a second tab would get everything
+ * from the origin. Downloads are never affected: a paused page still fetches
+ * from peers.
  *
  * Two parts: `decideUploads` is a pure function of the policy, the signals
  * and the thresholds (unit-tested as a table); `UploadSignalMonitor` reads the
@@ -21,6 +25,12 @@ export type UploadPolicy = 'auto' | 'always' | 'never'
 
 /** Pause uploads on battery below this fraction (0..1) while not charging */
 export const MIN_BATTERY_LEVEL = 0.2
+/**
+ * Uploads a hidden page serves at once (its background budget). One: a
+ * background tab still answers the ring's requests for what it holds, one at
+ * a time, at a fraction of a visible page's upload (8 at once)
+ */
+export const HIDDEN_UPLOADS = 1
 
 /** What the browser says about the page's situation; a missing field is unknown */
 export interface UploadSignals {
@@ -38,8 +48,13 @@ export interface UploadSignals {
 /** Why uploads are paused */
 export type UploadPauseReason = 'never' | 'hidden' | 'battery' | 'save-data' | 'cellular' | 'custom'
 
+/**
+ * Whether to upload now. `maxUploads` (set while the page is hidden) is a
+ * background budget: at most that many uploads at once, and no home copies
+ * (downloads made for the ring's sake); without it the node's own caps hold.
+ */
 export type UploadDecision =
-  | { upload: true }
+  | { upload: true, maxUploads?: number }
   | { upload: false, reason: UploadPauseReason }
 
 export interface UploadPolicyOptions {
@@ -51,11 +66,19 @@ export interface UploadPolicyOptions {
    */
   minBatteryLevel?: number
   /**
-   * Pause uploads while the page is hidden
+   * Hold a hidden page to its background budget (`hiddenUploads`); `false`
+   * serves from a hidden page as from a visible one
    *
    * @default true
    */
   pauseWhenHidden?: boolean
+  /**
+   * Uploads a hidden page serves at once (and no home copies while hidden);
+   * 0 pauses a hidden page's uploads altogether
+   *
+   * @default HIDDEN_UPLOADS (1)
+   */
+  hiddenUploads?: number
   /**
    * Pause uploads when the visitor asked to save data
    *
@@ -109,15 +132,32 @@ export function decideUploads (policy: UploadPolicy, signals: UploadSignals, opt
         return decision
       }
       const upload = options.decide(signals, decision)
-      return upload ? { upload: true } : { upload: false, reason: decision.upload ? 'custom' : decision.reason }
+      if (upload) {
+        // agreeing with a budget keeps it; overruling a pause serves fully
+        return decision.upload ? decision : { upload: true }
+      }
+      return { upload: false, reason: decision.upload ? 'custom' : decision.reason }
     }
     default:
       throw new InvalidUploadPolicyError(`unknown upload policy ${JSON.stringify(policy)}`)
   }
 }
 
+/** The background budget from untyped input: a whole number of uploads ≥ 0 */
+export function parseHiddenUploads (value: unknown): number {
+  if (value == null) {
+    return HIDDEN_UPLOADS
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidUploadPolicyError(`hiddenUploads must be a whole number ≥ 0, not ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
 function autoDecision (signals: UploadSignals, options: UploadPolicyOptions): UploadDecision {
-  if ((options.pauseWhenHidden ?? true) && signals.visibility === 'hidden') {
+  const hidden = (options.pauseWhenHidden ?? true) && signals.visibility === 'hidden'
+  const hiddenUploads = parseHiddenUploads(options.hiddenUploads)
+  if (hidden && hiddenUploads === 0) {
     return { upload: false, reason: 'hidden' }
   }
   const minLevel = options.minBatteryLevel ?? MIN_BATTERY_LEVEL
@@ -131,7 +171,8 @@ function autoDecision (signals: UploadSignals, options: UploadPolicyOptions): Up
   if ((options.pauseOnCellular ?? true) && signals.connectionType === 'cellular') {
     return { upload: false, reason: 'cellular' }
   }
-  return { upload: true }
+  // the battery and data rules pause a hidden page too; only then does the budget apply
+  return hidden ? { upload: true, maxUploads: hiddenUploads } : { upload: true }
 }
 
 /** The parts of a browser's globals the monitor reads; all optional */
@@ -267,7 +308,9 @@ export class UploadSignalMonitor {
       this.signals.batteryCharging = this.battery.charging
     }
     const next = decideUploads(this.policy, this.signals, this.options)
-    const changed = next.upload !== this.current.upload || (!next.upload && !this.current.upload && next.reason !== this.current.reason)
+    const changed = next.upload !== this.current.upload ||
+      (!next.upload && !this.current.upload && next.reason !== this.current.reason) ||
+      (next.upload && this.current.upload && next.maxUploads !== this.current.maxUploads)
     this.current = next
     if (changed) {
       this.onChange?.(next)

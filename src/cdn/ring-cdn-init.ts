@@ -225,9 +225,11 @@ export interface RingCdnInit {
    */
   maxRpcStreams?: number
   /**
-   * When this node serves other nodes. `'auto'` pauses uploads while the page
-   * is hidden, on a low battery that is not charging, or on a save-data or
-   * cellular connection (where the browser tells; see `src/upload-policy.ts`);
+   * When this node serves other nodes. `'auto'` pauses uploads on a low
+   * battery that is not charging, or on a save-data or cellular connection
+   * (where the browser tells; see `src/upload-policy.ts`), and holds a hidden
+   * page to a background budget (`uploadPolicyOptions.hiddenUploads`, 1
+   * upload at once, no home copies);
    * `'always'` ignores those signals; `'never'` is consume-only: no uploads,
    * and the node never announces itself as a holder. `pauseUploads()` pauses
    * on top of any policy.
@@ -238,7 +240,7 @@ export interface RingCdnInit {
   /**
    * Thresholds and the decision hook of the `'auto'` upload policy
    *
-   * @default UploadPolicyOptions' defaults (battery below 20 %, hidden, save-data and cellular pause)
+   * @default UploadPolicyOptions' defaults (battery below 20 %, save-data and cellular pause; hidden: 1 upload at once)
    */
   uploadPolicyOptions?: UploadPolicyOptions
 }

@@ -45,6 +45,15 @@ export interface ContentServerInit {
    * @default never paused
    */
   uploadsPaused?(): boolean
+  /**
+   * Uploads allowed at once now, when fewer than `maxConcurrentUploads` (a
+   * hidden page's background budget); read at each request, so the cap
+   * changes at run time: uploads in flight are never cut, new requests
+   * beyond it are answered BUSY. The per-peer share shrinks with it.
+   *
+   * @default no run-time cap
+   */
+  uploadLimit?(): number | undefined
 }
 
 /**
@@ -64,6 +73,7 @@ export class ContentServer implements Startable {
   private readonly onRequest?: (from: Address) => void
   private readonly onMiss?: (key: string) => void
   private readonly uploadsPaused: () => boolean
+  private readonly uploadLimit: () => number | undefined
   private readonly streams = new Set<Stream>()
   /**
    * Chunk digests of stored objects that were put without them (an origin
@@ -95,6 +105,7 @@ export class ContentServer implements Startable {
     this.onRequest = init.onRequest
     this.onMiss = init.onMiss
     this.uploadsPaused = init.uploadsPaused ?? (() => false)
+    this.uploadLimit = init.uploadLimit ?? (() => undefined)
     this.onStream = this.onStream.bind(this)
   }
 
@@ -241,12 +252,15 @@ export class ContentServer implements Startable {
       this.pausedRefusals++
       return refuse(ContentMeta.Status.REFUSED, 'uploads are paused')
     }
-    if (this.uploads >= this.maxUploads) {
+    // BUSY, not REFUSED, beyond a background budget too: the holder is over its cap for now, which is
+    // what BUSY says (the requester avoids it for a while and tries the next holder)
+    const limit = Math.min(this.maxUploads, this.uploadLimit() ?? Infinity)
+    if (this.uploads >= limit) {
       this.busyRefusals++
       return refuse(ContentMeta.Status.BUSY, `${this.uploads} uploads in progress`)
     }
     const byPeer = this.uploadsByPeer.get(from) ?? 0
-    if (byPeer >= this.maxUploadsPerPeer) {
+    if (byPeer >= Math.min(this.maxUploadsPerPeer, limit)) {
       this.busyRefusals++
       return refuse(ContentMeta.Status.BUSY, `${byPeer} uploads to you in progress`)
     }

@@ -133,7 +133,7 @@ export class RingNode {
     this.stabilizer = new Stabilizer(ctx, {
       placement: this.placement,
       rejoin: this.rejoin.bind(this),
-      nextRoundMs: () => this.settings.maintenanceBackoff > 1 ? this.stabilizeRound.nextMaxMs : undefined,
+      nextRoundMs: () => this.settings.maintenanceBackoff > 1 ? Math.max(this.stabilizeRound.nextMaxMs, roundFloor(init.roundFloorMs?.())) : undefined,
       neighbourhoodChanged: () => { this.maintenance.changed(this.stabilizeRound) }
     })
     this.bootstrap = init.bootstrap ?? (() => [])
@@ -437,4 +437,9 @@ export class RingNode {
     this.liveness.markDead(peer.address)
     this.table.forget(peer)
   }
+}
+
+/** A round floor as the wire carries it (whole ms); none when it is not a finite number */
+function roundFloor (ms: number | undefined): number {
+  return ms != null && Number.isFinite(ms) ? Math.round(ms) : 0
 }

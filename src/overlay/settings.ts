@@ -183,6 +183,17 @@ export interface RingNodeInit {
   bootstrap?(): Address[]
   /** Peers entered or left the routing state: the connections worth keeping changed */
   onNeighboursChanged?(change: PeersChange): void
+  /**
+   * The least wait this node tells its successor to expect before its next
+   * stabilize round, ms, read at each round; undefined: no floor. For a node
+   * whose timers may fire later than it scheduled them (a hidden browser
+   * page, which Chromium may hold to a wake-up a minute): the successor
+   * stretches its predecessor timeout to match instead of dropping it
+   * between two late rounds. The successor accepts at most its own longest
+   * round; a node with fixed rounds (`adaptiveMaintenance: false`)
+   * announces none.
+   */
+  roundFloorMs?(): number | undefined
 }
 
 /** `RingNodeInit` with every default applied */

@@ -214,6 +214,16 @@ export class E2ePage {
     throw last
   }
 
+  /** The node's upload decision (`RingCdn.uploadState`) */
+  async uploadState (): Promise<unknown> {
+    return this.call('uploadState', [])
+  }
+
+  /** Makes the page report itself hidden or visible (see `emulateVisibility` in e2e.page.ts); returns `document.visibilityState` */
+  async emulateVisibility (state: 'hidden' | 'visible'): Promise<string> {
+    return this.call('emulateVisibility', [state])
+  }
+
   async integrityFailures (): Promise<Array<{ peer?: string, source: string, url: string }>> {
     return this.call('integrityFailures', [])
   }

@@ -183,6 +183,27 @@ const api = {
     }
   },
 
+  /** The node's upload decision now (`RingCdn.uploadState`) */
+  uploadState (): unknown {
+    return cdn?.libp2p?.services.cdn.uploadState
+  },
+
+  /**
+   * Makes the page report itself hidden (or visible again), as a background
+   * tab would: headless Chromium keeps every page visible, and the DevTools
+   * protocol has no command that sets a page's visibility (`Page.setWebLifecycleState`
+   * freezes the page, `Emulation.setFocusEmulationEnabled` only fakes focus).
+   * Own properties on `document` shadow the prototype's getters, and the
+   * `visibilitychange` event is what the upload policy listens to. The
+   * browser's own timer throttling of hidden pages is not emulated by this.
+   */
+  emulateVisibility (state: 'hidden' | 'visible'): string {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state })
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' })
+    document.dispatchEvent(new Event('visibilitychange'))
+    return document.visibilityState
+  },
+
   /** The page's CDN, for other page scripts (benchmarks); not JSON, so not for `evaluate` results */
   page (): RingCdnPage | undefined {
     return cdn

@@ -75,7 +75,8 @@ describe('ringcdn across Firefox and Chromium (end to end)', function () {
     fromFirefox = new E2ePage(await firefox.openPage(world.server.url, { debug: process.env.RINGCDN_E2E_DEBUG }) as unknown as TestPage)
     const agent = await fromFirefox.test.evaluate(() => [navigator.userAgent, document.visibilityState], undefined)
     expect(agent[0], 'the Firefox page runs in Firefox').to.match(/Firefox\/\d+/)
-    // a hidden page does not serve (uploadPolicy 'auto'); the test tab must be the visible one
+    // a hidden page serves one upload at a time (uploadPolicy 'auto', hiddenUploads 1), which the
+    // hand-overs below would still pass; the test tab is the visible one so they test a page as it serves in front
     expect(agent[1]).to.equal('visible')
 
     await start(fromChromium)

@@ -163,6 +163,37 @@ describe('content protocol', function () {
     expect((await consume(again)).err).to.equal(undefined)
   })
 
+  it('follows a cap changed at run time (a hidden page\'s budget): uploads in flight finish, new ones beyond it are busy', async () => {
+    await server.stop()
+    let limit: number | undefined
+    server = new ContentServer(libp2pComponents(holder), { protocol: PROTOCOL, store: holderStore, uploadLimit: () => limit })
+    await server.start()
+    const before = await burst(4)
+    expect(before.admitted).to.have.lengthOf(MAX_UPLOADS_PER_PEER)
+
+    // the page is hidden now: its two uploads in flight are not cut, a third is busy
+    limit = 1
+    await expect(download()).to.eventually.be.rejected.with.property('name', 'HolderBusyError')
+    for (const dl of before.admitted) {
+      expect((await consume(dl)).err).to.equal(undefined)
+    }
+    await waitFor(() => server.uploads === 0, 5_000, 'every upload slot to be given back')
+
+    // within the budget: one at a time, the per-peer share shrinks with it
+    const hidden = await burst(3)
+    expect(hidden.admitted).to.have.lengthOf(1)
+    expect(hidden.refused).to.deep.equal({ HolderBusyError: 2 })
+    expect((await consume(hidden.admitted[0])).err).to.equal(undefined)
+    await waitFor(() => server.uploads === 0, 5_000, 'the budget\'s slot to be given back')
+
+    limit = undefined
+    const visible = await burst(4)
+    expect(visible.admitted).to.have.lengthOf(MAX_UPLOADS_PER_PEER)
+    for (const dl of visible.admitted) {
+      expect((await consume(dl)).err).to.equal(undefined)
+    }
+  })
+
   it('stops at the first chunk that does not match its digest', async () => {
     holderStore.poison = true
     const dl = await download()

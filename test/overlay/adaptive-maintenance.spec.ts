@@ -3,6 +3,7 @@ import { RingRequest } from '../../src/overlay/messages.ts'
 import { MAINTENANCE_BACKOFF, MAINTENANCE_JITTER } from '../../src/overlay/ring-node.ts'
 import { addresses, observeRequests, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
 import type { RingNode } from '../../src/overlay/ring-node.ts'
+import type { Clock } from '../../src/overlay/seams.ts'
 
 /** A maintenance round takes its interval give or take half the jitter */
 const ROUND_SLACK = 1 + MAINTENANCE_JITTER / 2
@@ -13,6 +14,26 @@ interface Counted {
   ring: SimRing
   /** Maintenance requests sent (stabilize, probe, nudge, maintenance lookups) */
   sent: { count: number }
+}
+
+/**
+ * A browser's wake-up throttling of a hidden page, on one node: while
+ * `state.throttled`, every timer fires at the next multiple of `wakeUpMs`
+ * (Chromium's intensive throttling: one wake-up a minute). The worst case:
+ * Chromium throttles only chained timers, and a round that ends on a network
+ * answer starts a new chain
+ */
+function throttledClock (state: { throttled: boolean }, wakeUpMs: number): (clock: Clock) => Clock {
+  return (clock) => ({
+    now: () => clock.now(),
+    setTimer: (fn, ms) => {
+      if (!state.throttled) {
+        return clock.setTimer(fn, ms)
+      }
+      const due = clock.now() + Math.max(0, ms)
+      return clock.setTimer(fn, Math.ceil(due / wakeUpMs) * wakeUpMs - clock.now())
+    }
+  })
 }
 
 /** A settled ring of `n` members whose maintenance requests are counted from the time they joined */
@@ -114,5 +135,48 @@ describe('adaptive maintenance rounds (simulated network, virtual time)', functi
     const tally = await ring.lookups(ring.members(), [newcomer.self.id, ...randomKeys(8)])
     expect(tally.failed).to.deep.equal([])
     expect(tally.wrong).to.deep.equal([])
+  })
+
+  /**
+   * A hidden page whose timers wake once a minute against 5 s base rounds: 12 base rounds here. Its
+   * successor samples whether it still takes the page as its predecessor, from when the throttling
+   * starts, over fifteen wake-ups; every third, the page's predecessor crashes, which brings the
+   * page's rounds back to their base (a change around it) while its timers still wake once a minute
+   */
+  async function droppedSamples (roundFloorMs: number | undefined): Promise<number> {
+    const wakeUpMs = 12 * TEST_STABILIZE_MS
+    const state = { throttled: false }
+    const sim = ring = new SimRing({ seed: 'throttled', node: { adaptiveMaintenance: true } })
+    const nodes = addresses(10).map((a, i) => i === 3
+      ? sim.add(a, undefined, { roundFloorMs: () => state.throttled ? roundFloorMs : undefined }, undefined, throttledClock(state, wakeUpMs))
+      : sim.add(a))
+    sim.create(nodes[0])
+    for (const node of nodes.slice(1)) {
+      await sim.join(node, nodes[0])
+    }
+    await sim.converge(60 * TEST_STABILIZE_MS, TEST_STABILIZE_MS / 10)
+    expect(sim.violations()).to.deep.equal([])
+    const hidden = nodes[3]
+    const successor = sim.successorOf(hidden)
+    state.throttled = true
+    let dropped = 0
+    for (let t = 0; t < 15 * wakeUpMs; t += TEST_STABILIZE_MS / 4) {
+      if (t > 0 && t % (3 * wakeUpMs) === 0) {
+        sim.crash(sim.predecessorOf(hidden))
+      }
+      await sim.run(TEST_STABILIZE_MS / 4)
+      if (successor.predecessor?.address !== hidden.self.address) {
+        dropped++
+      }
+    }
+    return dropped
+  }
+
+  it('keeps a predecessor whose timers wake once a minute when it announces rounds of at least a minute; drops it between wake-ups after a change otherwise', async () => {
+    const without = await droppedSamples(undefined)
+    ring?.stopAll()
+    const floored = await droppedSamples(12 * TEST_STABILIZE_MS)
+    expect(without, 'samples without the page as predecessor, no floor').to.be.greaterThan(0)
+    expect(floored, 'samples without the page as predecessor, a floor of a wake-up').to.equal(0)
   })
 })

@@ -16,7 +16,7 @@ import type { SimNetworkInit } from '../../sim/network/network.ts'
 import type { SimProtocol } from '../../sim/network/protocol.ts'
 import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingNodeInit, RoutingSnapshot } from '../../src/overlay/ring-node.ts'
-import type { Address, Peer, Rpc } from '../../src/overlay/seams.ts'
+import type { Address, Clock, Peer, Rpc } from '../../src/overlay/seams.ts'
 
 /**
  * The ring protocol as the simulator carries it, for every test harness:
@@ -70,11 +70,12 @@ export class SimRing {
   }
 
   /** A node at `id` (default: SHA-256 of its address), not yet part of any ring */
-  add (address: Address, id?: bigint, init: Partial<RingNodeInit> = {}, wrapRpc?: (rpc: Rpc<RingRequest, RingResponse>) => Rpc<RingRequest, RingResponse>): RingNode {
+  add (address: Address, id?: bigint, init: Partial<RingNodeInit> = {}, wrapRpc?: (rpc: Rpc<RingRequest, RingResponse>) => Rpc<RingRequest, RingResponse>, wrapClock?: (clock: Clock) => Clock): RingNode {
     const self: Peer = { id: id ?? nodeIdFromBytes(new TextEncoder().encode(address)), address }
     const rpc = this.network.rpc(address, ringProtocol)
+    const clock = this.scheduler.clock()
     const node = new RingNode({
-      clock: this.scheduler.clock(),
+      clock: wrapClock?.(clock) ?? clock,
       random: this.random.fork(`node:${address}`),
       rpc: wrapRpc?.(rpc) ?? rpc
     }, { ...this.defaults, ...init, self })

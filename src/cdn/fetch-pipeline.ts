@@ -27,7 +27,8 @@
  * digest) and the other is stopped. So a fetch takes at most about
  * `originMarginMs` longer than the origin alone would have.
  * 6. A stored object is announced to its home node in the background
- * (`Holdings`).
+ * (`Holdings`). An origin body the caller reads while it is stored
+ * (`OriginAnswer.storing`) is announced once it is stored whole.
  */
 import { AbortError } from '../overlay/errors.ts'
 import { isVouched } from '../storage/content-store.ts'
@@ -139,6 +140,8 @@ export interface FetchOutcome<R> {
   source: FetchSource
   /** Bytes delivered (0 for an origin error status) */
   bytes: number
+  /** The origin's bytes still going into the store as the caller reads them (`OriginAnswer.storing`) */
+  storing?: Promise<StoredObject | undefined>
 }
 
 export interface PipelineFetchOptions {
@@ -220,7 +223,8 @@ export class FetchPipeline<R> {
         }
       }
       const remote = this.fromRemote(state, options.lifetime)
-      const done: Promise<void> = remote.then(() => {}, () => {}).finally(() => {
+      // a second fetch of the key waits until the object is in the store, not only until the first has its answer
+      const done: Promise<void> = remote.then(async (outcome) => { await outcome.storing }, () => {}).finally(() => {
         if (this.inflight.get(state.keyHex) === done) {
           this.inflight.delete(state.keyHex)
         }
@@ -351,10 +355,15 @@ export class FetchPipeline<R> {
     try {
       // a copy with its own signal, made now: it sees every digest the peer path has found so far
       const answer = await this.origin.get({ ...state, signal: AbortSignal.any([state.signal, stop]) })
+      // a body passed through (too large to keep) resolves at its headers: no measure of the whole
       if (answer.stored != null) {
-        // a body passed through (too large to keep) resolves at its headers: no measure of the whole
         this.estimator.observe(answer.bytes, this.clock.now() - started)
       }
+      answer.storing?.then(object => {
+        if (object != null) {
+          this.estimator.observe(answer.bytes, this.clock.now() - started)
+        }
+      }, () => {})
       return { kind: 'origin', answer }
     } catch (err: any) {
       return { kind: 'origin-error', err }
@@ -367,6 +376,17 @@ export class FetchPipeline<R> {
       this.events.race?.(state, 'origin')
     }
     this.counters.fromOrigin++
+    if (answer.storing != null) {
+      // the caller has its answer and reads it while it is stored: the page holds the object (and says
+      // so to the ring) only once it is stored whole
+      answer.storing.then(object => {
+        if (object != null) {
+          this.events.transfer?.(state, 'origin', answer.bytes, this.clock.now() - state.startedAt)
+          this.holdings.stored(state.key, state.home, state.gone, lifetime)
+        }
+      }, () => {})
+      return { result: answer.result, source: 'origin', bytes: answer.bytes, storing: answer.storing }
+    }
     this.events.transfer?.(state, 'origin', answer.bytes, this.clock.now() - state.startedAt)
     if (answer.stored != null) {
       this.holdings.stored(state.key, state.home, state.gone, lifetime)

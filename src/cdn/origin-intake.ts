@@ -1,7 +1,9 @@
 /**
  * How the service takes in an origin body (the libp2p side of the pipeline's
- * `OriginSource` seam): verified and stored while it streams when the digest
- * and length are known; buffered, hashed and stored when they are not (up to
+ * `OriginSource` seam): when the digest and length are known, handed to the
+ * caller as it arrives while the same bytes are verified and stored beside it
+ * (`OriginTee`; the answer's `storing` settles once the object is stored
+ * whole, and only then is it announced); buffered, hashed and stored when they are not (up to
  * `maxBufferedBytes`); passed through to the caller when it is too large to
  * keep — with a digest, the last piece is held back until the whole body has
  * checked out. An HTTP error status is the caller's answer, as the origin
@@ -9,8 +11,9 @@
  */
 import { rechunk } from '../storage/chunks.ts'
 import { CHUNK_SIZE } from '../storage/content-store.ts'
-import { IntegrityError, OriginFetchError } from './errors.ts'
+import { IntegrityError } from './errors.ts'
 import { Sha256Stream, digestFromHeaders, sha256Hex } from './integrity.ts'
+import { OriginTee, heldBack } from './origin-tee.ts'
 import { identityLength, responseFrom, withSource, bodyFrom } from './responses.ts'
 import type { CdnCounters } from './counters.ts'
 import type { Origin } from './origin.ts'
@@ -89,7 +92,7 @@ export class OriginIntake implements OriginSource<Response> {
     const fits = (n: number): boolean => n <= this.storeMaxBytes() && n <= this.maxObjectBytes
 
     if (state.digest != null && size != null && fits(size)) {
-      return this.storeStreaming(state, res, { key: state.keyHex, size, chunkSize: CHUNK_SIZE, digest: state.digest, contentType, provenance: state.digestFrom ?? 'origin' })
+      return this.tee(state, { key: state.keyHex, size, chunkSize: CHUNK_SIZE, digest: state.digest, contentType, provenance: state.digestFrom ?? 'origin' }, res)
     }
     if (size == null || (size <= this.maxBufferedBytes && fits(size))) {
       return this.buffer(state, res, contentType)
@@ -97,48 +100,49 @@ export class OriginIntake implements OriginSource<Response> {
     return this.passThrough(state, res, [], this.origin.readBody(res, state.signal))
   }
 
-  /** Digest and length known: the body streams into the store, and the put commits only if the digest matches */
-  private async storeStreaming (state: FetchState, res: Response, init: ObjectInit): Promise<OriginAnswer<Response>> {
-    const chunkDigests: string[] = []
-    const body = this.origin.readBody(res, state.signal)
+  /**
+   * Digest and length known: the body goes to the caller and into the store
+   * at once (`OriginTee`). The caller's last piece waits until the whole body
+   * has matched the digest; the put commits only if it has. `storing`
+   * settles once the object is stored whole (or could not be).
+   */
+  private tee (state: FetchState, init: ObjectInit & { digest: string }, res: Response): OriginAnswer<Response> {
     const counters = this.counters
-    const verified = async function * (): AsyncGenerator<Uint8Array, void, undefined> {
-      const whole = new Sha256Stream()
-      for await (const chunk of rechunk(body, init.chunkSize)) {
-        whole.update(chunk)
-        counters.bytesFromOrigin += chunk.byteLength
+    const tee = new OriginTee({
+      body: this.origin.readBody(res, state.signal),
+      digest: init.digest,
+      href: state.href,
+      onPiece: (piece) => { counters.bytesFromOrigin += piece.byteLength },
+      onMismatch: (err) => { this.onIntegrityFailure(state, err) }
+    })
+    const chunkDigests: string[] = []
+    async function * chunks (): AsyncGenerator<Uint8Array, void, undefined> {
+      for await (const chunk of rechunk(tee.store, init.chunkSize)) {
         chunkDigests.push(await sha256Hex(chunk))
         yield chunk
       }
-      const actual = whole.digest()
-      if (actual !== init.digest) {
-        throw new IntegrityError(`${state.href} from the origin hashes to ${actual}, not ${init.digest}`, 'origin')
-      }
     }
-    let meta: ObjectMeta
-    try {
-      meta = await this.store.put(init, verified(), { signal: state.signal })
-    } catch (err: any) {
-      // the store stops its source when it fails; this only makes sure the origin's body is released
-      body.return().catch(() => {})
-      switch (err.name) {
-        case 'IntegrityError':
-          this.onIntegrityFailure(state, err)
-          throw err
-        case 'AbortError':
-        case 'OriginFetchError':
-          throw err
-        case 'InvalidObjectError':
-          // the body's length differs from its Content-Length
-          throw new OriginFetchError(`${state.href}: the origin's body does not match its Content-Length - ${err.message}`, { cause: err })
-        default:
-          // the store could not take it (too large, quota): the body is partly read, so ask once more and pass it through
-          this.log('could not store %s, passing it through - %e', state.href, err)
-          return this.passThrough(state, await this.origin.get(state.href, state.signal), [], undefined)
+    const storing = this.store.put(init, chunks(), { signal: state.signal }).then(
+      (meta): ObjectMeta => {
+        this.onChunkDigests?.(meta, chunkDigests)
+        return meta
+      },
+      (err: any): undefined => {
+        // the store stops its branch when it fails; this makes sure it lets go of it
+        tee.store.return().catch(() => {})
+        // a bad body, a broken origin or an abort errors the caller's branch too: nothing more to do.
+        // The store refusing the object (too large, quota, a body longer than its Content-Length)
+        // leaves the caller's branch going: its bytes are checked all the same
+        if (err.name !== 'IntegrityError' && err.name !== 'AbortError' && err.name !== 'OriginFetchError') {
+          this.log('could not store %s - %e', state.href, err)
+        }
+        return undefined
       }
-    }
-    this.onChunkDigests?.(meta, chunkDigests)
-    return { result: this.respond(meta), stored: meta, bytes: meta.size }
+    )
+    const body = heldBack(tee.caller, () => {
+      // the caller's branch ends only once the whole body has matched the digest
+    })
+    return { result: responseFrom(body, init, 'origin'), storing, bytes: init.size }
   }
 
   /**
@@ -196,33 +200,26 @@ export class OriginIntake implements OriginSource<Response> {
     const counters = this.counters
     const onBad = (err: IntegrityError): void => { this.onIntegrityFailure(state, err) }
     const href = state.href
-    async function * checked (): AsyncGenerator<Uint8Array, void, undefined> {
-      const whole = new Sha256Stream()
-      let held: Uint8Array | undefined
-      const pass = function * (piece: Uint8Array): Generator<Uint8Array> {
-        whole.update(piece)
-        if (held != null) {
-          yield held
-        }
-        held = piece
-      }
+    const whole = new Sha256Stream()
+    async function * counted (): AsyncGenerator<Uint8Array, void, undefined> {
       for (const piece of prefix) {
-        yield * pass(piece)
+        // the prefix was counted when it was buffered
+        whole.update(piece)
+        yield piece
       }
-      // the prefix was counted when it was buffered
       for await (const piece of body) {
         counters.bytesFromOrigin += piece.byteLength
-        yield * pass(piece)
+        whole.update(piece)
+        yield piece
       }
+    }
+    const checked = heldBack(counted(), () => {
       if (digest != null && whole.digest() !== digest) {
         const err = new IntegrityError(`${href} from the origin does not match ${digest}`, 'origin')
         onBad(err)
         throw err
       }
-      if (held != null) {
-        yield held
-      }
-    }
-    return { result: withSource(res, 'origin', bodyFrom(checked())), bytes: identityLength(res.headers) ?? 0 }
+    })
+    return { result: withSource(res, 'origin', bodyFrom(checked)), bytes: identityLength(res.headers) ?? 0 }
   }
 }

@@ -92,12 +92,19 @@ export interface FetchState extends FetchTarget {
 
 /**
  * What the origin answered: `stored` when the bytes went into the page's
- * store (then the page holds the object and announces it), and the caller's
- * result either way
+ * store (then the page holds the object and announces it), `storing` when
+ * they are still going in, and the caller's result either way
  */
 export interface OriginAnswer<R> {
   result: R
   stored?: StoredObject
+  /**
+   * The bytes are going into the store while the caller reads them: settles
+   * with the object once it is stored whole and verified, or `undefined`
+   * when it was not stored (bad bytes, an abort, the store refused it).
+   * Never rejects.
+   */
+  storing?: Promise<StoredObject | undefined>
   /** Body bytes the origin sent (0 for an error status) */
   bytes: number
 }

@@ -103,8 +103,9 @@ export class OriginIntake implements OriginSource<Response> {
   /**
    * Digest and length known: the body goes to the caller and into the store
    * at once (`OriginTee`). The caller's last piece waits until the whole body
-   * has matched the digest; the put commits only if it has. `storing`
-   * settles once the object is stored whole (or could not be).
+   * has matched the digest and the store has the object (or has refused it);
+   * the put commits only if it matched. `storing` settles once the object is
+   * stored whole (or could not be).
    */
   private tee (state: FetchState, init: ObjectInit & { digest: string }, res: Response): OriginAnswer<Response> {
     const counters = this.counters
@@ -139,9 +140,9 @@ export class OriginIntake implements OriginSource<Response> {
         return undefined
       }
     )
-    const body = heldBack(tee.caller, () => {
-      // the caller's branch ends only once the whole body has matched the digest
-    })
+    // the caller's branch ends only once the whole body has matched the digest; its last piece then
+    // waits until the store has the object, so a caller that read it all finds it stored
+    const body = heldBack(tee.caller, async () => { await storing })
     return { result: responseFrom(body, init, 'origin'), storing, bytes: init.size }
   }
 

@@ -6,6 +6,10 @@
  * and each branch ends only once it has checked out: a mismatch errors both
  * with `IntegrityError`, so the store commits nothing and the caller's
  * stream (whose last piece `heldBack` keeps until then) never completes.
+ * The intake keeps the caller's last piece a little longer, until the store
+ * has the object (or has failed to take it): a caller that has read the
+ * whole body finds the object stored, as before the tee, and may stop the
+ * node or let its fetch's signal go without losing it.
  *
  * Pacing: the origin is read at its own pace, as a plain `fetch()` would
  * read it; each branch queues what its reader has not taken yet. So a slow
@@ -139,10 +143,11 @@ async function * piecesOf (stream: ReadableStream<Uint8Array>): AsyncGenerator<U
  * Yields `pieces`, keeping the last one back until `verify` has passed once
  * they have all arrived: a body that fails its check errors instead of
  * completing, so no caller ever holds a complete copy of bad bytes.
+ * (`verify` may also wait for something the caller should see done first.)
  *
  * @throws {Error} whatever `verify` or `pieces` throws (`IntegrityError`, `OriginFetchError`, `AbortError`)
  */
-export async function * heldBack (pieces: AsyncIterable<Uint8Array>, verify: () => void): AsyncGenerator<Uint8Array, void, undefined> {
+export async function * heldBack (pieces: AsyncIterable<Uint8Array>, verify: () => void | Promise<void>): AsyncGenerator<Uint8Array, void, undefined> {
   let held: Uint8Array | undefined
   for await (const piece of pieces) {
     if (held != null) {
@@ -150,7 +155,7 @@ export async function * heldBack (pieces: AsyncIterable<Uint8Array>, verify: () 
     }
     held = piece
   }
-  verify()
+  await verify()
   if (held != null) {
     yield held
   }

@@ -183,6 +183,8 @@ describe('origin intake: the caller reads the origin body while it is stored', f
     const rest = await drain(reader, 'the rest of the body')
     expect(rest.error).to.equal(undefined)
     expect(concat([...first, rest.bytes])).to.equalBytes(body)
+    // the caller's last bytes waited for the store: having read it all, the caller finds it stored
+    expect(await store.getMeta(state.keyHex)).to.include({ size: SIZE, digest: hex(body) })
     const object = await within(answer.storing as Promise<StoredObject | undefined>, 'storing')
     expect(object).to.include({ key: state.keyHex, size: SIZE, digest: hex(body), provenance: 'sri' })
     expect(await stored(store, state.keyHex)).to.equalBytes(body)

@@ -129,8 +129,8 @@ export class OriginIntake implements OriginSource<Response> {
         return meta
       },
       (err: any): undefined => {
-        // the store stops its branch when it fails; this makes sure it lets go of it
-        tee.store.return().catch(() => {})
+        // the store may fail before it ever read its branch: drop it, so the tee stops queueing for it
+        tee.dropStore()
         // a bad body, a broken origin or an abort errors the caller's branch too: nothing more to do.
         // The store refusing the object (too large, quota, a body longer than its Content-Length)
         // leaves the caller's branch going: its bytes are checked all the same
@@ -195,9 +195,8 @@ export class OriginIntake implements OriginSource<Response> {
    * body has checked out, and a mismatch errors the body with
    * `IntegrityError` instead of completing it.
    */
-  private passThrough (state: FetchState, res: Response, prefix: Uint8Array[], rest: AsyncGenerator<Uint8Array, void, undefined> | undefined): OriginAnswer<Response> {
+  private passThrough (state: FetchState, res: Response, prefix: Uint8Array[], body: AsyncGenerator<Uint8Array, void, undefined>): OriginAnswer<Response> {
     const digest = state.digest
-    const body = rest ?? this.origin.readBody(res, state.signal)
     const counters = this.counters
     const onBad = (err: IntegrityError): void => { this.onIntegrityFailure(state, err) }
     const href = state.href

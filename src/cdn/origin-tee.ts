@@ -68,6 +68,20 @@ class Branch {
       this.controller.error(err)
     }
   }
+
+  /** Its reader will not read (again): stop queueing, and let go of what is queued */
+  drop (): void {
+    if (!this.gone) {
+      this.gone = true
+      this.controller.error(new BranchDroppedError('the branch was dropped'))
+    }
+  }
+}
+
+/** A branch's reader went away before reading it to the end (never seen by a caller) */
+class BranchDroppedError extends Error {
+  static name = 'BranchDroppedError'
+  name = 'BranchDroppedError'
 }
 
 export class OriginTee {
@@ -82,11 +96,18 @@ export class OriginTee {
   private readonly branches = [this.callerBranch, this.storeBranch]
 
   constructor (init: OriginTeeInit) {
-    const caller = this.callerBranch
-    const store = this.storeBranch
-    this.caller = piecesOf(caller.stream)
-    this.store = piecesOf(store.stream)
+    this.caller = piecesOf(this.callerBranch.stream)
+    this.store = piecesOf(this.storeBranch.stream)
     this.done = this.pump(init)
+  }
+
+  /**
+   * The store will not read its branch (it failed or refused the object):
+   * the caller's goes on alone (or, if the caller has gone too, the pump
+   * lets go of the origin at its next piece)
+   */
+  dropStore (): void {
+    this.storeBranch.drop()
   }
 
   private async pump (init: OriginTeeInit): Promise<void> {

@@ -344,7 +344,8 @@ export class DirectoryService implements RingApplication {
       return
     }
     const vote = `${key.toString(16)}/${address}`
-    const goneVotes = this.goneVotesCache ??= new LRUCache<string, Set<Address>>({ max: GONE_VOTES })
+    // maxSize, not max, as for `demandCache`: `max` would allocate 4 096 slots (~114 KiB) on the first report
+    const goneVotes = this.goneVotesCache ??= new LRUCache<string, Set<Address>>({ maxSize: GONE_VOTES, sizeCalculation: () => 1 })
     const reporters = goneVotes.get(vote) ?? new Set<Address>()
     reporters.add(reporter)
     goneVotes.set(vote, reporters)

@@ -3,7 +3,12 @@
  * is a plain CLI invocation, so any result can be reproduced by hand with
  * `npm run sim -- <args>`. Results go to bench/results/sim-<name>.json.
  *
- * Usage: npm run bench:sim -- [scenario ...]   (default: every scenario but p1-100k and p7)
+ * Usage: npm run bench:sim -- [scenario ...] [--flag value ...]   (default: every scenario but p1-100k and p7)
+ *
+ * Flags after the scenario names go to the CLI after the scenario's own, so
+ * they override them (`npm run bench:sim -- p7 --wall-limit 150s` is a short
+ * P7 probe); such a run is saved as bench/results/sim-<name>-variant.json,
+ * leaving the scenario's own result as it was.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -28,7 +33,11 @@ export const SCENARIOS: Record<string, { bar: string, args: string[] }> = {
 const DEFAULT = ['p1-1k', 'p1-10k', 'p3', 'p4', 'p5']
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT
+  const argv = process.argv.slice(2)
+  const firstFlag = argv.findIndex(arg => arg.startsWith('--'))
+  const given = firstFlag < 0 ? argv : argv.slice(0, firstFlag)
+  const overrides = firstFlag < 0 ? [] : argv.slice(firstFlag)
+  const names = given.length > 0 ? given : DEFAULT
   mkdirSync('bench/results', { recursive: true })
   for (const name of names) {
     const scenario = SCENARIOS[name]
@@ -36,8 +45,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.stderr.write(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}\n`)
       process.exit(2)
     }
-    const json = `bench/results/sim-${name}.json`
-    const args = [...scenario.args, '--seed', '7', '--json', json, '--report', `bench/results/sim-${name}.html`, '--quiet']
+    const saved = overrides.length > 0 ? `sim-${name}-variant` : `sim-${name}`
+    const json = `bench/results/${saved}.json`
+    const args = [...scenario.args, '--seed', '7', ...overrides, '--json', json, '--report', `bench/results/${saved}.html`, '--quiet']
     process.stdout.write(`\n== ${name} (bar: ${scenario.bar})\n$ npm run sim -- ${args.join(' ')}\n`)
     const run = spawnSync(process.execPath, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', 'sim/cli.ts', ...args], { stdio: 'inherit' })
     if (run.status !== 0) {

@@ -321,12 +321,12 @@ export class Forwarder {
     if (watchAfter + probeWait >= wait || this.client.isConnected(peer.address)) {
       return this.client.call(peer.address, req, wait, signal)
     }
-    const stop = new AbortController()
-    const linked = signal == null ? stop.signal : AbortSignal.any([signal, stop.signal])
+    // the forward and its probe end with the watch
+    const watch = this.client.scope(signal)
     let timer: Timer | undefined
     const silent = new Promise<never>((_resolve, reject) => {
       timer = this.clock.setTimer(() => {
-        this.client.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, linked).catch((err: any) => {
+        this.client.call(peer.address, { type: RingRequest.Type.PROBE }, probeWait, watch.signal).catch((err: any) => {
           if (err.name === 'RpcTimeoutError') {
             reject(new HopSilentError(`${peer.address} missed a probe while the lookup waited on it`))
           }
@@ -334,11 +334,11 @@ export class Forwarder {
       }, watchAfter)
     })
     try {
-      return await Promise.race([this.client.call(peer.address, req, wait, linked), silent])
+      return await Promise.race([this.client.call(peer.address, req, wait, watch.signal), silent])
     } finally {
       timer?.cancel()
       // with a reason: abort() without one builds a DOMException (and its stack) per forward
-      stop.abort(WATCH_OVER)
+      watch.end(WATCH_OVER)
       silent.catch(() => {})
     }
   }

@@ -146,6 +146,24 @@ export function knownPeers (state: RoutingState): Peer[] {
   return [...out.values()]
 }
 
+/** Whether `address` holds any role in the state (is one of `knownPeers`), without building the list */
+export function refersTo (state: RoutingState, address: Address): boolean {
+  if (state.predecessor?.address === address) {
+    return true
+  }
+  for (const p of state.successors) {
+    if (p.address === address) {
+      return true
+    }
+  }
+  for (const p of state.fingers.values()) {
+    if (p.address === address) {
+      return true
+    }
+  }
+  return false
+}
+
 /** Distinct finger peers, nearest first */
 export function distinctFingers (state: RoutingState): Peer[] {
   const out = new Map<Address, Peer>()

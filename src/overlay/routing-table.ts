@@ -9,7 +9,7 @@
  */
 
 import { distance, fingerIndexAtMost } from './ring-id.ts'
-import { createRoutingState, distinctFingers, dropFingersUpTo, dropPeerFingers, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
+import { createRoutingState, distinctFingers, dropFingersUpTo, dropPeerFingers, forgetPeer, refersTo, setFinger, setPredecessor, setSuccessors } from './routing-state.ts'
 import type { PeersChange, RoutingState } from './routing-state.ts'
 import type { Address, Clock, Peer } from './seams.ts'
 import type { RingSettings } from './settings.ts'
@@ -246,10 +246,11 @@ export class RoutingTable {
     if (this.onNeighboursChanged == null || (change.added.length === 0 && change.removed.length === 0)) {
       return
     }
-    // a peer may leave one role and still hold another: only report real departures
-    const still = new Set(knownPeers(this.writable).map(p => p.address))
-    const removed = change.removed.filter(p => !still.has(p.address))
-    const added = change.added.filter(p => still.has(p.address))
+    // a peer may leave one role and still hold another: only report real departures. A change
+    // names a peer or two, so they are looked up in the state rather than the state listed (every
+    // finger set from a snapshot listed it, quadratic in the fingers)
+    const removed = change.removed.filter(p => !refersTo(this.writable, p.address))
+    const added = change.added.filter(p => refersTo(this.writable, p.address))
     if (added.length > 0 || removed.length > 0) {
       this.onNeighboursChanged({ added, removed })
     }

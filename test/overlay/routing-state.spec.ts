@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { compareIds, distance, RING_SIZE } from '../../src/overlay/ring-id.ts'
-import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, setFinger, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
+import { createRoutingState, distinctFingers, dropFingersUpTo, forgetPeer, knownPeers, refersTo, setFinger, setPredecessor, setSuccessors } from '../../src/overlay/routing-state.ts'
 import type { Peer } from '../../src/overlay/seams.ts'
 
 const TOP = RING_SIZE - 1n
@@ -83,6 +83,10 @@ function checkKnownPeers (pred: number | null, succ: number[], fingers: Array<[n
     ...[...s.fingers.values()].map(p => p.address)
   ])
   expect(new Set(known)).to.deep.equal(expected)
+  // every address the state could name, and some it does not: refersTo is membership of knownPeers
+  for (let i = 0; i <= 31; i++) {
+    expect(refersTo(s, `p${i}`)).to.equal(expected.has(`p${i}`), `p${i}`)
+  }
   const distinct = distinctFingers(s).map(p => p.address)
   expect(new Set(distinct).size).to.equal(distinct.length)
   expect(new Set(distinct)).to.deep.equal(new Set([...s.fingers.values()].map(p => p.address)))
@@ -224,8 +228,8 @@ describe('routing state', () => {
     })
   })
 
-  describe('knownPeers and distinctFingers', () => {
-    it('lists every peer of every role once', () => {
+  describe('knownPeers, refersTo and distinctFingers', () => {
+    it('lists every peer of every role once, and refersTo names exactly those', () => {
       fc.assert(fc.property(fc.option(fc.nat({ max: 30 })), fc.array(fc.nat({ max: 30 }), { maxLength: 8 }), fc.array(fc.tuple(fc.nat({ max: 255 }), fc.nat({ max: 30 })), { maxLength: 20 }), checkKnownPeers))
     })
 

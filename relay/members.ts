@@ -378,17 +378,10 @@ export class MemberRegistry {
     return undefined
   }
 
-  /**
-   * Why a first registration through this relay is refused, if it is: the
-   * bounds, the per-IP and per-peer caps, then the per-IP rate (taking a
-   * registration from the rate is the last check, so a refusal costs none)
-   */
+  /** Why a first registration through this relay is refused: bounds, caps, then the per-IP rate (checked last, so a refusal costs none) */
   private refusal (namespace: string, ns: Namespace, asker: MemberEntry & { ip: string }, existing: Listed | undefined, now: number): NotListed | undefined {
-    if (existing == null && ns.members.length >= this.maxMembersPerNamespace) {
-      return 'namespace-full'
-    }
-    if (existing == null && this.table.total >= this.maxMembers) {
-      return 'members-full'
+    if (existing == null && (ns.members.length >= this.maxMembersPerNamespace || this.table.total >= this.maxMembers)) {
+      return ns.members.length >= this.maxMembersPerNamespace ? 'namespace-full' : 'members-full'
     }
     if ((ns.localByIp.get(asker.ip) ?? 0) >= this.maxMembersPerIpPerNamespace) {
       return 'ip-namespace-members'
@@ -404,10 +397,7 @@ export class MemberRegistry {
       return 'peer-namespaces'
     }
     // the founder's registration is what its grant was for: not refused by rate
-    if (!isFounder && !this.ledger.takeRegistration(asker.ip, now)) {
-      return 'ip-rate'
-    }
-    return undefined
+    return !isFounder && !this.ledger.takeRegistration(asker.ip, now) ? 'ip-rate' : undefined
   }
 
   /** Lists the asker through this relay (it passed `refusal`) */

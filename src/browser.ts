@@ -51,6 +51,7 @@ import { isLocalDevelopment, localDevelopmentGater } from './browser/local-devel
 import { OriginOnlyCdn } from './browser/origin-only.ts'
 import { RelayKeeper } from './browser/relay-keeper.ts'
 import { MAX_CONNECTIONS } from './libp2p/connection-budget.ts'
+import { pageOrigin } from './page-globals.ts'
 import { DEFAULT_NAMESPACE, ringCdn } from './ring-cdn.ts'
 import { IndexedDbContentStore } from './storage/indexeddb-store.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
@@ -381,9 +382,4 @@ function openStore (option: CreateRingCdnInit['store'], namespace: string, maxBy
 function isWebRtcAddress (ma: Multiaddr): boolean {
   const names = ma.getComponents().map(c => c.name)
   return names.includes('webrtc') && names.includes('p2p-circuit')
-}
-
-function pageOrigin (): string | undefined {
-  const origin = (globalThis as { location?: { origin?: string } }).location?.origin
-  return origin != null && origin !== 'null' ? origin : undefined
 }

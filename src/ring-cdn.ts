@@ -46,6 +46,7 @@ import { AbortError } from './overlay/errors.ts'
 import { idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
+import { pageHidden, pageHref, pageOrigin } from './page-globals.ts'
 import { MemoryContentStore } from './storage/memory-store.ts'
 import { UploadGate } from './upload-gate.ts'
 import type { CdnCounters } from './cdn/counters.ts'
@@ -75,10 +76,9 @@ export const DEFAULT_NAMESPACE = 'ringcdn'
 export const LEAVE_TIMEOUT_MS = 3_000
 /**
  * The least round a hidden page announces to its successor, ms: Chromium may
- * hold a hidden page's chained timers to one wake-up a minute (intensive
- * wake-up throttling), and a successor expecting a 10 s round would drop it
- * between two wake-ups. Its successor then notices a crash of it by the
- * probes that find it gone (a notify from behind it), not by this timeout
+ * hold a hidden page's chained timers to one wake-up a minute, and a successor
+ * expecting a 10 s round would drop it between two wake-ups (a crash of it is
+ * then noticed by the probes that find it gone, not by this timeout)
  */
 export const HIDDEN_ROUND_FLOOR_MS = 60_000
 /** Longest wait at start for this node's listen addresses, ms */
@@ -497,18 +497,4 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
  */
 export function ringCdn (init: RingCdnInit = {}): (components: RingCdnComponents) => RingCdn {
   return (components) => new RingCdn(components, init)
-}
-
-function pageOrigin (): string | undefined {
-  const origin = (globalThis as { location?: { origin?: string } }).location?.origin
-  return origin != null && origin !== 'null' ? origin : undefined
-}
-
-/** Whether this is a hidden page (a background tab); false outside a browser */
-function pageHidden (): boolean {
-  return (globalThis as { document?: { visibilityState?: string } }).document?.visibilityState === 'hidden'
-}
-
-function pageHref (): string | undefined {
-  return (globalThis as { location?: { href?: string } }).location?.href
 }

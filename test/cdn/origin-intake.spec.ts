@@ -16,6 +16,7 @@ import { keyForUrl } from '../../src/keys.ts'
 import { idToHex } from '../../src/overlay/ring-id.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'
+import { within } from '../fixtures/deadline.ts'
 import { bytesOf, startOrigin } from '../fixtures/origin-server.ts'
 import type { CdnCounters } from '../../src/cdn/counters.ts'
 import type { IntegrityError } from '../../src/cdn/errors.ts'
@@ -23,29 +24,9 @@ import type { FetchState, OriginAnswer, StoredObject } from '../../src/cdn/seams
 import type { ObjectInit, ObjectMeta, PutOptions } from '../../src/storage/content-store.ts'
 import type { Origin as TestOrigin } from '../fixtures/origin-server.ts'
 
-/** Bound on every wait of these tests, ms */
-const WAIT_MS = 10_000
 /** Three and a bit chunks: the tee's store branch rechunks what the caller gets piece by piece */
 const SIZE = 3 * CHUNK_SIZE + 1_234
 const HALF = Math.floor(SIZE / 2)
-
-/** A wait of the test ran out */
-class TestDeadlineError extends Error {
-  static name = 'TestDeadlineError'
-  name = 'TestDeadlineError'
-}
-
-async function within <T> (promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<never>((resolve, reject) => {
-    timer = setTimeout(() => { reject(new TestDeadlineError(`${what}: nothing within ${WAIT_MS} ms`)) }, WAIT_MS)
-  })
-  try {
-    return await Promise.race([promise, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 function hex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')

@@ -11,6 +11,7 @@ import { keyForUrl } from '../../src/keys.ts'
 import { idToHex } from '../../src/overlay/ring-id.ts'
 import { SOURCE_HEADER } from '../../src/ring-cdn.ts'
 import { CHUNK_SIZE } from '../../src/storage/content-store.ts'
+import { TestDeadlineError, within } from '../fixtures/deadline.ts'
 import { bytesOf, sri, startOrigin } from '../fixtures/origin-server.ts'
 import { TestStore, bodyBytes, createRing, stopAll, waitForRing } from './cdn-fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
@@ -19,24 +20,6 @@ import type { Origin } from '../fixtures/origin-server.ts'
 const NODES = 4
 /** Bound on every wait, ms */
 const WAIT_MS = 10_000
-
-/** A wait of the test ran out */
-class TestDeadlineError extends Error {
-  static name = 'TestDeadlineError'
-  name = 'TestDeadlineError'
-}
-
-async function within <T> (promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<never>((resolve, reject) => {
-    timer = setTimeout(() => { reject(new TestDeadlineError(`${what}: nothing within ${WAIT_MS} ms`)) }, WAIT_MS)
-  })
-  try {
-    return await Promise.race([promise, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 describe('ringcdn origin tee: the caller reads an origin body while it is stored, and the ring hears of it after', function () {
   this.timeout(60_000)

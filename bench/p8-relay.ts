@@ -87,9 +87,23 @@ function memAvailable (): number {
 
 interface Health { reservations: number, connections: number, members: number, localMembers: number, remoteListings: number, linkedRelays: number, registrations: number, notListed: number, refusedConnections: number, heapUsedBytes: number }
 
+/** Deadline of one /health request, ms: a relay on a loaded machine answers late, but answers */
+const HEALTH_TIMEOUT_MS = 30_000
+/** /health requests before the run fails */
+const HEALTH_ATTEMPTS = 3
+
 async function health (url: string): Promise<Health> {
-  const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })
-  return await res.json() as Health
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) })
+      return await res.json() as Health
+    } catch (err: any) {
+      if (attempt >= HEALTH_ATTEMPTS) {
+        throw new Error(`${url}/health did not answer in ${HEALTH_ATTEMPTS} attempts of ${HEALTH_TIMEOUT_MS} ms`, { cause: err })
+      }
+      process.stderr.write(`${url}/health: ${err.name} (attempt ${attempt}), asking again\n`)
+    }
+  }
 }
 
 interface RelayProcess {

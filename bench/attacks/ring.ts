@@ -42,6 +42,8 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const RING = { stabilizeIntervalMs: 500, fixFingersIntervalMs: 250, hopTimeoutMs: 1_000 }
 /** Bound on a node joining, ms */
 const JOIN_TIMEOUT_MS = 60_000
+/** Nodes of one ring replaced because they did not join in time, at most */
+const MAX_JOIN_REPLACEMENTS = 4
 /** Bound on one measured fetch (ringcdn or plain), ms: a fetch past it counts as failed */
 const FETCH_TIMEOUT_MS = 60_000
 /** Lookups the flooding peer keeps in flight */
@@ -96,6 +98,8 @@ interface PhaseResult extends Phase {
   originRacesWonByPeer: number
   /** Ring requests the honest nodes refused busy (a sender over its share) */
   ringBusyRefusals: number
+  /** Holders the honest nodes asked beside others that had not started sending within the hedge delay */
+  holderHedges: number
   announceFlood?: AnnounceFlood
 }
 
@@ -157,10 +161,23 @@ async function buildRing (phase: Phase, manifest: ManifestDocument): Promise<{ n
   await first.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })
   nodes.push(first)
   const bootstrap = first.getMultiaddrs().map(ma => ma.toString())
+  // a node that does not join in time (a busy machine) is stopped and replaced, a bounded number of times
+  let replaced = 0
   while (nodes.length < NODES) {
     const wave = await Promise.all(Array.from({ length: Math.min(6, NODES - nodes.length) }, async () => make(bootstrap)))
-    await Promise.all(wave.map(async n => n.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })))
-    nodes.push(...wave)
+    const joins = await Promise.allSettled(wave.map(async n => n.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })))
+    for (const [i, join] of joins.entries()) {
+      if (join.status === 'fulfilled') {
+        nodes.push(wave[i])
+        continue
+      }
+      stores.delete(wave[i])
+      await wave[i].stop()
+      if (++replaced > MAX_JOIN_REPLACEMENTS) {
+        throw new Error(`${replaced} nodes did not join within ${JOIN_TIMEOUT_MS} ms: ${join.reason?.name ?? join.reason}`)
+      }
+      print(`a node did not join within ${JOIN_TIMEOUT_MS} ms (${join.reason?.name}): replaced`)
+    }
   }
   // hostile nodes spread around the ring: every few positions
   const hostile = new Set<CdnNode>()
@@ -246,12 +263,13 @@ async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, 
 }
 
 /** The honest nodes' counters, summed */
-function honestTotals (honest: CdnNode[]): Pick<PhaseResult, 'failures' | 'avoided' | 'originRaces' | 'originRacesWonByPeer' | 'ringBusyRefusals'> {
+function honestTotals (honest: CdnNode[]): Pick<PhaseResult, 'failures' | 'avoided' | 'originRaces' | 'originRacesWonByPeer' | 'ringBusyRefusals' | 'holderHedges'> {
   const failures: Record<string, number> = {}
   const avoided: Record<string, number> = {}
   let originRaces = 0
   let originRacesWonByPeer = 0
   let ringBusyRefusals = 0
+  let holderHedges = 0
   for (const node of honest) {
     const stats = node.services.cdn.getStats()
     for (const [name, n] of Object.entries(stats.holderFailuresByError)) {
@@ -264,8 +282,9 @@ function honestTotals (honest: CdnNode[]): Pick<PhaseResult, 'failures' | 'avoid
     originRaces += stats.originRaces ?? 0
     originRacesWonByPeer += stats.originRacesWonByPeer ?? 0
     ringBusyRefusals += stats.ringBusyRefusals ?? 0
+    holderHedges += stats.holderHedges ?? 0
   }
-  return { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals }
+  return { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals, holderHedges }
 }
 
 function announceResult (announced: { sent: number, answered: number, refused: number }, before: { keys: number, app: number, dropped: number }, after: { keys: number, app: number, dropped: number }): AnnounceFlood {
@@ -376,7 +395,7 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     const after = honestStats()
     const network = records.filter(r => r.source === 'peer' || r.source === 'origin')
     const over = records.map(r => r.ms - r.originMs).filter(x => Number.isFinite(x))
-    const { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals } = honestTotals(honest)
+    const { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals, holderHedges } = honestTotals(honest)
     return {
       ...phase,
       hostileNodes: hostile.size,
@@ -396,6 +415,7 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       originRaces,
       originRacesWonByPeer,
       ringBusyRefusals,
+      holderHedges,
       announceFlood: phase.attack === 'announce' ? announceResult(announced, before, after) : undefined
     }
   } finally {
@@ -470,6 +490,9 @@ async function main (): Promise<void> {
     if (r.announceFlood != null) {
       const a = r.announceFlood
       print(`\nannounce flood: ${a.sent} sent, ${a.answered} answered (${a.dropped} of them dropped unrecorded), ${a.refused} refused; honest directories ${a.directoryKeysBefore} → ${a.directoryKeysAfter} keys; ${a.honestAppMessages} directory messages sent by honest nodes meanwhile`)
+    }
+    if (HOLDER_ATTACKS.includes(r.attack) || r.attack === 'none') {
+      print(`${r.attack} ${r.hostileNodes}: ${r.holderHedges} hedged asks, origin brought in ${r.originRaces} times (${r.originRacesWonByPeer} won by a peer), avoided ${JSON.stringify(r.avoided)}`)
     }
     if (r.attack === 'flood') {
       print(`lookup flood: ${r.ringBusyRefusals} ring requests refused busy by honest nodes`)

@@ -103,6 +103,7 @@ export class OriginOnlyCdn extends TypedEventEmitter<RingCdnEvents> {
       originRaces: 0,
       originRacesWonByPeer: 0,
       holdersSkipped: 0,
+      holderHedges: 0,
       holdersAvoided: {},
       busyRefusals: 0,
       ringRpcsSent: 0,

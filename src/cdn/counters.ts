@@ -30,6 +30,7 @@ export function createCounters (): CdnCounters {
     originRaces: 0,
     originRacesWonByPeer: 0,
     holdersSkipped: 0,
+    holderHedges: 0,
     ringRpcsSent: 0,
     lookupRpcsSent: 0,
     homeCopies: 0,

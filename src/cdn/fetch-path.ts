@@ -108,6 +108,7 @@ export function createFetchPath (components: FetchPathComponents, settings: Fetc
     maxHolderAttempts: init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS,
     peerTimeoutMs: init.peerTimeoutMs ?? PEER_TIMEOUT_MS,
     holderAnswerTimeoutMs: init.holderAnswerTimeoutMs,
+    holderHedgeMs: init.holderHedgeMs,
     originMarginMs: init.originMarginMs,
     originSafetyFactor: init.originSafetyFactor,
     originHeadStartMs: init.originHeadStartMs,

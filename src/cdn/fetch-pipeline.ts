@@ -14,9 +14,11 @@
  * asset, the origin's digest on a HEAD if none is known yet (a HEAD for an
  * asset no peer has would only add origin load). Without a trusted digest no
  * peer bytes are taken, unless `trustOnFirstUse`.
- * 4. Holders in turn (at most `maxHolderAttempts`, skipping avoided peers),
- * until `peerTimeoutMs` after the peer phase began; each must answer within
- * `holderAnswerTimeoutMs`. A holder that sent bad bytes, said nothing in
+ * 4. Holders (at most `maxHolderAttempts`, skipping avoided peers) until
+ * `peerTimeoutMs` after the peer phase began; each must answer within
+ * `holderAnswerTimeoutMs`, and when none has started sending within the
+ * hedge delay (a few of the holders' answer times, `HedgeDelay`) the next
+ * is asked beside it. A holder that sent bad bytes, said nothing in
  * time, answered BUSY or TOO_LARGE is avoided for a while (`AvoidList`), and
  * the next one is asked.
  * 5. The origin: at once when the peer path gives up, and beside it while it
@@ -111,6 +113,8 @@ export interface FetchPipelineInit<R> {
   peerTimeoutMs?: number
   /** @default HOLDER_ANSWER_TIMEOUT_MS (2 s) */
   holderAnswerTimeoutMs?: number
+  /** A fixed hedge delay, ms; learned from the holders' answer times when absent (`HedgeDelay`) */
+  holderHedgeMs?: number
   /**
    * How much longer than the origin alone a fetch may take because it tried
    * peers first, ms (`originStartAt`)
@@ -193,6 +197,7 @@ export class FetchPipeline<R> {
       maxHolderAttempts: init.maxHolderAttempts ?? MAX_HOLDER_ATTEMPTS,
       peerTimeoutMs: init.peerTimeoutMs ?? PEER_TIMEOUT_MS,
       holderAnswerTimeoutMs: init.holderAnswerTimeoutMs ?? HOLDER_ANSWER_TIMEOUT_MS,
+      holderHedgeMs: init.holderHedgeMs,
       maxObjectBytes: init.maxObjectBytes ?? MAX_OBJECT_BYTES,
       trustOnFirstUse: init.trustOnFirstUse ?? false,
       events: this.events,
@@ -287,7 +292,7 @@ export class FetchPipeline<R> {
     }
     plan()
 
-    const peer: Promise<Step<R>> = this.peers.fetch(state, peerSignal, lifetime, plan).then(
+    const peer: Promise<Step<R>> = this.peers.fetch(state, peerSignal, { sized: plan, stalled: () => { goOrigin() } }).then(
       (won): Step<R> => ({ kind: 'peer', won }),
       (err): Step<R> => ({ kind: 'peer-error', err })
     )

@@ -1,20 +1,72 @@
 /**
  * The peer phase of a fetch (steps 3 and 4 of `fetch-pipeline.ts`): a ring
  * lookup, the origin's digest on a HEAD once somebody holds the asset, then
- * the holders in turn within the phase's deadline, each within its answer
- * deadline. Every holder that does not deliver is counted, reported and,
- * when it wasted the fetch's time in a way it will likely repeat, avoided.
+ * the holders within the phase's deadline, each within its answer deadline:
+ * one at first, and the next beside it when none has started sending within
+ * the hedge delay (`HedgeDelay`, a few of the holders' answer times), so a
+ * holder that accepts a request and says nothing costs a fetch that delay
+ * rather than the whole answer deadline. Every holder that does not deliver
+ * is counted, reported and, when it wasted the fetch's time in a way it will
+ * likely repeat, avoided.
  * Written against seams and the injected `Clock` only, like the pipeline.
  */
-import { AbortError } from '../overlay/errors.ts'
+import { AbortError, InvalidParametersError } from '../overlay/errors.ts'
 import { clockDeadline } from './deadline.ts'
+import { HEDGE_MAX_MS, HedgeDelay } from './hedge-delay.ts'
 import type { AvoidList } from './avoid-list.ts'
 import type { CdnCounters } from './counters.ts'
 import type { IntegrityError } from './errors.ts'
 import type { FetchEvents } from './fetch-pipeline.ts'
 import type { Lookups } from './lookups.ts'
 import type { Downloader, FetchState, FetchTarget, LocateResult, Locator, OriginSource, StoredObject } from './seams.ts'
-import type { Address, Clock, Log, Peer } from '../overlay/seams.ts'
+import type { Address, Clock, Log, Peer, Timer } from '../overlay/seams.ts'
+
+/** One holder asked within a fetch */
+interface Attempt {
+  holder: Peer
+  /** When it was asked, ms of the clock */
+  asked: number
+  /** It said the object's size and began sending */
+  started: boolean
+  /** Stopped by the fetch as it started: another holder was sending, or had delivered */
+  dropped: boolean
+  /** Stops the download */
+  stop: AbortController
+  /** Set when the download ends */
+  outcome?: { object: StoredObject, err?: undefined } | { object?: undefined, err: any, silent: boolean, ownShare: boolean }
+  /** Settles when `outcome` is set; never rejects */
+  done: Promise<void>
+}
+
+/** What the peer phase tells the fetch as it goes */
+export interface PeerPhaseHooks {
+  /** A holder said the object's size (`state.size`) */
+  sized(): void
+  /**
+   * Every holder the fetch may ask has been asked and none has started
+   * sending within the hedge delay since the last: the peers look silent,
+   * and the origin should be brought in beside them
+   */
+  stalled(): void
+}
+
+/** One fetch's holders being asked */
+interface Race {
+  /** Holders not asked yet (or asked again: stopped as they started while another was sending) */
+  queue: Peer[]
+  /** Attempts not yet taken in by `settle` */
+  live: Set<Attempt>
+  /** The attempt whose transfer runs */
+  sending?: Attempt
+  /** A holder delivered, or the fetch ended: any attempt that starts now is stopped */
+  won: boolean
+  /** The fetch has heard the peers look stalled */
+  stalled: boolean
+  /** When the last holder was asked, ms of the clock */
+  lastAsked: number
+  /** Wakes the race when an attempt ends */
+  wake(): void
+}
 
 /** A peer's verified answer */
 export interface PeerWin {
@@ -42,6 +94,8 @@ export interface PeerPhaseInit {
   maxHolderAttempts: number
   peerTimeoutMs: number
   holderAnswerTimeoutMs: number
+  /** A fixed hedge delay, ms (`Infinity`: holders strictly one after another); learned from the holders' answers when absent */
+  holderHedgeMs?: number
   maxObjectBytes: number
   trustOnFirstUse: boolean
   events: FetchEvents
@@ -58,12 +112,17 @@ export class PeerPhase {
   private readonly avoidList: AvoidList
   /** Downloads in flight, by holder: a BUSY answer while several run is our own per-peer share used up */
   private readonly downloading = new Map<string, number>()
+  /** Requests this page sent that the holder has not answered yet, by holder: such a holder is asked last */
+  private readonly unanswered = new Map<string, number>()
   private readonly counters: CdnCounters
   private readonly log: Log
   private readonly lookupTimeoutMs: number
   private readonly maxHolderAttempts: number
   private readonly peerTimeoutMs: number
   private readonly holderAnswerTimeoutMs: number
+  private readonly holderHedgeMs?: number
+  /** Learns the holders' answer times when no fixed hedge delay is set */
+  private readonly hedge?: HedgeDelay
   private readonly maxObjectBytes: number
   private readonly trustOnFirstUse: boolean
   private readonly events: FetchEvents
@@ -82,6 +141,11 @@ export class PeerPhase {
     this.maxHolderAttempts = init.maxHolderAttempts
     this.peerTimeoutMs = init.peerTimeoutMs
     this.holderAnswerTimeoutMs = init.holderAnswerTimeoutMs
+    if (init.holderHedgeMs != null && !(init.holderHedgeMs >= 0)) {
+      throw new InvalidParametersError(`holderHedgeMs must be a number of ms >= 0 (or Infinity), not ${init.holderHedgeMs}`)
+    }
+    this.holderHedgeMs = init.holderHedgeMs
+    this.hedge = init.holderHedgeMs == null ? new HedgeDelay({ maxMs: Math.min(init.holderAnswerTimeoutMs / 2, HEDGE_MAX_MS) }) : undefined
     this.maxObjectBytes = init.maxObjectBytes
     this.trustOnFirstUse = init.trustOnFirstUse
     this.events = init.events
@@ -89,10 +153,9 @@ export class PeerPhase {
   }
 
   /**
-   * Ring lookup, then the holders in turn; `undefined` when no peer can
-   * deliver. `sized` hears the object's size once a holder has said it.
+   * Ring lookup, then the holders; `undefined` when no peer can deliver
    */
-  async fetch (state: FetchState, signal: AbortSignal, lifetime: AbortSignal, sized: () => void): Promise<PeerWin | undefined> {
+  async fetch (state: FetchState, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<PeerWin | undefined> {
     if (!this.locator.ready) {
       return undefined
     }
@@ -109,19 +172,10 @@ export class PeerPhase {
     if (holders.length === 0 || !(await this.trustedDigest(state, signal))) {
       return undefined
     }
-    for (const holder of holders.slice(0, this.maxHolderAttempts)) {
-      signal.throwIfAborted()
-      const left = peerDeadline - this.clock.now()
-      if (left <= 0) {
-        this.log('out of time for peers: %s goes to the origin', state.href)
-        return undefined
-      }
-      const win = await this.fromHolder(state, holder, left, signal, sized)
-      if (win != null) {
-        return win
-      }
-    }
-    return undefined
+    // a holder still silent to another of this page's requests is asked last: a silent holder costs
+    // a page one hedge delay, not one per fetch in flight
+    const ordered = [...holders.filter(h => !this.unanswered.has(h.address)), ...holders.filter(h => this.unanswered.has(h.address))]
+    return this.race(state, ordered.slice(0, this.maxHolderAttempts), peerDeadline, signal, hooks)
   }
 
   /**
@@ -144,49 +198,189 @@ export class PeerPhase {
     return true
   }
 
-  /** Downloads from one holder within the time left; undefined (the holder counted and reported) when it did not deliver */
-  private async fromHolder (state: FetchState, holder: Peer, left: number, signal: AbortSignal, sized: () => void): Promise<PeerWin | undefined> {
-    const started = this.clock.now()
-    // the holder must answer within this, or the next one is asked
+  /**
+   * Asks the holders, one at first; when none has started sending within the
+   * hedge delay, the next one beside it. Only one transfer runs at a time: a
+   * holder that starts while another is sending is stopped at once (and may
+   * be asked again if that transfer fails), so a hedge costs a request, never
+   * a second download. The first verified object wins. With nobody left to
+   * ask and nobody sending a hedge delay after the last was asked, the fetch
+   * hears that the peers look stalled (the origin joins beside them).
+   */
+  private async race (state: FetchState, holders: Peer[], peerDeadline: number, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<PeerWin | undefined> {
+    const race: Race = { queue: [...holders], live: new Set(), won: false, stalled: false, lastAsked: -Infinity, wake: () => {} }
+    const onStart = (attempt: Attempt, size: number): boolean => {
+      if (race.won || (race.sending != null && race.sending !== attempt)) {
+        return false
+      }
+      race.sending = attempt
+      this.hedge?.sample(this.clock.now() - attempt.asked)
+      state.size = size
+      hooks.sized()
+      return true
+    }
+    try {
+      for (;;) {
+        const win = this.settle(state, race)
+        if (win != null) {
+          return win
+        }
+        if (signal.aborted) {
+          throw new AbortError()
+        }
+        const now = this.clock.now()
+        const hedgeMs = this.hedgeMs()
+        const mayAsk = race.queue.length > 0 && race.sending == null && peerDeadline > now
+        if (mayAsk && (race.live.size === 0 || now - race.lastAsked >= hedgeMs)) {
+          if (race.live.size > 0) {
+            this.counters.holderHedges++
+          }
+          race.live.add(this.ask(state, race.queue.shift() as Peer, peerDeadline - now, onStart, () => { race.wake() }))
+          race.lastAsked = now
+          continue
+        }
+        if (race.live.size === 0) {
+          if (race.queue.length > 0) {
+            this.log('out of time for peers: %s goes to the origin', state.href)
+          }
+          return undefined
+        }
+        // nobody left to ask in time, and nobody sending: once the last asked has had the hedge delay, the peers look stalled
+        const stallAt = !mayAsk && race.sending == null && !race.stalled ? race.lastAsked + hedgeMs : Infinity
+        if (now >= stallAt) {
+          race.stalled = true
+          this.log('the holders of %s are silent: the origin joins', state.href)
+          hooks.stalled()
+        }
+        await this.nextEvent(race, mayAsk ? race.lastAsked + hedgeMs : stallAt, signal)
+      }
+    } finally {
+      race.won = true
+      for (const attempt of race.live) {
+        if (attempt.started) {
+          attempt.stop.abort()
+        } else {
+          this.judgeLate(state, attempt)
+        }
+      }
+    }
+  }
+
+  /** Takes in the attempts that ended: the verified object if one delivered; the others counted, or asked again later */
+  private settle (state: FetchState, race: Race): PeerWin | undefined {
+    for (const attempt of race.live) {
+      const outcome = attempt.outcome
+      if (outcome == null) {
+        continue
+      }
+      race.live.delete(attempt)
+      if (attempt === race.sending) {
+        race.sending = undefined
+      }
+      if (outcome.object != null) {
+        race.won = true
+        return { object: outcome.object, holder: attempt.holder.address, started: attempt.asked }
+      }
+      if (attempt.dropped) {
+        // it answered; it was stopped only because another holder was sending
+        race.queue.unshift(attempt.holder)
+      } else {
+        this.holderFailed(state, attempt.holder.address, outcome.err, outcome.silent, outcome.ownShare)
+      }
+    }
+    return undefined
+  }
+
+  /** Until an attempt ends, the clock reaches `at` (ms), or the fetch is stopped */
+  private async nextEvent (race: Race, at: number, signal: AbortSignal): Promise<void> {
+    await new Promise<void>(resolve => {
+      let timer: Timer | undefined
+      const done = (): void => {
+        timer?.cancel()
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      race.wake = done
+      signal.addEventListener('abort', done, { once: true })
+      if (Number.isFinite(at)) {
+        timer = this.clock.setTimer(done, Math.max(0, at - this.clock.now()))
+      }
+    })
+  }
+
+  /** How long the holders asked so far have before the next one is asked beside them, ms */
+  private hedgeMs (): number {
+    return this.holderHedgeMs ?? this.hedge?.ms ?? Infinity
+  }
+
+  /**
+   * Asks one holder within the time left. The attempt's `outcome` is set when
+   * it ends (it never rejects); `onStart` decides whether a holder that
+   * started sending may go on.
+   */
+  private ask (state: FetchState, holder: Peer, left: number, onStart: (attempt: Attempt, size: number) => boolean, settled: () => void): Attempt {
+    // the holder must answer within this, or it is silent
     const answerWithin = Math.min(left, this.holderAnswerTimeoutMs)
     const answer = clockDeadline(this.clock, answerWithin)
-    let answered = false
-    this.downloading.set(holder.address, (this.downloading.get(holder.address) ?? 0) + 1)
-    try {
-      // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
-      const object = await this.downloader.download(holder, state.keyHex, {
-        digest: state.digest,
-        provenance: state.digestFrom ?? 'peer',
-        maxObjectBytes: this.maxObjectBytes,
-        startWithinMs: answerWithin,
-        signal: AbortSignal.any([signal, answer.signal]),
-        onStart: (size) => {
-          answered = true
-          answer.clear()
-          state.size = size
-          sized()
-        }
-      })
-      return { object, holder: holder.address, started }
-    } catch (err: any) {
-      if (signal.aborted) {
-        throw new AbortError()
+    const stop = new AbortController()
+    const attempt: Attempt = { holder, asked: this.clock.now(), started: false, dropped: false, stop, done: Promise.resolve() }
+    count(this.downloading, holder.address, 1)
+    let unanswered = true
+    count(this.unanswered, holder.address, 1)
+    const answered = (): void => {
+      if (unanswered) {
+        unanswered = false
+        count(this.unanswered, holder.address, -1)
       }
-      const silent = !answered && (answer.signal.aborted || this.clock.now() - started >= answerWithin)
+    }
+    // without a trusted digest (trust on first use) the holder's claim is all that vouches for it
+    attempt.done = this.downloader.download(holder, state.keyHex, {
+      digest: state.digest,
+      provenance: state.digestFrom ?? 'peer',
+      maxObjectBytes: this.maxObjectBytes,
+      startWithinMs: answerWithin,
+      // not the peer phase's signal: a holder still silent when the fetch ends is given its whole deadline, to judge it
+      signal: AbortSignal.any([state.signal, answer.signal, stop.signal]),
+      onStart: (size) => {
+        attempt.started = true
+        answered()
+        answer.clear()
+        if (!onStart(attempt, size)) {
+          attempt.dropped = true
+          stop.abort()
+        }
+      }
+    }).then(object => {
+      attempt.outcome = { object }
+    }, (err: any) => {
+      const silent = !attempt.started && (answer.signal.aborted || this.clock.now() - attempt.asked >= answerWithin)
       // a holder serves each peer only a few transfers at once: BUSY while we download other assets
       // from it is our own share used up, not a reason to avoid it
       const ownShare = err.name === 'HolderBusyError' && (this.downloading.get(holder.address) ?? 0) > 1
-      this.holderFailed(state, holder.address, err, silent, ownShare)
-      return undefined
-    } finally {
+      attempt.outcome = { err, silent, ownShare }
+    }).finally(() => {
       answer.clear()
-      const left = (this.downloading.get(holder.address) ?? 1) - 1
-      if (left > 0) {
-        this.downloading.set(holder.address, left)
-      } else {
-        this.downloading.delete(holder.address)
+      answered()
+      count(this.downloading, holder.address, -1)
+      settled()
+    })
+    return attempt
+  }
+
+  /**
+   * A holder still silent when the peer phase ended (another holder
+   * delivered, or the origin did): one that starts is stopped at once; one
+   * that never answers within its deadline is avoided as silent, so this
+   * page's next fetches do not wait for it again
+   */
+  private judgeLate (state: FetchState, attempt: Attempt): void {
+    void attempt.done.then(() => {
+      const outcome = attempt.outcome
+      if (outcome != null && outcome.object == null && outcome.silent && !attempt.dropped && !state.signal.aborted) {
+        this.holderFailure(state, attempt.holder.address, outcome.err)
+        this.avoidList.avoid(attempt.holder.address, 'silent')
       }
-    }
+    })
   }
 
   /**
@@ -250,5 +444,15 @@ export class PeerPhase {
     this.counters.holderFailuresByError[err.name] = (this.counters.holderFailuresByError[err.name] ?? 0) + 1
     this.log('holder %s of %s failed - %e', peer, target.href, err)
     this.events.holderFailure?.(target, peer, err)
+  }
+}
+
+/** Adds `by` to `key`'s count, dropping the key at 0 */
+function count (counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by
+  if (n > 0) {
+    counts.set(key, n)
+  } else {
+    counts.delete(key)
   }
 }

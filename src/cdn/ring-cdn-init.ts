@@ -94,6 +94,13 @@ export interface RingCdnInit {
    */
   holderAnswerTimeoutMs?: number
   /**
+   * How long the holders asked so far have to start sending before the next
+   * listed holder is asked beside them, ms (`Infinity`: one holder at a
+   * time). By default learned from this page's holders' answer times: their
+   * smoothed time plus four deviations, within 150 ms and 1 s.
+   */
+  holderHedgeMs?: number
+  /**
    * How much longer than the origin alone a fetch may take because it tried
    * peers first, ms: the origin is brought in beside a slow peer path early
    * enough for that, by an estimate of its time for the object's size learned

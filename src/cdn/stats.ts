@@ -50,6 +50,8 @@ export interface RingCdnStats {
   originRacesWonByPeer: number
   /** Listed holders a fetch did not ask because they are avoided */
   holdersSkipped: number
+  /** Holders asked beside others that had not started sending within the hedge delay */
+  holderHedges: number
   /** Holders put on the avoid list, by reason (`integrity`, `silent`, `busy`, `too-large`) */
   holdersAvoided: Record<string, number>
   /** Content requests this node refused as busy */

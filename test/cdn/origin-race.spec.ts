@@ -12,8 +12,9 @@ import { Scheduler } from '../../sim/scheduler.ts'
 import { AVOID_BUSY_MS, AvoidList } from '../../src/cdn/avoid-list.ts'
 import { createCounters } from '../../src/cdn/counters.ts'
 import { clockDelay } from '../../src/cdn/deadline.ts'
-import { HolderBusyError, ObjectSizeError } from '../../src/cdn/errors.ts'
+import { HolderBusyError, ObjectSizeError, TransferError } from '../../src/cdn/errors.ts'
 import { FetchPipeline, HOLDER_ANSWER_TIMEOUT_MS } from '../../src/cdn/fetch-pipeline.ts'
+import { HEDGE_MIN_MS, HEDGE_PRIOR_MS } from '../../src/cdn/hedge-delay.ts'
 import { Holdings } from '../../src/cdn/holdings.ts'
 import { Lookups } from '../../src/cdn/lookups.ts'
 import { ORIGIN_HEAD_START_MS, ORIGIN_MARGIN_MS, ORIGIN_PRIOR_BYTES_PER_SEC, ORIGIN_PRIOR_RTT_MS, OriginEstimator, originStartAt } from '../../src/cdn/origin-estimator.ts'
@@ -95,7 +96,7 @@ const SELF: Peer = { id: 1n, address: 'self' }
 const HOME: Peer = { id: 3n, address: 'home' }
 const holder = (name: string, id: bigint): Peer => ({ id, address: name })
 
-type Behaviour = { kind: 'silent' } | { kind: 'busy' } | { kind: 'too-large' } | { kind: 'serve', answerMs: number, bytesPerSec: number, perPeer?: number }
+type Behaviour = { kind: 'silent' } | { kind: 'busy' } | { kind: 'too-large' } | { kind: 'break', answerMs: number } | { kind: 'serve', answerMs: number, bytesPerSec: number, perPeer?: number }
 
 /** Holders as scripted; a served object goes into the requester's store */
 class ScriptedDownloader implements Downloader {
@@ -120,6 +121,12 @@ class ScriptedDownloader implements Downloader {
         case 'too-large':
           await clockDelay(this.clock, 10, options.signal)
           throw new ObjectSizeError(`${peer.address} says it is too large`)
+        case 'break':
+          // answers, then the transfer breaks off
+          await clockDelay(this.clock, b.answerMs, options.signal)
+          options.onStart?.(this.catalogue.sizes[index])
+          await clockDelay(this.clock, 100, options.signal)
+          throw new TransferError(`${peer.address} stopped sending`)
         case 'serve': {
           const serving = this.serving.get(peer.address) ?? 0
           if (b.perPeer != null && serving >= b.perPeer) {
@@ -218,7 +225,8 @@ const originMs = (size: number): number => ORIGIN_RTT_MS + 1_000 * size / LINK_B
 
 describe('fetch pipeline: the origin races slow peers', () => {
   it('brings the origin in at its estimate while a silent holder keeps the peer path waiting, and stops the peer path when the origin answers', async () => {
-    const r = rig([10_000])
+    // no hedge delay: the holder is never judged stalled, only the estimate brings the origin in
+    const r = rig([10_000], { holderHedgeMs: Number.POSITIVE_INFINITY })
     const silent = holder('silent', 10n)
     r.locator.holders = [silent]
     const outcome = await r.fetch(0)
@@ -227,12 +235,41 @@ describe('fetch pipeline: the origin races slow peers', () => {
     expect(r.scheduler.now).to.equal(PIPELINE_MARGIN_MS - ORIGIN_PRIOR_RTT_MS + originMs(10_000))
     expect(r.counters.originRaces).to.equal(1)
     expect(r.counters.fromOrigin).to.equal(1)
-    // the silent holder was still being waited for: stopped, not judged
-    expect(r.downloader.aborted).to.deep.equal(['silent'])
+    // the silent holder is left its whole answer deadline, then avoided as silent
+    expect(r.downloader.aborted).to.deep.equal([])
     expect(r.avoidList.has('silent')).to.be.false()
+    await r.scheduler.settle(clockDelay(r.scheduler.clock(), HOLDER_ANSWER_TIMEOUT_MS))
+    expect(r.avoidList.reason('silent')).to.equal('silent')
     // and the estimator learned the origin's time for that size
     expect(r.estimator.samples).to.equal(1)
     expect(r.estimator.estimate(10_000)).to.be.closeTo(originMs(10_000), 1e-6)
+  })
+
+  it('brings the origin in a hedge delay after the last holder it may ask, when every one is silent', async () => {
+    const r = rig([10_000], { originMarginMs: 60_000, maxHolderAttempts: 2 })
+    r.locator.holders = [holder('silent-1', 10n), holder('silent-2', 11n), holder('never-asked', 12n)]
+    const outcome = await r.fetch(0)
+    expect(outcome.source).to.equal('origin')
+    // the second asked at the hedge delay, the origin one more hedge delay later, long before the margin
+    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['silent-1', 0], ['silent-2', HEDGE_PRIOR_MS]])
+    expect(r.scheduler.now).to.equal(2 * HEDGE_PRIOR_MS + originMs(10_000))
+    expect(r.counters.originRaces).to.equal(1)
+    // both are left their whole answer deadline, then avoided: this page's next fetches skip them
+    expect(r.downloader.aborted).to.deep.equal([])
+    expect(r.avoidList.size).to.equal(0)
+    await r.scheduler.settle(clockDelay(r.scheduler.clock(), HOLDER_ANSWER_TIMEOUT_MS))
+    expect(r.avoidList.added.silent).to.equal(2)
+  })
+
+  it('lets a holder that was slow to answer still win after the origin joined', async () => {
+    // 3 MB: the origin's 80 ms + 2.4 s is slower than the holder's late answer and 1 s transfer
+    const r = rig([3_000_000], { originMarginMs: 60_000 })
+    r.downloader.behaviour.set('slow', { kind: 'serve', answerMs: 1_200, bytesPerSec: 3_000_000 })
+    r.locator.holders = [holder('slow', 10n)]
+    expect((await r.fetch(0)).source).to.equal('peer')
+    expect(r.counters.originRaces).to.equal(1)
+    expect(r.counters.originRacesWonByPeer).to.equal(1)
+    expect(r.scheduler.now).to.equal(1_200 + 1_000)
   })
 
   it('lets the peer win when it finishes first and stops the origin it brought in', async () => {
@@ -282,15 +319,94 @@ describe('fetch pipeline: bad holders are avoided and the next one asked', () =>
   /** Big margin: these tests are about the holders, not the race */
   const noRace = { originMarginMs: 60_000, originSafetyFactor: 1 }
 
-  it('moves on from a silent holder after the answer deadline and avoids it as silent', async () => {
+  it('asks the next holder beside a silent one after the hedge delay, and avoids the silent one once its answer deadline passes', async () => {
     const r = rig([10_000], noRace)
     r.downloader.behaviour.set('ok', { kind: 'serve', answerMs: 20, bytesPerSec: 1_000_000 })
     r.locator.holders = [holder('silent', 10n), holder('ok', 11n)]
     const outcome = await r.fetch(0)
     expect(outcome.source).to.equal('peer')
-    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['silent', 0], ['ok', HOLDER_ANSWER_TIMEOUT_MS]])
+    // no holder has answered on this page yet: the prior's delay
+    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['silent', 0], ['ok', HEDGE_PRIOR_MS]])
+    expect(r.scheduler.now).to.equal(HEDGE_PRIOR_MS + 20 + 10)
+    expect(r.counters.holderHedges).to.equal(1)
+    // the silent holder is still given its whole answer deadline before it is judged
+    expect(r.avoidList.has('silent')).to.be.false()
+    await r.scheduler.settle(clockDelay(r.scheduler.clock(), HOLDER_ANSWER_TIMEOUT_MS))
     expect(r.avoidList.reason('silent')).to.equal('silent')
     expect(r.avoidList.added.silent).to.equal(1)
+    expect(r.counters.holderFailures).to.equal(1)
+  })
+
+  it('with holderHedgeMs Infinity asks one holder at a time: the next only after the answer deadline', async () => {
+    const r = rig([10_000], { ...noRace, holderHedgeMs: Number.POSITIVE_INFINITY })
+    r.downloader.behaviour.set('ok', { kind: 'serve', answerMs: 20, bytesPerSec: 1_000_000 })
+    r.locator.holders = [holder('silent', 10n), holder('ok', 11n)]
+    expect((await r.fetch(0)).source).to.equal('peer')
+    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['silent', 0], ['ok', HOLDER_ANSWER_TIMEOUT_MS]])
+    expect(r.avoidList.reason('silent')).to.equal('silent')
+    expect(r.counters.holderHedges).to.equal(0)
+  })
+
+  it('hedges sooner once this page\'s holders have answered quickly', async () => {
+    const r = rig([10_000, 10_001, 10_002, 10_003], noRace)
+    r.downloader.behaviour.set('ok', { kind: 'serve', answerMs: 20, bytesPerSec: 1_000_000 })
+    r.locator.holders = [holder('ok', 11n)]
+    for (const i of [0, 1, 2]) {
+      expect((await r.fetch(i)).source).to.equal('peer')
+    }
+    r.locator.holders = [holder('silent', 10n), holder('ok', 11n)]
+    r.downloader.asked.length = 0
+    const started = r.scheduler.now
+    expect((await r.fetch(3)).source).to.equal('peer')
+    // answers of 20 ms: the delay is the floor, not the prior
+    expect(r.downloader.asked.map(a => [a.holder, a.at - started])).to.deep.equal([['silent', 0], ['ok', HEDGE_MIN_MS]])
+  })
+
+  it('runs one transfer at a time: a hedged holder that answers while another is sending is stopped and not blamed', async () => {
+    const r = rig([10_000], noRace)
+    r.downloader.behaviour.set('slow', { kind: 'serve', answerMs: 700, bytesPerSec: 100_000 })
+    r.downloader.behaviour.set('later', { kind: 'serve', answerMs: 300, bytesPerSec: 1_000_000 })
+    r.locator.holders = [holder('slow', 10n), holder('later', 11n)]
+    expect((await r.fetch(0)).source).to.equal('peer')
+    // slow answers at 700 and sends for 100 ms; later, asked at 500, answers at 800 while slow is sending
+    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['slow', 0], ['later', HEDGE_PRIOR_MS]])
+    expect(r.downloader.aborted).to.deep.equal(['later'])
+    expect(r.scheduler.now).to.equal(800)
+    expect(r.counters.holderFailures).to.equal(0)
+    expect(r.avoidList.size).to.equal(0)
+  })
+
+  it('asks a holder stopped as it answered again when the transfer it gave way to fails', async () => {
+    const r = rig([10_000], noRace)
+    r.downloader.behaviour.set('breaks', { kind: 'break', answerMs: 600 })
+    r.downloader.behaviour.set('ok', { kind: 'serve', answerMs: 150, bytesPerSec: 1_000_000 })
+    r.locator.holders = [holder('breaks', 10n), holder('ok', 11n)]
+    expect((await r.fetch(0)).source).to.equal('peer')
+    // ok, asked at 500, answers at 650 while breaks (answered at 600) sends; breaks fails at 700; ok is asked again
+    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['breaks', 0], ['ok', HEDGE_PRIOR_MS], ['ok', 700]])
+    expect(r.counters.holderFailuresByError).to.deep.equal({ TransferError: 1 })
+    expect(r.scheduler.now).to.equal(700 + 150 + 10)
+  })
+
+  it('asks a holder that has not answered another of this page\'s requests last', async () => {
+    const r = rig([10_000, 10_001], noRace)
+    r.downloader.behaviour.set('ok', { kind: 'serve', answerMs: 20, bytesPerSec: 1_000_000 })
+    r.locator.holders = [holder('silent', 10n), holder('ok', 11n)]
+    const life = new AbortController()
+    const first = r.pipeline.fetch(r.catalogue.target(0), { signal: life.signal, lifetime: life.signal })
+    // the second fetch starts while the first still waits on the silent holder
+    await r.scheduler.settle(clockDelay(r.scheduler.clock(), 100))
+    const second = r.pipeline.fetch(r.catalogue.target(1), { signal: life.signal, lifetime: life.signal })
+    const outcomes = await r.scheduler.settle(Promise.all([first, second])) as Array<{ source: string }>
+    expect(outcomes.map(o => o.source)).to.deep.equal(['peer', 'peer'])
+    expect(r.downloader.asked.map(a => [a.holder, a.at])).to.deep.equal([['silent', 0], ['ok', 100], ['ok', HEDGE_PRIOR_MS]])
+    expect(r.counters.holderHedges).to.equal(1)
+  })
+
+  it('refuses a hedge delay that is not a number of ms', () => {
+    for (const holderHedgeMs of [-1, Number.NaN]) {
+      expect(() => rig([1], { holderHedgeMs })).to.throw().with.property('name', 'InvalidParametersError')
+    }
   })
 
   it('moves on from a BUSY holder and avoids it for the busy time only', async () => {

@@ -37,6 +37,7 @@ export const FLAGS: readonly FlagDoc[] = [
   { name: 'lookup-rate', arg: 'R', default: String(DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC), help: 'pure ring lookups per node per second' },
   { name: 'cache-mb', arg: 'MB', default: String(DEFAULT_CACHE_MB), help: 'cache size per node in MB' },
   { name: 'home-copies', arg: 'ON', default: DEFAULT_HOME_COPIES ? 'on' : 'off', help: 'a home node copies an object whose only holder just announced it: on | off' },
+  { name: 'holder-hedge', arg: 'DUR', default: 'auto', help: 'wait for the holders asked before asking the next beside them: auto (learned, as in the library) | off | a duration' },
   { name: 'successors', arg: 'K', default: String(DEFAULT_SUCCESSORS), help: 'successor list length' },
   { name: 'stabilize-interval', arg: 'DUR', default: formatDuration(DEFAULT_STABILIZE_INTERVAL_MS), help: 'period of the stabilize round' },
   { name: 'fix-fingers-interval', arg: 'DUR', default: formatDuration(DEFAULT_FIX_FINGERS_INTERVAL_MS), help: 'period of the fix-fingers round' },

@@ -61,6 +61,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     lookupRate: readNumber(raw, 'lookup-rate', DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC),
     cacheMB: readNumber(raw, 'cache-mb', DEFAULT_CACHE_MB),
     homeCopies: readChoice(raw, 'home-copies', ON_OFF, DEFAULT_HOME_COPIES ? 'on' : 'off') === 'on',
+    holderHedge: readHedge(raw),
     successors: readInteger(raw, 'successors', DEFAULT_SUCCESSORS, 1),
     stabilizeIntervalMs: readDuration(raw, 'stabilize-interval', DEFAULT_STABILIZE_INTERVAL_MS, { positive: true }),
     fixFingersIntervalMs: readDuration(raw, 'fix-fingers-interval', DEFAULT_FIX_FINGERS_INTERVAL_MS, { positive: true }),
@@ -234,6 +235,15 @@ function readDuration (raw: Map<string, string>, name: string, fallback: number,
     throw new SimOptionsError(`${flag} must be longer than 0 ms, got '${text}'`, flag, text)
   }
   return ms
+}
+
+/** `--holder-hedge`: auto, off, or a duration */
+function readHedge (raw: Map<string, string>): SimOptions['holderHedge'] {
+  const value = raw.get('holder-hedge')
+  if (value === undefined || value === 'auto' || value === 'off') {
+    return value ?? 'auto'
+  }
+  return readDuration(raw, 'holder-hedge', 0)
 }
 
 function readChoice<T extends string> (raw: Map<string, string>, name: string, choices: readonly T[], fallback: T): T {

@@ -151,6 +151,16 @@ export interface SimOptions {
    */
   homeCopies: boolean
   /**
+   * How long a page's fetch waits for the holders asked so far to start
+   * sending before it asks the next one beside them (and, with nobody left,
+   * brings the origin in): `'auto'` learns it from the page's holders'
+   * answer times as the library does; `'off'` asks one holder at a time; a
+   * number of ms fixes it (`--holder-hedge auto|off|DUR`).
+   *
+   * @default 'auto'
+   */
+  holderHedge: 'auto' | 'off' | number
+  /**
    * Successor list length.
    *
    * @default 8
@@ -273,6 +283,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   lookupRate: DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC,
   cacheMB: DEFAULT_CACHE_MB,
   homeCopies: DEFAULT_HOME_COPIES,
+  holderHedge: 'auto',
   successors: DEFAULT_SUCCESSORS,
   stabilizeIntervalMs: DEFAULT_STABILIZE_INTERVAL_MS,
   fixFingersIntervalMs: DEFAULT_FIX_FINGERS_INTERVAL_MS,

@@ -131,6 +131,7 @@ export function createPage (ctx: PageContext, address: string): Page {
   const origin = new SimOrigin(clock, store, catalogue)
   const pipeline = new FetchPipeline<number>({ clock, locator, lookups, downloader, origin, local: store, holdings, avoidList, counters, log: silentLog }, {
     // the library's own race with the origin (ORIGIN_MARGIN_MS), as a page runs it
+    holderHedgeMs: hedgeMs(opts.holderHedge),
     deliver: (object) => {
       const index = catalogue.indexOfHex(object.key)
       if (index != null) {
@@ -222,4 +223,12 @@ function holderAttempt (pages: Map<string, Page>, page: Page, holder: Peer, inde
       page.attempts.get(index)?.failures.push(before)
     }
   }
+}
+
+/** The pipeline's `holderHedgeMs` for `--holder-hedge`: learned (undefined), one holder at a time, or fixed */
+function hedgeMs (hedge: SimOptions['holderHedge']): number | undefined {
+  if (hedge === 'auto') {
+    return undefined
+  }
+  return hedge === 'off' ? Number.POSITIVE_INFINITY : hedge
 }

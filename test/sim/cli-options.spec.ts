@@ -38,6 +38,7 @@ describe('sim cli options', () => {
       lookupRate: 0,
       cacheMB: 50,
       homeCopies: true,
+      holderHedge: 'auto',
       successors: 8,
       stabilizeIntervalMs: 5000,
       fixFingersIntervalMs: 5000,
@@ -58,7 +59,7 @@ describe('sim cli options', () => {
       '--bootstrap', 'nearest', '--start', 'converged', '--crash-fraction', '0.25', '--mass-failure-at', '1h', '--mass-failure-fraction', '0.3', '--loss', '0.01',
       '--connect-setup', '250ms', '--max-connections', '48',
       '--objects', '5000', '--zipf', '1.1', '--mean-object-kb', '64', '--request-rate', '0.2', '--lookup-rate', '1.5',
-      '--cache-mb', '12.5', '--home-copies', 'off', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
+      '--cache-mb', '12.5', '--home-copies', 'off', '--holder-hedge', '300ms', '--successors', '16', '--stabilize-interval', '2s', '--fix-fingers-interval', '30s',
       '--adaptive-maintenance', 'off', '--maintenance-backoff', '8', '--confirm-lookups', 'on',
       '--seed', '7', '--json', 'out/run.json', '--report', 'out/run.html', '--quiet', '--wall-limit', '10m'
     ])
@@ -83,6 +84,7 @@ describe('sim cli options', () => {
       lookupRate: 1.5,
       cacheMB: 12.5,
       homeCopies: false,
+      holderHedge: 300,
       successors: 16,
       stabilizeIntervalMs: 2000,
       fixFingersIntervalMs: 30_000,
@@ -129,6 +131,13 @@ describe('sim cli options', () => {
 
   it('treats --session-median 0 as no churn rather than an error', () => {
     expect(parseSimArgs(['--session-median', '0']).sessionMedianMs).to.equal(0)
+  })
+
+  it('reads --holder-hedge as auto, off or a duration, and refuses anything else', () => {
+    expect(parseSimArgs(['--holder-hedge', 'auto']).holderHedge).to.equal('auto')
+    expect(parseSimArgs(['--holder-hedge', 'off']).holderHedge).to.equal('off')
+    expect(parseSimArgs(['--holder-hedge', '1.5s']).holderHedge).to.equal(1_500)
+    expect(() => parseSimArgs(['--holder-hedge', 'soon'])).to.throw().with.property('name', 'SimOptionsError')
   })
 
   it('leaves the mass failure off unless --mass-failure-at is given', () => {

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
-import type { BuildOptions } from 'esbuild'
+import type { BuildOptions, Plugin } from 'esbuild'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -40,8 +40,48 @@ export function browserBuildOptions (entry: string, outfile: string): BuildOptio
     legalComments: 'none',
     // some dependencies read process.env.NODE_ENV; a page has no `process`
     define: { 'process.env.NODE_ENV': '"production"' },
+    plugins: [dedupeIdenticalPackages()],
     logLevel: 'warning'
   }
+}
+
+/**
+ * One copy of each package version in the bundle. npm nests a dependency
+ * under each package that needs a version other than the hoisted one, so
+ * two packages needing the same other version get two identical copies
+ * (`@chainsafe/libp2p-noise` and `@chainsafe/libp2p-yamux` each carry
+ * uint8arraylist 2.4.9), and esbuild, which bundles by path, would include
+ * both. This resolves every bare import as usual, then points all imports
+ * of one name and version at the first copy resolved.
+ */
+export function dedupeIdenticalPackages (): Plugin {
+  return {
+    name: 'dedupe-identical-packages',
+    setup (build) {
+      const first = new Map<string, string>()
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === 'dedupe') {
+          return undefined
+        }
+        const resolved = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'dedupe' })
+        const root = packageRoot(resolved.path)
+        if (resolved.errors.length > 0 || root == null) {
+          return resolved.errors.length > 0 ? { errors: resolved.errors } : { path: resolved.path, external: resolved.external, sideEffects: resolved.sideEffects }
+        }
+        const { name, version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'))
+        const id = `${name}@${version}:${resolved.path.slice(root.length)}`
+        const canonical = first.get(id) ?? resolved.path
+        first.set(id, canonical)
+        return { path: canonical, sideEffects: resolved.sideEffects }
+      })
+    }
+  }
+}
+
+/** The folder of the package a file in node_modules belongs to */
+function packageRoot (file: string): string | undefined {
+  const match = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(file)
+  return match?.[1]
 }
 
 export interface BundleSize {

@@ -43,9 +43,9 @@ export interface PeerPhaseHooks {
   /** A holder said the object's size (`state.size`) */
   sized(): void
   /**
-   * Every holder the fetch may ask has been asked and none has started
-   * sending within the hedge delay since the last: the peers look silent,
-   * and the origin should be brought in beside them
+   * More than one holder was asked, every holder the fetch may ask has been,
+   * and none has started sending within the hedge delay since the last: the
+   * peers look silent, and the origin should be brought in beside them
    */
   stalled(): void
 }
@@ -64,6 +64,8 @@ interface Race {
   stalled: boolean
   /** When the last holder was asked, ms of the clock */
   lastAsked: number
+  /** Requests sent so far (a holder asked again counts again) */
+  asked: number
   /** Wakes the race when an attempt ends */
   wake(): void
 }
@@ -203,12 +205,13 @@ export class PeerPhase {
    * hedge delay, the next one beside it. Only one transfer runs at a time: a
    * holder that starts while another is sending is stopped at once (and may
    * be asked again if that transfer fails), so a hedge costs a request, never
-   * a second download. The first verified object wins. With nobody left to
-   * ask and nobody sending a hedge delay after the last was asked, the fetch
-   * hears that the peers look stalled (the origin joins beside them).
+   * a second download. The first verified object wins. With more than one
+   * holder asked, nobody left to ask and nobody sending a hedge delay after
+   * the last was asked, the fetch hears that the peers look stalled (the
+   * origin joins beside them).
    */
   private async race (state: FetchState, holders: Peer[], peerDeadline: number, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<PeerWin | undefined> {
-    const race: Race = { queue: [...holders], live: new Set(), won: false, stalled: false, lastAsked: -Infinity, wake: () => {} }
+    const race: Race = { queue: [...holders], live: new Set(), won: false, stalled: false, lastAsked: -Infinity, asked: 0, wake: () => {} }
     const onStart = (attempt: Attempt, size: number): boolean => {
       if (race.won || (race.sending != null && race.sending !== attempt)) {
         return false
@@ -237,6 +240,7 @@ export class PeerPhase {
           }
           race.live.add(this.ask(state, race.queue.shift() as Peer, peerDeadline - now, onStart, () => { race.wake() }))
           race.lastAsked = now
+          race.asked++
           continue
         }
         if (race.live.size === 0) {
@@ -245,8 +249,9 @@ export class PeerPhase {
           }
           return undefined
         }
-        // nobody left to ask in time, and nobody sending: once the last asked has had the hedge delay, the peers look stalled
-        const stallAt = !mayAsk && race.sending == null && !race.stalled ? race.lastAsked + hedgeMs : Infinity
+        // nobody left to ask in time, nobody sending, and more than one holder asked: once the last has had
+        // the hedge delay, the peers look stalled (one holder slow to answer may just be slow)
+        const stallAt = !mayAsk && race.sending == null && !race.stalled && race.asked > 1 ? race.lastAsked + hedgeMs : Infinity
         if (now >= stallAt) {
           race.stalled = true
           this.log('the holders of %s are silent: the origin joins', state.href)

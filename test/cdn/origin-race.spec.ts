@@ -261,15 +261,25 @@ describe('fetch pipeline: the origin races slow peers', () => {
     expect(r.avoidList.added.silent).to.equal(2)
   })
 
-  it('lets a holder that was slow to answer still win after the origin joined', async () => {
-    // 3 MB: the origin's 80 ms + 2.4 s is slower than the holder's late answer and 1 s transfer
-    const r = rig([3_000_000], { originMarginMs: 60_000 })
-    r.downloader.behaviour.set('slow', { kind: 'serve', answerMs: 1_200, bytesPerSec: 3_000_000 })
+  it('does not take one holder slow to answer for a silent one: the origin is not brought in early', async () => {
+    const r = rig([10_000], { originMarginMs: 60_000 })
+    r.downloader.behaviour.set('slow', { kind: 'serve', answerMs: 1_200, bytesPerSec: 1_000_000 })
     r.locator.holders = [holder('slow', 10n)]
     expect((await r.fetch(0)).source).to.equal('peer')
+    expect(r.counters.originRaces).to.equal(0)
+    expect(r.scheduler.now).to.equal(1_200 + 10)
+  })
+
+  it('lets a holder that was slow to answer still win after the origin joined', async () => {
+    // 3 MB: the origin's 80 ms + 2.4 s is slower than the holders' late answer and 1 s transfer
+    const r = rig([3_000_000], { originMarginMs: 60_000 })
+    r.downloader.behaviour.set('slow', { kind: 'serve', answerMs: 1_200, bytesPerSec: 3_000_000 })
+    r.locator.holders = [holder('silent', 9n), holder('slow', 10n)]
+    expect((await r.fetch(0)).source).to.equal('peer')
+    // silent asked at 0, slow at the hedge delay; the origin joined a hedge delay later
     expect(r.counters.originRaces).to.equal(1)
     expect(r.counters.originRacesWonByPeer).to.equal(1)
-    expect(r.scheduler.now).to.equal(1_200 + 1_000)
+    expect(r.scheduler.now).to.equal(HEDGE_PRIOR_MS + 1_200 + 1_000)
   })
 
   it('lets the peer win when it finishes first and stops the origin it brought in', async () => {

@@ -2,7 +2,8 @@
  * Hostile visitors against real libp2p rings (`npm run bench:attacks:ring`).
  *
  * Each phase builds a fresh ring of `--nodes` ringcdn nodes on the in-process
- * memory transport (5 ms one-way latency), an HTTP origin on 127.0.0.1 and a
+ * memory transport (5 ms one-way latency) or, with `--transport tcp`, on TCP
+ * over 127.0.0.1 (no added latency), an HTTP origin on 127.0.0.1 and a
  * manifest of `--assets` assets. A share of the nodes is hostile: they fetch
  * every asset first (so the asset's home lists them as holders, as a real
  * attacker would make sure of) and then misbehave as the phase says. Then
@@ -20,23 +21,29 @@
  * that put in the directories and how many directory messages it made the
  * honest nodes send).
  *
+ * With `--hostile-process` (TCP only) the flooding node of `flood` and
+ * `announce` runs in a child process (`hostile-node.ts`), as a real
+ * attacker's CPU is not the honest nodes': the ring then has `--nodes - 1`
+ * nodes in this process and the attacker. The other phases are unchanged.
+ *
  * Prints a table and saves bench/results/attacks-ring.json. Numbers, never
  * assertions: the issue's bars are printed next to them.
  */
+import { fork } from 'node:child_process'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
-import { keyForUrl } from '../../src/keys.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
-import { compareIds, idToBytes } from '../../src/overlay/ring-id.ts'
-import { peerToWire } from '../../src/overlay/wire.ts'
 import { bytesOf, sha256Base64, startOrigin } from '../../test/fixtures/origin-server.ts'
 import { TestStore, misbehave } from '../../test/libp2p/cdn-fixtures.ts'
 import { createCdnNode, drain } from '../nodes.ts'
+import { ANNOUNCE_FLOOD_MAX_MS, FLOOD_REQUEST_TIMEOUT_MS, announceFlood, startLookupFlood } from './floods.ts'
+import type { AnnounceCounts, LookupFlood, LookupFloodCounts } from './floods.ts'
+import type { HostileCommand, HostileNodeOptions } from './hostile-node.ts'
 import type { ManifestDocument } from '../../src/cdn/manifest.ts'
 import type { CdnNode } from '../nodes.ts'
+import type { ChildProcess } from 'node:child_process'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const RING = { stabilizeIntervalMs: 500, fixFingersIntervalMs: 250, hopTimeoutMs: 1_000 }
@@ -46,22 +53,17 @@ const JOIN_TIMEOUT_MS = 60_000
 const MAX_JOIN_REPLACEMENTS = 4
 /** Bound on one measured fetch (ringcdn or plain), ms: a fetch past it counts as failed */
 const FETCH_TIMEOUT_MS = 60_000
-/** Lookups the flooding peer keeps in flight */
-const FLOOD_IN_FLIGHT = 128
-/** Random keys in one home's range the announcing peer claims to hold, keys outside it, and announces it keeps in flight */
-const ANNOUNCE_KEYS = 1_024
-const ANNOUNCE_STRAY_KEYS = 128
-const ANNOUNCES_IN_FLIGHT = 8
+/** Bound on the hostile process answering a command (other than the announce flood's end), ms */
+const HOSTILE_REPLY_TIMEOUT_MS = 10_000 + FLOOD_REQUEST_TIMEOUT_MS
+/** Bound on the hostile process exiting once told to, before it is killed, ms */
+const HOSTILE_EXIT_TIMEOUT_MS = 10_000
+/** The hostile process exits by itself after this long, whatever happens, ms */
+const HOSTILE_LIFETIME_MS = 30 * 60_000
 
 type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce'
 
 /** What an ANNOUNCE flood achieved */
-interface AnnounceFlood {
-  sent: number
-  /** Answered without an error (recorded, or dropped unrecorded past the announcer's share) */
-  answered: number
-  /** Refused with an error (not the key's home, busy, ...) */
-  refused: number
+interface AnnounceFlood extends AnnounceCounts {
   /** Keys in the honest nodes' directories, summed, before and after */
   directoryKeysBefore: number
   directoryKeysAfter: number
@@ -77,6 +79,8 @@ interface FetchRecord { source: string, ms: number, originMs: number, failed?: s
 
 interface PhaseResult extends Phase {
   hostileNodes: number
+  /** Whether the hostile node ran in a process of its own */
+  hostileOutOfProcess: boolean
   fetches: number
   failed: number
   fromPeers: number
@@ -101,6 +105,8 @@ interface PhaseResult extends Phase {
   /** Holders the honest nodes asked beside others that had not started sending within the hedge delay */
   holderHedges: number
   announceFlood?: AnnounceFlood
+  /** The lookup flood's own lookups, as the flooder counted them */
+  lookupFlood?: LookupFloodCounts
 }
 
 const { values: args } = parseArgs({
@@ -110,6 +116,8 @@ const { values: args } = parseArgs({
     'asset-kb': { type: 'string', default: '64' },
     fetches: { type: 'string', default: '132' },
     only: { type: 'string' },
+    transport: { type: 'string', default: 'memory' },
+    'hostile-process': { type: 'boolean', default: false },
     out: { type: 'string', default: join(HERE, '../results/attacks-ring.json') }
   }
 })
@@ -118,6 +126,19 @@ const NODES = Number(args.nodes)
 const ASSETS = Number(args.assets)
 const ASSET_BYTES = Number(args['asset-kb']) * 1024
 const FETCHES = Number(args.fetches)
+if (args.transport !== 'memory' && args.transport !== 'tcp') {
+  process.stderr.write(`--transport must be memory or tcp, not ${args.transport}\n`)
+  process.exit(2)
+}
+const TRANSPORT: 'memory' | 'tcp' = args.transport
+// over the memory transport the hostile node cannot leave this process
+if (args['hostile-process'] && TRANSPORT !== 'tcp') {
+  process.stderr.write('--hostile-process needs --transport tcp: a node in another process cannot reach the memory transport\n')
+  process.exit(2)
+}
+const HOSTILE_PROCESS = args['hostile-process']
+/** The attacks whose hostile node runs in its own process with --hostile-process */
+const PROCESS_ATTACKS: Attack[] = ['flood', 'announce']
 
 const HOLDER_ATTACKS: Attack[] = ['corrupt', 'silent', 'busy', 'too-large']
 const PHASES: Phase[] = [
@@ -147,13 +168,19 @@ function shuffled <T> (items: T[], seed: number): T[] {
   return out
 }
 
-async function buildRing (phase: Phase, manifest: ManifestDocument): Promise<{ nodes: CdnNode[], hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore> }> {
-  const hostileCount = Math.round(phase.hostileShare * NODES)
+/**
+ * The phase's ring in this process. A hostile node run in its own process
+ * (`outOfProcess`) takes one of the `--nodes` places: this process then has
+ * no hostile node.
+ */
+async function buildRing (phase: Phase, manifest: ManifestDocument, outOfProcess: boolean): Promise<{ nodes: CdnNode[], hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore> }> {
+  const hostileCount = outOfProcess ? 0 : Math.round(phase.hostileShare * NODES)
+  const size = outOfProcess ? NODES - 1 : NODES
   const nodes: CdnNode[] = []
   const stores = new Map<CdnNode, TestStore>()
   const make = async (bootstrap: string[]): Promise<CdnNode> => {
     const store = new TestStore()
-    const node = await createCdnNode('memory', { ring: RING, bootstrap, manifest, store, joinRetries: 8, joinRetryDelayMs: 200 }, { latencyMs: 5 })
+    const node = await createCdnNode(TRANSPORT, { ring: RING, bootstrap, manifest, store, joinRetries: 8, joinRetryDelayMs: 200 }, { latencyMs: 5 })
     stores.set(node, store)
     return node
   }
@@ -163,8 +190,8 @@ async function buildRing (phase: Phase, manifest: ManifestDocument): Promise<{ n
   const bootstrap = first.getMultiaddrs().map(ma => ma.toString())
   // a node that does not join in time (a busy machine) is stopped and replaced, a bounded number of times
   let replaced = 0
-  while (nodes.length < NODES) {
-    const wave = await Promise.all(Array.from({ length: Math.min(6, NODES - nodes.length) }, async () => make(bootstrap)))
+  while (nodes.length < size) {
+    const wave = await Promise.all(Array.from({ length: Math.min(6, size - nodes.length) }, async () => make(bootstrap)))
     const joins = await Promise.allSettled(wave.map(async n => n.services.cdn.whenJoined({ signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })))
     for (const [i, join] of joins.entries()) {
       if (join.status === 'fulfilled') {
@@ -227,8 +254,8 @@ async function seed (node: CdnNode, url: string): Promise<void> {
   }
 }
 
-/** Turns the hostile nodes against the ring, as the phase says */
-async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, flood: { on: boolean }, floods: Array<Promise<void>>, nodes: CdnNode[], announced: { sent: number, answered: number, refused: number }): Promise<void> {
+/** Turns the hostile nodes of this process against the ring, as the phase says */
+async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, lookupFloods: LookupFlood[], floods: Array<Promise<void>>, nodes: CdnNode[], announced: AnnounceCounts): Promise<void> {
   for (const node of hostile) {
     switch (attack) {
       case 'corrupt':
@@ -239,23 +266,16 @@ async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, 
       case 'too-large':
         await misbehave(node, attack)
         break
-      case 'flood': {
-        flood.on = true
-        const loop = async (i: number): Promise<void> => {
-          let n = i
-          while (flood.on) {
-            await node.services.cdn.locate(`https://flood.example/${n}`, { timeout: 3_000 }).catch(() => {})
-            n += FLOOD_IN_FLIGHT
-          }
-        }
-        for (let i = 0; i < FLOOD_IN_FLIGHT; i++) {
-          floods.push(loop(i))
-        }
+      case 'flood':
+        lookupFloods.push(startLookupFlood(node.services.cdn))
+        break
+      case 'announce': {
+        // the home: the first other node
+        const target = nodes.find(n => n !== node) as CdnNode
+        const ids = nodes.map(n => n.services.cdn.nodeId as bigint)
+        floods.push(announceFlood(node.services.cdn, ids, { id: target.services.cdn.nodeId as bigint, peer: target.peerId.toString() }, announced))
         break
       }
-      case 'announce':
-        floods.push(announceFlood(node, nodes, announced))
-        break
       default:
         break
     }
@@ -287,7 +307,7 @@ function honestTotals (honest: CdnNode[]): Pick<PhaseResult, 'failures' | 'avoid
   return { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals, holderHedges }
 }
 
-function announceResult (announced: { sent: number, answered: number, refused: number }, before: { keys: number, app: number, dropped: number }, after: { keys: number, app: number, dropped: number }): AnnounceFlood {
+function announceResult (announced: AnnounceCounts, before: { keys: number, app: number, dropped: number }, after: { keys: number, app: number, dropped: number }): AnnounceFlood {
   return {
     ...announced,
     directoryKeysBefore: before.keys,
@@ -297,56 +317,183 @@ function announceResult (announced: { sent: number, answered: number, refused: n
   }
 }
 
+// --- the hostile node in its own process ---------------------------------------------------------
+
+/** Every hostile process started and not yet exited, so that none outlives the bench */
+const children = new Set<ChildProcess>()
+
+function namedError (name: string, message: string): Error {
+  const err = new Error(message)
+  err.name = name
+  return err
+}
+
 /**
- * The hostile node announces itself as the holder of random keys to one home:
- * `ANNOUNCE_KEYS` keys in that home's range (what the home must take or
- * bound), then `ANNOUNCE_STRAY_KEYS` keys outside it (what a node that is not
- * the home should refuse, not pass on)
+ * The child's next message of type `type`; rejects when the child reports an
+ * error, exits, or does not answer within `timeoutMs` (`timeoutName`)
  */
-async function announceFlood (node: CdnNode, nodes: CdnNode[], result: { sent: number, answered: number, refused: number }): Promise<void> {
-  const ring = node.services.cdn.ring
-  if (ring == null) {
-    return
+async function hostileMessage (child: ChildProcess, type: string, timeoutMs: number, timeoutName: string): Promise<any> {
+  if (child.exitCode != null || child.signalCode != null) {
+    throw namedError('HostileProcessExitedError', `the hostile process had exited (${child.exitCode ?? child.signalCode}) before answering ${type}`)
   }
-  const ids = nodes.map(n => n.services.cdn.nodeId as bigint).sort(compareIds)
-  const target = nodes.find(n => n !== node) as CdnNode
-  const targetId = target.services.cdn.nodeId as bigint
-  const mine: bigint[] = []
-  const stray: bigint[] = []
-  for (let i = 0; mine.length < ANNOUNCE_KEYS || stray.length < ANNOUNCE_STRAY_KEYS; i++) {
-    const key = keyForUrl(`https://announce.example/${i}`)
-    const inRange = (ids.find(id => id >= key) ?? ids[0]) === targetId
-    if (inRange && mine.length < ANNOUNCE_KEYS) {
-      mine.push(key)
-    } else if (!inRange && stray.length < ANNOUNCE_STRAY_KEYS) {
-      stray.push(key)
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
     }
-  }
-  const keys = [...mine, ...stray]
-  const self = peerToWire(ring.self)
-  const home = target.peerId.toString()
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const payload = DirectoryRequest.encode({ type: DirectoryRequest.Type.ANNOUNCE, key: idToBytes(keys[next++]), gone: [], entries: [], holder: self })
-      result.sent++
-      try {
-        await ring.message(home, payload, { timeout: 3_000 })
-        result.answered++
-      } catch {
-        result.refused++
+    const onMessage = (message: any): void => {
+      if (message?.type === type) {
+        done()
+        resolve(message)
+      } else if (message?.type === 'error') {
+        done()
+        reject(namedError(message.name ?? 'HostileProcessError', message.message ?? 'the hostile process failed'))
       }
     }
+    const onExit = (code: number | null, signal: string | null): void => {
+      done()
+      reject(namedError('HostileProcessExitedError', `the hostile process exited (${code ?? signal}) before answering ${type}`))
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(namedError(timeoutName, `the hostile process did not answer ${type} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.on('message', onMessage)
+    child.on('exit', onExit)
+  })
+}
+
+/** Resolves true once the child has exited, false if it has not within `timeoutMs` */
+async function exited (child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode != null || child.signalCode != null) {
+    return true
   }
-  await Promise.all(Array.from({ length: ANNOUNCES_IN_FLIGHT }, worker))
+  return new Promise(resolve => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit)
+      resolve(false)
+    }, timeoutMs)
+    const onExit = (): void => {
+      clearTimeout(timer)
+      resolve(true)
+    }
+    child.once('exit', onExit)
+  })
+}
+
+/** Tells the child to exit; kills it when it has not within the deadline */
+async function stopChild (child: ChildProcess): Promise<void> {
+  if (child.connected) {
+    child.send({ type: 'exit' } satisfies HostileCommand, () => {})
+  }
+  if (await exited(child, HOSTILE_EXIT_TIMEOUT_MS)) {
+    return
+  }
+  print(`the hostile process did not exit within ${HOSTILE_EXIT_TIMEOUT_MS} ms: killed`)
+  child.kill('SIGKILL')
+  if (!await exited(child, 5_000)) {
+    throw namedError('HostileProcessKillError', `the hostile process (pid ${child.pid}) survived SIGKILL for 5 s`)
+  }
+}
+
+interface HostileProcess {
+  nodeId: bigint
+  peerId: string
+  /** Sends a command and waits for its answer of type `reply`, at most `timeoutMs` */
+  request(command: HostileCommand, reply: string, timeoutMs: number): Promise<any>
+  stop(): Promise<void>
+}
+
+/** Forks the hostile node and waits for it to join the ring through `bootstrap` */
+async function startHostileProcess (bootstrap: string[], manifest: ManifestDocument): Promise<HostileProcess> {
+  const options: HostileNodeOptions = { bootstrap, manifest, ring: RING, joinTimeoutMs: JOIN_TIMEOUT_MS, lifetimeMs: HOSTILE_LIFETIME_MS }
+  // the package.json bench scripts' node flags: the child runs TypeScript too
+  const child = fork(join(HERE, 'hostile-node.ts'), [JSON.stringify(options)], {
+    execArgv: ['--experimental-transform-types', '--disable-warning=ExperimentalWarning'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  let joined: { nodeId: string, peerId: string }
+  try {
+    // the child's own join deadline, and time for it to start
+    joined = await hostileMessage(child, 'joined', JOIN_TIMEOUT_MS + 30_000, 'HostileJoinTimeoutError')
+  } catch (err) {
+    await stopChild(child)
+    throw err
+  }
+  return {
+    nodeId: BigInt(joined.nodeId),
+    peerId: joined.peerId,
+    async request (command, reply, timeoutMs) {
+      const answer = hostileMessage(child, reply, timeoutMs, 'HostileReplyTimeoutError')
+      child.send(command)
+      return answer
+    },
+    async stop () {
+      await stopChild(child)
+    }
+  }
+}
+
+/** Kills what is left of the hostile processes: on any exit, and on a signal */
+function killChildren (): void {
+  for (const child of children) {
+    child.kill('SIGKILL')
+  }
+}
+process.on('exit', killChildren)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killChildren()
+    process.exit(130)
+  })
+}
+
+/** Turns the hostile node of its own process against the ring, as the phase says */
+async function armProcess (attack: Attack, attacker: HostileProcess, nodes: CdnNode[], floods: Array<Promise<void>>, announced: AnnounceCounts): Promise<void> {
+  if (attack === 'flood') {
+    await attacker.request({ type: 'flood' }, 'flooding', HOSTILE_REPLY_TIMEOUT_MS)
+  } else if (attack === 'announce') {
+    // the home: the first node, as in this process
+    const target = nodes[0]
+    const ids = [...nodes.map(n => n.services.cdn.nodeId as bigint), attacker.nodeId].map(String)
+    const done = attacker.request({ type: 'announce', ids, target: { id: String(target.services.cdn.nodeId), peer: target.peerId.toString() } }, 'announced', ANNOUNCE_FLOOD_MAX_MS + HOSTILE_REPLY_TIMEOUT_MS)
+      .then((answer: { counts: AnnounceCounts }) => { Object.assign(announced, answer.counts) })
+    // read once the honest fetches are done; a failure meanwhile must not end the process first
+    done.catch(() => {})
+    floods.push(done)
+  }
+}
+
+/** Waits for the announce floods to run through their keys; one that failed fails the phase */
+async function announceFloodsDone (floods: Array<Promise<void>>): Promise<void> {
+  const rejected = (await Promise.allSettled(floods)).find(s => s.status === 'rejected')
+  if (rejected != null) {
+    throw rejected.reason
+  }
+}
+
+/** Ends the lookup flood, wherever it runs, and sums what it did */
+async function stopLookupFloods (attacker: HostileProcess | undefined, lookupFloods: LookupFlood[]): Promise<LookupFloodCounts> {
+  const counts: LookupFloodCounts[] = attacker != null
+    ? [(await attacker.request({ type: 'stop' }, 'stopped', HOSTILE_REPLY_TIMEOUT_MS)).counts]
+    : await Promise.all(lookupFloods.map(async f => f.stop()))
+  return counts.reduce((sum, c) => ({ lookups: sum.lookups + c.lookups, answered: sum.answered + c.answered, failed: sum.failed + c.failed }), { lookups: 0, answered: 0, failed: 0 })
 }
 
 async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[]): Promise<PhaseResult> {
-  const { nodes, hostile, stores } = await buildRing(phase, manifest)
+  const outOfProcess = HOSTILE_PROCESS && PROCESS_ATTACKS.includes(phase.attack)
+  const { nodes, hostile, stores } = await buildRing(phase, manifest, outOfProcess)
   const honest = nodes.filter(n => !hostile.has(n))
-  const flood = { on: false }
+  const lookupFloods: LookupFlood[] = []
   const floods: Array<Promise<void>> = []
+  let attacker: HostileProcess | undefined
   try {
+    if (outOfProcess) {
+      attacker = await startHostileProcess(nodes[0].getMultiaddrs().map(ma => ma.toString()), manifest)
+    }
     // hostile holders first: each fetches every asset, so the homes list them
     for (const node of hostile) {
       if (phase.attack === 'flood' || phase.attack === 'announce') {
@@ -372,8 +519,10 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       }
     }, { keys: 0, app: 0, dropped: 0 })
     const before = honestStats()
-    const announced = { sent: 0, answered: 0, refused: 0 }
-    await arm(phase.attack, hostile, stores, flood, floods, nodes, announced)
+    const announced: AnnounceCounts = { sent: 0, answered: 0, refused: 0 }
+    await (attacker != null
+      ? armProcess(phase.attack, attacker, nodes, floods, announced)
+      : arm(phase.attack, hostile, stores, lookupFloods, floods, nodes, announced))
     // honest requesters (not the seeders' own assets): bounded number of fetches, a few at once
     const plan: Array<{ node: CdnNode, url: string }> = []
     for (let i = 0; plan.length < FETCHES && i < FETCHES * 4; i++) {
@@ -390,15 +539,18 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     }
     // the announce flood runs through its keys once: its counts are taken when it is done
     if (phase.attack === 'announce') {
-      await Promise.allSettled(floods)
+      await announceFloodsDone(floods)
     }
+    const lookupFlood = phase.attack === 'flood' ? await stopLookupFloods(attacker, lookupFloods) : undefined
     const after = honestStats()
     const network = records.filter(r => r.source === 'peer' || r.source === 'origin')
     const over = records.map(r => r.ms - r.originMs).filter(x => Number.isFinite(x))
     const { failures, avoided, originRaces, originRacesWonByPeer, ringBusyRefusals, holderHedges } = honestTotals(honest)
     return {
       ...phase,
-      hostileNodes: hostile.size,
+      // in this process or not, as `buildRing` counts them
+      hostileNodes: Math.round(phase.hostileShare * NODES),
+      hostileOutOfProcess: outOfProcess,
       fetches: records.length,
       failed: records.filter(r => r.failed != null).length,
       fromPeers: records.filter(r => r.source === 'peer').length,
@@ -416,10 +568,12 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       originRacesWonByPeer,
       ringBusyRefusals,
       holderHedges,
-      announceFlood: phase.attack === 'announce' ? announceResult(announced, before, after) : undefined
+      announceFlood: phase.attack === 'announce' ? announceResult(announced, before, after) : undefined,
+      lookupFlood
     }
   } finally {
-    flood.on = false
+    await attacker?.stop()
+    await Promise.allSettled(lookupFloods.map(async f => f.stop()))
     await Promise.allSettled(floods)
     for (const node of nodes) {
       await Promise.resolve(node.stop()).catch((err: Error) => { print(`stopping a node failed: ${err.message}`) })
@@ -429,6 +583,13 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
 
 function print (line: string): void {
   process.stdout.write(line + '\n')
+}
+
+/** Where the ring ran and where the attacker did, for the table's header */
+function setting (): string {
+  const ring = TRANSPORT === 'tcp' ? 'TCP on 127.0.0.1' : 'the memory transport (5 ms one-way)'
+  const attacker = HOSTILE_PROCESS ? 'the flood and announce attacker in a process of its own' : 'every node in this process'
+  return `${NODES} nodes over ${ring}, ${attacker}`
 }
 
 /** The issue's bar for the phase's share of hostile nodes */
@@ -471,6 +632,7 @@ async function main (): Promise<void> {
     const p95 = baseline == null || baseline.p95Ms === 0 ? NaN : r.p95Ms / baseline.p95Ms
     return { ...r, peerShareOfBaseline: share, p95OfBaseline: p95, bar: verdict(r, share, p95) }
   })
+  print(`\n${setting()}:`)
   print('\n| attack | hostile | peer share | of baseline | p50 ms | p95 ms | p95 / baseline | failed | > origin + 1 s | bar |')
   print('|---|---|---|---|---|---|---|---|---|---|')
   for (const r of rows) {
@@ -483,6 +645,10 @@ async function main (): Promise<void> {
     nodes: NODES,
     assets: ASSETS,
     assetBytes: ASSET_BYTES,
+    transport: TRANSPORT,
+    /** Whether the flood and announce phases ran their hostile node in a process of its own (each phase says too) */
+    hostileProcess: HOSTILE_PROCESS,
+    setting: setting(),
     bars: 'at 10 % hostile: >= 0.95 of the baseline peer share, p95 <= 1.5x baseline, 0 failed; at 25 %: >= 0.8 of the baseline peer share, no fetch over its origin time + 1 s',
     phases: rows
   }, null, 2) + '\n')
@@ -495,7 +661,8 @@ async function main (): Promise<void> {
       print(`${r.attack} ${r.hostileNodes}: ${r.holderHedges} hedged asks, origin brought in ${r.originRaces} times (${r.originRacesWonByPeer} won by a peer), avoided ${JSON.stringify(r.avoided)}`)
     }
     if (r.attack === 'flood') {
-      print(`lookup flood: ${r.ringBusyRefusals} ring requests refused busy by honest nodes`)
+      const f = r.lookupFlood
+      print(`lookup flood: ${r.ringBusyRefusals} ring requests refused busy by honest nodes; the flooder made ${f?.lookups} lookups (${f?.answered} answered, ${f?.failed} failed)`)
     }
   }
   print(`\nsaved ${args.out}`)

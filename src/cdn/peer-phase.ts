@@ -260,13 +260,23 @@ export class PeerPhase {
         await this.nextEvent(race, mayAsk ? race.lastAsked + hedgeMs : stallAt, signal)
       }
     } finally {
-      race.won = true
-      for (const attempt of race.live) {
-        if (attempt.started) {
-          attempt.stop.abort()
-        } else {
-          this.judgeLate(state, attempt)
+      this.release(state, race)
+    }
+  }
+
+  /** The fetch is over: the attempts still going are stopped, or judged once their deadline passes */
+  private release (state: FetchState, race: Race): void {
+    race.won = true
+    for (const attempt of race.live) {
+      if (attempt.outcome != null) {
+        // ended in the same turn as the win: its failure still counts (bad bytes are reported)
+        if (attempt.outcome.object == null && !attempt.dropped) {
+          this.holderFailed(state, attempt.holder.address, attempt.outcome.err, attempt.outcome.silent, attempt.outcome.ownShare)
         }
+      } else if (attempt.started) {
+        attempt.stop.abort()
+      } else {
+        this.judgeLate(state, attempt)
       }
     }
   }

@@ -37,15 +37,14 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { freePort } from '../test/relay/fixtures.ts'
+import { relayIdentities } from './relay-identities.ts'
+import type { RelayProcess } from './relay-identities.ts'
 import type { ChildProcess } from 'node:child_process'
 
 const CLIENTS = Number(process.env.CLIENTS ?? 5_000)
@@ -104,17 +103,6 @@ async function health (url: string): Promise<Health> {
       process.stderr.write(`${url}/health: ${err.name} (attempt ${attempt}), asking again\n`)
     }
   }
-}
-
-interface RelayProcess {
-  index: number
-  peerId: string
-  addr: string
-  port: number
-  keyFile: string
-  child?: ChildProcess
-  http?: string
-  pid?: number
 }
 
 async function firstLine (child: ChildProcess, timeout: number): Promise<string> {
@@ -297,15 +285,7 @@ function logProgress (elapsedMs: number, h: Health[], done: Progress, s: ProcSam
 /** Starts the relays and the clients, ramps, holds, stops everything; the figures */
 async function measure (): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcdn-p8-'))
-  const relays: RelayProcess[] = []
-  for (let i = 0; i < RELAYS; i++) {
-    const key = await generateKeyPair('Ed25519')
-    const keyFile = join(dir, `relay-${i}.key`)
-    writeFileSync(keyFile, privateKeyToProtobuf(key), { mode: 0o600 })
-    const port = await freePort()
-    const peerId = peerIdFromPrivateKey(key).toString()
-    relays.push({ index: i, peerId, port, keyFile, addr: `/ip4/127.0.0.1/tcp/${port}/ws/p2p/${peerId}` })
-  }
+  const relays = await relayIdentities(RELAYS, dir)
   const workers: ChildProcess[] = []
   const cleanup = (): void => {
     for (const child of [...relays.map(r => r.child), ...workers]) {

@@ -26,19 +26,18 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { compareIds, idFromBytes } from '../src/overlay/ring-id.ts'
 import { ringIsCorrect, trueSuccessor } from '../test/libp2p/cdn-fixtures.ts'
-import { asCdnNodes, createMultiRelayPage, freePort, relayOf } from '../test/relay/fixtures.ts'
+import { asCdnNodes, createMultiRelayPage, relayOf } from '../test/relay/fixtures.ts'
+import { relayIdentities } from './relay-identities.ts'
+import type { RelayProcess } from './relay-identities.ts'
 import type { MultiRelayPage } from '../test/relay/fixtures.ts'
-import type { ChildProcess } from 'node:child_process'
 
 const PAGES = Number(process.env.PAGES ?? 100)
 const RELAYS = Number(process.env.RELAYS ?? 4)
@@ -53,16 +52,6 @@ const TS_FLAGS = ['--experimental-transform-types', '--disable-warning=Experimen
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 
 interface Health { members: number, localMembers: number, remoteListings: number, linkedRelays: number, founded: number, reservations: number, connections: number, arbitrations: number, arbitrationFailures: number, rssBytes: number, heapUsedBytes: number }
-
-interface RelayProcess {
-  index: number
-  peerId: string
-  addr: string
-  port: number
-  keyFile: string
-  child?: ChildProcess
-  http?: string
-}
 
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024 * 10) / 10
@@ -142,15 +131,7 @@ function spread (pages: MultiRelayPage[], relays: RelayProcess[]): { perRelay: n
 
 async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ringcdn-relays-'))
-  const relays: RelayProcess[] = []
-  for (let i = 0; i < RELAYS; i++) {
-    const key = await generateKeyPair('Ed25519')
-    const keyFile = join(dir, `relay-${i}.key`)
-    writeFileSync(keyFile, privateKeyToProtobuf(key), { mode: 0o600 })
-    const port = await freePort()
-    const peerId = peerIdFromPrivateKey(key).toString()
-    relays.push({ index: i, peerId, port, keyFile, addr: `/ip4/127.0.0.1/tcp/${port}/ws/p2p/${peerId}` })
-  }
+  const relays = await relayIdentities(RELAYS, dir)
   const pages: MultiRelayPage[] = []
   const cleanup = (): void => {
     for (const r of relays) {

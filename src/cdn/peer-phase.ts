@@ -123,8 +123,8 @@ export class PeerPhase {
   private readonly peerTimeoutMs: number
   private readonly holderAnswerTimeoutMs: number
   private readonly holderHedgeMs?: number
-  /** Learns the holders' answer times when no fixed hedge delay is set */
-  private readonly hedge?: HedgeDelay
+  /** Learns the holders' answer times; the hedge delay unless a fixed one is set */
+  private readonly hedge: HedgeDelay
   private readonly maxObjectBytes: number
   private readonly trustOnFirstUse: boolean
   private readonly events: FetchEvents
@@ -147,7 +147,7 @@ export class PeerPhase {
       throw new InvalidParametersError(`holderHedgeMs must be a number of ms >= 0 (or Infinity), not ${init.holderHedgeMs}`)
     }
     this.holderHedgeMs = init.holderHedgeMs
-    this.hedge = init.holderHedgeMs == null ? new HedgeDelay({ maxMs: Math.min(init.holderAnswerTimeoutMs / 2, HEDGE_MAX_MS) }) : undefined
+    this.hedge = new HedgeDelay({ maxMs: Math.min(init.holderAnswerTimeoutMs / 2, HEDGE_MAX_MS) })
     this.maxObjectBytes = init.maxObjectBytes
     this.trustOnFirstUse = init.trustOnFirstUse
     this.events = init.events
@@ -217,7 +217,7 @@ export class PeerPhase {
         return false
       }
       race.sending = attempt
-      this.hedge?.sample(this.clock.now() - attempt.asked)
+      this.hedge.sample(this.clock.now() - attempt.asked)
       state.size = size
       hooks.sized()
       return true
@@ -325,7 +325,7 @@ export class PeerPhase {
 
   /** How long the holders asked so far have before the next one is asked beside them, ms */
   private hedgeMs (): number {
-    return this.holderHedgeMs ?? this.hedge?.ms ?? Infinity
+    return this.holderHedgeMs ?? this.hedge.ms
   }
 
   /**

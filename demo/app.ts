@@ -14,7 +14,7 @@ import { renderRing, shortPeer } from './ring-view.ts'
 import { parsePlaylist, playSegments } from './video.ts'
 import type { Role, RingPictureNode } from './ring-view.ts'
 import type { DemoPageConfig, OriginStats } from './server.ts'
-import type { FetchSource, LookupEventDetail, RingCdnPage, RingCdnStats, RingView, TransferEventDetail } from '../src/browser.ts'
+import type { FetchSource, HolderFailureDetail, LookupEventDetail, RingCdnPage, RingCdnStats, RingView, TransferEventDetail } from '../src/browser.ts'
 
 /** How long the page waits to join the ring before loading assets anyway (they then come from the origin), ms */
 const JOIN_WAIT_MS = 10_000
@@ -70,6 +70,8 @@ export interface AssetState {
    * or the home node listed no holder); unset when it found holders
    */
   ringMiss?: string
+  /** Why the holders this page asked for it did not deliver, newest last */
+  holderFailures?: string[]
   ms?: number
   error?: string
 }
@@ -269,7 +271,7 @@ function sourceBadge (a: AssetState): HTMLElement {
   if (a.status === 'done') {
     badge.className = `badge ${a.source ?? 'origin'}`
     badge.textContent = a.peer == null ? a.source ?? '' : `${a.source ?? ''} ${shortPeer(a.peer)}`
-    badge.title = a.attempts > 1 ? `after ${a.attempts} tries (${a.error ?? ''})` : ''
+    badge.title = [a.attempts > 1 ? `after ${a.attempts} tries (${a.error ?? ''})` : '', ...(a.holderFailures ?? [])].filter(Boolean).join('; ')
   } else if (a.status === 'error') {
     badge.className = 'badge error'
     badge.textContent = 'failed'
@@ -507,6 +509,14 @@ function onLookup (event: CustomEvent<LookupEventDetail>): void {
   redraw()
 }
 
+function onHolderFailure (event: CustomEvent<HolderFailureDetail>): void {
+  const state = assets[pathOf(event.detail.url)]
+  if (state != null) {
+    state.holderFailures = [...(state.holderFailures ?? []), `${shortPeer(event.detail.peer)}: ${event.detail.error} ${event.detail.message}`]
+  }
+  redraw()
+}
+
 function onTransfer (event: CustomEvent<TransferEventDetail>): void {
   const detail = event.detail
   noteSeen(detail.peer)
@@ -574,6 +584,7 @@ async function start (): Promise<void> {
     handle.peerId = cdn.peerId
     cdn.addEventListener('lookup', onLookup)
     cdn.addEventListener('transfer', onTransfer)
+    cdn.addEventListener('holder-failure', onHolderFailure)
     window.addEventListener('pagehide', () => { void cdn?.stop() })
     handle.viaServiceWorker = await useServiceWorker(cdn)
   } catch (err: any) {

@@ -56,7 +56,7 @@ async function loaded (tab: Pick<TestPage | FirefoxPage, 'evaluate' | 'logs'>, w
 }
 
 function assetReport (state: TabState): string {
-  return state.assets.map(a => `${a.path}: ${a.status} ${a.source ?? ''}${a.ringMiss != null ? ` (ring: ${a.ringMiss})` : ''}`).join('\n')
+  return state.assets.map(a => `${a.path}: ${a.status} ${a.source ?? ''} in ${a.ms ?? '?'} ms${a.ringMiss != null ? ` (ring: ${a.ringMiss})` : ''}${a.holderFailures != null ? ` (holders: ${a.holderFailures.join('; ')})` : ''}`).join('\n')
 }
 
 describe('demo site in Firefox, service-worker mode, beside Chromium', function () {

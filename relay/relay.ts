@@ -9,7 +9,6 @@
  * second port.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs'
-import { createServer } from 'node:http'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
@@ -19,11 +18,12 @@ import { ping } from '@libp2p/ping'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client'
 import { BootstrapServer } from './bootstrap-server.ts'
 import { ConnectionGuard } from './connection-guard.ts'
 import { FOUNDER_GRACE_MS, MemberRegistry } from './members.ts'
+import { createMetrics, listenHttp } from './monitoring.ts'
 import { PeerRelays } from './peer-relays.ts'
+import { ReservationGate } from './reservation-gate.ts'
 import type { ConnectionGuardInit } from './connection-guard.ts'
 import type { MemberRegistryInit } from './members.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
@@ -177,6 +177,8 @@ export interface RelayStats {
   pendingConnections: number
   /** Connections refused by the per-IP connection limits */
   refusedConnections: number
+  /** Reservation requests refused because every slot was taken (the page was disconnected to move on) */
+  refusedReservations: number
   /** Members listed by pages connected to this relay (`members` counts those of peer relays too) */
   localMembers: number
   /** Listings published by peer relays */
@@ -215,8 +217,12 @@ export type RelayServices = {
   relay: CircuitRelayService
 }
 
+function maxReservationsOf (limits: RelayLimits): number {
+  return limits.maxReservations ?? MAX_RESERVATIONS
+}
+
 /** The relay's libp2p node: websockets in, circuit relay v2 server, per-IP connection limits */
-async function relayNodeOptions (options: RelayOptions, listen: string, tls: boolean, guard: ConnectionGuard): Promise<Libp2pOptions<RelayServices>> {
+async function relayNodeOptions (options: RelayOptions, listen: string, tls: boolean, guard: ConnectionGuard, gate: ReservationGate): Promise<Libp2pOptions<RelayServices>> {
   const limits = options.limits ?? {}
   return {
     privateKey: await loadIdentity(options.identity),
@@ -228,8 +234,13 @@ async function relayNodeOptions (options: RelayOptions, listen: string, tls: boo
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: options.connectionMonitor ?? true },
-    // per-IP connection limits; everything else is allowed (a relay dials nobody)
-    connectionGater: guard,
+    // per-IP connection limits, and a full relay's refusal that the page hears at once; everything else is
+    // allowed (a relay dials nobody)
+    connectionGater: {
+      denyInboundConnection: guard.denyInboundConnection,
+      denyInboundUpgradedConnection: guard.denyInboundUpgradedConnection,
+      denyInboundRelayReservation: gate.denyInboundRelayReservation
+    },
     connectionManager: {
       maxConnections: limits.maxConnections ?? MAX_CONNECTIONS,
       inboundConnectionThreshold: limits.inboundConnectionThreshold ?? INBOUND_CONNECTION_THRESHOLD,
@@ -242,7 +253,7 @@ async function relayNodeOptions (options: RelayOptions, listen: string, tls: boo
         maxInboundHopStreams: MAX_HOP_STREAMS,
         maxOutboundStopStreams: MAX_OUTBOUND_STOP_STREAMS,
         reservations: {
-          maxReservations: limits.maxReservations ?? MAX_RESERVATIONS,
+          maxReservations: maxReservationsOf(limits),
           reservationTtl: limits.reservationTtlMs ?? RESERVATION_TTL_MS
           // default per-connection limits stay on (128 KiB, 2 min): relayed connections carry signalling only
         }
@@ -266,7 +277,16 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
   const listen = `/${family}/${host}/tcp/${port}/${tls ? 'tls/ws' : 'ws'}`
 
   const guard = new ConnectionGuard(limits)
-  const node = await createLibp2p<RelayServices>(await relayNodeOptions(options, listen, tls, guard))
+  const gate = new ReservationGate({ maxReservations: maxReservationsOf(limits) })
+  const node = await createLibp2p<RelayServices>(await relayNodeOptions(options, listen, tls, guard, gate))
+  gate.attach({
+    reservations: node.services.relay.reservations,
+    close: (peer) => {
+      for (const connection of node.getConnections(peer)) {
+        connection.close().catch(() => {})
+      }
+    }
+  })
 
   const log = node.logger.forComponent('ringcdn:relay')
   let peers: PeerRelays | undefined
@@ -322,6 +342,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
       connectionIps: connections.ips,
       pendingConnections: connections.pending,
       refusedConnections: connections.refused,
+      refusedReservations: gate.refused,
       localMembers: members.localMembers,
       remoteListings: members.remoteListings,
       peerRelays: linked?.configured ?? 0,
@@ -337,6 +358,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
     http = await listenHttp(host, options.httpPort ?? DEFAULT_HTTP_PORT, node.peerId.toString(), stats, metrics)
   } catch (err) {
     clearInterval(sweeper)
+    gate.stop()
     await bootstrap.stop()
     await peers?.stop()
     await node.stop()
@@ -364,6 +386,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
       stopping ??= (async () => {
         node.removeEventListener('peer:disconnect', dropReservation)
         clearInterval(sweeper)
+        gate.stop()
         http.closeAllConnections()
         await new Promise<void>(resolve => { http.close(() => { resolve() }) })
         await peers?.stop()
@@ -398,96 +421,4 @@ async function loadIdentity (identity: PrivateKey | string | undefined): Promise
     writeFileSync(identity, privateKeyToProtobuf(key), { mode: 0o600 })
   }
   return key
-}
-
-function createMetrics (stats: () => RelayStats, processMetrics: boolean): Registry {
-  // a registry per relay: several relays in one process (tests) must not share gauges
-  const registry = new Registry()
-  if (processMetrics) {
-    collectDefaultMetrics({ register: registry })
-  }
-  const gauges: Array<[keyof RelayStats, string]> = [
-    ['connections', 'Open libp2p connections'],
-    ['reservations', 'Circuit relay reservations held'],
-    ['namespaces', 'Namespaces with listed members'],
-    ['members', 'Ring members listed over all namespaces'],
-    ['founders', 'Pages founding a ring, not yet registered'],
-    ['memberIps', 'IP addresses the member list keeps a record of'],
-    ['connectionIps', 'IP addresses with a connection'],
-    ['pendingConnections', 'Connections in their handshake'],
-    ['localMembers', 'Ring members listed by pages connected to this relay'],
-    ['remoteListings', 'Listings published by peer relays'],
-    ['linkedRelays', 'Peer relays publishing to this relay now']
-  ]
-  for (const [field, help] of gauges) {
-    // eslint-disable-next-line no-new
-    new Gauge({ name: `ringcdn_relay_${field}`, help, registers: [registry], collect () { this.set(stats()[field]) } })
-  }
-  const counters: Array<[keyof RelayStats, string, string]> = [
-    ['bootstrapRequests', 'ringcdn_relay_bootstrap_requests_total', 'Bootstrap requests served'],
-    ['invalidBootstrapRequests', 'ringcdn_relay_bootstrap_invalid_requests_total', 'Bootstrap requests refused as invalid'],
-    ['registrations', 'ringcdn_relay_registrations_total', 'Member registrations accepted'],
-    ['founded', 'ringcdn_relay_rings_founded_total', 'Pages told to found a ring'],
-    ['refusedRequests', 'ringcdn_relay_bootstrap_refused_total', 'Bootstrap requests refused (namespace not served, a cap)'],
-    ['notListed', 'ringcdn_relay_not_listed_total', 'Member registrations answered but not listed (a cap)'],
-    ['droppedAddrs', 'ringcdn_relay_dropped_addrs_total', 'Registered addresses dropped as not the page\'s own'],
-    ['refusedConnections', 'ringcdn_relay_refused_connections_total', 'Connections refused by the per-IP limits'],
-    ['arbitrations', 'ringcdn_relay_arbitrations_total', 'Founding questions sent to a namespace\'s arbiter relay'],
-    ['arbitrationFailures', 'ringcdn_relay_arbitration_failures_total', 'Founding questions the arbiter did not answer in time (decided here)']
-  ]
-  for (const [field, name, help] of counters) {
-    // eslint-disable-next-line no-new
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect () {
-        // counters only go up; the relay's own count is authoritative
-        this.reset()
-        this.inc(stats()[field])
-      }
-    })
-  }
-  return registry
-}
-
-async function listenHttp (host: string, port: number, peerId: string, stats: () => RelayStats, metrics: Registry): Promise<Server> {
-  const started = Date.now()
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end()
-      return
-    }
-    if (path === '/health') {
-      const memory = process.memoryUsage()
-      const body = JSON.stringify({
-        status: 'ok',
-        peerId,
-        uptimeSeconds: Math.round((Date.now() - started) / 1000),
-        ...stats(),
-        rssBytes: memory.rss,
-        heapUsedBytes: memory.heapUsed
-      })
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body)
-      return
-    }
-    if (path === '/metrics') {
-      metrics.metrics().then(body => {
-        res.writeHead(200, { 'content-type': metrics.contentType }).end(body)
-      }, (err: Error) => {
-        res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message)
-      })
-      return
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  return server
 }

@@ -18,7 +18,8 @@
  * - It dials its first choice. When that dial fails, when the connection
  * closes, or when the relay gives no reservation within
  * `reservationTimeoutMs` (it refused the page, e.g. full), the page moves to
- * the next relay in its order. After a whole round of failures it waits a
+ * the next relay in its order. A full ringcdn relay closes the connection of
+ * a page it refused, so the page moves at once rather than at the timeout. After a whole round of failures it waits a
  * jittered, exponentially growing delay (bounded, reset by a success) before
  * the next round, so a site whose relays are all down is not hammered. With
  * one relay this is the old behaviour: redial it with backoff.
@@ -202,8 +203,13 @@ export class RelayKeeper implements Startable {
     if (peer !== this.current() || this.timer != null || this.dialing) {
       return
     }
-    this.log('lost the connection to relay %s', peer)
-    this.moveOn(false)
+    // closed before it gave a reservation: it refused the page (a full relay closes the connection), which
+    // counts as a failure, so a page that every relay refuses in turn backs off
+    const refused = this.reservationTimer != null
+    clearTimeout(this.reservationTimer)
+    this.reservationTimer = undefined
+    this.log('lost the connection to relay %s%s', peer, refused ? ' before a reservation' : '')
+    this.moveOn(refused)
   }
 
   /** A reservation on another of the site's relays (libp2p chose it): that is the page's relay now */
@@ -303,6 +309,11 @@ export class RelayKeeper implements Startable {
       return
     }
     clearTimeout(this.reservationTimer)
+    this.reservationTimer = undefined
+    if (reservationRelays(getMultiaddrs()).length > 0) {
+      this.failures = 0
+      return
+    }
     this.reservationTimer = setTimeout(() => {
       this.reservationTimer = undefined
       if (this.lifecycle == null || this.current() !== relay.peerId) {
@@ -320,9 +331,6 @@ export class RelayKeeper implements Startable {
       }
       this.moveOn(true)
     }, this.reservationTimeoutMs)
-    if (reservationRelays(getMultiaddrs()).length > 0) {
-      this.failures = 0
-    }
   }
 
   /** Closes connections to the site's other relays once they are `lingerMs` old (they carried signalling) */

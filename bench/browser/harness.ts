@@ -227,6 +227,8 @@ export interface PageRecord {
   joinMs?: number
   joined: boolean
   joinError?: string
+  /** When `whenJoined` rejected, ms after the page started creating its node */
+  joinErrorMs?: number
   /** Seconds since the run began; absent while open */
   leftAt?: number
   /** Last sample */

@@ -119,7 +119,7 @@ async function one (): Promise<Outcome> {
       const circuit = await reserved(node)
       if (circuit == null) {
         // not reserved: this node holds a connection (and a slot) nobody will use
-        await node.stop().catch(() => {})
+        await Promise.resolve(node.stop()).catch(() => {})
         continue
       }
       let listed = false

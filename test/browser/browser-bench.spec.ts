@@ -11,7 +11,7 @@ import { expect } from 'aegir/chai'
 
 /**
  * bench/ lies outside the main tsconfig's `include` (so `aegir build` does not
- * ship it in dist/); bench/browser/tsconfig.json typechecks the harness and
+ * ship it in dist/); bench/tsconfig.json (part of `npm run typecheck`) typechecks the harness and
  * this file together. Computed specifiers keep the main typecheck from
  * pulling the harness in, so the shapes this test reads are spelled here.
  */

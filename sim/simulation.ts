@@ -347,7 +347,7 @@ function sessionLength (opts: SimOptions, random: SeededRandom): number {
     : random.exponential(meanSession(opts))
 }
 
-function makeAddress (n: number): string {
+export function makeAddress (n: number): string {
   const tail = n.toString(36)
   return '12D3KooW' + tail.padStart(ADDRESS_LENGTH - 8, '0')
 }

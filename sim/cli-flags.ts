@@ -3,7 +3,7 @@
  * (`cli-options.ts`) and the help text, so neither can forget a flag.
  */
 import { formatDuration } from './duration.ts'
-import { BOOTSTRAP_CHOICES, DEFAULT_ADAPTIVE_MAINTENANCE, DEFAULT_BOOTSTRAP, DEFAULT_CACHE_MB, DEFAULT_CRASH_FRACTION, DEFAULT_DURATION_MS, DEFAULT_FIX_FINGERS_INTERVAL_MS, DEFAULT_HOME_COPIES, DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC, DEFAULT_LOSS, DEFAULT_MAINTENANCE_BACKOFF, DEFAULT_MASS_FAILURE_FRACTION, DEFAULT_MEAN_OBJECT_KB, DEFAULT_NODES, DEFAULT_OBJECTS, DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC, DEFAULT_SEED, DEFAULT_SESSION_DIST, DEFAULT_SESSION_MEDIAN_MS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_START, DEFAULT_SUCCESSORS, DEFAULT_WARMUP_MS, DEFAULT_ZIPF, SESSION_DISTRIBUTIONS, START_CHOICES } from './options.ts'
+import { BOOTSTRAP_CHOICES, DEFAULT_ADAPTIVE_MAINTENANCE, DEFAULT_BOOTSTRAP, DEFAULT_CACHE_MB, DEFAULT_CRASH_FRACTION, DEFAULT_DURATION_MS, DEFAULT_FIX_FINGERS_INTERVAL_MS, DEFAULT_HOME_COPIES, DEFAULT_HOSTILE_BEHAVIOUR, DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC, DEFAULT_LOSS, DEFAULT_MAINTENANCE_BACKOFF, DEFAULT_MASS_FAILURE_FRACTION, DEFAULT_MEAN_OBJECT_KB, DEFAULT_NODES, DEFAULT_OBJECTS, DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC, DEFAULT_SEED, DEFAULT_SESSION_DIST, DEFAULT_SESSION_MEDIAN_MS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_START, DEFAULT_SUCCESSORS, DEFAULT_WARMUP_MS, DEFAULT_ZIPF, HOSTILE_BEHAVIOURS, SESSION_DISTRIBUTIONS, START_CHOICES } from './options.ts'
 
 export interface FlagDoc {
   /** Long name without the dashes */
@@ -44,6 +44,8 @@ export const FLAGS: readonly FlagDoc[] = [
   { name: 'adaptive-maintenance', arg: 'ON', default: DEFAULT_ADAPTIVE_MAINTENANCE ? 'on' : 'off', help: 'rounds back off while a node\'s neighbourhood is quiet, back to their period when it changes: on | off' },
   { name: 'maintenance-backoff', arg: 'K', default: String(DEFAULT_MAINTENANCE_BACKOFF), help: 'longest round as a multiple of its period, with adaptive maintenance' },
   { name: 'confirm-lookups', arg: 'ON', default: 'off', help: 'pure lookups ask the owner they found, directly, whether it still owns the key: on | off' },
+  { name: 'hostile-fraction', arg: 'F', default: '0', help: 'fraction of the pages that attack the ring\'s routing, 0..1 (below 1); they make no requests of their own' },
+  { name: 'hostile-behaviour', arg: 'HOW', default: DEFAULT_HOSTILE_BEHAVIOUR, help: `what hostile pages do with the lookups they are sent: ${HOSTILE_BEHAVIOURS.join(' | ')} (drop = never answer, claim = answer as the owner and serve bytes that are not the object)` },
   { name: 'wall-limit', arg: 'DUR', default: '0', help: 'stop after this much wall-clock time and report how far the run got; 0 = none' },
   { name: 'seed', arg: 'S', default: String(DEFAULT_SEED), help: 'PRNG seed; same seed and flags = same run' },
   { name: 'json', arg: 'FILE', help: 'write the JSON result document to FILE' },

@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util'
 import { FLAGS } from './cli-flags.ts'
 import { formatDuration, NUMBER, parseDuration } from './duration.ts'
-import { BOOTSTRAP_CHOICES, DEFAULT_ADAPTIVE_MAINTENANCE, DEFAULT_BOOTSTRAP, DEFAULT_CACHE_MB, DEFAULT_CRASH_FRACTION, DEFAULT_DURATION_MS, DEFAULT_FIX_FINGERS_INTERVAL_MS, DEFAULT_HOME_COPIES, DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC, DEFAULT_LOSS, DEFAULT_MAINTENANCE_BACKOFF, DEFAULT_MASS_FAILURE_FRACTION, DEFAULT_MEAN_OBJECT_KB, DEFAULT_NODES, DEFAULT_OBJECTS, DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC, DEFAULT_SEED, DEFAULT_SESSION_DIST, DEFAULT_SESSION_MEDIAN_MS, DEFAULT_SIM_OPTIONS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_START, DEFAULT_SUCCESSORS, DEFAULT_WARMUP_MS, DEFAULT_ZIPF, SESSION_DISTRIBUTIONS, START_CHOICES } from './options.ts'
+import { BOOTSTRAP_CHOICES, DEFAULT_ADAPTIVE_MAINTENANCE, DEFAULT_BOOTSTRAP, DEFAULT_CACHE_MB, DEFAULT_CRASH_FRACTION, DEFAULT_DURATION_MS, DEFAULT_FIX_FINGERS_INTERVAL_MS, DEFAULT_HOME_COPIES, DEFAULT_HOSTILE_BEHAVIOUR, DEFAULT_LOOKUP_RATE_PER_NODE_PER_SEC, DEFAULT_LOSS, DEFAULT_MAINTENANCE_BACKOFF, DEFAULT_MASS_FAILURE_FRACTION, DEFAULT_MEAN_OBJECT_KB, DEFAULT_NODES, DEFAULT_OBJECTS, DEFAULT_REQUEST_RATE_PER_NODE_PER_SEC, DEFAULT_SEED, DEFAULT_SESSION_DIST, DEFAULT_SESSION_MEDIAN_MS, DEFAULT_SIM_OPTIONS, DEFAULT_STABILIZE_INTERVAL_MS, DEFAULT_START, DEFAULT_SUCCESSORS, DEFAULT_WARMUP_MS, DEFAULT_ZIPF, HOSTILE_BEHAVIOURS, SESSION_DISTRIBUTIONS, START_CHOICES } from './options.ts'
 import type { SimOptions } from './options.ts'
 
 const ON_OFF = ['on', 'off'] as const
@@ -88,6 +88,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     // a budget on free connections would change nothing, which is surely not what was meant
     throw new SimOptionsError(`--max-connections ${opts.maxConnections} needs --connect-setup: connections are free without it`, '--max-connections', raw.get('max-connections'))
   }
+  readHostile(raw, opts)
   if (opts.warmupMs >= opts.durationMs) {
     throw new SimOptionsError(`--warmup ${raw.get('warmup') ?? formatDuration(opts.warmupMs)} must be shorter than --duration ${formatDuration(opts.durationMs)}`, '--warmup', raw.get('warmup'))
   }
@@ -235,6 +236,27 @@ function readDuration (raw: Map<string, string>, name: string, fallback: number,
     throw new SimOptionsError(`${flag} must be longer than 0 ms, got '${text}'`, flag, text)
   }
   return ms
+}
+
+/**
+ * `--hostile-fraction` and `--hostile-behaviour`, set on `opts` only when given, so that a run without
+ * them has the very options (and result) it had before hostile pages existed
+ */
+function readHostile (raw: Map<string, string>, opts: SimOptions): void {
+  const fraction = raw.get('hostile-fraction')
+  if (fraction === undefined) {
+    if (raw.has('hostile-behaviour')) {
+      // a behaviour with no hostile page would silently do nothing, which is surely not what was meant
+      throw new SimOptionsError(`--hostile-behaviour ${raw.get('hostile-behaviour')} needs --hostile-fraction to say how many pages are hostile`, '--hostile-behaviour', raw.get('hostile-behaviour'))
+    }
+    return
+  }
+  const value = readFraction(raw, 'hostile-fraction', 0)
+  if (value >= 1) {
+    throw new SimOptionsError(`--hostile-fraction must leave some honest pages (below 1), got '${fraction}'`, '--hostile-fraction', fraction)
+  }
+  opts.hostileFraction = value
+  opts.hostileBehaviour = readChoice(raw, 'hostile-behaviour', HOSTILE_BEHAVIOURS, DEFAULT_HOSTILE_BEHAVIOUR)
 }
 
 /** `--holder-hedge`: auto, off, or a duration */

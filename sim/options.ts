@@ -20,6 +20,14 @@ export const BOOTSTRAP_CHOICES: readonly BootstrapChoice[] = ['random', 'nearest
 export type StartChoice = 'joins' | 'converged'
 export const START_CHOICES: readonly StartChoice[] = ['joins', 'converged']
 
+/**
+ * What a hostile page does with the lookups it is sent (`sim/hostile.ts`): `drop` swallows them
+ * unanswered, `claim` answers each as the key's owner and serves bytes that are not the object
+ */
+export type HostileBehaviour = 'drop' | 'claim'
+export const HOSTILE_BEHAVIOURS: readonly HostileBehaviour[] = ['drop', 'claim']
+export const DEFAULT_HOSTILE_BEHAVIOUR: HostileBehaviour = 'drop'
+
 export interface SimOptions {
   /**
    * Nodes in the ring; under churn, arrivals keep the population around this.
@@ -199,6 +207,20 @@ export interface SimOptions {
    * @default false
    */
   confirmLookups: boolean
+  /**
+   * Fraction in [0, 1) of the pages that are hostile (`--hostile-fraction`): exactly that share of the
+   * initial pages, drawn from the run's seed, and each later arrival with that chance. Unset (the
+   * default) and 0 make the same run; set, the result has a `hostile` section (0: a baseline for it).
+   *
+   * @default undefined (no hostile page)
+   */
+  hostileFraction?: number
+  /**
+   * What hostile pages do (`--hostile-behaviour`), see `HostileBehaviour`.
+   *
+   * @default 'drop' (with `hostileFraction`)
+   */
+  hostileBehaviour?: HostileBehaviour
   /**
    * PRNG seed; the same seed and options give the same trace.
    *

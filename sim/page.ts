@@ -18,6 +18,7 @@ import { warmNewNeighbours } from '../src/overlay/warm-connections.ts'
 import { SimDownloader, SimOrigin, SimPageStore, contentProtocol } from './cdn-adapters.ts'
 import { ringProtocol, simRingIdOf } from './ring-protocol.ts'
 import type { ContentRequest, ContentResponse, SimCatalogue } from './cdn-adapters.ts'
+import type { Hostility } from './hostile.ts'
 import type { SimNetwork } from './network/network.ts'
 import type { SimOptions } from './options.ts'
 import type { Oracle } from './oracle.ts'
@@ -42,6 +43,8 @@ export interface Page {
   /** Aborted when the page leaves: its fetches and announces end with it */
   life: AbortController
   alive: boolean
+  /** An attacker (`hostile.ts`): makes no requests, keeps no home copies, answers lookups as its behaviour says */
+  hostile: boolean
   /** Per object in flight: what the lookup found and how each holder tried failed (for `originReasons`) */
   attempts: Map<number, FetchAttempts>
 }
@@ -67,13 +70,16 @@ export interface PageContext {
   metrics: RunMetrics
   /** The members a joining page is handed (the relay's answer) */
   bootstrapContacts(self: Peer): string[]
+  /** Hostile pages and what they did, when the run has them (`--hostile-fraction`) */
+  hostility?: Hostility
 }
 
-export function createPage (ctx: PageContext, address: string): Page {
+export function createPage (ctx: PageContext, address: string, hostile: boolean = false): Page {
   const { opts, root, clock, network, catalogue, metrics } = ctx
   const peer: Peer = { id: idFromBytes(simRingIdOf(address)), address }
   const random = root.fork(`node:${address}`)
-  const rpc = ringRpc(ctx, address)
+  const hostility = hostile ? ctx.hostility : undefined
+  const rpc = ringRpc(ctx, peer, hostility)
   const ring = new RingNode({ clock, random, rpc }, {
     self: peer,
     onNeighboursChanged: warmNewNeighbours(rpc),
@@ -110,7 +116,7 @@ export function createPage (ctx: PageContext, address: string): Page {
   const counters = createCounters()
   const lookups = new Lookups({ clock, locator, counters })
   const avoidList = new AvoidList(clock)
-  const downloader = new SimDownloader(content, store, catalogue, (holder, index) => holderAttempt(ctx.pages, page, holder, index))
+  const downloader = new SimDownloader(content, store, catalogue, (holder, index) => holderAttempt(ctx, page, holder, index))
   const holdings = new Holdings({ clock, locator, lookups, downloader, avoidList, counters, log: silentLog }, {
     lookupTimeoutMs: LOOKUP_TIMEOUT_MS,
     homeCopies: opts.homeCopies,
@@ -167,7 +173,12 @@ export function createPage (ctx: PageContext, address: string): Page {
   })
   const directory: DirectoryService = new DirectoryService({ ring, random }, {
     holdsLocally: key => holdings.has(key),
-    onSoleHolder: (key, holder) => { void holdings.copyAsHome(key, holder, life.signal) }
+    onSoleHolder: (key, holder) => {
+      // an attacker fetches nothing, a home copy included
+      if (!hostile) {
+        void holdings.copyAsHome(key, holder, life.signal)
+      }
+    }
   })
   content.handle(async (_from, req) => {
     const object = store.get(req.index)
@@ -182,21 +193,30 @@ export function createPage (ctx: PageContext, address: string): Page {
     }
     return { size: object.size, digest: object.digest, body: req.body }
   })
-  const page: Page = { peer, ring, directory, content, store, pipeline, holdings, origin, life, alive: true, attempts: new Map() }
+  const forged = hostility?.content(catalogue)
+  if (forged != null) {
+    content.handle(forged)
+  }
+  const page: Page = { peer, ring, directory, content, store, pipeline, holdings, origin, life, alive: true, hostile, attempts: new Map() }
   ctx.pages.set(address, page)
   return page
 }
 
-/** The ring transport of a page, noting the oracle's verdict when this page delivers a pure lookup */
-function ringRpc (ctx: PageContext, address: string): Rpc<RingRequest, RingResponse> {
+/**
+ * The ring transport of a page, noting the oracle's verdict when this page
+ * delivers a pure lookup; a hostile page's requests meet its attack before its ring
+ */
+function ringRpc (ctx: PageContext, self: Peer, hostility: Hostility | undefined): Rpc<RingRequest, RingResponse> {
   const { network, oracle, metrics: { ownerVerdicts } } = ctx
+  const address = self.address
   const rpc = network.rpc(address, ringProtocol)
   return {
     request: async (to, req, options) => rpc.request(to, req, options),
     isConnected: (to) => rpc.isConnected?.(to) === true,
     connect: (to) => { rpc.connect?.(to) },
     connecting: (to) => rpc.connecting?.(to) === true,
-    handle: (handler) => {
+    handle: (real) => {
+      const handler = hostility != null ? hostility.ring(self, real) : real
       rpc.handle(async (from, req, options) => {
         const res = await handler(from, req, options)
         if (ownerVerdicts.size > 0 && req.route != null && res.route?.owner?.address === address) {
@@ -212,8 +232,8 @@ function ringRpc (ctx: PageContext, address: string): Rpc<RingRequest, RingRespo
 }
 
 /** The holder a page is about to try: judged now, with global knowledge; its outcome is noted for `originReasons` */
-function holderAttempt (pages: Map<string, Page>, page: Page, holder: Peer, index: number): (delivered: boolean) => void {
-  const holderPage = pages.get(holder.address)
+function holderAttempt (ctx: PageContext, page: Page, holder: Peer, index: number): (delivered: boolean) => void {
+  const holderPage = ctx.pages.get(holder.address)
   let before: HolderFailure = 'gone'
   if (holderPage?.alive === true) {
     before = holderPage.store.get(index) != null ? 'busy' : 'evicted'
@@ -221,6 +241,8 @@ function holderAttempt (pages: Map<string, Page>, page: Page, holder: Peer, inde
   return (delivered) => {
     if (!delivered) {
       page.attempts.get(index)?.failures.push(before)
+    } else if (holderPage?.hostile === true && ctx.hostility != null) {
+      ctx.hostility.honest.fromHostile++
     }
   }
 }

@@ -76,6 +76,43 @@ export interface SimResult {
   hopHistogram: number[]
   /** Why lookups went wrong or failed, and why fetches went to the origin */
   diagnostics?: { wrong: Record<string, number>, failed: Record<string, number>, origin?: Record<string, number> }
+  /**
+   * Present when the run was given `--hostile-fraction` (even 0, for a baseline). Hostile pages make no
+   * lookups or fetches, so `lookups`, `fetches`, `offload` and the latencies above are the honest pages'
+   */
+  hostile?: HostileSection
+}
+
+/** What the hostile pages were and did (`sim/hostile.ts`), and what the honest pages' fetches came to */
+export interface HostileSection {
+  /** `--hostile-fraction`: the share of the initial pages that is hostile (later arrivals each with this chance) */
+  fraction: number
+  /** `--hostile-behaviour` */
+  behaviour: string
+  /** Hostile pages among the initial `nodes` */
+  count: number
+  /** Hostile pages made over the whole run, later arrivals included */
+  created: number
+  /** After the warm-up: lookup ROUTEs swallowed unanswered (`drop`) */
+  swallowed: number
+  /** After the warm-up: lookup ROUTEs answered with a false claim of ownership (`claim`) */
+  claimed: number
+  /** After the warm-up: content requests answered with a digest that is not the object's (`claim`) */
+  forgedContent: number
+  honest: {
+    /** Measured fetches that threw while their page was still there (the library should always end at the origin) */
+    fetchesFailed: number
+    /** Measured fetches still running a minute or more before the end of the run */
+    fetchesUnfinished: number
+    /** Fetches whose bytes came from a hostile page, over the whole run (0 unless the digest check let forged bytes through) */
+    fetchesFromHostile: number
+    /** Objects in live honest pages' stores at the end whose digest is not the object's */
+    unverifiedStored: number
+    /** Issue to bytes of the measured fetches that went to the network (peer or origin), virtual time */
+    fetchLatencyMs: { p50: number, p95: number, p99: number }
+    /** Why fetches failed, by error name */
+    failures: Record<string, number>
+  }
 }
 
 /**

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto'
 import { idFromBytes } from '../src/overlay/ring-id.ts'
 import { LINK_BYTES_PER_SEC, SimCatalogue } from './cdn-adapters.ts'
+import { Hostility } from './hostile.ts'
 import { SimNetwork } from './network/network.ts'
 import { Oracle } from './oracle.ts'
 import { createPage as newPage } from './page.ts'
@@ -66,11 +67,16 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   const measureFrom = opts.warmupMs
   const measuredMs = opts.durationMs - opts.warmupMs
   const metrics = new RunMetrics(opts, scheduler, oracle, pages)
+  // its own fork: drawing the hostile pages perturbs no other stream of the run
+  const hostility = opts.hostileFraction != null ? new Hostility(opts, root.fork('hostile'), clock, () => metrics.measuring()) : undefined
   let nextAddress = 0
 
   // ---- pages -------------------------------------------------------------
-  const context = { opts, root, clock, network, oracle, pages, catalogue: catalogue.objects, metrics, bootstrapContacts: (self: Peer) => bootstrapContacts(self) }
-  const createPage = (): Page => newPage(context, makeAddress(nextAddress++))
+  const context = { opts, root, clock, network, oracle, pages, catalogue: catalogue.objects, metrics, hostility, bootstrapContacts: (self: Peer) => bootstrapContacts(self) }
+  const createPage = (): Page => {
+    const n = nextAddress++
+    return newPage(context, makeAddress(n), hostility?.choose(n) === true)
+  }
 
   // `random` (the default, what the relay answers): members drawn uniformly, so joins arrive
   // through the ring's routing. `nearest` hands out the members around the joiner's position: under a
@@ -165,12 +171,15 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       page.attempts.set(index, attempts)
     }
     let source: string
+    const open = hostility?.fetchStarted(measured)
     try {
       source = (await page.pipeline.fetch(catalogue.objects.target(index), { signal: page.life.signal, lifetime: page.life.signal })).source
-    } catch {
-      // the page left during the fetch
+    } catch (err: any) {
+      // the page left during the fetch, or (the library's failure) it did not
+      hostility?.fetchFailed(page.alive && measured, err)
       return
     } finally {
+      hostility?.fetchEnded(open)
       if (!held) {
         metrics.inFlight.set(index, (metrics.inFlight.get(index) ?? 1) - 1)
         if (page.attempts.get(index) === attempts) {
@@ -181,6 +190,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     if (!page.alive || !measured) {
       return
     }
+    hostility?.fetched(open, source)
     metrics.fetched(source, size, attempts, firstEver, liveCopy, othersFetching)
   }
 
@@ -218,7 +228,8 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     const tick = (): void => {
       const member = oracle.size > 0 ? oracle.pick(workload.next()) : undefined
       const page = member != null ? pages.get(member.address) : undefined
-      if (page?.alive === true && page.ring.joined) {
+      // an attacker makes no requests: every one measured is an honest page's
+      if (page?.alive === true && page.ring.joined && !page.hostile) {
         act(page)
       }
       scheduler.after(workload.exponential(1000 / (ratePerNode * Math.max(1, oracle.size))), tick)
@@ -293,7 +304,26 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
   metrics.trackLive()
   peakRss = Math.max(peakRss, process.memoryUsage.rss())
 
-  return metrics.result(network, nextAddress, wallStart, peakRss)
+  const result = metrics.result(network, nextAddress, wallStart, peakRss)
+  if (hostility != null) {
+    result.hostile = hostility.section(unverifiedStored(pages, catalogue.objects), scheduler.now)
+  }
+  return result
+}
+
+/** Objects in live honest pages' stores whose digest is not the object's: bytes the digest check let through */
+function unverifiedStored (pages: Map<string, Page>, objects: SimCatalogue): number {
+  let bad = 0
+  for (const page of pages.values()) {
+    if (page.alive && !page.hostile) {
+      for (const index of page.store.keys()) {
+        if (page.store.get(index)?.digest !== objects.digests[index]) {
+          bad++
+        }
+      }
+    }
+  }
+  return bad
 }
 
 function makeCatalogue (opts: SimOptions, random: SeededRandom): Catalogue {
@@ -317,7 +347,7 @@ function sessionLength (opts: SimOptions, random: SeededRandom): number {
     : random.exponential(meanSession(opts))
 }
 
-function makeAddress (n: number): string {
+export function makeAddress (n: number): string {
   const tail = n.toString(36)
   return '12D3KooW' + tail.padStart(ADDRESS_LENGTH - 8, '0')
 }

@@ -56,6 +56,32 @@ export function headlineRows (r: SimResult): HeadlineRow[] {
       label: 'Run',
       value: `${formatInt(r.nodes)} nodes · ${formatDuration(Math.round(r.virtualSeconds) * 1000)} simulated in ${formatNumber(r.wallSeconds, 1)} s`,
       detail: `${formatInt(r.events)} events · peak RSS ${formatInt(r.peakRssMB)} MB`
+    },
+    ...hostileRows(r)
+  ]
+}
+
+/** The attack and the honest pages' fetches under it (absent without `--hostile-fraction`); the rows above are the honest pages' */
+function hostileRows (r: SimResult): HeadlineRow[] {
+  const h = r.hostile
+  if (h == null) {
+    return []
+  }
+  const did = h.behaviour === 'drop'
+    ? `${formatInt(h.swallowed)} lookups swallowed`
+    : `${formatInt(h.claimed)} lookups answered as owner · ${formatInt(h.forgedContent)} forged content answers`
+  const { honest } = h
+  return [
+    {
+      label: 'Hostile pages',
+      value: `${formatPercent(h.fraction, 1)} ${h.behaviour}`,
+      detail: `${formatInt(h.count)} of the initial ${formatInt(r.nodes)}, ${formatInt(h.created)} over the run · ${did} · lookups and fetches above are the honest pages'`
+    },
+    {
+      label: 'Honest fetches',
+      value: `p50 ${formatInt(honest.fetchLatencyMs.p50)} ms · p95 ${formatInt(honest.fetchLatencyMs.p95)} ms`,
+      detail: `${formatInt(honest.fetchesFailed)} failed · ${formatInt(honest.fetchesUnfinished)} unfinished · ${formatInt(honest.fetchesFromHostile)} served by hostile pages · ${formatInt(honest.unverifiedStored)} unverified objects stored`,
+      ok: honest.fetchesFailed === 0 && honest.fetchesUnfinished === 0 && honest.fetchesFromHostile === 0 && honest.unverifiedStored === 0
     }
   ]
 }

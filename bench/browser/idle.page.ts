@@ -25,6 +25,8 @@ export interface IdleSnapshot {
   /** Open now */
   webrtcOpen: number
   connectionsOpen: number
+  /** Of the open connections, those to routing peers the CDN keeps (predecessor, successors, fingers) */
+  connectionsKept: number
   /** Data channels this page created (one per outbound stream over WebRTC, plus WebRTC's own signalling channel) */
   dataChannels: number
   /** Streams open now over all connections */
@@ -82,6 +84,7 @@ const idle = {
       webrtcClosed,
       webrtcOpen: connections.filter(c => c.status === 'open' && isDirectWebRtc(c)).length,
       connectionsOpen: connections.filter(c => c.status === 'open').length,
+      connectionsKept: stats?.connections.kept ?? 0,
       dataChannels,
       streamsOpen: connections.reduce((n, c) => n + c.streams.length, 0)
     }

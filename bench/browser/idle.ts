@@ -25,7 +25,7 @@
  *
  * Flags (defaults in brackets): --pages [16] --processes [4] --settle-s [180]
  * --window-s [60] --profile-s [30] (0 skips) --profile-pages [4]
- * --arrive-every-ms [500] --join-wait-s [180] --ring-wait-s [120]
+ * --arrive-every-ms [500] --join-wait-s [300] --ring-wait-s [120]
  * --out [bench/results/idle.json]
  */
 import { execFileSync } from 'node:child_process'
@@ -116,7 +116,7 @@ const options = {
   profileSec: flag('profile-s', 30),
   profilePages: flag('profile-pages', 4),
   arriveEveryMs: flag('arrive-every-ms', 500),
-  joinWaitSec: flag('join-wait-s', 180),
+  joinWaitSec: flag('join-wait-s', 300),
   ringWaitSec: flag('ring-wait-s', 120)
 }
 if (options.pages < 2 || options.processes < 1 || options.windowSec <= 0) {

@@ -26,6 +26,8 @@
  * Flags (defaults in brackets): --pages [16] --processes [4] --settle-s [180]
  * --window-s [60] --profile-s [30] (0 skips) --profile-pages [4]
  * --arrive-every-ms [500] --join-wait-s [300] --ring-wait-s [120]
+ * --successors [the library's default] (`ring.successorListSize` of every
+ * page: how many routing peers, hence connections, a page keeps)
  * --out [bench/results/idle.json]
  */
 import { execFileSync } from 'node:child_process'
@@ -91,6 +93,7 @@ const { values } = parseArgs({
     'arrive-every-ms': { type: 'string' },
     'join-wait-s': { type: 'string' },
     'ring-wait-s': { type: 'string' },
+    successors: { type: 'string' },
     out: { type: 'string' }
   }
 })
@@ -117,7 +120,9 @@ const options = {
   profilePages: flag('profile-pages', 4),
   arriveEveryMs: flag('arrive-every-ms', 500),
   joinWaitSec: flag('join-wait-s', 300),
-  ringWaitSec: flag('ring-wait-s', 120)
+  ringWaitSec: flag('ring-wait-s', 120),
+  /** 0: the library's default */
+  successors: flag('successors', 0)
 }
 if (options.pages < 2 || options.processes < 1 || options.windowSec <= 0) {
   throw new InvalidFlagError('--pages wants at least 2, --processes at least 1, --window-s more than 0')
@@ -232,7 +237,7 @@ try {
   const openRing = async (i: number): Promise<void> => {
     const page = await E2ePage.open(ringBrowsers[i % ringBrowsers.length].browser, w)
     ringPages.push(page)
-    const started = await call(page.test, 'start', [{ relay: w.relay.multiaddrs }])
+    const started = await call(page.test, 'start', [{ relay: w.relay.multiaddrs, init: options.successors > 0 ? { ring: { successorListSize: options.successors } } : undefined }])
     page.peerId = started.peerId ?? ''
   }
   await openRing(0)

@@ -271,6 +271,9 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
       connectionManager: {
         maxConnections: maxConnections + CONNECTION_HEADROOM
       },
+      // it pings every connection over a fresh data channel every 10 s, most of an idle page's CPU; the browser's ICE
+      // consent checks close a dead WebRTC connection, and the relay keeper pings the relay (bench:idle, bench/RESULTS.md)
+      connectionMonitor: { enabled: false },
       services: {
         identify: identify(),
         ping: ping(),
@@ -289,7 +292,8 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
     events: node,
     dial: async (addrs, options) => node.dial(addrs, options),
     getConnections: (peerId) => node.getConnections(peerId),
-    getMultiaddrs: () => node.getMultiaddrs()
+    getMultiaddrs: () => node.getMultiaddrs(),
+    ping: async (peer, options) => node.services.ping.ping(peer, options)
   }, { relays, self: node.peerId.toString(), retryDelayMs: relayRetryDelayMs, maxRetryDelayMs: relayMaxRetryDelayMs })
   keeper.start()
 

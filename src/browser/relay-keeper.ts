@@ -31,6 +31,13 @@
  * member through its circuit address, for WebRTC signalling only) is closed
  * once it is `otherRelayLingerMs` old, so a page holds at most one long-lived
  * relay connection.
+ * - The page pings its relay every `pingIntervalMs` and aborts the connection
+ * when a ping fails: an idle page sends nothing else to its relay, so a relay
+ * that vanished without closing the socket would otherwise go unnoticed (and
+ * the page unreachable). Only the relay: the page's WebRTC connections are
+ * watched by the browser itself (ICE consent checks close a dead one), so
+ * libp2p's connection monitor, which pings every connection over a fresh
+ * data channel each, is off in pages.
  *
  * Reconnecting is all this does: the ringcdn service registers with the relay
  * its reservation is on (`ring-membership.ts`).
@@ -50,6 +57,10 @@ export const RELAY_DIAL_TIMEOUT_MS = 10_000
 export const RELAY_RESERVATION_TIMEOUT_MS = 15_000
 /** How long a connection to a relay other than the page's own stays open, ms */
 export const OTHER_RELAY_LINGER_MS = 20_000
+/** Time between pings of the page's relay, ms (libp2p's connection monitor default) */
+export const RELAY_PING_INTERVAL_MS = 10_000
+/** Deadline of one ping of the relay, ms */
+export const RELAY_PING_TIMEOUT_MS = 10_000
 
 export interface RelayKeeperComponents {
   logger: ComponentLogger
@@ -63,6 +74,11 @@ export interface RelayKeeperComponents {
    * reservations.
    */
   getMultiaddrs?(): Multiaddr[]
+  /**
+   * Pings a connected peer (libp2p's ping service). Without it the keeper
+   * does not ping its relay.
+   */
+  ping?(peer: PeerId, options: { signal: AbortSignal }): Promise<unknown>
 }
 
 export interface RelayKeeperInit {
@@ -84,6 +100,10 @@ export interface RelayKeeperInit {
   reservationTimeoutMs?: number
   /** @default OTHER_RELAY_LINGER_MS (20 s) */
   otherRelayLingerMs?: number
+  /** @default RELAY_PING_INTERVAL_MS (10 s) */
+  pingIntervalMs?: number
+  /** @default RELAY_PING_TIMEOUT_MS (10 s) */
+  pingTimeoutMs?: number
   /**
    * Uniform random number in [0, 1), for the jitter
    *
@@ -118,6 +138,8 @@ export class RelayKeeper implements Startable {
   private readonly dialTimeoutMs: number
   private readonly reservationTimeoutMs: number
   private readonly lingerMs: number
+  private readonly pingIntervalMs: number
+  private readonly pingTimeoutMs: number
   private readonly random: () => number
   private lifecycle?: AbortController
   /** Index (in `relays`) of the page's relay, or the one being tried */
@@ -128,6 +150,8 @@ export class RelayKeeper implements Startable {
   private timer?: ReturnType<typeof setTimeout>
   private reservationTimer?: ReturnType<typeof setTimeout>
   private sweeper?: ReturnType<typeof setInterval>
+  private pinger?: ReturnType<typeof setInterval>
+  private pinging = false
   /** Successful dials after the first connection */
   reconnects = 0
   /** Moves to another relay (its relay failed or refused it) */
@@ -148,6 +172,8 @@ export class RelayKeeper implements Startable {
     this.dialTimeoutMs = init.dialTimeoutMs ?? RELAY_DIAL_TIMEOUT_MS
     this.reservationTimeoutMs = init.reservationTimeoutMs ?? RELAY_RESERVATION_TIMEOUT_MS
     this.lingerMs = init.otherRelayLingerMs ?? OTHER_RELAY_LINGER_MS
+    this.pingIntervalMs = init.pingIntervalMs ?? RELAY_PING_INTERVAL_MS
+    this.pingTimeoutMs = init.pingTimeoutMs ?? RELAY_PING_TIMEOUT_MS
     this.onDisconnect = this.onDisconnect.bind(this)
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
   }
@@ -164,6 +190,9 @@ export class RelayKeeper implements Startable {
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.sweeper = setInterval(() => { this.closeOtherRelays() }, Math.max(1_000, this.lingerMs / 4))
+    if (this.components.ping != null) {
+      this.pinger = setInterval(() => { void this.pingRelay() }, this.pingIntervalMs)
+    }
     void this.connect()
   }
 
@@ -179,6 +208,7 @@ export class RelayKeeper implements Startable {
     clearTimeout(this.timer)
     clearTimeout(this.reservationTimer)
     clearInterval(this.sweeper)
+    clearInterval(this.pinger)
     this.timer = undefined
   }
 
@@ -331,6 +361,30 @@ export class RelayKeeper implements Startable {
       }
       this.moveOn(true)
     }, this.reservationTimeoutMs)
+  }
+
+  /** Pings the page's relay; a connection that does not answer in time is dead, and aborting it makes the keeper move on */
+  private async pingRelay (): Promise<void> {
+    const lifecycle = this.lifecycle
+    const peer = this.current()
+    if (lifecycle == null || peer == null || this.pinging || this.dialing || this.timer != null) {
+      return
+    }
+    const connection = this.components.getConnections().find(c => c.status === 'open' && c.remotePeer.toString() === peer)
+    if (connection == null) {
+      return
+    }
+    this.pinging = true
+    try {
+      await this.components.ping?.(connection.remotePeer, { signal: AbortSignal.any([lifecycle.signal, AbortSignal.timeout(this.pingTimeoutMs)]) })
+    } catch (err: any) {
+      if (!lifecycle.signal.aborted) {
+        this.log('relay %s did not answer a ping: closing the connection - %e', peer, err)
+        connection.abort(err)
+      }
+    } finally {
+      this.pinging = false
+    }
   }
 
   /** Closes connections to the site's other relays once they are `lingerMs` old (they carried signalling) */

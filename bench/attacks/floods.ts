@@ -1,13 +1,15 @@
 /**
- * The two flooding attacks of the ring bench, used both by a hostile node in
- * the bench's own process (`ring.ts`) and by one in a process of its own
- * (`hostile-node.ts`), so that the two measure the same attack
+ * The flooding attacks of the ring bench. The lookup and announce floods are
+ * used both by a hostile node in the bench's own process (`ring.ts`) and by
+ * one in a process of its own (`hostile-node.ts`), so that the two measure
+ * the same attack; the stream flood runs in the bench's process
  */
 import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
 import { keyForUrl } from '../../src/keys.ts'
 import { compareIds, idToBytes } from '../../src/overlay/ring-id.ts'
 import { peerToWire } from '../../src/overlay/wire.ts'
 import type { RingCdn } from '../../src/ring-cdn.ts'
+import type { PeerId, Stream } from '@libp2p/interface'
 
 /** Lookups the flooding peer keeps in flight */
 export const FLOOD_IN_FLIGHT = 128
@@ -117,4 +119,127 @@ export async function announceFlood (cdn: RingCdn, ids: bigint[], target: Announ
     }
   }
   await Promise.all(Array.from({ length: ANNOUNCES_IN_FLIGHT }, worker))
+}
+
+/** Ring streams the stream-flooding peer keeps open to its victim */
+export const STREAM_FLOOD_STREAMS = 256
+/** Bound on opening one flood stream, ms */
+const STREAM_OPEN_TIMEOUT_MS = 10_000
+/** Pause after a stream the victim refused to open, ms (its stream cap is full: no spin) */
+const STREAM_REFUSED_PAUSE_MS = 100
+/** Chunk the frame is sent in, bytes */
+const STREAM_CHUNK_BYTES = 64 * 1024
+
+export interface StreamFloodCounts {
+  /** Streams the victim accepted */
+  opened: number
+  /** Stream openings the victim refused (its per-connection stream cap) or that failed */
+  refused: number
+  /** Accepted streams the victim ended before the attacker did (reset at its read deadline or frame bound) */
+  endedByVictim: number
+  /** Bytes written into accepted streams */
+  bytesSent: number
+}
+
+export interface StreamFlood {
+  readonly counts: StreamFloodCounts
+  /** Ends the flood: every stream of it is aborted */
+  stop(): Promise<StreamFloodCounts>
+}
+
+/** Unsigned LEB128, the length prefix of a ring frame */
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  let rest = n
+  while (rest >= 0x80) {
+    out.push((rest & 0x7f) | 0x80)
+    rest = Math.floor(rest / 0x80)
+  }
+  out.push(rest)
+  return Uint8Array.from(out)
+}
+
+/** What the flooding node needs of libp2p: opening a stream of a protocol to a peer */
+export interface StreamOpener {
+  dialProtocol(peer: PeerId, protocol: string, options: { signal: AbortSignal }): Promise<Stream>
+}
+
+/**
+ * Keeps `streams` ring streams open to `victim` over the attacker's
+ * connection, each carrying a frame of `frameBytes` (the length prefix says
+ * so) with its last byte never sent, so the victim buffers what it got and
+ * waits; a stream the victim ends is opened again at once
+ */
+export function startStreamFlood (attacker: StreamOpener, victim: PeerId, protocol: string, frameBytes: number, streams: number = STREAM_FLOOD_STREAMS): StreamFlood {
+  const counts: StreamFloodCounts = { opened: 0, refused: 0, endedByVictim: 0, bytesSent: 0 }
+  const stop = new AbortController()
+  const pause = async (ms: number): Promise<void> => new Promise(resolve => {
+    const onStop = (): void => { clearTimeout(timer); resolve() }
+    const timer = setTimeout(() => {
+      stop.signal.removeEventListener('abort', onStop)
+      resolve()
+    }, ms)
+    stop.signal.addEventListener('abort', onStop, { once: true })
+  })
+  const chunk = new Uint8Array(STREAM_CHUNK_BYTES).fill(0x5a)
+  const hold = async (stream: Stream): Promise<void> => {
+    // the stream's end is watched by its close event, not by reading it: a reader started after the
+    // sends may never see a reset that came during them
+    const ended = new AbortController()
+    const onClose = (): void => { ended.abort() }
+    stream.addEventListener('close', onClose, { once: true })
+    const onStop = (): void => { stream.abort(new Error('the stream flood stopped')) }
+    stop.signal.addEventListener('abort', onStop, { once: true })
+    const signal = AbortSignal.any([ended.signal, stop.signal])
+    try {
+      const send = async (bytes: Uint8Array): Promise<void> => {
+        counts.bytesSent += bytes.byteLength
+        if (!stream.send(bytes)) {
+          await stream.onDrain({ signal })
+        }
+      }
+      await send(varint(frameBytes))
+      // all but the frame's last byte
+      for (let left = frameBytes - 1; left > 0; left -= chunk.byteLength) {
+        await send(left >= chunk.byteLength ? chunk : chunk.subarray(0, left))
+      }
+      // held until the victim ends it (its read deadline, or a busy answer and close) or the flood stops
+      if (!signal.aborted) {
+        await new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })
+      }
+    } catch {
+      // a reset by the victim or the flood's stop: told apart below
+    } finally {
+      stream.removeEventListener('close', onClose)
+      stop.signal.removeEventListener('abort', onStop)
+    }
+    if (!stop.signal.aborted) {
+      counts.endedByVictim++
+    }
+  }
+  const worker = async (): Promise<void> => {
+    while (!stop.signal.aborted) {
+      let stream: Stream
+      try {
+        stream = await attacker.dialProtocol(victim, protocol, { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS)]) })
+      } catch {
+        if (!stop.signal.aborted) {
+          counts.refused++
+          await pause(STREAM_REFUSED_PAUSE_MS)
+        }
+        continue
+      }
+      counts.opened++
+      await hold(stream)
+    }
+  }
+  const workers = Array.from({ length: streams }, worker)
+  return {
+    counts,
+    async stop () {
+      stop.abort()
+      await Promise.allSettled(workers)
+      return counts
+    }
+  }
 }

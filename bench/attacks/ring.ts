@@ -19,7 +19,12 @@
  * that node's range and 128 outside it, 8 at a time, while the honest nodes
  * fetch; the phase also records what
  * that put in the directories and how many directory messages it made the
- * honest nodes send).
+ * honest nodes send), `streams` (one member keeps 256 ring streams open to
+ * one honest node over its connection, each with a frame of the ring's
+ * largest size sent all but its last byte; the phase records this
+ * process's resident memory before, at its peak and after the flood, after
+ * a garbage collection when node runs with --expose-gc as the npm script
+ * does).
  *
  * With `--hostile-process` (TCP only) the flooding node of `flood` and
  * `announce` runs in a child process (`hostile-node.ts`), as a real
@@ -35,11 +40,13 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { RingRequest } from '../../src/overlay/messages.ts'
+import { MAX_RING_MESSAGE_BYTES } from '../../src/overlay/wire.ts'
+import { ringProtocol } from '../../src/ring-cdn.ts'
 import { bytesOf, sha256Base64, startOrigin } from '../../test/fixtures/origin-server.ts'
 import { TestStore, misbehave } from '../../test/libp2p/cdn-fixtures.ts'
 import { createCdnNode, drain } from '../nodes.ts'
-import { ANNOUNCE_FLOOD_MAX_MS, FLOOD_REQUEST_TIMEOUT_MS, announceFlood, startLookupFlood } from './floods.ts'
-import type { AnnounceCounts, LookupFlood, LookupFloodCounts } from './floods.ts'
+import { ANNOUNCE_FLOOD_MAX_MS, FLOOD_REQUEST_TIMEOUT_MS, STREAM_FLOOD_STREAMS, announceFlood, startLookupFlood, startStreamFlood } from './floods.ts'
+import type { AnnounceCounts, LookupFlood, LookupFloodCounts, StreamFlood, StreamFloodCounts } from './floods.ts'
 import type { HostileCommand, HostileNodeOptions } from './hostile-node.ts'
 import type { ManifestDocument } from '../../src/cdn/manifest.ts'
 import type { CdnNode } from '../nodes.ts'
@@ -60,7 +67,34 @@ const HOSTILE_EXIT_TIMEOUT_MS = 10_000
 /** The hostile process exits by itself after this long, whatever happens, ms */
 const HOSTILE_LIFETIME_MS = 30 * 60_000
 
-type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce'
+type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce' | 'streams'
+
+/** How long after the stream flood stops its memory is read again, ms (the victim's streams end, garbage is collected) */
+const STREAM_FLOOD_SETTLE_MS = 10_000
+/** Interval of the resident-memory samples during the stream flood, ms */
+const RSS_SAMPLE_MS = 250
+/**
+ * Shortest stream flood, ms: past the ring's handler deadline (30 s), so the
+ * victim's own ending of streams that never complete a frame is measured
+ */
+const STREAM_FLOOD_MIN_MS = 45_000
+
+/** What the stream flood did, and this process's resident memory around it (MiB) */
+interface StreamFloodResult extends StreamFloodCounts {
+  streams: number
+  frameBytes: number
+  /** How long the flood ran, ms */
+  ranMs: number
+  rssBeforeMiB: number
+  rssPeakMiB: number
+  rssAfterMiB: number
+  /** The JS heap in use, the same three times (MiB) */
+  heapBeforeMiB: number
+  heapPeakMiB: number
+  heapAfterMiB: number
+  /** Whether a garbage collection ran before the "after" reading (node --expose-gc) */
+  collected: boolean
+}
 
 /** What an ANNOUNCE flood achieved */
 interface AnnounceFlood extends AnnounceCounts {
@@ -107,6 +141,7 @@ interface PhaseResult extends Phase {
   announceFlood?: AnnounceFlood
   /** The lookup flood's own lookups, as the flooder counted them */
   lookupFlood?: LookupFloodCounts
+  streamFlood?: StreamFloodResult
 }
 
 const { values: args } = parseArgs({
@@ -141,11 +176,14 @@ const HOSTILE_PROCESS = args['hostile-process']
 const PROCESS_ATTACKS: Attack[] = ['flood', 'announce']
 
 const HOLDER_ATTACKS: Attack[] = ['corrupt', 'silent', 'busy', 'too-large']
+/** Attacks whose hostile node holds no asset: it attacks the ring, not the fetches */
+const NON_HOLDER_ATTACKS: Attack[] = ['flood', 'announce', 'streams']
 const PHASES: Phase[] = [
   { attack: 'none', hostileShare: 0 } satisfies Phase,
   ...HOLDER_ATTACKS.flatMap(attack => [0.1, 0.25].map((hostileShare): Phase => ({ attack, hostileShare }))),
   { attack: 'flood', hostileShare: 1 / NODES } satisfies Phase,
-  { attack: 'announce', hostileShare: 1 / NODES } satisfies Phase
+  { attack: 'announce', hostileShare: 1 / NODES } satisfies Phase,
+  { attack: 'streams', hostileShare: 1 / NODES } satisfies Phase
 ].filter(p => args.only == null || args.only.split(',').includes(p.attack))
 
 function quantile (xs: number[], q: number): number {
@@ -255,7 +293,7 @@ async function seed (node: CdnNode, url: string): Promise<void> {
 }
 
 /** Turns the hostile nodes of this process against the ring, as the phase says */
-async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, lookupFloods: LookupFlood[], floods: Array<Promise<void>>, nodes: CdnNode[], announced: AnnounceCounts): Promise<void> {
+async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, TestStore>, lookupFloods: LookupFlood[], floods: Array<Promise<void>>, nodes: CdnNode[], announced: AnnounceCounts, streamFloods: StreamFlood[]): Promise<void> {
   for (const node of hostile) {
     switch (attack) {
       case 'corrupt':
@@ -276,9 +314,112 @@ async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, 
         floods.push(announceFlood(node.services.cdn, ids, { id: target.services.cdn.nodeId as bigint, peer: target.peerId.toString() }, announced))
         break
       }
+      case 'streams': {
+        // the victim: the first honest node (the ring's first, which every other node bootstrapped through)
+        const victim = nodes.find(n => !hostile.has(n)) as CdnNode
+        streamFloods.push(startStreamFlood(node, victim.peerId, ringProtocol(victim.services.cdn.namespace), MAX_RING_MESSAGE_BYTES))
+        break
+      }
       default:
         break
     }
+  }
+}
+
+interface Memory { rssMiB: number, heapMiB: number }
+
+interface MemoryWatch {
+  started: number
+  before: Memory
+  /** Stops sampling; the largest samples */
+  stop(): Memory
+}
+
+function memoryNow (): Memory {
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rssMiB: Math.round(rss / 2 ** 20), heapMiB: Math.round(heapUsed / 2 ** 20) }
+}
+
+/** Samples this process's resident memory and JS heap until stopped */
+function watchMemory (): MemoryWatch {
+  const before = memoryNow()
+  const peak = { ...before }
+  const sample = (): Memory => {
+    const now = memoryNow()
+    peak.rssMiB = Math.max(peak.rssMiB, now.rssMiB)
+    peak.heapMiB = Math.max(peak.heapMiB, now.heapMiB)
+    return peak
+  }
+  const timer = setInterval(sample, RSS_SAMPLE_MS)
+  return {
+    started: performance.now(),
+    before,
+    stop () {
+      clearInterval(timer)
+      return sample()
+    }
+  }
+}
+
+interface StreamPhase {
+  floods: StreamFlood[]
+  /** Starts watching this process's memory (stream flood phases only) */
+  watch(): void
+  /** Stops the floods and reads what they did and the memory after them; undefined in other phases */
+  finish(): Promise<StreamFloodResult | undefined>
+  /** Stops whatever is left (the phase failed) */
+  stop(): Promise<void>
+}
+
+function streamPhase (attack: Attack): StreamPhase {
+  const floods: StreamFlood[] = []
+  let memory: MemoryWatch | undefined
+  return {
+    floods,
+    watch () {
+      if (attack === 'streams') {
+        memory = watchMemory()
+      }
+    },
+    async finish () {
+      if (memory == null) {
+        return undefined
+      }
+      return streamFloodResult(floods, memory)
+    },
+    async stop () {
+      memory?.stop()
+      await Promise.allSettled(floods.map(async f => f.stop()))
+    }
+  }
+}
+
+/** The stream flood's counts and the memory around it: "after" once its streams are gone and garbage collected */
+async function streamFloodResult (floods: StreamFlood[], memory: MemoryWatch): Promise<StreamFloodResult> {
+  const left = STREAM_FLOOD_MIN_MS - (performance.now() - memory.started)
+  if (left > 0) {
+    await new Promise(resolve => setTimeout(resolve, left))
+  }
+  const ranMs = Math.round(performance.now() - memory.started)
+  const counts = await Promise.all(floods.map(async f => f.stop()))
+  const peak = memory.stop()
+  await new Promise(resolve => setTimeout(resolve, STREAM_FLOOD_SETTLE_MS))
+  const gc = (globalThis as { gc?(): void }).gc
+  gc?.()
+  const after = memoryNow()
+  const sum = counts.reduce((a, c) => ({ opened: a.opened + c.opened, refused: a.refused + c.refused, endedByVictim: a.endedByVictim + c.endedByVictim, bytesSent: a.bytesSent + c.bytesSent }), { opened: 0, refused: 0, endedByVictim: 0, bytesSent: 0 })
+  return {
+    ...sum,
+    streams: STREAM_FLOOD_STREAMS * counts.length,
+    frameBytes: MAX_RING_MESSAGE_BYTES,
+    ranMs,
+    rssBeforeMiB: memory.before.rssMiB,
+    rssPeakMiB: peak.rssMiB,
+    rssAfterMiB: after.rssMiB,
+    heapBeforeMiB: memory.before.heapMiB,
+    heapPeakMiB: peak.heapMiB,
+    heapAfterMiB: after.heapMiB,
+    collected: gc != null
   }
 }
 
@@ -489,6 +630,7 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
   const honest = nodes.filter(n => !hostile.has(n))
   const lookupFloods: LookupFlood[] = []
   const floods: Array<Promise<void>> = []
+  const streams = streamPhase(phase.attack)
   let attacker: HostileProcess | undefined
   try {
     if (outOfProcess) {
@@ -496,7 +638,7 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     }
     // hostile holders first: each fetches every asset, so the homes list them
     for (const node of hostile) {
-      if (phase.attack === 'flood' || phase.attack === 'announce') {
+      if (NON_HOLDER_ATTACKS.includes(phase.attack)) {
         continue
       }
       for (const url of urls) {
@@ -520,9 +662,10 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
     }, { keys: 0, app: 0, dropped: 0 })
     const before = honestStats()
     const announced: AnnounceCounts = { sent: 0, answered: 0, refused: 0 }
+    streams.watch()
     await (attacker != null
       ? armProcess(phase.attack, attacker, nodes, floods, announced)
-      : arm(phase.attack, hostile, stores, lookupFloods, floods, nodes, announced))
+      : arm(phase.attack, hostile, stores, lookupFloods, floods, nodes, announced, streams.floods))
     // honest requesters (not the seeders' own assets): bounded number of fetches, a few at once
     const plan: Array<{ node: CdnNode, url: string }> = []
     for (let i = 0; plan.length < FETCHES && i < FETCHES * 4; i++) {
@@ -542,6 +685,7 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       await announceFloodsDone(floods)
     }
     const lookupFlood = phase.attack === 'flood' ? await stopLookupFloods(attacker, lookupFloods) : undefined
+    const streamFlood = await streams.finish()
     const after = honestStats()
     const network = records.filter(r => r.source === 'peer' || r.source === 'origin')
     const over = records.map(r => r.ms - r.originMs).filter(x => Number.isFinite(x))
@@ -569,10 +713,12 @@ async function runPhase (phase: Phase, manifest: ManifestDocument, urls: string[
       ringBusyRefusals,
       holderHedges,
       announceFlood: phase.attack === 'announce' ? announceResult(announced, before, after) : undefined,
-      lookupFlood
+      lookupFlood,
+      streamFlood
     }
   } finally {
     await attacker?.stop()
+    await streams.stop()
     await Promise.allSettled(lookupFloods.map(async f => f.stop()))
     await Promise.allSettled(floods)
     for (const node of nodes) {
@@ -659,6 +805,10 @@ async function main (): Promise<void> {
     }
     if (HOLDER_ATTACKS.includes(r.attack) || r.attack === 'none') {
       print(`${r.attack} ${r.hostileNodes}: ${r.holderHedges} hedged asks, origin brought in ${r.originRaces} times (${r.originRacesWonByPeer} won by a peer), avoided ${JSON.stringify(r.avoided)}`)
+    }
+    if (r.streamFlood != null) {
+      const f = r.streamFlood
+      print(`stream flood: ${f.streams} streams of ${f.frameBytes}-byte frames held for ${(f.ranMs / 1000).toFixed(0)} s; ${f.opened} opened, ${f.refused} refused, ${f.endedByVictim} ended by the victim, ${(f.bytesSent / 2 ** 20).toFixed(1)} MiB sent; this process's RSS / JS heap ${f.rssBeforeMiB} / ${f.heapBeforeMiB} MiB before, ${f.rssPeakMiB} / ${f.heapPeakMiB} MiB at the peak, ${f.rssAfterMiB} / ${f.heapAfterMiB} MiB ${STREAM_FLOOD_SETTLE_MS / 1000} s after${f.collected ? ' (after a collection)' : ''}`)
     }
     if (r.attack === 'flood') {
       const f = r.lookupFlood

@@ -226,9 +226,10 @@ export interface RingCdnInit {
    */
   directory?: HolderDirectoryInit & Pick<DirectoryServiceInit, 'maxKeysPerHolder'>
   /**
-   * Concurrent ring RPC streams per connection and direction
+   * Concurrent ring RPC streams per connection and direction (each can make
+   * this node buffer up to a muxer receive window)
    *
-   * @default MAX_INBOUND_STREAMS / MAX_OUTBOUND_STREAMS of StreamRpc (256)
+   * @default RING_MAX_STREAMS (96)
    */
   maxRpcStreams?: number
   /**

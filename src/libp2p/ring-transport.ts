@@ -23,9 +23,20 @@ export interface RingTransportInit {
   addressBook: AddressBook
   budget: ConnectionBudget
   counters: CdnCounters
-  /** @default MAX_INBOUND_STREAMS and MAX_OUTBOUND_STREAMS of `stream-rpc.ts` */
+  /** @default RING_MAX_STREAMS (96) */
   maxStreams?: number
 }
+
+/**
+ * Concurrent ring streams per connection and direction. Every accepted
+ * stream can hold up to its muxer's receive window of unread bytes (256 KiB
+ * with yamux) even when its request is refused busy unread, so this bounds
+ * what one peer's connection can make us buffer (24 MiB; at 256 streams one
+ * connection held 64 MiB, bench:attacks:ring `streams`). Honest peers stay
+ * far below it: a page answers at most 32 waiting requests per sender and
+ * queues its own lookups per next hop within that share.
+ */
+export const RING_MAX_STREAMS = 96
 
 export class RingTransport {
   /** Ring requests sent, by message type */
@@ -63,8 +74,8 @@ export class RingTransport {
       // ring messages are small and the directory's batches are cut to fit: a peer's streams can
       // make us buffer this much per request in flight, not the adapter's generic 4 MiB
       maxMessageBytes: MAX_RING_MESSAGE_BYTES,
-      maxInboundStreams: init.maxStreams,
-      maxOutboundStreams: init.maxStreams,
+      maxInboundStreams: init.maxStreams ?? RING_MAX_STREAMS,
+      maxOutboundStreams: init.maxStreams ?? RING_MAX_STREAMS,
       addressHints: (address) => addressBook.hints(address)
     })
   }

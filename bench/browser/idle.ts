@@ -41,6 +41,7 @@ import { buildBrowserBundle } from '../../scripts/build-browser.ts'
 import { launchChromium, openPage, withTimeout } from '../../test/browser/chromium.ts'
 import { E2ePage, ringErrors, startWorld } from '../../test/browser/e2e-harness.ts'
 import { BundleMap, summariseProfiles } from './cpu-profile.ts'
+import { InvalidFlagError, parseNumber } from './flags.ts'
 import { childrenOf, snapshotTree, treeDelta } from './proc-cpu.ts'
 import type { CpuProfile, ProfileSummary, SourceMap } from './cpu-profile.ts'
 import type { IdleApi, IdleSnapshot } from './idle.page.ts'
@@ -57,12 +58,6 @@ const EMPTY_PATH = '/empty.html'
 const EMPTY_HTML = '<!doctype html><meta charset="utf-8"><title>empty</title><p>empty</p>'
 /** Profiler sampling interval, µs (DevTools' default is 1000 as well) */
 const SAMPLING_INTERVAL_US = 1_000
-
-/** A flag's value is not what it should be */
-export class InvalidFlagError extends Error {
-  static name = 'InvalidFlagError'
-  name = 'InvalidFlagError'
-}
 
 /** Not every ringcdn page joined within `--join-wait-s` */
 export class JoinTimeoutError extends Error {
@@ -99,15 +94,7 @@ const { values } = parseArgs({
 })
 
 function flag (name: keyof typeof values, fallback: number): number {
-  const text = values[name]
-  if (text == null) {
-    return fallback
-  }
-  const value = Number(text)
-  if (!Number.isFinite(value) || value < 0) {
-    throw new InvalidFlagError(`--${name} wants a number ≥ 0, not ${text}`)
-  }
-  return value
+  return parseNumber(name, values[name], fallback)
 }
 
 const options = {

@@ -15,15 +15,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { InvalidFlagError, parseNumber } from './flags.ts'
 import { DEFAULT_OPTIONS, runBrowserBench } from './harness.ts'
 import { formatTable, renderHtml, summarise } from './report.ts'
 import type { BrowserBenchOptions } from './harness.ts'
-
-/** A flag's value is not what it should be */
-export class InvalidFlagError extends Error {
-  static name = 'InvalidFlagError'
-  name = 'InvalidFlagError'
-}
 
 /** `1k`, `30k`, `3m`, `1000` → bytes (decimal units, as the issue's table) */
 function parseSize (text: string): number {
@@ -33,17 +28,6 @@ function parseSize (text: string): number {
   }
   const unit = match[2].toLowerCase() === 'k' ? 1_000 : match[2].toLowerCase() === 'm' ? 1_000_000 : 1
   return Math.round(Number(match[1]) * unit)
-}
-
-function parseNumber (name: string, text: string | undefined, fallback: number): number {
-  if (text == null) {
-    return fallback
-  }
-  const value = Number(text)
-  if (!Number.isFinite(value) || value < 0) {
-    throw new InvalidFlagError(`--${name} wants a number ≥ 0, not ${text}`)
-  }
-  return value
 }
 
 const { values } = parseArgs({

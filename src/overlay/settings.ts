@@ -55,6 +55,12 @@ export const INITIAL_RTT_MS = 150
 export const RTT_SMOOTHING = 0.1
 /** Time budget of a lookup from its origin, ms */
 export const LOOKUP_TIMEOUT_MS = 10_000
+/**
+ * A routed request's budget, as it arrives from another node, is cut to
+ * this, ms: the unsigned field would let a sender make us hold a forward
+ * for 49 days
+ */
+export const MAX_ROUTE_BUDGET_MS = 60_000
 /** Hops a routed request may take before it fails with `HopLimitError` */
 export const MAX_HOPS = 48
 /** Next-hop attempts at one node before it gives up with `LookupFailedError` */

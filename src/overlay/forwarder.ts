@@ -34,7 +34,7 @@ import { PeerWindow } from './request-shares.ts'
 import { requireField } from './ring-client.ts'
 import { distance, idToBytes, RING_BITS } from './ring-id.ts'
 import { route } from './route.ts'
-import { MAX_HOP_ATTEMPTS, MAX_ROUTE_BUDGET_MS, MIN_HOP_BUDGET_MS, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
+import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
@@ -90,8 +90,7 @@ export class Forwarder {
    * candidates when a next hop fails, within the request's budget
    */
   async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
-    // a budget from another node is cut: the field would let a sender make us hold a forward for 49 days
-    const deadline = this.clock.now() + (req.hops === 0 ? req.budgetMs : Math.min(req.budgetMs, MAX_ROUTE_BUDGET_MS))
+    const deadline = this.clock.now() + req.budgetMs
     // hops that failed this lookup are skipped for its retries only: a downstream failure says
     // little about the next hop itself, and blaming it globally would cascade up the path
     const excluded = new Set<Address>()

@@ -10,6 +10,7 @@ import { codeOf, ErrorCode, InvalidMessageError, NotMemberError, PeerBusyError, 
 import { RingRequest } from './messages.ts'
 import { requireField } from './ring-client.ts'
 import { idFromBytes } from './ring-id.ts'
+import { MAX_ROUTE_BUDGET_MS } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Forwarder } from './forwarder.ts'
@@ -57,7 +58,10 @@ export function ringHandlers (ctx: RingContext, init: RingHandlersInit): Partial
         // our keys are our successor's now: the sender routes around us
         throw new NotMemberError('node is leaving')
       }
-      const r = requireField(req.route, 'route')
+      // whatever its hop count says, a request from the network gets at most the longest budget we
+      // grant: the field would let a sender make us hold a forward for 49 days
+      const sent = requireField(req.route, 'route')
+      const r = { ...sent, budgetMs: Math.min(sent.budgetMs, MAX_ROUTE_BUDGET_MS) }
       const answer = (route: RouteResponse): RingResponse => ok({ route })
       const origin = r.origin != null ? peerFromWire(r.origin) : undefined
       if (origin != null && placement.skips(origin)) {

@@ -41,16 +41,19 @@ describe('the budget of a routed request (simulated network, virtual time)', fun
     }
     await r.converge(60 * TEST_STABILIZE_MS, TEST_STABILIZE_MS / 10)
     // a key the swallowing member owns: every path ends at it
-    const key = randomKeys(64, 'budget-keys').find(k => r.owner(k).self.address === 'n5') as bigint
-    const asked = nodes.find(n => n.self.address !== 'n5') as typeof nodes[number]
-    const started = r.now
-    const res = await r.settle(r.rawRpc('mallory').request(asked.self.address, {
-      type: RingRequest.Type.ROUTE,
-      namespace: '',
-      route: { key: idToBytes(key), hopsLeft: 16, budgetMs: 2 ** 32 - 1, hops: 1, final: false, maintenance: false }
-    }, { timeout: 2 * MAX_ROUTE_BUDGET_MS }))
-    expect(res.error, 'the lookup fails: its owner swallows it').to.not.equal(0)
-    // the budget it grants, and the request's way there and back
-    expect(r.now - started).to.be.at.most(MAX_ROUTE_BUDGET_MS + 1_000)
+    const key = randomKeys(64, 'budget-keys').find(k => r.owner(k).self.address === 'n5')
+    expect(key, 'a key n5 owns').to.not.equal(undefined)
+    // as if forwarded (hops 1), and as if the sender were the requester (hops 0): neither is believed
+    for (const hops of [1, 0]) {
+      const started = r.now
+      const res = await r.settle(r.rawRpc('mallory').request(nodes[0].self.address, {
+        type: RingRequest.Type.ROUTE,
+        namespace: '',
+        route: { key: idToBytes(key as bigint), hopsLeft: 16, budgetMs: 2 ** 32 - 1, hops, final: false, maintenance: false }
+      }, { timeout: 2 * MAX_ROUTE_BUDGET_MS }))
+      expect(res.error, `hops ${hops}: the lookup fails, its owner swallows it`).to.not.equal(0)
+      // the budget it grants, and the request's way there and back
+      expect(r.now - started, `hops ${hops}`).to.be.at.most(MAX_ROUTE_BUDGET_MS + 1_000)
+    }
   })
 })

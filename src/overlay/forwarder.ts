@@ -22,7 +22,7 @@
  * ours.
  * - A peer can answer every probe and still swallow or lie about lookups.
  * Past a forward's allowance a node tries another path beside it (whichever
- * answers first wins; once per node, on a path with no detour before it,
+ * answers first wins; one at a time per node, on a path with no detour before,
  * never beside the key's owner), naming the late hop in the request's
  * `avoid` list so the rest of the walk goes around it. The late forward
  * runs out: an honest hop reports a failure within the wait, so a hop
@@ -152,9 +152,9 @@ export class Forwarder {
         this.liveness.isSilent(address) || this.liveness.isShunned(address)
     }
     const running = new RunningForwards()
-    // another path is tried beside a late one once per node, only on a path no node before us tried
-    // another beside (a lookup for a key a silent peer owns would otherwise branch at every hop of
-    // every path), and never beside the key's owner (every other path ends at it too)
+    // another path is tried beside a late one while none is left running here, only on a path no
+    // node before us tried another beside (a lookup for a key a silent peer owns would otherwise
+    // branch at every hop of every path), and never beside the key's owner (all paths end there)
     const mayTryBeside = req.avoid.length === 0
     const doubted = new Set<Address>() // owners an answer named implausibly far past the key (AnswerCheck)
     let lastError: Error | undefined

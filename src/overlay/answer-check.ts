@@ -1,7 +1,7 @@
 /**
  * What a node does with the answer a next hop gave to a routed request:
  * the owner it names is checked (owner-check.ts) before the answer goes
- * back along the path, and a hop caught lying is distrusted.
+ * back along the path, and a hop that sends a malformed owner is distrusted.
  */
 
 import { judgeOwner } from './owner-check.ts'
@@ -27,13 +27,14 @@ export class AnswerCheck {
   }
 
   /**
-   * The answer `hop` gave, once its owner passes our check. A hop we sent the
-   * request to as a node before the key that names itself the owner is
-   * lying: it is distrusted. Any other rejected answer only sends the lookup
-   * another way (the hop may have passed on another's lie); an owner
+   * The answer `hop` gave, once its owner passes our check. A rejected answer
+   * sends the lookup another way, and proves nothing against the hop: it may
+   * have passed on another's lie, and an honest node that lost every
+   * successor answers for every key until stabilize repairs it (distrusting
+   * such nodes broke lookups in a three-page browser ring). An owner
    * `doubted` once is believed when a second path names it too (our estimate
    * of the ring's density may be the one that is off; a liar would need both
-   * paths)
+   * paths). A malformed owner is proof: no honest node sends one
    */
   take (key: bigint, hop: { peer: Peer, final: boolean }, res: RingResponse, doubted: Set<Address>): RouteResponse {
     const answer = requireField(res.route, 'route')
@@ -51,10 +52,6 @@ export class AnswerCheck {
     }
     if (verdict === 'implausible') {
       doubted.add(owner.address)
-    }
-    if (verdict === 'impossible' && !hop.final && owner.address === hop.peer.address) {
-      this.liveness.distrust(hop.peer.address)
-      this.table.dropFinger(hop.peer)
     }
     throw new HopLiedError(`${hop.peer.address} named ${owner.address} as the owner of key ${key.toString(16).slice(0, 8)}: ${verdict}`)
   }

@@ -30,8 +30,7 @@
  * shunned as a next hop for a while (`Liveness`).
  * - Every answer is checked before it is passed on (answer-check.ts): an
  * owner that cannot own the key, or one implausibly far past it that no
- * second path names, sends the lookup another way; a next hop that names
- * itself the owner of a key it cannot own is distrusted.
+ * second path names, sends the lookup another way.
  * - Hops that fail a lookup are skipped for its retries only: a downstream
  * failure says little about the next hop, and blaming it globally would
  * cascade up the path. Only direct evidence (a peer unreachable, or silent

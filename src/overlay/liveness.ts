@@ -13,7 +13,7 @@
  * `suspectTimeoutMs`.
  * - Lookups are judged apart from liveness: a peer can answer every probe
  * and still swallow or lie about the lookups it is sent. A next hop that
- * proved it lies is distrusted, and one that left `LATE_LOOKUP_STREAK`
+ * proved it lies (a malformed answer) is distrusted, and one that left `LATE_LOOKUP_STREAK`
  * lookups in a row without any answer is shunned; either way lookups route
  * around it for a while, but it keeps its place (as a predecessor it still
  * owns its keys), and no word from it lifts the mark early.

@@ -68,8 +68,8 @@ export const MAX_HOP_ATTEMPTS = 4
 /** How long a peer that failed to answer is avoided, ms */
 export const SUSPECT_TIMEOUT_MS = 30_000
 /**
- * A peer that proved it lies about lookups (it named itself the owner of a
- * key it cannot own) is not used as a next hop for this long, ms
+ * A peer that proved it lies about lookups (its answer named a malformed
+ * owner, which no honest node sends) is not used as a next hop for this long, ms
  */
 export const DISTRUST_MS = 10 * 60_000
 /**

@@ -49,7 +49,7 @@ import { requireField } from './ring-client.ts'
 import { idToBytes } from './ring-id.ts'
 import { route } from './route.ts'
 import { addAvoided, besideAfter, inheritAvoided, NOTHING_TO_RELEASE, RunningForwards } from './running-forwards.ts'
-import { MAX_HOP_ATTEMPTS, MAX_ROUTE_BUDGET_MS, MIN_HOP_BUDGET_MS, WATCH_FRACTION } from './settings.ts'
+import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, WATCH_FRACTION } from './settings.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
@@ -114,7 +114,8 @@ export class Forwarder {
     if (req.hops === 0) {
       return this.walk(key, req, this.clock.now() + req.budgetMs, signal)
     }
-    const budget = Math.min(req.budgetMs, MAX_ROUTE_BUDGET_MS) // nobody makes us hold a forward longer
+    // the ROUTE handler cut a budget from the network to MAX_ROUTE_BUDGET_MS
+    const budget = req.budgetMs
     const deadline = this.clock.now() + budget
     // a hop on the way answers within its budget whatever it is waiting on (a probe, a forward
     // left running): the sender takes silence for the whole budget as a peer swallowing lookups

@@ -166,7 +166,6 @@ export interface RouteRequest {
   maintenance: boolean
   app?: Uint8Array<ArrayBuffer>
   origin?: WirePeer
-  avoid: string[]
 }
 
 export namespace RouteRequest {
@@ -219,13 +218,6 @@ export namespace RouteRequest {
           WirePeer.codec().encode(obj.origin, w)
         }
 
-        if (obj.avoid != null && obj.avoid.length > 0) {
-          for (const value of obj.avoid) {
-            w.uint32(74)
-            w.string(value)
-          }
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -236,8 +228,7 @@ export namespace RouteRequest {
           budgetMs: 0,
           hops: 0,
           final: false,
-          maintenance: false,
-          avoid: []
+          maintenance: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -280,14 +271,6 @@ export namespace RouteRequest {
               })
               break
             }
-            case 9: {
-              if (opts.limits?.avoid != null && obj.avoid.length === opts.limits.avoid) {
-                throw new MaxLengthError('Decode error - repeated field "avoid" had too many elements')
-              }
-
-              obj.avoid.push(reader.string())
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -297,10 +280,6 @@ export namespace RouteRequest {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
-        const obj = {
-          avoid: 0
-        }
-
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -360,21 +339,6 @@ export namespace RouteRequest {
               yield * WirePeer.codec().stream(reader, reader.uint32(), `${prefix}.origin`, {
                 limits: opts.limits?.origin
               })
-
-              break
-            }
-            case 9: {
-              if (opts.limits?.avoid != null && obj.avoid === opts.limits.avoid) {
-                throw new MaxLengthError('Streaming decode error - repeated field "avoid" had too many elements')
-              }
-
-              yield {
-                field: `${prefix}.avoid[]`,
-                index: obj.avoid,
-                value: reader.string()
-              }
-
-              obj.avoid++
 
               break
             }
@@ -441,12 +405,6 @@ export namespace RouteRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface RouteRequestAvoidFieldEvent {
-    field: '$.avoid[]'
-    index: number
-    value: string
-  }
-
   export function encode (obj: Partial<RouteRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RouteRequest.codec())
   }
@@ -455,7 +413,7 @@ export namespace RouteRequest {
     return decodeMessage(buf, RouteRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteRequest>): Generator<RouteRequestKeyFieldEvent | RouteRequestHopsLeftFieldEvent | RouteRequestBudgetMsFieldEvent | RouteRequestHopsFieldEvent | RouteRequestFinalFieldEvent | RouteRequestMaintenanceFieldEvent | RouteRequestAppFieldEvent | RouteRequestOriginIdFieldEvent | RouteRequestOriginAddressFieldEvent | RouteRequestOriginHintsFieldEvent | RouteRequestAvoidFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteRequest>): Generator<RouteRequestKeyFieldEvent | RouteRequestHopsLeftFieldEvent | RouteRequestBudgetMsFieldEvent | RouteRequestHopsFieldEvent | RouteRequestFinalFieldEvent | RouteRequestMaintenanceFieldEvent | RouteRequestAppFieldEvent | RouteRequestOriginIdFieldEvent | RouteRequestOriginAddressFieldEvent | RouteRequestOriginHintsFieldEvent> {
     return streamMessage(buf, RouteRequest.codec(), opts)
   }
 }
@@ -1526,12 +1484,6 @@ export namespace RingRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface RingRequestRouteAvoidFieldEvent {
-    field: '$.route.avoid[]'
-    index: number
-    value: string
-  }
-
   export interface RingRequestStabilizeSenderIdFieldEvent {
     field: '$.stabilize.sender.id'
     value: Uint8Array<ArrayBuffer>
@@ -1626,7 +1578,7 @@ export namespace RingRequest {
     return decodeMessage(buf, RingRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestRouteAvoidFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestStabilizeNextRoundMsFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestStabilizeNextRoundMsFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
     return streamMessage(buf, RingRequest.codec(), opts)
   }
 }

@@ -143,7 +143,6 @@ export class RingNode {
       forwarder: this.forwarder,
       stabilizer: this.stabilizer,
       placement: this.placement,
-      shares: this.shares,
       leaving: () => this.phase === 'leaving',
       lifetime: () => this.lifetime.signal
     })

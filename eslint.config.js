@@ -20,6 +20,8 @@ const pureCdn = [
   'src/cdn/holdings.ts',
   'src/cdn/lookups.ts',
   'src/cdn/peer-phase.ts',
+  'src/cdn/peer-race.ts',
+  'src/cdn/share-waiters.ts',
   'src/cdn/seams.ts'
 ]
 

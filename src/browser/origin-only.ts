@@ -104,6 +104,7 @@ export class OriginOnlyCdn extends TypedEventEmitter<RingCdnEvents> {
       originRacesWonByPeer: 0,
       holdersSkipped: 0,
       holderHedges: 0,
+      shareWaits: 0,
       holdersAvoided: {},
       busyRefusals: 0,
       ringRpcsSent: 0,

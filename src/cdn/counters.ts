@@ -31,6 +31,7 @@ export function createCounters (): CdnCounters {
     originRacesWonByPeer: 0,
     holdersSkipped: 0,
     holderHedges: 0,
+    shareWaits: 0,
     ringRpcsSent: 0,
     lookupRpcsSent: 0,
     homeCopies: 0,

@@ -13,30 +13,15 @@
 import { AbortError, InvalidParametersError } from '../overlay/errors.ts'
 import { clockDeadline } from './deadline.ts'
 import { HEDGE_MAX_MS, HedgeDelay } from './hedge-delay.ts'
+import { MAX_SHARE_WAITS, MAX_UPLOADS_PER_PEER, ShareWaiters } from './share-waiters.ts'
 import type { AvoidList } from './avoid-list.ts'
 import type { CdnCounters } from './counters.ts'
 import type { IntegrityError } from './errors.ts'
 import type { FetchEvents } from './fetch-pipeline.ts'
 import type { Lookups } from './lookups.ts'
+import type { Attempt, Race } from './peer-race.ts'
 import type { Downloader, FetchState, FetchTarget, LocateResult, Locator, OriginSource, StoredObject } from './seams.ts'
 import type { Address, Clock, Log, Peer, Timer } from '../overlay/seams.ts'
-
-/** One holder asked within a fetch */
-interface Attempt {
-  holder: Peer
-  /** When it was asked, ms of the clock */
-  asked: number
-  /** It said the object's size and began sending */
-  started: boolean
-  /** Stopped by the fetch as it started: another holder was sending, or had delivered */
-  dropped: boolean
-  /** Stops the download */
-  stop: AbortController
-  /** Set when the download ends */
-  outcome?: { object: StoredObject, err?: undefined } | { object?: undefined, err: any, silent: boolean, ownShare: boolean }
-  /** Settles when `outcome` is set; never rejects */
-  done: Promise<void>
-}
 
 /** What the peer phase tells the fetch as it goes */
 export interface PeerPhaseHooks {
@@ -48,26 +33,6 @@ export interface PeerPhaseHooks {
    * peers look silent, and the origin should be brought in beside them
    */
   stalled(): void
-}
-
-/** One fetch's holders being asked */
-interface Race {
-  /** Holders not asked yet (or asked again: stopped as they started while another was sending) */
-  queue: Peer[]
-  /** Attempts not yet taken in by `settle` */
-  live: Set<Attempt>
-  /** The attempt whose transfer runs */
-  sending?: Attempt
-  /** A holder delivered, or the fetch ended: any attempt that starts now is stopped */
-  won: boolean
-  /** The fetch has heard the peers look stalled */
-  stalled: boolean
-  /** When the last holder was asked, ms of the clock */
-  lastAsked: number
-  /** Requests sent so far (a holder asked again counts again) */
-  asked: number
-  /** Wakes the race when an attempt ends */
-  wake(): void
 }
 
 /** A peer's verified answer */
@@ -116,6 +81,8 @@ export class PeerPhase {
   private readonly downloading = new Map<string, number>()
   /** Requests this page sent that the holder has not answered yet, by holder: such a holder is asked last */
   private readonly unanswered = new Map<string, number>()
+  /** Fetches waiting for our share of a holder, woken as our downloads from it end */
+  private readonly shareWaiters = new ShareWaiters()
   private readonly counters: CdnCounters
   private readonly log: Log
   private readonly lookupTimeoutMs: number
@@ -211,7 +178,7 @@ export class PeerPhase {
    * origin joins beside them).
    */
   private async race (state: FetchState, holders: Peer[], peerDeadline: number, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<PeerWin | undefined> {
-    const race: Race = { queue: [...holders], live: new Set(), won: false, stalled: false, lastAsked: -Infinity, asked: 0, wake: () => {} }
+    const race: Race = { queue: [...holders], live: new Set(), won: false, stalled: false, lastAsked: -Infinity, asked: 0, waiting: new Map(), shareWaits: 0, wake: () => {} }
     const onStart = (attempt: Attempt, size: number): boolean => {
       if (race.won || (race.sending != null && race.sending !== attempt)) {
         return false
@@ -234,6 +201,11 @@ export class PeerPhase {
         const now = this.clock.now()
         const hedgeMs = this.hedgeMs()
         const mayAsk = race.queue.length > 0 && race.sending == null && peerDeadline > now
+        if (this.shareIsFull(race, mayAsk)) {
+          // our own downloads fill our share of this holder: it would answer BUSY
+          this.waitForShare(race, race.queue.shift() as Peer)
+          continue
+        }
         if (mayAsk && (race.live.size === 0 || now - race.lastAsked >= hedgeMs)) {
           if (race.live.size > 0) {
             this.counters.holderHedges++
@@ -241,6 +213,9 @@ export class PeerPhase {
           race.live.add(this.ask(state, race.queue.shift() as Peer, peerDeadline - now, onStart, () => { race.wake() }))
           race.lastAsked = now
           race.asked++
+          continue
+        }
+        if (await this.awaitedShare(race, peerDeadline, signal, hooks)) {
           continue
         }
         if (race.live.size === 0) {
@@ -267,6 +242,10 @@ export class PeerPhase {
   /** The fetch is over: the attempts still going are stopped, or judged once their deadline passes */
   private release (state: FetchState, race: Race): void {
     race.won = true
+    for (const cancel of race.waiting.values()) {
+      cancel()
+    }
+    race.waiting.clear()
     for (const attempt of race.live) {
       if (attempt.outcome != null) {
         // ended in the same turn as the win: its failure still counts (bad bytes are reported)
@@ -299,11 +278,52 @@ export class PeerPhase {
       if (attempt.dropped) {
         // it answered; it was stopped only because another holder was sending
         race.queue.unshift(attempt.holder)
+      } else if (outcome.ownShare && race.shareWaits < MAX_SHARE_WAITS) {
+        this.waitForShare(race, attempt.holder)
       } else {
         this.holderFailed(state, attempt.holder.address, outcome.err, outcome.silent, outcome.ownShare)
       }
     }
     return undefined
+  }
+
+  /** Whether our own downloads fill our share of the next holder to ask (and this fetch may still wait for it) */
+  private shareIsFull (race: Race, mayAsk: boolean): boolean {
+    return mayAsk && race.shareWaits < MAX_SHARE_WAITS && (this.downloading.get(race.queue[0].address) ?? 0) >= MAX_UPLOADS_PER_PEER
+  }
+
+  /**
+   * Nobody else to ask: only holders busy with our own downloads, which free
+   * up as they end. That may outlast the origin's time: the origin joins
+   * beside, so the page is no slower for waiting, and the first verified
+   * answer wins. False (at once) unless that is the case
+   */
+  private async awaitedShare (race: Race, peerDeadline: number, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<boolean> {
+    if (race.live.size > 0 || race.waiting.size === 0 || peerDeadline <= this.clock.now()) {
+      return false
+    }
+    if (!race.stalled) {
+      race.stalled = true
+      hooks.stalled()
+    }
+    await this.nextEvent(race, peerDeadline, signal)
+    return true
+  }
+
+  /** Our own downloads fill our share of `holder`: it is asked again once one of them ends */
+  private waitForShare (race: Race, holder: Peer): void {
+    race.shareWaits++
+    this.counters.shareWaits++
+    if (!this.downloading.has(holder.address)) {
+      // they ended in the meantime
+      race.queue.unshift(holder)
+      return
+    }
+    race.waiting.set(holder.address, this.shareWaiters.wait(holder.address, () => {
+      race.waiting.delete(holder.address)
+      race.queue.unshift(holder)
+      race.wake()
+    }))
   }
 
   /** Until an attempt ends, the clock reaches `at` (ms), or the fetch is stopped */
@@ -339,6 +359,8 @@ export class PeerPhase {
     const answer = clockDeadline(this.clock, answerWithin)
     const stop = new AbortController()
     const attempt: Attempt = { holder, asked: this.clock.now(), started: false, dropped: false, stop, done: Promise.resolve() }
+    // our other downloads from the holder when we asked: a BUSY answer may arrive just after they ended
+    const othersAtAsk = this.downloading.get(holder.address) ?? 0
     count(this.downloading, holder.address, 1)
     let unanswered = true
     count(this.unanswered, holder.address, 1)
@@ -371,12 +393,13 @@ export class PeerPhase {
       const silent = !attempt.started && (answer.signal.aborted || this.clock.now() - attempt.asked >= answerWithin)
       // a holder serves each peer only a few transfers at once: BUSY while we download other assets
       // from it is our own share used up, not a reason to avoid it
-      const ownShare = err.name === 'HolderBusyError' && (this.downloading.get(holder.address) ?? 0) > 1
+      const ownShare = err.name === 'HolderBusyError' && (othersAtAsk > 0 || (this.downloading.get(holder.address) ?? 0) > 1)
       attempt.outcome = { err, silent, ownShare }
     }).finally(() => {
       answer.clear()
       answered()
       count(this.downloading, holder.address, -1)
+      this.shareWaiters.freed(holder.address)
       settled()
     })
     return attempt

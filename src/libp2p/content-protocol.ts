@@ -58,12 +58,8 @@ export const TRANSFER_WINDOW = 8
 export const MAX_TRANSFER_WINDOW = 64
 /** Uploads a holder serves at once before it answers busy */
 export const MAX_CONCURRENT_UPLOADS = 8
-/**
- * Uploads a holder serves at once to one requester: one peer asking for
- * everything at once must leave slots for the others (its further requests
- * are answered busy, so an honest requester moves on to another holder)
- */
-export const MAX_UPLOADS_PER_PEER = 2
+// uploads a holder serves at once to one requester; requesters know it too (they wait for their share)
+export { MAX_UPLOADS_PER_PEER } from '../cdn/share-waiters.ts'
 /** Time for the request (holder side) and for the meta answer (requester side), ms */
 export const REQUEST_TIMEOUT_MS = 5_000
 /** Longest wait for any one frame, credit or write during a transfer, ms */

@@ -4,10 +4,9 @@
  * many assets at once, with one page holding them all, fills that share with
  * its own downloads; sending the rest to the origin would give away offload
  * for nothing, since the share frees as soon as one of them ends. So a fetch
- * refused for our own share waits for one of our downloads from that holder
- * to end, and asks again (a fetch that would go past the share waits
- * without asking), while the origin is fetched beside it (the page is
- * no slower for waiting; the first verified answer wins). Each download that
+ * that would go past our share (or was refused for it) waits for one of our
+ * downloads from that holder to end and then asks, while the origin is
+ * fetched beside it (the first verified answer wins). Each download that
  * ends wakes the fetch that has waited longest, one at a time: waking them
  * all would only draw as many BUSY answers again.
  */
@@ -55,10 +54,5 @@ export class ShareWaiters {
       this.waiting.delete(holder)
     }
     wake?.()
-  }
-
-  /** Fetches waiting for a share of `holder` */
-  count (holder: string): number {
-    return this.waiting.get(holder)?.length ?? 0
   }
 }

@@ -52,7 +52,7 @@ export interface RingCdnStats {
   holdersSkipped: number
   /** Holders asked beside others that had not started sending within the hedge delay */
   holderHedges: number
-  /** Fetches that waited for one of this page's own downloads from a holder to end, after it answered BUSY to our share */
+  /** Waits of a fetch for one of this page's own downloads from a holder to end, its share of that holder being full */
   shareWaits: number
   /** Holders put on the avoid list, by reason (`integrity`, `silent`, `busy`, `too-large`) */
   holdersAvoided: Record<string, number>

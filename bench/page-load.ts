@@ -1,8 +1,8 @@
 /**
  * `npm run bench:page-load`: a page loads many assets at once that few other
  * pages hold, as a visitor's page loads its images, styles and scripts
- * together. Real libp2p nodes (TCP on loopback) and a loopback origin with an
- * added delay. Each round, the holders fetch a fresh set of assets from the
+ * together. Real libp2p nodes in this process (the test fixtures' memory
+ * transport, 5 ms a message) and a loopback origin with an added delay. Each round, the holders fetch a fresh set of assets from the
  * origin, then the loading page fetches them all at once with `cdn.fetch`
  * while plain `fetch()`es of the same URLs start beside them: where each came
  * from, both times and their ratio, and the holders' BUSY answers (a holder

@@ -295,8 +295,8 @@ export class PeerPhase {
   /**
    * Nobody else to ask: only holders busy with our own downloads, which free
    * up as they end. That may outlast the origin's time: the origin joins
-   * beside, so the page is no slower for waiting, and the first verified
-   * answer wins. False (at once) unless that is the case
+   * beside, so a wait costs no more than the origin's time from here, and
+   * the first verified answer wins. False (at once) unless that is the case
    */
   private async awaitedShare (race: Race, peerDeadline: number, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<boolean> {
     if (race.live.size > 0 || race.waiting.size === 0 || peerDeadline <= this.clock.now()) {

@@ -38,7 +38,7 @@ export interface Race {
   lastAsked: number
   /** Requests sent so far (a holder asked again counts again) */
   asked: number
-  /** Holders that refused us busy with our own share: asked again once one of our downloads from them ends (the cancels) */
+  /** Holders our own downloads keep busy (full by our count, or refused us for it): asked again once one of those ends (the cancels) */
   waiting: Map<string, () => void>
   /** Waits for a share taken so far (`MAX_SHARE_WAITS`) */
   shareWaits: number

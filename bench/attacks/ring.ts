@@ -24,7 +24,10 @@
  * largest size sent all but its last byte; the phase records this
  * process's resident memory before, at its peak and after the flood, after
  * a garbage collection when node runs with --expose-gc as the npm script
- * does).
+ * does), `route-drop` (members that swallow every lookup they are asked to
+ * forward) and `route-claim` (members that answer every lookup as the key's
+ * owner and every LOCATE with themselves as the only holder); both keep
+ * their ring upkeep honest, as the simulator's hostile pages do.
  *
  * With `--hostile-process` (TCP only) the flooding node of `flood` and
  * `announce` runs in a child process (`hostile-node.ts`), as a real
@@ -43,7 +46,7 @@ import { RingRequest } from '../../src/overlay/messages.ts'
 import { MAX_RING_MESSAGE_BYTES } from '../../src/overlay/wire.ts'
 import { ringProtocol } from '../../src/ring-cdn.ts'
 import { bytesOf, sha256Base64, startOrigin } from '../../test/fixtures/origin-server.ts'
-import { TestStore, misbehave } from '../../test/libp2p/cdn-fixtures.ts'
+import { TestStore, misbehave, misroute } from '../../test/libp2p/cdn-fixtures.ts'
 import { createCdnNode, drain } from '../nodes.ts'
 import { ANNOUNCE_FLOOD_MAX_MS, FLOOD_REQUEST_TIMEOUT_MS, STREAM_FLOOD_STREAMS, announceFlood, startLookupFlood, startStreamFlood } from './floods.ts'
 import type { AnnounceCounts, LookupFlood, LookupFloodCounts, StreamFlood, StreamFloodCounts } from './floods.ts'
@@ -67,7 +70,7 @@ const HOSTILE_EXIT_TIMEOUT_MS = 10_000
 /** The hostile process exits by itself after this long, whatever happens, ms */
 const HOSTILE_LIFETIME_MS = 30 * 60_000
 
-type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce' | 'streams'
+type Attack = 'none' | 'corrupt' | 'silent' | 'busy' | 'too-large' | 'flood' | 'announce' | 'streams' | 'route-drop' | 'route-claim'
 
 /** How long after the stream flood stops its memory is read again, ms (the victim's streams end, garbage is collected) */
 const STREAM_FLOOD_SETTLE_MS = 10_000
@@ -176,14 +179,17 @@ const HOSTILE_PROCESS = args['hostile-process']
 const PROCESS_ATTACKS: Attack[] = ['flood', 'announce']
 
 const HOLDER_ATTACKS: Attack[] = ['corrupt', 'silent', 'busy', 'too-large']
+/** Attacks on the lookups hostile members are asked to forward: swallowed, or answered as their owner */
+const ROUTE_ATTACKS: Attack[] = ['route-drop', 'route-claim']
 /** Attacks whose hostile node holds no asset: it attacks the ring, not the fetches */
-const NON_HOLDER_ATTACKS: Attack[] = ['flood', 'announce', 'streams']
+const NON_HOLDER_ATTACKS: Attack[] = ['flood', 'announce', 'streams', ...ROUTE_ATTACKS]
 const PHASES: Phase[] = [
   { attack: 'none', hostileShare: 0 } satisfies Phase,
   ...HOLDER_ATTACKS.flatMap(attack => [0.1, 0.25].map((hostileShare): Phase => ({ attack, hostileShare }))),
   { attack: 'flood', hostileShare: 1 / NODES } satisfies Phase,
   { attack: 'announce', hostileShare: 1 / NODES } satisfies Phase,
-  { attack: 'streams', hostileShare: 1 / NODES } satisfies Phase
+  { attack: 'streams', hostileShare: 1 / NODES } satisfies Phase,
+  ...ROUTE_ATTACKS.flatMap(attack => [0.1, 0.25].map((hostileShare): Phase => ({ attack, hostileShare })))
 ].filter(p => args.only == null || args.only.split(',').includes(p.attack))
 
 function quantile (xs: number[], q: number): number {
@@ -306,6 +312,10 @@ async function arm (attack: Attack, hostile: Set<CdnNode>, stores: Map<CdnNode, 
         break
       case 'flood':
         lookupFloods.push(startLookupFlood(node.services.cdn))
+        break
+      case 'route-drop':
+      case 'route-claim':
+        misroute(node, attack === 'route-drop' ? 'drop' : 'claim')
         break
       case 'announce': {
         // the home: the first other node

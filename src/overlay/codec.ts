@@ -7,11 +7,13 @@
 
 import { InvalidMessageError } from './errors.ts'
 import { RingRequest, RingResponse } from './messages.ts'
+import { MAX_AVOIDED_HOPS } from './settings.ts'
 import { MAX_HINTS, MAX_PEERS_PER_MESSAGE } from './wire.ts'
 
 const PEER_LIMITS = { hints: MAX_HINTS }
 
 export const RING_REQUEST_LIMITS = {
+  route: { origin: PEER_LIMITS, avoid: MAX_AVOIDED_HOPS },
   stabilize: { sender: PEER_LIMITS },
   leave: { sender: PEER_LIMITS, predecessor: PEER_LIMITS, successors: MAX_PEERS_PER_MESSAGE, successors$: PEER_LIMITS }
 }

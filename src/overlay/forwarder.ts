@@ -5,11 +5,12 @@
  *
  * Theory of operation:
  * - A forwarded request carries the time left (`budgetMs`), so deadlines
- * shrink hop by hop. The requester gives each attempt an allowance sized
- * from the measured round-trip time and the hops still to go, and keeps the
- * rest for retries; a hop on the way keeps only a round trip to report a
- * failure back, so a long path does not reach its last hops with its budget
- * spent.
+ * shrink hop by hop. Each forward gets an allowance sized from the measured
+ * round-trip time and the hops still to go; past it, another path is tried
+ * beside it (below). The requester keeps a share of its budget for a retry
+ * after an outright failure; a hop on the way keeps only a round trip to
+ * report a failure back, so a long path does not reach its last hops with
+ * its budget spent.
  * - A hop not heard from recently is probed first, so a crashed finger costs
  * one short probe rather than a long wait; a forward whose answer is late
  * gets its hop probed too, so a hop that crashed since we last heard from
@@ -19,6 +20,17 @@
  * predecessor hands us its keys only once dead or after a second missed
  * probe: one lost message must not make us answer for keys that are not
  * ours.
+ * - A peer can answer every probe and still swallow or lie about lookups.
+ * Past a forward's allowance a node tries another path beside it (whichever
+ * answers first wins; one at a time per node, on a path with no detour before,
+ * never beside the key's owner), naming the late hop in the request's
+ * `avoid` list so the rest of the walk goes around it. The late forward
+ * runs out: an honest hop reports a failure within the wait, so a hop
+ * silent for all of it swallowed the request; two in a row and it is
+ * shunned as a next hop for a while (`Liveness`).
+ * - Every answer is checked before it is passed on (answer-check.ts): an
+ * owner that cannot own the key, or one implausibly far past it that no
+ * second path names, sends the lookup another way.
  * - Hops that fail a lookup are skipped for its retries only: a downstream
  * failure says little about the next hop, and blaming it globally would
  * cascade up the path. Only direct evidence (a peer unreachable, or silent
@@ -28,13 +40,16 @@
  * and the ring may have changed meanwhile.
  */
 
+import { AnswerCheck } from './answer-check.ts'
 import { HopLimitError, LookupFailedError, PeerBusyError } from './errors.ts'
+import { HopTiming } from './hop-timing.ts'
 import { RingRequest } from './messages.ts'
 import { PeerWindow } from './request-shares.ts'
 import { requireField } from './ring-client.ts'
-import { distance, idToBytes, RING_BITS } from './ring-id.ts'
+import { idToBytes } from './ring-id.ts'
 import { route } from './route.ts'
-import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, RETRY_RESERVE, WATCH_FRACTION } from './settings.ts'
+import { addAvoided, besideAfter, inheritAvoided, NOTHING_TO_RELEASE, RunningForwards } from './running-forwards.ts'
+import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, WATCH_FRACTION } from './settings.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
@@ -42,6 +57,7 @@ import type { RingResponse, RouteRequest, RouteResponse } from './messages.ts'
 import type { OutgoingRequest, RingClient } from './ring-client.ts'
 import type { SuspectSet } from './route.ts'
 import type { RoutingTable } from './routing-table.ts'
+import type { DetourSlot, ForwardOutcome } from './running-forwards.ts'
 import type { Address, Clock, Peer, Timer } from './seams.ts'
 import type { RingSettings } from './settings.ts'
 import type { LookupOptions, LookupResult } from './types.ts'
@@ -61,6 +77,8 @@ export class Forwarder {
   private readonly client: RingClient
   /** Our own lookups in flight per next hop: never more than the share that hop grants us */
   private readonly window: PeerWindow
+  private readonly timing: HopTiming
+  private readonly answers: AnswerCheck
 
   constructor (ctx: RingContext) {
     this.ctx = ctx
@@ -71,6 +89,8 @@ export class Forwarder {
     this.table = ctx.table
     this.client = ctx.client
     this.window = new PeerWindow(ctx.clock)
+    this.timing = new HopTiming(ctx.self, ctx.settings, ctx.liveness, ctx.table)
+    this.answers = new AnswerCheck(ctx.table, ctx.liveness)
   }
 
   request (key: bigint, options: LookupOptions): RouteRequest {
@@ -81,7 +101,8 @@ export class Forwarder {
       hops: 0,
       final: false,
       maintenance: options.maintenance === true,
-      app: options.app
+      app: options.app,
+      avoid: []
     }
   }
 
@@ -89,64 +110,120 @@ export class Forwarder {
    * Delivers here or forwards `req` towards the owner of `key`, retrying other
    * candidates when a next hop fails, within the request's budget
    */
-  async forward (key: bigint, req: RouteRequest, signal?: AbortSignal): Promise<RouteResponse> {
-    const deadline = this.clock.now() + req.budgetMs
+  async forward (key: bigint, req: RouteRequest, signal?: AbortSignal, detour?: DetourSlot): Promise<RouteResponse> {
+    if (req.hops === 0) {
+      return this.walk(key, req, this.clock.now() + req.budgetMs, signal)
+    }
+    // the ROUTE handler cut a budget from the network to MAX_ROUTE_BUDGET_MS
+    const budget = req.budgetMs
+    const deadline = this.clock.now() + budget
+    // a hop on the way answers within its budget whatever it is waiting on (a probe, a forward
+    // left running): the sender takes silence for the whole budget as a peer swallowing lookups
+    const reportBy = deadline - this.timing.reportReserve(budget)
+    let timer: Timer | undefined
+    const outOfTime = new Promise<never>((_resolve, reject) => {
+      timer = this.clock.setTimer(() => {
+        reject(new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${req.hops} hops`))
+      }, reportBy - this.clock.now())
+    })
+    try {
+      return await Promise.race([this.walk(key, req, deadline, signal, detour), outOfTime])
+    } finally {
+      timer?.cancel()
+      outOfTime.catch(() => {})
+    }
+  }
+
+  /** `forward` without the report deadline of a hop on the way */
+  private async walk (key: bigint, req: RouteRequest, deadline: number, signal?: AbortSignal, detour?: DetourSlot): Promise<RouteResponse> {
     // hops that failed this lookup are skipped for its retries only: a downstream failure says
     // little about the next hop itself, and blaming it globally would cascade up the path
     const excluded = new Set<Address>()
+    // hops found swallowing or lying about this request, here and before us: the rest of the walk
+    // routes around them too
+    const avoided = inheritAvoided(req.avoid)
     // a silent peer is only avoided as a next hop; as our predecessor it hands us its keys once it
     // is dead, or missed a probe of this lookup after an earlier one: one lost message must not
     // make us answer for keys that are not ours
     const missedTwice = new Set<Address>()
     const gone: SuspectSet = { has: (address) => missedTwice.has(address) || this.liveness.isDead(address) }
-    const avoid: SuspectSet = { has: (address) => excluded.has(address) || this.liveness.isDead(address) || this.liveness.isSilent(address) }
+    const avoid: SuspectSet = {
+      has: (address) => excluded.has(address) || avoided.has(address) || this.liveness.isDead(address) ||
+        this.liveness.isSilent(address) || this.liveness.isShunned(address)
+    }
+    const running = new RunningForwards()
+    // another path is tried beside a late one while none is left running here, only on a path no
+    // node before us tried another beside (a lookup for a key a silent peer owns would otherwise
+    // branch at every hop of every path), and never beside the key's owner (all paths end there)
+    const mayTryBeside = req.avoid.length === 0
+    const doubted = new Set<Address>() // owners an answer named implausibly far past the key (AnswerCheck)
     let lastError: Error | undefined
     let deadCandidates = 0
-    for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-      const decision = route(this.table.state, key, { suspects: avoid, gone, final: req.final })
-      if (decision.type === 'deliver') {
-        const app = req.app != null ? await this.ctx.application().deliver?.(key, req.app, this.self.address) : undefined
-        return { owner: peerToWire(this.self), hops: req.hops, app }
-      }
-      if (req.hopsLeft <= 0) {
-        throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
-      }
-      const hop = decision.hops[0]
-      if (hop == null) {
-        break
-      }
-      // a walk back to our predecessor means the sender skipped it, most likely because it found
-      // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
-      const walkBack = req.final && hop.peer.address === this.table.state.predecessor?.address
-      const wasSilent = this.liveness.isSilent(hop.peer.address)
-      if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
-        excluded.add(hop.peer.address)
-        if (wasSilent) {
-          missedTwice.add(hop.peer.address)
+    try {
+      for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
+        const decision = route(this.table.state, key, { suspects: avoid, gone, final: req.final })
+        if (decision.type === 'deliver') {
+          return await this.deliver(key, req)
         }
-        if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
-          // a candidate a short probe found dead cost no forward: it does not use up a try
-          attempt--
+        if (req.hopsLeft <= 0) {
+          throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
         }
-        continue
+        const hop = decision.hops[0]
+        if (hop == null || running.has(hop.peer.address)) {
+          // nothing left but a hop already waited on
+          break
+        }
+        // a walk back to our predecessor means the sender skipped it, most likely because it found
+        // it gone: check it with a probe even if we heard from it lately, not with a whole hop wait
+        const walkBack = req.final && hop.peer.address === this.table.state.predecessor?.address
+        const wasSilent = this.liveness.isSilent(hop.peer.address)
+        if (!await this.isLikelyAlive(hop.peer, walkBack, signal)) {
+          excluded.add(hop.peer.address)
+          if (wasSilent) {
+            missedTwice.add(hop.peer.address)
+          }
+          if (++deadCandidates <= MAX_HOP_ATTEMPTS) {
+            // a candidate a short probe found dead cost no forward: it does not use up a try
+            attempt--
+          }
+          continue
+        }
+        const remaining = deadline - this.clock.now()
+        const allowance = this.timing.allowance(hop.peer.id, key, hop.final)
+        const wait = this.timing.wait(remaining, req.hops === 0)
+        if (wait < MIN_HOP_BUDGET_MS) {
+          break
+        }
+        // the wait the forward got in the end (our own lookups may first wait for a slot)
+        const sent = { wait }
+        const forward = this.sendHop(hop, { ...req, avoid: [...avoided] }, sent, allowance, deadline, signal)
+          .then(res => this.answers.take(key, hop, res, doubted))
+        const lateAfter = mayTryBeside && running.size === 0 && !hop.final ? besideAfter(wait, allowance) : undefined
+        const outcome = await this.awaitForward(hop.peer, forward, running, lateAfter, detour)
+        if ('route' in outcome) {
+          return outcome.route
+        }
+        if ('late' in outcome) {
+          this.avoidLate(hop.peer, excluded, avoided)
+          continue
+        }
+        lastError = outcome.err
+        this.takeHopFailure(outcome.err, hop, sent.wait < allowance, excluded, avoided, req.hops)
       }
-      const remaining = deadline - this.clock.now()
-      const allowance = this.hopAllowance(hop.peer.id, key, hop.final)
-      const wait = this.hopWait(remaining, allowance, req.hops === 0)
-      if (wait < MIN_HOP_BUDGET_MS) {
-        break
+      const late = await running.settle()
+      if (late != null) {
+        return late
       }
-      // the wait the forward got in the end (our own lookups may first wait for a slot)
-      const sent = { wait }
-      try {
-        const res = await this.sendHop(hop, req, sent, allowance, deadline, signal)
-        return requireField(res.route, 'route')
-      } catch (err: any) {
-        lastError = err
-        this.takeHopFailure(err, hop, sent.wait < allowance, excluded, req.hops)
-      }
+      throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
+    } finally {
+      running.settled()
     }
-    throw new LookupFailedError(`lookup gave up at ${this.self.address} after ${req.hops} hops: ${lastError?.message ?? 'out of time'}`)
+  }
+
+  /** We own `key`: the answer names us, with our application's answer to the request's payload */
+  private async deliver (key: bigint, req: RouteRequest): Promise<RouteResponse> {
+    const app = req.app != null ? await this.ctx.application().deliver?.(key, req.app, this.self.address) : undefined
+    return { owner: peerToWire(this.self), hops: req.hops, app }
   }
 
   /**
@@ -198,15 +275,16 @@ export class Forwarder {
         throw new PeerBusyError(`our share of lookups at ${hop.peer.address} stayed full`)
       }
       // a wait for a slot is not the hop's: its allowance starts once the request leaves
-      sent.wait = this.hopWait(deadline - this.clock.now(), allowance, true)
+      sent.wait = this.timing.wait(deadline - this.clock.now(), true)
     }
     try {
-      if (sent.wait < MIN_HOP_BUDGET_MS) {
+      const budgetMs = this.timing.budgetFor(sent.wait)
+      if (budgetMs < MIN_HOP_BUDGET_MS) {
         throw new LookupFailedError(`lookup ran out of time at ${this.self.address} waiting to send to ${hop.peer.address}`)
       }
       return await this.forwardWatched(hop.peer, {
         type: RingRequest.Type.ROUTE,
-        route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs: Math.floor(sent.wait), hops: req.hops + 1, final: hop.final }
+        route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs, hops: req.hops + 1, final: hop.final }
       }, sent.wait, allowance, signal)
     } finally {
       if (own) {
@@ -255,7 +333,7 @@ export class Forwarder {
    * this lookup, silent, or failed). `cutShort`: our own budget, not the hop's
    * allowance, bounded the wait
    */
-  private takeHopFailure (err: any, hop: { peer: Peer, final: boolean }, cutShort: boolean, excluded: Set<Address>, hops: number): void {
+  private takeHopFailure (err: any, hop: { peer: Peer, final: boolean }, cutShort: boolean, excluded: Set<Address>, avoided: Set<Address>, hops: number): void {
     const peer = hop.peer
     switch (err.name) {
       case 'AbortError':
@@ -270,17 +348,24 @@ export class Forwarder {
           // guessing another path in the time left would only risk a wrong answer
           throw new LookupFailedError(`lookup ran out of time at ${this.self.address} after ${hops} hops`)
         }
-        excluded.add(peer.address)
         this.table.dropFinger(peer)
-        // silent for a whole allowance: a crash since we last heard from it, or only a slow
-        // path beyond it. Too weak to route around it (as a predecessor that would hand us
-        // keys it may still own), but the next lookup through it probes it first
+        // silent for a whole allowance: a crash since we last heard from it, a slow path beyond
+        // it, or a peer that swallows lookups. Too weak to route around it (as a predecessor that
+        // would hand us keys it may still own), but the next lookup through it probes it first
         this.liveness.doubt(peer.address)
+        this.liveness.lookupUnanswered(peer.address)
+        this.avoidLate(peer, excluded, avoided)
+        break
+      case 'HopLiedError':
+        // its answer named an owner that cannot own the key, or one implausibly far past it
+        excluded.add(peer.address)
+        addAvoided(avoided, peer.address)
         break
       case 'HopSilentError':
         // the answer was late and the hop missed a probe meanwhile: it crashed since we last
         // heard from it. Routed around (silent) while a second probe settles it
         excluded.add(peer.address)
+        addAvoided(avoided, peer.address)
         this.table.dropFinger(peer)
         this.checkSilent(peer)
         break
@@ -303,6 +388,45 @@ export class Forwarder {
         // unreachable, stopped, leaving, or not in our ring: direct evidence
         this.ctx.fail(peer)
     }
+  }
+
+  /**
+   * Waits for `forward` to `peer`. Past `lateAfter` it is left running beside
+   * the next path tried, if the request's sender grants a detour from its
+   * share (our own lookups are ours to spend; with the share full, the
+   * forward is waited out instead). A forward left running is not cancelled
+   * once another path answers: a hop that never answers within the whole
+   * wait swallows lookups, one that reports a failure only waited on others
+   */
+  private async awaitForward (peer: Peer, forward: Promise<RouteResponse>, running: RunningForwards, lateAfter: number | undefined, detour?: DetourSlot): Promise<ForwardOutcome> {
+    const outcome = await running.race(forward, this.clock, lateAfter)
+    if (!('late' in outcome)) {
+      return outcome
+    }
+    const release = detour != null ? detour() : NOTHING_TO_RELEASE
+    if (release == null) {
+      return running.race(forward, this.clock)
+    }
+    // held until every forward of the request has settled: the detour's cost is the forwards that
+    // wait at the next hops, whichever of them answered the request
+    running.holdUntilSettled(release)
+    running.add(peer.address, forward)
+    forward.catch((err: any) => {
+      if (err.name === 'RpcTimeoutError') {
+        this.liveness.lookupUnanswered(peer.address)
+      }
+    })
+    return outcome
+  }
+
+  /**
+   * `peer` let a forward go past its allowance (it may only be slow, or
+   * waiting on a hop beyond it that swallows lookups): the rest of this
+   * lookup routes around it
+   */
+  private avoidLate (peer: Peer, excluded: Set<Address>, avoided: Set<Address>): void {
+    excluded.add(peer.address)
+    addAvoided(avoided, peer.address)
   }
 
   /**
@@ -344,26 +468,6 @@ export class Forwarder {
   }
 
   /**
-   * How long to wait for a forward, with `remaining` of the request's budget
-   * left. The requester splits its budget between attempts: each gets the
-   * allowance for the path, and a retry finds the rest. A hop on the way keeps
-   * only the time to report a failure back (a round trip at most): were it to
-   * cap its wait at its own guess of the path left, or keep a share for a
-   * retry, the budget would shrink by that at every hop, and a long path
-   * under churn reached its last hops with less than a round trip left. A
-   * failure deep in the path then travels back to the requester, which
-   * retries with the time it kept; hops retry only what fails fast (a probe
-   * missed, an unreachable or refusing hop).
-   */
-  private hopWait (remaining: number, allowance: number, requester: boolean): number {
-    if (requester) {
-      return Math.min(remaining * (1 - RETRY_RESERVE), allowance)
-    }
-    // floored: on loopback a round trip is a millisecond, less than a busy page takes to answer
-    return remaining - Math.min(remaining * RETRY_RESERVE, Math.max(this.liveness.roundTripMs, MIN_HOP_BUDGET_MS))
-  }
-
-  /**
    * `peer` missed a probe: lookups route around it while a second probe, with
    * the full deadline of a direct request, tells a lost message (it answers)
    * from a crash (it does not, and fails)
@@ -384,26 +488,6 @@ export class Forwarder {
       this.ctx.fail(peer)
     })
   }
-
-  /**
-   * How long to wait for a forwarded request: an allowance per hop still to
-   * go, estimated from the distance left and the ring density our successor
-   * list shows (a lookup halves the distance per hop on average)
-   */
-  private hopAllowance (next: bigint, key: bigint, final: boolean): number {
-    const perHop = this.liveness.perHopWait()
-    const last = this.table.state.successors[this.table.state.successors.length - 1]
-    if (final || last == null) {
-      // the owner, or a short walk back from it
-      return 2 * perHop
-    }
-    // nodes per unit of ring distance, from the span of our successor list
-    const span = ringFraction(distance(this.self.id, last.id))
-    const left = ringFraction(distance(next, key))
-    const nodesBetween = span > 0 ? left * this.table.state.successors.length / span : 1
-    const hops = Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
-    return perHop * hops
-  }
 }
 
 /** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */
@@ -412,9 +496,4 @@ const WATCH_OVER = new Error('the watched forward has settled')
 /** A forwarded request's next hop missed a probe while we waited for its answer (never leaves RingNode) */
 class HopSilentError extends Error {
   override name = 'HopSilentError'
-}
-
-/** Position of a ring distance as a fraction of the whole ring */
-function ringFraction (d: bigint): number {
-  return Number(d >> BigInt(RING_BITS - 53)) / 2 ** 53
 }

@@ -17,6 +17,7 @@ import type { Forwarder } from './forwarder.ts'
 import type { LeaveRequest, RingResponse, RouteResponse } from './messages.ts'
 import type { PlacementRepair } from './placement.ts'
 import type { RequestShares } from './request-shares.ts'
+import type { DetourSlot } from './running-forwards.ts'
 import type { Address } from './seams.ts'
 import type { Stabilizer } from './stabilizer.ts'
 
@@ -44,6 +45,8 @@ export interface RingHandlersInit {
   forwarder: Forwarder
   stabilizer: Stabilizer
   placement: PlacementRepair
+  /** Each sender's share of our waiting work: detours are charged to it too */
+  shares: RequestShares
   /** Whether the node is leaving: it no longer answers as a key's owner */
   leaving(): boolean
   /** Aborted when the node stops */
@@ -51,7 +54,7 @@ export interface RingHandlersInit {
 }
 
 export function ringHandlers (ctx: RingContext, init: RingHandlersInit): Partial<Record<RingRequest.Type, RingHandler>> {
-  const { forwarder, stabilizer, placement } = init
+  const { forwarder, stabilizer, placement, shares } = init
   return {
     [RingRequest.Type.ROUTE]: (from, req) => {
       if (init.leaving()) {
@@ -63,14 +66,15 @@ export function ringHandlers (ctx: RingContext, init: RingHandlersInit): Partial
       const sent = requireField(req.route, 'route')
       const r = { ...sent, budgetMs: Math.min(sent.budgetMs, MAX_ROUTE_BUDGET_MS) }
       const answer = (route: RouteResponse): RingResponse => ok({ route })
+      const detour: DetourSlot = () => shares.tryTake(from) ? () => { shares.release(from) } : undefined
       const origin = r.origin != null ? peerFromWire(r.origin) : undefined
       if (origin != null && placement.skips(origin)) {
         // the walk ends at the node that skips the origin: adopt it (once checked) before routing,
         // so the answer names it as the owner of its own id
         const signal = init.lifetime()
-        return { later: placement.adoptSkipped(origin, from, signal).then(async () => forwarder.forward(idFromBytes(r.key), r, signal)), answer }
+        return { later: placement.adoptSkipped(origin, from, signal).then(async () => forwarder.forward(idFromBytes(r.key), r, signal, detour)), answer }
       }
-      return { later: forwarder.forward(idFromBytes(r.key), r, init.lifetime()), answer }
+      return { later: forwarder.forward(idFromBytes(r.key), r, init.lifetime(), detour), answer }
     },
     [RingRequest.Type.STABILIZE]: (from, req) => ok({ stabilize: stabilizer.onStabilize(from, requireField(req.stabilize, 'stabilize')) }),
     [RingRequest.Type.LEAVE]: (from, req) => {

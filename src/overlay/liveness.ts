@@ -11,11 +11,17 @@
  * - A peer that failed a direct request (unreachable, or silent twice) is
  * dead: forgotten by the routing table and not re-learned for
  * `suspectTimeoutMs`.
+ * - Lookups are judged apart from liveness: a peer can answer every probe
+ * and still swallow or lie about the lookups it is sent. A next hop that
+ * proved it lies (a malformed answer) is distrusted, and one that left `LATE_LOOKUP_STREAK`
+ * lookups in a row without any answer is shunned; either way lookups route
+ * around it for a while, but it keeps its place (as a predecessor it still
+ * owns its keys), and no word from it lifts the mark early.
  * - Round trips of direct requests (not forwarded ones, whose time includes
  * the rest of a path) feed a smoothed RTT: the unit of every hop wait.
  */
 
-import { FRESH_CONTACT_MS, HOP_WAIT_RTTS, INITIAL_RTT_MS, MIN_HOP_WAIT_MS, PROBE_WAIT_RTTS, RTT_SMOOTHING } from './settings.ts'
+import { DISTRUST_MS, FRESH_CONTACT_MS, HOP_WAIT_RTTS, INITIAL_RTT_MS, MIN_HOP_WAIT_MS, LATE_LOOKUP_STREAK, PROBE_WAIT_RTTS, RTT_SMOOTHING, SHUN_MS } from './settings.ts'
 import type { Address, Clock } from './seams.ts'
 import type { RingSettings } from './settings.ts'
 
@@ -30,6 +36,10 @@ export class Liveness {
   private readonly dead = new Map<Address, number>()
   /** Peers that missed one probe, until when: routed around while a second probe checks them */
   private readonly silent = new Map<Address, number>()
+  /** Next hops that lied about lookups or let them go unanswered, until when: lookups route around them */
+  private readonly shunned = new Map<Address, number>()
+  /** Lookups in a row each next hop left without any answer */
+  private readonly lateStreak = new Map<Address, number>()
 
   constructor (clock: Clock, settings: RingSettings) {
     this.clock = clock
@@ -49,6 +59,37 @@ export class Liveness {
   /** Whether `address` missed a probe and is being checked again (lookups route around it) */
   isSilent (address: Address): boolean {
     return isMarked(this.silent, address, this.clock.now())
+  }
+
+  /** Whether lookups route around `address` for what it did to earlier lookups (see `distrust`, `lookupUnanswered`) */
+  isShunned (address: Address): boolean {
+    return isMarked(this.shunned, address, this.clock.now())
+  }
+
+  /** `address` proved it lies about lookups: not a next hop for `DISTRUST_MS` */
+  distrust (address: Address): void {
+    this.shunned.set(address, Math.max(this.shunned.get(address) ?? 0, this.clock.now() + DISTRUST_MS))
+    this.lateStreak.delete(address)
+  }
+
+  /**
+   * A lookup forwarded to `address` got no answer at all within its whole
+   * wait (a hop on the way reports a failure back before that), the peer
+   * being alive as far as we know
+   */
+  lookupUnanswered (address: Address): void {
+    const streak = (this.lateStreak.get(address) ?? 0) + 1
+    if (streak < LATE_LOOKUP_STREAK) {
+      this.lateStreak.set(address, streak)
+      return
+    }
+    this.lateStreak.delete(address)
+    this.shunned.set(address, Math.max(this.shunned.get(address) ?? 0, this.clock.now() + SHUN_MS))
+  }
+
+  /** `address` answered a lookup we sent it (whatever the answer): its streak of late ones ends */
+  lookupAnswered (address: Address): void {
+    this.lateStreak.delete(address)
   }
 
   /** Whether a silent mark on `address` is still standing (expired or not): the check that set it has not ended */
@@ -86,6 +127,7 @@ export class Liveness {
     this.dead.set(address, this.clock.now() + this.settings.suspectTimeoutMs)
     this.silent.delete(address)
     this.heardFrom.delete(address)
+    this.lateStreak.delete(address)
   }
 
   /** `address` left gracefully: avoided for `suspectTimeoutMs` like a dead peer */
@@ -109,6 +151,11 @@ export class Liveness {
     for (const [address, until] of this.dead) {
       if (until <= now) {
         this.dead.delete(address)
+      }
+    }
+    for (const [address, until] of this.shunned) {
+      if (until <= now) {
+        this.shunned.delete(address)
       }
     }
     for (const [address, at] of this.heardFrom) {

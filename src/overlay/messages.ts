@@ -166,6 +166,7 @@ export interface RouteRequest {
   maintenance: boolean
   app?: Uint8Array<ArrayBuffer>
   origin?: WirePeer
+  avoid: string[]
 }
 
 export namespace RouteRequest {
@@ -218,6 +219,13 @@ export namespace RouteRequest {
           WirePeer.codec().encode(obj.origin, w)
         }
 
+        if (obj.avoid != null && obj.avoid.length > 0) {
+          for (const value of obj.avoid) {
+            w.uint32(74)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -228,7 +236,8 @@ export namespace RouteRequest {
           budgetMs: 0,
           hops: 0,
           final: false,
-          maintenance: false
+          maintenance: false,
+          avoid: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -271,6 +280,14 @@ export namespace RouteRequest {
               })
               break
             }
+            case 9: {
+              if (opts.limits?.avoid != null && obj.avoid.length === opts.limits.avoid) {
+                throw new MaxLengthError('Decode error - repeated field "avoid" had too many elements')
+              }
+
+              obj.avoid.push(reader.string())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -280,6 +297,10 @@ export namespace RouteRequest {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          avoid: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -339,6 +360,21 @@ export namespace RouteRequest {
               yield * WirePeer.codec().stream(reader, reader.uint32(), `${prefix}.origin`, {
                 limits: opts.limits?.origin
               })
+
+              break
+            }
+            case 9: {
+              if (opts.limits?.avoid != null && obj.avoid === opts.limits.avoid) {
+                throw new MaxLengthError('Streaming decode error - repeated field "avoid" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.avoid[]`,
+                index: obj.avoid,
+                value: reader.string()
+              }
+
+              obj.avoid++
 
               break
             }
@@ -405,6 +441,12 @@ export namespace RouteRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RouteRequestAvoidFieldEvent {
+    field: '$.avoid[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<RouteRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RouteRequest.codec())
   }
@@ -413,7 +455,7 @@ export namespace RouteRequest {
     return decodeMessage(buf, RouteRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteRequest>): Generator<RouteRequestKeyFieldEvent | RouteRequestHopsLeftFieldEvent | RouteRequestBudgetMsFieldEvent | RouteRequestHopsFieldEvent | RouteRequestFinalFieldEvent | RouteRequestMaintenanceFieldEvent | RouteRequestAppFieldEvent | RouteRequestOriginIdFieldEvent | RouteRequestOriginAddressFieldEvent | RouteRequestOriginHintsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RouteRequest>): Generator<RouteRequestKeyFieldEvent | RouteRequestHopsLeftFieldEvent | RouteRequestBudgetMsFieldEvent | RouteRequestHopsFieldEvent | RouteRequestFinalFieldEvent | RouteRequestMaintenanceFieldEvent | RouteRequestAppFieldEvent | RouteRequestOriginIdFieldEvent | RouteRequestOriginAddressFieldEvent | RouteRequestOriginHintsFieldEvent | RouteRequestAvoidFieldEvent> {
     return streamMessage(buf, RouteRequest.codec(), opts)
   }
 }
@@ -1484,6 +1526,12 @@ export namespace RingRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RingRequestRouteAvoidFieldEvent {
+    field: '$.route.avoid[]'
+    index: number
+    value: string
+  }
+
   export interface RingRequestStabilizeSenderIdFieldEvent {
     field: '$.stabilize.sender.id'
     value: Uint8Array<ArrayBuffer>
@@ -1578,7 +1626,7 @@ export namespace RingRequest {
     return decodeMessage(buf, RingRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestStabilizeNextRoundMsFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RingRequest>): Generator<RingRequestTypeFieldEvent | RingRequestNamespaceFieldEvent | RingRequestRouteKeyFieldEvent | RingRequestRouteHopsLeftFieldEvent | RingRequestRouteBudgetMsFieldEvent | RingRequestRouteHopsFieldEvent | RingRequestRouteFinalFieldEvent | RingRequestRouteMaintenanceFieldEvent | RingRequestRouteAppFieldEvent | RingRequestRouteOriginIdFieldEvent | RingRequestRouteOriginAddressFieldEvent | RingRequestRouteOriginHintsFieldEvent | RingRequestRouteAvoidFieldEvent | RingRequestStabilizeSenderIdFieldEvent | RingRequestStabilizeSenderAddressFieldEvent | RingRequestStabilizeSenderHintsFieldEvent | RingRequestStabilizeWantFingersFieldEvent | RingRequestStabilizeNextRoundMsFieldEvent | RingRequestLeaveSenderIdFieldEvent | RingRequestLeaveSenderAddressFieldEvent | RingRequestLeaveSenderHintsFieldEvent | RingRequestLeavePredecessorIdFieldEvent | RingRequestLeavePredecessorAddressFieldEvent | RingRequestLeavePredecessorHintsFieldEvent | RingRequestLeaveSuccessorsIdFieldEvent | RingRequestLeaveSuccessorsAddressFieldEvent | RingRequestLeaveSuccessorsHintsFieldEvent | RingRequestLeaveAppFieldEvent | RingRequestAppPayloadFieldEvent> {
     return streamMessage(buf, RingRequest.codec(), opts)
   }
 }

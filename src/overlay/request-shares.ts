@@ -92,6 +92,23 @@ export class RequestShares {
     return undefined
   }
 
+  /**
+   * Takes one more slot for `from` without refusing anything: a node that
+   * sends a request another way beside a late forward charges the detour to
+   * the sender whose request it is, so a peer that fills its share gets no
+   * detours (its requests would otherwise reach the next hops twice). True
+   * when taken (the caller must `release` it)
+   */
+  tryTake (from: Address): boolean {
+    const mine = this.of(from)
+    if (mine >= this.perPeer || (this.total >= this.capacity && mine >= Math.max(1, Math.floor(this.capacity / this.waiting.size)))) {
+      return false
+    }
+    this.waiting.set(from, mine + 1)
+    this.total++
+    return true
+  }
+
   /** A request of `from` taken with `take` was answered */
   release (from: Address): void {
     const mine = this.of(from)

@@ -143,6 +143,7 @@ export class RingNode {
       forwarder: this.forwarder,
       stabilizer: this.stabilizer,
       placement: this.placement,
+      shares: this.shares,
       leaving: () => this.phase === 'leaving',
       lifetime: () => this.lifetime.signal
     })

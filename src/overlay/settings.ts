@@ -68,6 +68,22 @@ export const MAX_HOP_ATTEMPTS = 4
 /** How long a peer that failed to answer is avoided, ms */
 export const SUSPECT_TIMEOUT_MS = 30_000
 /**
+ * A peer that proved it lies about lookups (its answer named a malformed
+ * owner, which no honest node sends) is not used as a next hop for this long, ms
+ */
+export const DISTRUST_MS = 10 * 60_000
+/**
+ * A next hop that left this many lookups in a row without any answer within
+ * their whole wait, while it answers probes (a peer that swallows lookups),
+ * is not used as a next hop for `SHUN_MS`; any lookup it answers ends the
+ * streak
+ */
+export const LATE_LOOKUP_STREAK = 2
+/** How long a next hop that let lookups go unanswered is routed around, ms */
+export const SHUN_MS = 2 * 60_000
+/** Peers a routed request names as avoided by the hops before (longer lists are cut to the newest) */
+export const MAX_AVOIDED_HOPS = 8
+/**
  * Fraction of the remaining budget a node keeps when it forwards: for retries
  * at the requester, to report a failure back at a hop on the way (at most a
  * round trip there)

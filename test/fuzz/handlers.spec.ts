@@ -41,8 +41,9 @@ function route (key: bigint | Uint8Array<ArrayBuffer>, fields: Partial<RouteRequ
     hops: 0,
     final: false,
     maintenance: false,
+    avoid: [],
     ...fields
-  }
+  } as RouteRequest
 }
 
 function wire (peer: Peer, fields: Partial<WirePeer> = {}): WirePeer {

@@ -273,8 +273,9 @@ export function messageArbs (init: UniverseInit = {}): {
     hops: uint32Arb,
     final: fc.boolean(),
     maintenance: fc.boolean(),
-    app: fc.option(appPayload, { nil: undefined })
-  }, { requiredKeys: ['key', 'hopsLeft', 'budgetMs', 'hops', 'final', 'maintenance'] })
+    app: fc.option(appPayload, { nil: undefined }),
+    avoid: fc.array(fc.string({ maxLength: 64 }), { maxLength: 8 })
+  }, { requiredKeys: ['key', 'hopsLeft', 'budgetMs', 'hops', 'final', 'maintenance', 'avoid'] })
 
   const ringRequest: fc.Arbitrary<RingRequest> = fc.record({
     type: fc.constantFrom(...REQUEST_TYPES),

@@ -133,8 +133,8 @@ describe('fuzz: ring protocol over libp2p streams', function () {
       ['wrong namespace', { type: RingRequest.Type.PROBE, namespace: 'other-site' }, 5],
       ['unknown type', { type: RingRequest.Type.UNKNOWN, namespace: LIBP2P_NAMESPACE }, 4],
       ['missing route', { type: RingRequest.Type.ROUTE, namespace: LIBP2P_NAMESPACE }, 4],
-      ['key of 3 bytes', { type: RingRequest.Type.ROUTE, namespace: LIBP2P_NAMESPACE, route: { key: new Uint8Array(3), hopsLeft: 5, budgetMs: 1000, hops: 0, final: false, maintenance: false } }, 4],
-      ['hop limit', { type: RingRequest.Type.ROUTE, namespace: LIBP2P_NAMESPACE, route: { key: idToBytes(a.peer.id), hopsLeft: 0, budgetMs: 1000, hops: 0, final: false, maintenance: false } }, 2],
+      ['key of 3 bytes', { type: RingRequest.Type.ROUTE, namespace: LIBP2P_NAMESPACE, route: { key: new Uint8Array(3), hopsLeft: 5, budgetMs: 1000, hops: 0, final: false, maintenance: false, avoid: [] } }, 4],
+      ['hop limit', { type: RingRequest.Type.ROUTE, namespace: LIBP2P_NAMESPACE, route: { key: idToBytes(a.peer.id), hopsLeft: 0, budgetMs: 1000, hops: 0, final: false, maintenance: false, avoid: [] } }, 2],
       ['stabilize on behalf of another peer', { type: RingRequest.Type.STABILIZE, namespace: LIBP2P_NAMESPACE, stabilize: { sender: { id: idToBytes(a.peer.id), address: a.peer.address, hints: [] }, wantFingers: false } }, 4]
     ]
     for (const [what, req, code] of cases) {

@@ -10,6 +10,7 @@ import { memory } from '@libp2p/memory'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import { DirectoryResponse } from '../../src/cdn/directory-messages.ts'
 import { keyForUrl } from '../../src/keys.ts'
 import { ContentMeta } from '../../src/libp2p/content-messages.ts'
 import { contentProtocol } from '../../src/libp2p/content-protocol.ts'
@@ -17,11 +18,12 @@ import { createStreamRpc, libp2pComponents } from '../../src/libp2p/stream-rpc.t
 import { decodeRingRequest, decodeRingResponse, encodeRingResponse } from '../../src/overlay/codec.ts'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { compareIds } from '../../src/overlay/ring-id.ts'
+import { peerToWire } from '../../src/overlay/wire.ts'
 import { DEFAULT_NAMESPACE, ringCdn, ringProtocol } from '../../src/ring-cdn.ts'
 import { MemoryContentStore } from '../../src/storage/memory-store.ts'
 import { waitFor } from './fixtures.ts'
 import type { TransportName } from './fixtures.ts'
-import type { StreamRpc, StreamRpcInit } from '../../src/libp2p/stream-rpc.ts'
+import type { RpcHandler, StreamRpc, StreamRpcInit } from '../../src/libp2p/stream-rpc.ts'
 import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingCdn, RingCdnInit } from '../../src/ring-cdn.ts'
 import type { ChunkSource, ContentStore, ContentStoreStats, GetChunkOptions, GetOptions, ObjectInit, ObjectMeta, PutOptions, ReadOptions } from '../../src/storage/content-store.ts'
@@ -251,4 +253,38 @@ export async function misbehave (node: Libp2p<{ cdn: RingCdn }>, attack: Misbeha
       stream.abort(err)
     }
   }, { maxInboundStreams: 1_024, maxOutboundStreams: 1_024 })
+}
+
+/** How a hostile ring member treats the lookups it is asked to forward (its ring upkeep stays honest) */
+export type Misroute = 'drop' | 'claim'
+
+/**
+ * Puts an attack in front of a node's ring handler, as the simulator's
+ * hostile pages do (sim/hostile.ts): `drop` accepts every lookup ROUTE and
+ * never answers it; `claim` answers every one as the key's owner (with its
+ * own, correctly bound peer record), a LOCATE with itself as the only holder.
+ * Stabilize, probes, leaves, directory messages and maintenance ROUTEs reach
+ * the real handler, so the node stays in the others' routing tables. The
+ * library has no hook for this, so it reaches the ring transport's request
+ * server, which an attacker's own copy of the code would simply change.
+ */
+export function misroute (node: Libp2p<{ cdn: RingCdn }>, attack: Misroute): void {
+  const server = (node.services.cdn as any).transport.rpc.server as { handler: RpcHandler<RingRequest, RingResponse> }
+  const real = server.handler
+  const self = node.services.cdn.ring?.self
+  if (self == null) {
+    throw new Error('misroute: the node is not a ring member')
+  }
+  server.handler = async (from, req, options) => {
+    const route = req.route
+    if (req.type !== RingRequest.Type.ROUTE || route == null || route.maintenance) {
+      return real(from, req, options)
+    }
+    if (attack === 'drop') {
+      // accepted and never answered: only the sender's deadline ends it
+      return new Promise<RingResponse>(() => {})
+    }
+    const owner = peerToWire(self)
+    return { error: 0, message: '', route: { owner, hops: route.hops, app: route.app != null ? DirectoryResponse.encode({ holders: [owner] }) : undefined } }
+  }
 }

@@ -55,7 +55,7 @@ describe('a peer flooding a ring member with routed lookups', function () {
       namespace: DEFAULT_NAMESPACE,
       // as if forwarded to us (hops: 1): a hop on the way waits for the whole rest of the budget, the
       // longest hold a sender can ask for; a payload, so the owner's application is asked
-      route: { key: idToBytes(key), hopsLeft: 16, budgetMs: 5_000, hops: 1, final: false, maintenance: false, app: new Uint8Array([1]) }
+      route: { key: idToBytes(key), hopsLeft: 16, budgetMs: 5_000, hops: 1, final: false, maintenance: false, app: new Uint8Array([1]), avoid: [] }
     }
   }
 

@@ -38,7 +38,7 @@ describe('ring ids bound to peer ids', () => {
       const address = await randomPeerId()
       const chosen = { id: idToBytes(keyForUrl('https://site.example/app.js')), address, hints: [] }
       const idOf = libp2pRingIdOf()
-      expect(() => { checkRequestIds({ type: RingRequest.Type.ROUTE, namespace: 'n', route: { key: chosen.id, hopsLeft: 1, budgetMs: 1, hops: 0, final: false, maintenance: true, origin: chosen } }, idOf) })
+      expect(() => { checkRequestIds({ type: RingRequest.Type.ROUTE, namespace: 'n', route: { key: chosen.id, hopsLeft: 1, budgetMs: 1, hops: 0, final: false, maintenance: true, origin: chosen, avoid: [] } }, idOf) })
         .to.throw().with.property('name', 'UnboundRingIdError')
       expect(() => { checkRequestIds({ type: RingRequest.Type.LEAVE, namespace: 'n', leave: { sender: chosen, successors: [] } }, idOf) })
         .to.throw().with.property('name', 'UnboundRingIdError')

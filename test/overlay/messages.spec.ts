@@ -29,7 +29,7 @@ function optional<T extends Record<string, unknown>> (model: { [K in keyof T]: f
   return fc.record(model, { requiredKeys: required }) as unknown as fc.Arbitrary<T>
 }
 
-const routeRequest = optional<RouteRequest>({ key: id32, hopsLeft: uint32, budgetMs: uint32, hops: uint32, final: fc.boolean(), maintenance: fc.boolean(), app: bytes() }, ['key', 'hopsLeft', 'budgetMs', 'hops', 'final', 'maintenance'])
+const routeRequest = optional<RouteRequest>({ key: id32, hopsLeft: uint32, budgetMs: uint32, hops: uint32, final: fc.boolean(), maintenance: fc.boolean(), app: bytes(), avoid: fc.array(text, { maxLength: 8 }) }, ['key', 'hopsLeft', 'budgetMs', 'hops', 'final', 'maintenance', 'avoid'])
 const stabilizeRequest = optional<StabilizeRequest>({ sender: wirePeer, wantFingers: fc.boolean() }, ['wantFingers'])
 const leaveRequest = optional<LeaveRequest>({ sender: wirePeer, predecessor: wirePeer, successors: fc.array(wirePeer, { maxLength: 4 }), app: bytes() }, ['successors'])
 const appRequest: fc.Arbitrary<AppRequest> = fc.record({ payload: bytes(200) })

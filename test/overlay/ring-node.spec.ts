@@ -463,12 +463,14 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(res.hops).to.be.at.least(6)
     // reached on the first attempt: one forward per hop, none timed out and was retried
     expect(routes.map(r => r.hops)).to.deep.equal(Array.from({ length: res.hops }, (_, i) => i + 1))
-    // each hop kept at most one round trip for itself beyond the time the request spent with it and
-    // on the wire (a request is received half a round trip after it is sent); a share of the budget
-    // per hop, or a cap at each hop's guess of the path left, shrinks it faster
+    // each hop kept at most one round trip for itself (to report a failure back in time) beyond the
+    // time the request spent with it, and charged the next hop's budget with the half round trip the
+    // request spends on the wire, so a hop's deadline is its sender's and a failure report arrives
+    // before the sender gives up (a silent hop is then one that swallows lookups); a share of the
+    // budget per hop, or a cap at each hop's guess of the path left, shrinks it faster
     for (let i = 1; i < routes.length; i++) {
       const kept = routes[i - 1].budgetMs - routes[i].budgetMs - (routes[i].at - routes[i - 1].at - rttMs / 2)
-      expect(kept, `hop ${i} kept ${kept} ms of ${routes[i - 1].budgetMs}: ${JSON.stringify(routes)}`).to.be.at.most(rttMs + 1)
+      expect(kept, `hop ${i} kept ${kept} ms of ${routes[i - 1].budgetMs}: ${JSON.stringify(routes)}`).to.be.at.most(1.5 * rttMs + 1)
     }
     ring.stopAll()
   })
@@ -541,7 +543,7 @@ describe('RingNode (simulated network, virtual time)', function () {
       const res = await ring.settle(ring.rawRpc('mallory').request(target.self.address, {
         type: RingRequest.Type.ROUTE,
         namespace: '',
-        route: { key: idToBytes(ghost.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(ghost) }
+        route: { key: idToBytes(ghost.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(ghost), avoid: [] }
       }, { timeout: 5_000 }))
       expect(res.route?.owner?.address).to.equal(trueSuccessor.self.address)
       expect(target.successors[0]?.address).to.equal(trueSuccessor.self.address)
@@ -563,7 +565,7 @@ describe('RingNode (simulated network, virtual time)', function () {
       const res = await ring.settle(ring.rawRpc('relayer').request(target.self.address, {
         type: RingRequest.Type.ROUTE,
         namespace: '',
-        route: { key: idToBytes(newcomer.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(newcomer.self) }
+        route: { key: idToBytes(newcomer.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(newcomer.self), avoid: [] }
       }, { timeout: 5_000 }))
       expect(res.route?.owner?.address).to.equal('newcomer')
       expect(target.successors[0]?.address).to.equal('newcomer')
@@ -616,7 +618,7 @@ describe('RingNode (simulated network, virtual time)', function () {
       const res = await ring.settle(ring.rawRpc('client').request(far.self.address, {
         type: RingRequest.Type.ROUTE,
         namespace: '',
-        route: { key: idToBytes(orphan.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(orphan.self) }
+        route: { key: idToBytes(orphan.self.id), hopsLeft: 48, budgetMs: 5_000, hops: 0, final: false, maintenance: true, origin: peerToWire(orphan.self), avoid: [] }
       }, { timeout: 5_000 }))
       expect(res.error).to.equal(0)
       // without the origin, `before` would have answered with its own (skipping) successor

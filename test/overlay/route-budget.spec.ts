@@ -49,7 +49,7 @@ describe('the budget of a routed request (simulated network, virtual time)', fun
       const res = await r.settle(r.rawRpc('mallory').request(nodes[0].self.address, {
         type: RingRequest.Type.ROUTE,
         namespace: '',
-        route: { key: idToBytes(key as bigint), hopsLeft: 16, budgetMs: 2 ** 32 - 1, hops, final: false, maintenance: false }
+        route: { key: idToBytes(key as bigint), hopsLeft: 16, budgetMs: 2 ** 32 - 1, hops, final: false, maintenance: false, avoid: [] }
       }, { timeout: 2 * MAX_ROUTE_BUDGET_MS }))
       expect(res.error, `hops ${hops}: the lookup fails, its owner swallows it`).to.not.equal(0)
       // the budget it grants, and the request's way there and back

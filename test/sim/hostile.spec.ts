@@ -105,19 +105,19 @@ describe('hostile pages in the simulator', function () {
     it('makes exactly 10 % of the pages hostile, and they swallow lookups', () => {
       const hostile = hostileOf(result)
       expect(hostile).to.include({ fraction: 0.1, behaviour: 'drop', count: 12, created: 12, claimed: 0, forgedContent: 0 })
-      // measured: 2 145 swallowed after the warm-up
+      // measured: 1 271 swallowed after the warm-up (2 145 before hops went around silent peers)
       expect(hostile.swallowed).to.be.greaterThan(1000)
     })
 
-    it('still answers most honest lookups, and never with a wrong owner', () => {
+    it('answers every honest lookup but those for keys a dropper owns, and never with a wrong owner', () => {
       const { lookups } = result
-      // measured: 1 073 of 1 298 correct (82.7 %), 225 failed, 0 wrong; the 12 droppers own 7.8 % of
-      // the key space (`npm run sim:hostile-arc -- 120 0.1 13`), lookups no path can answer
+      // measured: 1 204 of 1 304 correct (92.3 %), 100 failed (7.7 %), 0 wrong; the 12 droppers own
+      // 7.8 % of the key space (`npm run sim:hostile-arc -- 120 0.1 13`), lookups no path can answer.
+      // Before hops went around silent peers: 1 073 of 1 298 correct, 225 failed
       expect(lookups.total).to.be.greaterThan(1000)
       expect(lookups.wrong).to.equal(0)
-      expect(lookups.correct / lookups.total).to.be.greaterThan(0.75)
-      // the attack shows: lookups that met droppers on every path they tried failed
-      expect(lookups.failed / lookups.total).to.be.within(0.05, 0.25)
+      expect(lookups.correct / lookups.total).to.be.greaterThan(0.9)
+      expect(lookups.failed / lookups.total).to.be.within(0.05, 0.1)
     })
 
     it('ends every honest fetch, from a peer, the origin or the page itself', () => {
@@ -137,19 +137,21 @@ describe('hostile pages in the simulator', function () {
       result = (await run(options({ hostileFraction: 0.1, hostileBehaviour: 'claim' }))).result
     })
 
-    it('answers lookups wrongly: the attack shows at the route level', () => {
+    it('catches the claims on the way back: no honest lookup names a liar', () => {
       const hostile = hostileOf(result)
       expect(hostile).to.include({ behaviour: 'claim', count: 12, swallowed: 0 })
-      // measured: 723 claims, 261 of 1 312 honest lookups wrong
-      expect(hostile.claimed).to.be.greaterThan(400)
-      expect(result.lookups.wrong).to.be.greaterThan(150)
-      expect(result.diagnostics?.wrong).to.not.deep.equal({})
+      // measured: 434 claims, each caught on the way back; 0 of 1 311 lookups wrong. Before answers
+      // were checked: 723 claims, 261 of 1 312 lookups wrong
+      expect(hostile.claimed).to.be.greaterThan(50)
+      expect(result.lookups.wrong).to.equal(0)
+      expect(result.lookups.failed).to.equal(0)
+      expect(result.lookups.correct).to.equal(result.lookups.total)
     })
 
     it('offers forged bytes, and no honest page takes them', () => {
       const { honest, forgedContent } = hostileOf(result)
-      // measured: 119 forged answers
-      expect(forgedContent).to.be.greaterThan(50)
+      // measured: 51 forged answers (the homes the liars are: a liar owns its own keys)
+      expect(forgedContent).to.be.greaterThan(20)
       expect(honest.fetchesFromHostile).to.equal(0)
       expect(honest.unverifiedStored).to.equal(0)
     })

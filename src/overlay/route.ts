@@ -16,6 +16,8 @@
  * closer is known and it delivers — or knows a predecessor between the key
  * and itself: a node joined there, so it walks the request back to that
  * predecessor. A `final` request for a key ahead of it is routed forward.
+ * A node with no predecessor that knows no node between the key and itself
+ * delivers wherever the key lies: it is the key's closest known owner.
  * - Suspects (peers that recently timed out) are skipped, and only tried as
  * a last resort when nothing else is left.
  * - Only a predecessor known to be gone (`gone`: it failed direct requests)
@@ -72,6 +74,12 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
     return { type: 'deliver' }
   }
 
+  if (final && pred == null && !knowsPeerBetween(state, key, self.id)) {
+    // no predecessor yet (we just joined) and no known node between the key and us: we are the
+    // closest node known to own it, however far behind us it lies. In a small ring a newcomer's
+    // arc spans more than half the ring, and sending the request on would bring it straight back
+    return { type: 'deliver' }
+  }
   if (final && distance(key, self.id) <= distance(self.id, key)) {
     // the key lies behind us: with no (live) predecessor we are the closest node known to own it;
     // otherwise our predecessor lies between the key and us, so it (or a node before it) owns it
@@ -111,6 +119,21 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
 function withDefaults (options: RouteOptions): Required<RouteOptions> {
   const suspects = options.suspects ?? NO_SUSPECTS
   return { suspects, gone: options.gone ?? suspects, final: options.final ?? false, maxCandidates: options.maxCandidates ?? MAX_CANDIDATES }
+}
+
+/** Whether a successor or finger lies strictly between `from` and `to` */
+function knowsPeerBetween (state: Readonly<RoutingState>, from: bigint, to: bigint): boolean {
+  for (const peer of state.successors) {
+    if (inOpen(peer.id, from, to)) {
+      return true
+    }
+  }
+  for (const peer of state.fingers.values()) {
+    if (inOpen(peer.id, from, to)) {
+      return true
+    }
+  }
+  return false
 }
 
 /**

@@ -110,6 +110,8 @@ const cases: Case[] = [
   { name: 'walks back for the predecessor\'s own id', state: ring, key: 40n, final: true, expect: [[40n, true]] },
   { name: 'delivers a final request it owns', state: ring, key: 45n, final: true, expect: 'deliver' },
   { name: 'delivers a final request without a predecessor', state: { self: 50n, successors: [60n] }, key: 30n, final: true, expect: 'deliver' },
+  { name: 'delivers a final request without a predecessor for a key far behind it when it knows no node between (a newcomer in a small ring)', state: { self: 50n, successors: [60n] }, key: 70n, final: true, expect: 'deliver' },
+  { name: 'routes a final request without a predecessor on when it knows a node between the key and itself', state: { self: 50n, successors: [60n, 80n] }, key: 70n, final: true, expect: [[60n, false]] },
   { name: 'delivers a final request when its predecessor is suspect', state: ring, key: 30n, final: true, suspects: [40n], expect: 'deliver' },
   { name: 'walks a final request back to a predecessor the lookup avoids but that is not known gone', state: ring, key: 30n, final: true, suspects: [40n], gone: [], expect: [[40n, true]] },
   { name: 'delivers a final request for a key behind it once its predecessor is known gone', state: ring, key: 30n, final: true, suspects: [], gone: [40n], expect: 'deliver' },
@@ -264,6 +266,24 @@ describe('route', () => {
           }
         }
       }), { numRuns: 200 })
+    })
+
+    it('reaches the true successor without a loop while a newcomer has no predecessor and no fingers yet', () => {
+      // the moment after a join: the newcomer knows only its successors, while the others already
+      // know it (its successor took it as predecessor). In a ring of two or three its arc can span
+      // more than half the ring
+      fc.assert(fc.property(fc.uniqueArray(fc.bigInt({ min: 0n, max: TOP }), { minLength: 2, maxLength: 12 }), fc.nat(), fc.array(fc.bigInt({ min: 0n, max: TOP }), { minLength: 1, maxLength: 8 }), (ids, pick, extraKeys) => {
+        const { sorted, states, owner } = perfectRing(ids)
+        const newcomer = states.get(sorted[pick % sorted.length]) as RoutingState
+        newcomer.predecessor = undefined
+        newcomer.fingers.clear()
+        const keys = [...extraKeys, ...sorted.flatMap(id => [id, (id + 1n) & TOP, (id - 1n) & TOP])]
+        for (const from of sorted) {
+          for (const key of keys) {
+            expect(walk(states, from, key, 2 * sorted.length).at, `key ${key} from ${from}`).to.equal(owner(key))
+          }
+        }
+      }), { numRuns: 300 })
     })
   })
 })

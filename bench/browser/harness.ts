@@ -264,6 +264,12 @@ export interface BrowserBenchResult {
   bundleBytes: number
   pages: PageRecord[]
   fetches: FetchRecord[]
+  /**
+   * Fetch pairs cut short by their page leaving (churn): a visitor may close a
+   * tab mid-fetch, so the origin may have counted a plain fetch (and a ringcdn
+   * one) that no record above stands for
+   */
+  abandoned: Array<{ page: number, url: string, size: number, phase: FetchRecord['phase'] }>
   ring: RingSample[]
   /** Seconds from the last initial join to the first sample agreeing with the true ring (absent: never within `ringWaitMs`) */
   ringTrueAfterJoinSec?: number
@@ -358,6 +364,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
     bundleBytes: 0,
     pages: [],
     fetches: [],
+    abandoned: [],
     ring: [],
     origin: { cdn: { requests: 0, bytes: 0 }, baseline: { requests: 0, bytes: 0 } },
     churnEvents: []
@@ -534,6 +541,8 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
         // the page went away (churn) or hung past the bound: not a fetch the CDN answered or failed
         if (page.open) {
           log(`fetch pair on page ${page.record.page} failed: ${String(err.message).split('\n')[0]}`)
+        } else {
+          result.abandoned.push({ page: page.record.page, url, size: body.byteLength, phase })
         }
         return undefined
       }

@@ -19,7 +19,7 @@ const PER_RELAY = 3
 
 describe('relay: many relays, one ring', function () {
   // nine pages set up WebRTC connections through three relays on 2 busy cores: generous bounds
-  this.timeout(240_000)
+  this.timeout(300_000)
 
   let set: RelaySet
   let origin: Origin
@@ -129,7 +129,9 @@ describe('relay: many relays, one ring', function () {
     await waitForLinks(set)
     await waitFor(() => set.relays[2].registry.members(namespace).length === pages.length, 20_000, 'the restarted relay to list every page')
     const late = await pageOn(2)
-    await joined([late], 90_000)
+    // generous: under the full suite's load a join through a relay that just came back took over 90 s
+    // once (pre-routing code took 65 s for this whole test under two CPU burners)
+    await joined([late], 150_000)
     await waitFor(() => relayOf(late.node) === set.relays[2].peerId, 20_000, 'the new page to reserve on the restarted relay')
     await waitForRing(nodes(), 60_000)
   })

@@ -28,6 +28,7 @@
 
 import { inHalfOpen, inOpen } from './interval.ts'
 import { compareIds, distance } from './ring-id.ts'
+import { knownPeers } from './routing-state.ts'
 import type { RoutingState } from './routing-state.ts'
 import type { Address, Peer } from './seams.ts'
 
@@ -74,7 +75,7 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
     return { type: 'deliver' }
   }
 
-  if (final && pred == null && !knowsPeerBetween(state, key, self.id)) {
+  if (final && pred == null && !knownPeers(state).some(peer => inOpen(peer.id, key, self.id))) {
     // no predecessor yet (we just joined) and no known node between the key and us: we are the
     // closest node known to own it, however far behind us it lies. In a small ring a newcomer's
     // arc spans more than half the ring, and sending the request on would bring it straight back
@@ -119,21 +120,6 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
 function withDefaults (options: RouteOptions): Required<RouteOptions> {
   const suspects = options.suspects ?? NO_SUSPECTS
   return { suspects, gone: options.gone ?? suspects, final: options.final ?? false, maxCandidates: options.maxCandidates ?? MAX_CANDIDATES }
-}
-
-/** Whether a successor or finger lies strictly between `from` and `to` */
-function knowsPeerBetween (state: Readonly<RoutingState>, from: bigint, to: bigint): boolean {
-  for (const peer of state.successors) {
-    if (inOpen(peer.id, from, to)) {
-      return true
-    }
-  }
-  for (const peer of state.fingers.values()) {
-    if (inOpen(peer.id, from, to)) {
-      return true
-    }
-  }
-  return false
 }
 
 /**

@@ -95,12 +95,34 @@ export async function createCdnNode (options: CdnNodeOptions = {}): Promise<CdnN
   })
 }
 
+/** Bound on the first node founding the ring, ms */
+const FOUND_MS = 10_000
+/**
+ * Bound on every node of a wave joining, ms. Generous: a wave of joins on two
+ * cores shared with browser tests and a simulation took over 20 s
+ */
+const WAVE_JOIN_MS = 60_000
+
+/** Waits until `node` (the `i`th) is a member, failing with a named error after `ms` */
+async function joinedWithin (node: CdnNode, i: number, ms: number): Promise<void> {
+  try {
+    await node.services.cdn.whenJoined({ signal: AbortSignal.timeout(ms) })
+  } catch (err: any) {
+    if (err?.name !== 'TimeoutError') {
+      throw err
+    }
+    const timeout = new Error(`node ${i} did not join the ring within ${ms} ms`)
+    timeout.name = 'JoinTimeoutError'
+    throw timeout
+  }
+}
+
 /**
  * `n` nodes forming one ring: the first creates it, the rest join through it
  */
 export async function createRing (n: number, options: CdnNodeOptions & { initFor?(i: number): RingCdnInit } = {}): Promise<CdnNode[]> {
   const first = await createCdnNode({ ...options, init: { ...options.init, ...options.initFor?.(0), bootstrap: [] } })
-  await first.services.cdn.whenJoined({ signal: AbortSignal.timeout(5_000) })
+  await joinedWithin(first, 0, FOUND_MS)
   const bootstrap = first.getMultiaddrs().map(ma => ma.toString())
   const nodes = [first]
   try {
@@ -110,7 +132,8 @@ export async function createRing (n: number, options: CdnNodeOptions & { initFor
         init: { ...options.init, ...options.initFor?.(nodes.length + i), bootstrap }
       })))
       nodes.push(...wave)
-      await Promise.all(wave.map(async node => node.services.cdn.whenJoined({ signal: AbortSignal.timeout(20_000) })))
+      const base = nodes.length - wave.length
+      await Promise.all(wave.map(async (node, i) => joinedWithin(node, base + i, WAVE_JOIN_MS)))
     }
   } catch (err) {
     await stopAll(nodes)

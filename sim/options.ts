@@ -115,6 +115,14 @@ export interface SimOptions {
    */
   maxConnections: number
   /**
+   * How long after a page departs a page that held a connection to it
+   * notices the connection closed (a browser: ICE consent checks, ~15 s),
+   * ms; 0 = never noticed. Only with `connectSetupMs` > 0.
+   *
+   * @default 0
+   */
+  connectionLossMs: number
+  /**
    * Distinct objects in the catalogue.
    *
    * @default 10000
@@ -297,6 +305,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   massFailureFraction: DEFAULT_MASS_FAILURE_FRACTION,
   loss: DEFAULT_LOSS,
   connectSetupMs: 0,
+  connectionLossMs: 0,
   maxConnections: 0,
   objects: DEFAULT_OBJECTS,
   zipf: DEFAULT_ZIPF,

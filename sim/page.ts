@@ -90,6 +90,10 @@ export function createPage (ctx: PageContext, address: string, hostile: boolean 
     maintenanceBackoff: opts.maintenanceBackoff,
     bootstrap: () => ctx.bootstrapContacts(peer)
   })
+  // the libp2p facade's `peer:disconnect`, when the network models it (`--connection-loss`)
+  if (opts.connectionLossMs > 0) {
+    network.onConnectionLost(address, (lost) => { ring.connectionLost(lost) })
+  }
   const store = new SimPageStore(catalogue, {
     maxBytes: opts.cacheMB * 1024 * 1024,
     onStore: (index) => {

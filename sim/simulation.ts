@@ -57,7 +57,8 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     trace: hooks.trace,
     bandwidthBytesPerSec: LINK_BYTES_PER_SEC,
     connectMs: opts.connectSetupMs,
-    maxConnections: opts.maxConnections > 0 ? opts.maxConnections : Infinity
+    maxConnections: opts.maxConnections > 0 ? opts.maxConnections : Infinity,
+    connectionLossMs: opts.connectionLossMs
   })
   const oracle = new Oracle()
   const pages = new Map<string, Page>()

@@ -56,7 +56,7 @@ import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
 import type { UploadDecision } from './upload-policy.ts'
-import type { Logger, Startable, AbortOptions } from '@libp2p/interface'
+import type { Logger, Startable, AbortOptions, PeerId } from '@libp2p/interface'
 
 export { LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, HOLDER_ANSWER_TIMEOUT_MS } from './cdn/fetch-pipeline.ts'
 export { ORIGIN_MARGIN_MS, ORIGIN_SAFETY_FACTOR, ORIGIN_HEAD_START_MS } from './cdn/origin-estimator.ts'
@@ -206,6 +206,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.holdings = path.holdings
     this.pipeline = path.pipeline
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
+    this.onPeerDisconnect = this.onPeerDisconnect.bind(this)
   }
 
   // ---- lifecycle -----------------------------------------------------------
@@ -240,6 +241,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     this.self = { id: nodeIdFromBytes(peerId.toMultihash().bytes), address: peerId.toString(), hints: this.ownHints() }
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.addEventListener('connection:open', this.membership.onConnectionOpen)
+    this.components.events.addEventListener('peer:disconnect', this.onPeerDisconnect)
     const rpc = this.transport.metered()
     const warmUp = warmNewNeighbours(rpc)
     const tuning = this.init.ring ?? {}
@@ -311,6 +313,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     lifecycle.abort(new AbortError('The CDN service was stopped'))
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.removeEventListener('connection:open', this.membership.onConnectionOpen)
+    this.components.events.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     this.ringNode?.stop()
     this.ringNode = undefined
     this.uploads.stop()
@@ -480,6 +483,11 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       .map(ma => ma.bytes)
       .filter(bytes => bytes.byteLength <= 512)
       .slice(0, 8)
+  }
+
+  /** libp2p closed its last connection to a peer: news for the ring if it was a neighbour */
+  private onPeerDisconnect (evt: CustomEvent<PeerId>): void {
+    this.ringNode?.connectionLost(evt.detail.toString())
   }
 
   private onSelfUpdate (): void {

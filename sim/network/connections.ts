@@ -67,16 +67,18 @@ export class Connections {
     return at
   }
 
-  /** Closes every connection of `node`, on both sides */
-  close (node: SimNode): void {
+  /** Closes every connection of `node`, on both sides; returns the indexes of the peers that held one */
+  close (node: SimNode): number[] {
     const links = this.links[node.index]
     if (links === undefined) {
-      return
+      return []
     }
-    for (const peer of links.keys()) {
+    const peers = [...links.keys()]
+    for (const peer of peers) {
       this.links[peer]?.delete(node.index)
     }
     this.links[node.index] = undefined
+    return peers
   }
 
   private linksOf (node: SimNode): Map<number, number> {

@@ -113,6 +113,15 @@ export interface SimNetworkInit {
    */
   maxConnections?: number
   /**
+   * How long after a node departs each peer that held a connection to it is
+   * told the connection closed (`onConnectionLost`), in milliseconds: a
+   * browser learns it from its ICE consent checks, ~15 s after a tab closed
+   * (measured in Chromium). 0 = never told (only with `connectMs` > 0)
+   *
+   * @default 0
+   */
+  connectionLossMs?: number
+  /**
    * Called for every message as it is delivered, lost or dropped, at the
    * virtual time that happens (e.g. to hash a run's trace). Costs a call per
    * message; leave it unset in large runs.
@@ -135,6 +144,9 @@ export class SimNetwork {
   private readonly connections: Connections
   private readonly ledger: TrafficLedger
   private readonly nodes = new Map<Address, SimNode>()
+  /** The same nodes by index, for the connection model's peers */
+  private readonly byIndex: SimNode[] = []
+  private readonly connectionLossMs: number
   private nodeCount = 0
   private readonly protocolIndexes = new Map<string, number>()
   private capacity = INITIAL_NODE_CAPACITY
@@ -157,6 +169,10 @@ export class SimNetwork {
     const maxConnections = init.maxConnections ?? Infinity
     if (!(connectMs >= 0) || !(maxConnections >= 1)) {
       throw new RangeError(`connectMs must be ≥ 0 and maxConnections ≥ 1, got ${connectMs} and ${maxConnections}`)
+    }
+    this.connectionLossMs = init.connectionLossMs ?? 0
+    if (!(this.connectionLossMs >= 0) || (this.connectionLossMs > 0 && connectMs === 0)) {
+      throw new RangeError(`connectionLossMs must be ≥ 0, and needs connectMs > 0 (free connections are never held), got ${this.connectionLossMs} with connectMs ${connectMs}`)
     }
     if (!(loss >= 0 && loss <= 1)) {
       throw new RangeError(`loss must be a probability, got ${loss}`)
@@ -205,14 +221,41 @@ export class SimNetwork {
   crash (address: Address): void {
     const node = this.nodeOf(address)
     node.stop(CRASHED)
-    this.connections.close(node)
+    this.connectionsLost(node, this.connections.close(node))
   }
 
   /** The node departs cleanly: requests to it fail fast from now on */
   leave (address: Address): void {
     const node = this.nodeOf(address)
     node.stop(LEFT)
-    this.connections.close(node)
+    this.connectionsLost(node, this.connections.close(node))
+  }
+
+  /**
+   * `listener` hears of each connection of `address` that closes because
+   * its peer departed, `connectionLossMs` after the departure (the libp2p
+   * facade's `peer:disconnect`)
+   */
+  onConnectionLost (address: Address, listener: (peer: Address) => void): void {
+    this.nodeOf(address).onConnectionLost = listener
+  }
+
+  /** Tells the peers that held a connection to the departed `node`, once they would notice */
+  private connectionsLost (node: SimNode, peers: number[]): void {
+    if (this.connectionLossMs === 0) {
+      return
+    }
+    for (const index of peers) {
+      const peer = this.byIndex[index]
+      if (peer?.onConnectionLost === undefined) {
+        continue
+      }
+      this.scheduler.after(this.connectionLossMs, () => {
+        if (peer.state === ALIVE) {
+          peer.onConnectionLost?.(node.address)
+        }
+      })
+    }
   }
 
   /**
@@ -358,6 +401,7 @@ export class SimNetwork {
       this.latency.place(index, this.random.fork(`coords:${address}`))
       node = new SimNode(address, index)
       this.nodes.set(address, node)
+      this.byIndex[index] = node
     }
     return node
   }

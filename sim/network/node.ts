@@ -22,6 +22,8 @@ export class SimNode {
   state = ALIVE
   /** By protocol index, exactly as long as needed */
   endpoints: Array<SimEndpoint<any, any> | undefined> = NO_ENDPOINTS
+  /** Told when a connection of this node closes because its peer departed (`SimNetwork.onConnectionLost`) */
+  onConnectionLost: ((peer: Address) => void) | undefined = undefined
   /** Aborts the signal every handler call of this node gets; made on the node's first inbound request */
   private controller: AbortController | undefined = undefined
   private options: RpcHandlerOptions | undefined = undefined
@@ -60,6 +62,7 @@ export class SimNode {
       }
     }
     this.endpoints = NO_ENDPOINTS
+    this.onConnectionLost = undefined
     this.controller?.abort()
     this.controller = undefined
     this.options = undefined

@@ -381,6 +381,25 @@ export class RingNode {
     return this.phase === 'member' || this.phase === 'leaving'
   }
 
+  /**
+   * The transport lost its last connection to `address`: the peer closed it
+   * or the connection failed (a browser notices a closed tab this way, within
+   * about 15 s, from its ICE consent checks). Liveness news that arrives
+   * without a message of ours: a lost first successor gets a stabilize round
+   * now (a nudge, rate-limited), which finds out whether it is gone, instead
+   * of the next round, which may be a minute away while the neighbourhood had
+   * been quiet. Nobody is blamed on it: a connection also closes for reasons
+   * of its own (the other side's connection budget). A lost predecessor needs
+   * nothing here: its own predecessor lost the same connection, and the
+   * notify of that node's round makes us probe it.
+   */
+  connectionLost (address: Address): void {
+    if (this.phase !== 'member' || this.table.state.successors[0]?.address !== address) {
+      return
+    }
+    this.stabilizer.nudge()
+  }
+
   /** Whether `address` failed a direct request recently (routing avoids it) */
   isSuspect (address: Address): boolean {
     return this.liveness.isDead(address)

@@ -2,7 +2,8 @@ import { expect } from 'aegir/chai'
 import { RingRequest } from '../../src/overlay/messages.ts'
 import { MAINTENANCE_BACKOFF, MAINTENANCE_JITTER } from '../../src/overlay/ring-node.ts'
 import { addresses, observeRequests, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts'
-import type { RingNode } from '../../src/overlay/ring-node.ts'
+import type { SimNetworkInit } from '../../sim/network/network.ts'
+import type { RingNode, RingNodeInit } from '../../src/overlay/ring-node.ts'
 import type { Clock } from '../../src/overlay/seams.ts'
 
 /** A maintenance round takes its interval give or take half the jitter */
@@ -37,9 +38,9 @@ function throttledClock (state: { throttled: boolean }, wakeUpMs: number): (cloc
 }
 
 /** A settled ring of `n` members whose maintenance requests are counted from the time they joined */
-async function settledRing (n: number, adaptiveMaintenance: boolean, seed: string): Promise<Counted> {
+async function settledRing (n: number, adaptiveMaintenance: boolean, seed: string, network?: SimNetworkInit, node?: Partial<RingNodeInit>): Promise<Counted> {
   const sent = { count: 0 }
-  const ring = new SimRing({ seed, node: { adaptiveMaintenance } })
+  const ring = new SimRing({ seed, node: { adaptiveMaintenance, ...node }, network })
   const count = observeRequests((_to, req) => {
     if (req.type !== RingRequest.Type.ROUTE || req.route?.maintenance === true) {
       sent.count++
@@ -121,6 +122,21 @@ describe('adaptive maintenance rounds (simulated network, virtual time)', functi
     // the predecessor's next round finds its successor gone, at most a longest round away; then the
     // change brings the rounds around it back to their base
     expect(took).to.be.at.most(LONGEST_ROUND * ROUND_SLACK + 4 * TEST_STABILIZE_MS)
+  })
+
+  it('repairs a crash nobody looks up once the neighbours\' connections to it close, not at their next backed-off round', async () => {
+    // a browser hears that a closed tab's connection failed from its ICE consent checks
+    const lossMs = 2 * TEST_STABILIZE_MS
+    // rounds that back off far, so that the crash lands long before the neighbours' next ones
+    const backoff = 64
+    ;({ ring } = await settledRing(24, true, 'idle-crash', { connectMs: 50, connectionLossMs: lossMs }, { maintenanceBackoff: backoff }))
+    await ring.run(2 * backoff * TEST_STABILIZE_MS)
+    ring.crash(ring.members()[5])
+    const took = await ring.converge(4 * backoff * TEST_STABILIZE_MS, TEST_STABILIZE_MS / 10)
+    expect(ring.violations()).to.deep.equal([])
+    // the predecessor runs a round as soon as it hears (finds its successor gone, moves on to the
+    // next); that round's notify makes the next one probe its gone predecessor
+    expect(took).to.be.at.most(lossMs + 5 * TEST_STABILIZE_MS)
   })
 
   it('takes a newcomer in within three base rounds although the ring has backed off', async () => {

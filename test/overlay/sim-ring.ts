@@ -79,6 +79,8 @@ export class SimRing {
       random: this.random.fork(`node:${address}`),
       rpc: wrapRpc?.(rpc) ?? rpc
     }, { ...this.defaults, ...init, self })
+    // heard only when the network models it (`connectionLossMs`)
+    this.network.onConnectionLost(address, (lost) => { node.connectionLost(lost) })
     this.nodes.set(address, node)
     return node
   }

@@ -2,8 +2,13 @@
  * `npm run bench:relays`: many relays, one ring (issue 17). K relays run as
  * the real CLI in their own processes, each configured with the others
  * (`--peer-relay`); Node pages (websockets + circuit relay + WebRTC, as
- * `createRingCdn` pages, one relay each through `RelayKeeper`) run in this
- * process and spread over the relays.
+ * `createRingCdn` pages, one relay each through `RelayKeeper`) run in W page
+ * processes (`bench/relays/pages.ts`; page i in process i mod W) and spread
+ * over the relays. One event loop does not carry dozens of WebRTC pages on a
+ * 2-core machine (its pages starve and the relays close their websockets), so
+ * this process keeps only the relays and the measuring: it reads each page's
+ * node id, successor, predecessor and relay, and has pages run lookups,
+ * over IPC (`bench/relays/protocol.ts`), every request with a deadline.
  *
  * Measured:
  * 1. the pages form one ring: time from the first page to every page joined
@@ -17,41 +22,61 @@
  * 4. the killed relay restarted (same identity and port): time until it is
  * linked again and lists every page.
  *
- * Prints a table and saves bench/results/relays.json. Environment: PAGES
- * (100), RELAYS (4), WAVE (10 pages created at once), LOOKUPS (400),
- * TIMEOUT_MS (300000 per phase), RING (`default`: the library's ring
- * maintenance, 5 s rounds, with 2 s hop deadlines for a loaded machine;
- * `fast`: the tests' 250 ms rounds, which costs every page far more CPU).
- * Linux only (/proc for relay memory).
+ * Prints its progress and the figures, and saves them as JSON (OUT,
+ * default bench/results/relays.json). Environment: PAGES (100), RELAYS (4),
+ * WORKERS (2 page processes), WAVE (10 pages created at once, round-robin
+ * over the page processes), LOOKUPS (400), TIMEOUT_MS (300000 per phase),
+ * RING (`default`: the library's ring maintenance, 5 s rounds, with 2 s hop
+ * deadlines for a loaded machine; `fast`: the tests' 250 ms rounds, which
+ * costs every page far more CPU), OUT. Linux only (/proc for memory).
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { compareIds, idFromBytes } from '../src/overlay/ring-id.ts'
-import { ringIsCorrect, trueSuccessor } from '../test/libp2p/cdn-fixtures.ts'
-import { asCdnNodes, createMultiRelayPage, relayOf } from '../test/relay/fixtures.ts'
+import { trueSuccessor } from '../test/libp2p/cdn-fixtures.ts'
 import { relayIdentities } from './relay-identities.ts'
+import { PageProcess } from './relays/page-process.ts'
 import type { RelayProcess } from './relay-identities.ts'
-import type { MultiRelayPage } from '../test/relay/fixtures.ts'
+import type { PageState } from './relays/protocol.ts'
 
 const PAGES = Number(process.env.PAGES ?? 100)
 const RELAYS = Number(process.env.RELAYS ?? 4)
+const WORKERS = Number(process.env.WORKERS ?? 2)
 const WAVE = Number(process.env.WAVE ?? 10)
 const LOOKUPS = Number(process.env.LOOKUPS ?? 400)
 const TIMEOUT_MS = Number(process.env.TIMEOUT_MS ?? 300_000)
-const RING = process.env.RING ?? 'default'
+const RING = process.env.RING === 'fast' ? 'fast' : 'default'
+/** Where the figures are saved; a relative path is relative to the working directory */
+const OUT = process.env.OUT
 const NAMESPACE = 'https://bench.example'
-/** Ring settings of the pages (see the header) */
-const RING_INIT = RING === 'fast' ? {} : { ring: { stabilizeIntervalMs: 5_000, fixFingersIntervalMs: 5_000, hopTimeoutMs: 2_000 } }
+/** Bound on a page process creating one page (libp2p start, no reservation yet), ms */
+const CREATE_TIMEOUT_MS = 120_000
+/** Bound on a page process reporting its pages' states, ms: a loaded machine answers late, but answers */
+const STATES_TIMEOUT_MS = 60_000
+/** A page's own deadline on one lookup, ms */
+const LOOKUP_TIMEOUT_MS = 10_000
+/** Time for a lookup's answer to cross the IPC channel of a loaded page process, beyond the lookup's own deadline, ms */
+const LOOKUP_REPLY_MARGIN_MS = 20_000
+/** Lookups in flight at once */
+const LOOKUP_CONCURRENCY = 8
 const TS_FLAGS = ['--experimental-transform-types', '--disable-warning=ExperimentalWarning']
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 
+/** An environment variable that is not a positive integer */
+class InvalidSettingError extends Error {
+  static name = 'InvalidSettingError'
+  name = 'InvalidSettingError'
+}
+
 interface Health { members: number, localMembers: number, remoteListings: number, linkedRelays: number, founded: number, reservations: number, connections: number, arbitrations: number, arbitrationFailures: number, rssBytes: number, heapUsedBytes: number }
+
+interface Lookups { lookups: number, correct: number, wrong: number, failed: number, failures: Record<string, number> }
 
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024 * 10) / 10
@@ -98,42 +123,122 @@ async function startRelay (relay: RelayProcess, all: RelayProcess[]): Promise<vo
   }
 }
 
-async function lookups (pages: MultiRelayPage[], n: number): Promise<{ lookups: number, correct: number, wrong: number, failed: number }> {
-  const live = asCdnNodes(pages.map(p => p.node))
-  const ids = live.map(p => p.services.cdn.nodeId as bigint).sort(compareIds)
-  const home = new Map(live.map(p => [p.services.cdn.nodeId as bigint, p.peerId.toString()]))
+/** The pages, spread over the page processes: page `index` lives in process `index` mod their number */
+class Pages {
+  readonly processes: PageProcess[]
+  /** Pages created so far (indices 0 … created - 1) */
+  created = 0
+
+  constructor (processes: PageProcess[]) {
+    this.processes = processes
+  }
+
+  processOf (index: number): PageProcess {
+    return this.processes[index % this.processes.length]
+  }
+
+  /** Creates the next `n` pages (round-robin over the processes) and waits until each exists */
+  async create (n: number): Promise<void> {
+    const indices = Array.from({ length: n }, (_, i) => this.created + i)
+    await Promise.all(indices.map(async index => this.processOf(index).request({ type: 'create', index }, CREATE_TIMEOUT_MS)))
+    this.created += n
+  }
+
+  /** Every page's state, by index; throws when a page process is gone or does not answer */
+  async states (): Promise<PageState[]> {
+    const crashed = this.processes.find(p => p.crashed != null)
+    if (crashed != null) {
+      throw new Error(`${crashed.crashed} during the run`)
+    }
+    const all = await Promise.all(this.processes.map(async p => p.request({ type: 'states' }, STATES_TIMEOUT_MS)))
+    return all.flat().sort((a, b) => a.index - b.index)
+  }
+
+  /** Whether all `created` pages have joined */
+  async allJoined (): Promise<boolean> {
+    const states = await this.states()
+    return states.length === this.created && states.every(s => s.joined)
+  }
+
+  /** Page `index` looks up `key`: the home's peer id it answered */
+  async lookup (index: number, key: bigint): Promise<string> {
+    const answer = await this.processOf(index).request({ type: 'lookup', index, key: key.toString(), timeoutMs: LOOKUP_TIMEOUT_MS }, LOOKUP_TIMEOUT_MS + LOOKUP_REPLY_MARGIN_MS)
+    return answer.home
+  }
+
+  /** Stops every page process, one after another: results are saved by then, time matters less than a clean exit */
+  async stop (): Promise<void> {
+    for (const p of this.processes) {
+      await p.stop()
+    }
+  }
+}
+
+/** Whether every page's first successor and predecessor are its true neighbours */
+function ringIsTrue (states: PageState[]): boolean {
+  if (states.length === 0 || states.some(s => s.nodeId == null)) {
+    return false
+  }
+  const byId = new Map(states.map(s => [BigInt(s.nodeId!), s]))
+  const ids = [...byId.keys()].sort(compareIds)
+  return ids.length === states.length && ids.every((id, i) => {
+    const s = byId.get(id)
+    return s?.successor === ids[(i + 1) % ids.length].toString() && s?.predecessor === ids[(i - 1 + ids.length) % ids.length].toString()
+  })
+}
+
+/** `n` lookups from random pages for random keys, each answer judged against the true successor */
+async function lookups (pages: Pages, n: number): Promise<Lookups> {
+  const live = await pages.states()
+  const ids = live.map(s => BigInt(s.nodeId!)).sort(compareIds)
+  const home = new Map(live.map(s => [BigInt(s.nodeId!), s.peerId]))
   const outcomes: Array<'correct' | 'wrong' | 'failed'> = []
+  const failures: Record<string, number> = {}
   const one = async (): Promise<void> => {
     const key = idFromBytes(crypto.getRandomValues(new Uint8Array(32)))
     const from = live[Math.floor(Math.random() * live.length)]
     try {
-      const res = await from.services.cdn.locate(key, { timeout: 10_000 })
-      outcomes.push(res.home === home.get(trueSuccessor(ids, key)) ? 'correct' : 'wrong')
-    } catch {
+      const answered = await pages.lookup(from.index, key)
+      outcomes.push(answered === home.get(trueSuccessor(ids, key)) ? 'correct' : 'wrong')
+    } catch (err: any) {
+      const name = err?.name ?? 'Error'
+      failures[name] = (failures[name] ?? 0) + 1
       outcomes.push('failed')
     }
   }
-  // a few at a time: lookups are ring traffic on the same event loop as every page
-  for (let i = 0; i < n; i += 8) {
-    await Promise.all(Array.from({ length: Math.min(8, n - i) }, one))
+  // a few at a time: lookups are ring traffic on the same event loops as the pages' maintenance
+  for (let i = 0; i < n; i += LOOKUP_CONCURRENCY) {
+    await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, n - i) }, one))
   }
   const count = (what: string): number => outcomes.filter(o => o === what).length
   const [correct, wrong, failed] = [count('correct'), count('wrong'), count('failed')]
-  return { lookups: n, correct, wrong, failed }
+  return { lookups: n, correct, wrong, failed, failures }
 }
 
-function spread (pages: MultiRelayPage[], relays: RelayProcess[]): { perRelay: number[], maxDeviation: number } {
-  const perRelay = relays.map(r => pages.filter(p => relayOf(p.node) === r.peerId).length)
-  const mean = pages.length / relays.length
+function spread (states: PageState[], relays: RelayProcess[]): { perRelay: number[], maxDeviation: number } {
+  const perRelay = relays.map(r => states.filter(s => s.relay === r.peerId).length)
+  const mean = states.length / relays.length
   const maxDeviation = Math.max(...perRelay.map(n => Math.abs(n - mean) / mean))
   return { perRelay, maxDeviation: Math.round(maxDeviation * 1000) / 1000 }
 }
 
+function checkSettings (): void {
+  for (const [name, value] of Object.entries({ PAGES, RELAYS, WORKERS, WAVE, LOOKUPS, TIMEOUT_MS })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new InvalidSettingError(`${name} must be a positive integer, got ${process.env[name]}`)
+    }
+  }
+}
+
 async function main (): Promise<void> {
+  checkSettings()
   const dir = mkdtempSync(join(tmpdir(), 'ringcdn-relays-'))
   const relays = await relayIdentities(RELAYS, dir)
-  const pages: MultiRelayPage[] = []
+  const processes: PageProcess[] = []
   const cleanup = (): void => {
+    for (const p of processes) {
+      p.kill()
+    }
     for (const r of relays) {
       r.child?.kill('SIGKILL')
     }
@@ -144,60 +249,61 @@ async function main (): Promise<void> {
     process.once(signal, () => { process.exit(130) })
   }
 
+  const workers = Math.min(WORKERS, PAGES)
   const load = { before: loadavg(), cpus: cpus().length }
-  process.stdout.write(`bench:relays: ${PAGES} pages over ${RELAYS} relays (load ${load.before.map(l => l.toFixed(2)).join(' ')}, ${load.cpus} CPUs)\n`)
+  process.stdout.write(`bench:relays: ${PAGES} pages over ${RELAYS} relays, in ${workers} page processes (load ${load.before.map(l => l.toFixed(2)).join(' ')}, ${load.cpus} CPUs)\n`)
 
-  // 0. relays, linked to each other
+  // 0. relays, linked to each other; the page processes
   let t = Date.now()
   await Promise.all(relays.map(async r => startRelay(r, relays)))
   const linkMs = await until('the relays to link', async () => (await Promise.all(relays.map(health))).every(h => h.linkedRelays === RELAYS - 1))
   process.stdout.write(`relays linked in ${seconds(Date.now() - t)} s\n`)
+  const options = { relays: relays.map(r => r.addr), namespace: NAMESPACE, ring: RING } as const
+  // added as each starts, so that a failure of one still kills the others
+  await Promise.all(Array.from({ length: workers }, async (_, i) => { processes.push(await PageProcess.start(i, options)) }))
+  processes.sort((a, b) => a.index - b.index)
+  const pages = new Pages(processes)
 
   // 1. pages: the founder, then waves
-  const addrs = relays.map(r => r.addr)
   const rampStart = Date.now()
-  const founder = await createMultiRelayPage(addrs, { namespace: NAMESPACE, ...RING_INIT })
-  pages.push(founder)
-  await founder.node.services.cdn.whenJoined({ signal: AbortSignal.timeout(TIMEOUT_MS) })
+  await pages.create(1)
+  await until('the first page to found the ring', async () => pages.allJoined())
   // waves, each joined before the next starts (pages arrive over time on a real site; a failed join
   // attempt is retried by the page itself, so joining is polled, not awaited)
-  const joined = (p: MultiRelayPage): boolean => p.node.services.cdn.getRing().joined
-  while (pages.length < PAGES) {
-    const n = Math.min(WAVE, PAGES - pages.length)
-    pages.push(...await Promise.all(Array.from({ length: n }, async () => createMultiRelayPage(addrs, { namespace: NAMESPACE, ...RING_INIT }))))
-    await until(`${pages.length} pages to join`, () => pages.every(joined))
-    process.stdout.write(`${pages.length} pages joined at ${seconds(Date.now() - rampStart)} s\n`)
+  while (pages.created < PAGES) {
+    await pages.create(Math.min(WAVE, PAGES - pages.created))
+    await until(`${pages.created} pages to join`, async () => pages.allJoined())
+    process.stdout.write(`${pages.created} pages joined at ${seconds(Date.now() - rampStart)} s\n`)
   }
   const createdMs = Date.now() - rampStart
-  const nodes = asCdnNodes(pages.map(p => p.node))
   const joinedMs = Date.now() - rampStart
-  await until('the true ring', () => ringIsCorrect(nodes))
+  await until('the true ring', async () => ringIsTrue(await pages.states()))
   const ringMs = Date.now() - rampStart
-  await until('every page to hold a reservation', () => pages.every(p => relayOf(p.node) != null))
+  await until('every page to hold a reservation', async () => (await pages.states()).every(s => s.relay != null))
   await until('every relay to list every page', async () => (await Promise.all(relays.map(health))).every(h => h.members === PAGES))
   const listedMs = Date.now() - rampStart
   const healthAfterRamp = await Promise.all(relays.map(health))
-  const spreadAfterRamp = spread(pages, relays)
+  const spreadAfterRamp = spread(await pages.states(), relays)
   process.stdout.write(`ring of ${PAGES}: created ${seconds(createdMs)} s, joined ${seconds(joinedMs)} s, true ring ${seconds(ringMs)} s; pages per relay ${spreadAfterRamp.perRelay.join(' ')}\n`)
   const lookupsAfterRamp = await lookups(pages, LOOKUPS)
   process.stdout.write(`lookups: ${lookupsAfterRamp.correct}/${lookupsAfterRamp.lookups} correct, ${lookupsAfterRamp.wrong} wrong, ${lookupsAfterRamp.failed} failed\n`)
 
   // 2. one relay killed mid-run
   const victim = relays.reduce((a, b) => spreadAfterRamp.perRelay[b.index] > spreadAfterRamp.perRelay[a.index] ? b : a)
-  const movers = pages.filter(p => relayOf(p.node) === victim.peerId)
+  const movers = new Set((await pages.states()).filter(s => s.relay === victim.peerId).map(s => s.index))
   const others = relays.filter(r => r !== victim)
   const peakRssBefore = relays.map(r => r.child?.pid != null ? peakRss(r.child.pid) : NaN)
   t = Date.now()
   victim.child?.kill('SIGKILL')
   await once(victim.child!, 'exit')
-  const movedMs = await until('the killed relay\'s pages to reserve elsewhere', () => movers.every(p => { const r = relayOf(p.node); return r != null && r !== victim.peerId }))
+  const movedMs = await until('the killed relay\'s pages to reserve elsewhere', async () => (await pages.states()).filter(s => movers.has(s.index)).every(s => s.relay != null && s.relay !== victim.peerId))
   await until('the other relays to list every page again', async () => (await Promise.all(others.map(health))).every(h => h.members === PAGES))
   const relistedMs = Date.now() - t
-  const ringTrueAfterKill = ringIsCorrect(nodes)
-  const ringAfterKillMs = await until('the true ring after the kill', () => ringIsCorrect(nodes))
+  const ringTrueAfterKill = ringIsTrue(await pages.states())
+  const ringAfterKillMs = await until('the true ring after the kill', async () => ringIsTrue(await pages.states()))
   const lookupsAfterKill = await lookups(pages, LOOKUPS)
-  const spreadAfterKill = spread(pages, relays)
-  process.stdout.write(`relay ${victim.index} killed (${movers.length} pages): moved in ${seconds(movedMs)} s, relisted in ${seconds(relistedMs)} s, ring true throughout: ${String(ringTrueAfterKill)}; lookups ${lookupsAfterKill.correct}/${lookupsAfterKill.lookups} correct\n`)
+  const spreadAfterKill = spread(await pages.states(), relays)
+  process.stdout.write(`relay ${victim.index} killed (${movers.size} pages): moved in ${seconds(movedMs)} s, relisted in ${seconds(relistedMs)} s, ring true throughout: ${String(ringTrueAfterKill)}; lookups ${lookupsAfterKill.correct}/${lookupsAfterKill.lookups} correct\n`)
 
   // 3. the killed relay restarted
   t = Date.now()
@@ -212,10 +318,14 @@ async function main (): Promise<void> {
 
   const result = {
     date: new Date().toISOString(),
-    command: `PAGES=${PAGES} RELAYS=${RELAYS} WAVE=${WAVE} LOOKUPS=${LOOKUPS} RING=${RING} npm run bench:relays`,
+    command: `PAGES=${PAGES} RELAYS=${RELAYS} WORKERS=${WORKERS} WAVE=${WAVE} LOOKUPS=${LOOKUPS} RING=${RING} npm run bench:relays`,
     load: { ...load, after: loadavg() },
     pages: PAGES,
     relays: RELAYS,
+    pageProcesses: {
+      count: workers,
+      peakRssMiB: processes.map(p => mib(p.peakRss()))
+    },
     ring: {
       relaysLinkedMs: linkMs,
       pagesCreatedMs: createdMs,
@@ -232,7 +342,7 @@ async function main (): Promise<void> {
     },
     relayKilled: {
       relay: victim.index,
-      pagesOnIt: movers.length,
+      pagesOnIt: movers.size,
       pagesReservedElsewhereMs: movedMs,
       otherRelaysListEveryPageMs: relistedMs,
       ringTrueRightAfterMoves: ringTrueAfterKill,
@@ -247,16 +357,13 @@ async function main (): Promise<void> {
       peakRssMiB: peakRssEnd.map(mib)
     }
   }
-  await mkdir(here('./results'), { recursive: true })
-  await writeFile(here('./results/relays.json'), JSON.stringify(result, null, 2) + '\n')
-  process.stdout.write(JSON.stringify(result, null, 2) + '\nsaved bench/results/relays.json\n')
+  const out = OUT != null ? resolve(OUT) : here('./results/relays.json')
+  await mkdir(dirname(out), { recursive: true })
+  await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+  process.stdout.write(JSON.stringify(result, null, 2) + `\nsaved ${OUT ?? 'bench/results/relays.json'}\n`)
 
-  for (const page of pages) {
-    await page.stop().catch(() => {})
-  }
+  await pages.stop()
   cleanup()
-  const { cleanup: closeDataChannels } = await import('node-datachannel')
-  closeDataChannels()
   process.exit(0)
 }
 

@@ -71,7 +71,14 @@ export interface SimResult {
   /** The options used, for reproducibility */
   options: Record<string, unknown>
   /** One point per sample interval; all arrays have the same length */
-  series: { tSeconds: number[], correctRatio: number[], offload: number[], liveNodes: number[] }
+  series: {
+    tSeconds: number[]
+    correctRatio: number[]
+    offload: number[]
+    liveNodes: number[]
+    /** Share of members whose successor and predecessor are both the true ones at the sample (results of older versions lack it) */
+    neighboursRight?: number[]
+  }
   /** hopHistogram[h] = lookups answered in h hops */
   hopHistogram: number[]
   /** Why lookups went wrong or failed, and why fetches went to the origin */

@@ -37,7 +37,7 @@ export class RunMetrics {
   readonly latency = new LatencyHistogram()
   readonly uploaded = new Map<string, number>()
   readonly requestedEver = new Set<number>()
-  readonly series = { tSeconds: [] as number[], correctRatio: [] as number[], offload: [] as number[], liveNodes: [] as number[] }
+  readonly series = { tSeconds: [] as number[], correctRatio: [] as number[], offload: [] as number[], liveNodes: [] as number[], neighboursRight: [] as number[] }
   window = { lookups: 0, correct: 0, peerBytes: 0, originBytes: 0 }
   private maintenanceAtWarmup = 0
   private directoryAtWarmup = 0
@@ -90,6 +90,9 @@ export class RunMetrics {
     this.series.correctRatio.push(window.lookups > 0 ? window.correct / window.lookups : 1)
     this.series.offload.push(window.peerBytes + window.originBytes > 0 ? window.peerBytes / (window.peerBytes + window.originBytes) : 0)
     this.series.liveNodes.push(this.oracle.size)
+    // what the browser benchmark samples: members whose successor and predecessor are both the true ones
+    const { both } = this.ringViolations()
+    this.series.neighboursRight.push(this.oracle.size > 0 ? round(both / this.oracle.size, 4) : 1)
     this.window = { lookups: 0, correct: 0, peerBytes: 0, originBytes: 0 }
   }
 
@@ -204,23 +207,29 @@ export class RunMetrics {
     }
   }
 
-  /** Members whose successor or predecessor pointer is not the true one */
-  private ringViolations (): { violations: number, predecessorViolations: number } {
+  /** Members whose successor or predecessor pointer is not the true one, and those whose both are */
+  private ringViolations (): { violations: number, predecessorViolations: number, both: number } {
     const { oracle, pages } = this
     let violations = 0
     let predecessorViolations = 0
+    let both = 0
     for (const member of oracle.all()) {
       const page = pages.get(member.address)
       const truth = oracle.next(member)
       const believed = page?.ring.successors[0]
-      if (truth != null && believed?.address !== truth.address) {
+      const successorWrong = truth != null && believed?.address !== truth.address
+      const predecessorWrong = page?.ring.predecessor?.address !== oracle.previous(member)?.address
+      if (successorWrong) {
         violations++
       }
-      if (page?.ring.predecessor?.address !== oracle.previous(member)?.address) {
+      if (predecessorWrong) {
         predecessorViolations++
       }
+      if (!successorWrong && !predecessorWrong) {
+        both++
+      }
     }
-    return { violations, predecessorViolations }
+    return { violations, predecessorViolations, both }
   }
 
   private wrongReason (truth: Peer | undefined, owner: Peer): string {

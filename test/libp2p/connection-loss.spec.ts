@@ -6,6 +6,7 @@
  * a repair within the test's bound.
  */
 import { expect } from 'aegir/chai'
+import { compareIds } from '../../src/overlay/ring-id.ts'
 import { createRing, FAST_RING, ringIsCorrect, stopAll, waitForRing } from './cdn-fixtures.ts'
 import type { CdnNode } from './cdn-fixtures.ts'
 
@@ -34,7 +35,7 @@ describe('a closed connection to a neighbour (real libp2p)', function () {
       }
       await Promise.all(nodes.map(async n => n.services.cdn.ring?.stabilize().catch(() => {})))
     }
-    const byId = [...nodes].sort((a, b) => Number(a.services.cdn.nodeId > b.services.cdn.nodeId) - Number(a.services.cdn.nodeId < b.services.cdn.nodeId))
+    const byId = [...nodes].sort((a, b) => compareIds(a.services.cdn.nodeId as bigint, b.services.cdn.nodeId as bigint))
     const [pred, victim] = byId
     expect(pred.services.cdn.ring?.successors[0]?.address).to.equal(victim.peerId.toString())
 

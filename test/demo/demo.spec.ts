@@ -43,6 +43,8 @@ interface TabState {
   logs: string[]
   bytesFromPeers: number
   bytesFromOrigin: number
+  /** Fetches whose origin request, started beside slow peers, lost to a peer (the origin may have sent part of it) */
+  originRacesWonByPeer: number
   /** The page's asset requests were plain fetches the service worker answered through its node */
   viaServiceWorker: boolean
 }
@@ -66,6 +68,7 @@ async function waitUntilLoaded (tab: TestPage): Promise<TabState> {
       logs: [] as string[],
       bytesFromPeers: stats?.bytesFromPeers ?? 0,
       bytesFromOrigin: stats?.bytesFromOrigin ?? 0,
+      originRacesWonByPeer: stats?.originRacesWonByPeer ?? 0,
       viaServiceWorker: demo.viaServiceWorker === true
     }
   }, undefined)
@@ -180,7 +183,15 @@ describe('demo site (npm start) in Chromium', function () {
     // every byte a later tab did not get from a peer, the origin served, and nothing else
     expect(fromPeers + fromOrigin).to.equal(later.length * siteBytes)
     const after = await originStats(demo)
-    expect(after.assetBytes - before.assetBytes).to.equal(fromOrigin)
+    // the origin served every byte the tabs took from it; more only for an origin request brought in
+    // beside slow peers that a peer then beat (stopped part-way or whole): never more than the tabs loaded
+    const served = after.assetBytes - before.assetBytes
+    const racesLost = later.reduce((sum, s) => sum + s.originRacesWonByPeer, 0)
+    if (racesLost === 0) {
+      expect(served, report).to.equal(fromOrigin)
+    } else {
+      expect(served, report).to.be.within(fromOrigin, fromOrigin + fromPeers)
+    }
     // without ringcdn the origin would have served the site once per tab. How much less it serves is
     // a race per asset (the origin is brought in beside peers that take longer than it would, and an
     // origin on loopback is fast), so it depends on the machine's load: `npm run bench:browser`

@@ -1,9 +1,9 @@
 /**
  * A page whose successor's tab closes hears of it from libp2p (the last
  * connection to that peer closes: `peer:disconnect`) and repairs its part of
- * the ring then, not at its next stabilize round. Real libp2p nodes; the
- * rounds are a minute apart here, so only the closed connection can explain
- * a repair within the test's bound.
+ * the ring then, not at its next stabilize round. Real libp2p nodes; their
+ * own rounds are two minutes apart here, so only the closed connection can
+ * explain a repair within the test's bound.
  */
 import { expect } from 'aegir/chai'
 import { compareIds } from '../../src/overlay/ring-id.ts'
@@ -12,7 +12,7 @@ import type { CdnNode } from './cdn-fixtures.ts'
 
 /** Stabilize and finger rounds far beyond the repair bound below, ms */
 const SLOW_ROUNDS_MS = 120_000
-/** Bound on the ring forming from the joins alone, and on the repair after the crash, ms */
+/** Bound on the ring settling under the test's own rounds, and on the repair after the crash, ms */
 const RING_MS = 30_000
 
 describe('a closed connection to a neighbour (real libp2p)', function () {

@@ -32,6 +32,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { launchChromium, withTimeout } from '../../test/browser/chromium.ts'
 import { ASSETS, E2ePage, ringErrors, startWorld } from '../../test/browser/e2e-harness.ts'
+import { ringShape } from '../../test/browser/ring-shape.ts'
 import { BASELINE_QUERY, bytesOf, sri } from '../../test/fixtures/origin-server.ts'
 import type { BenchApi, PageInfo, PairResult } from './bench.page.ts'
 import type { RingView } from '../../src/browser.ts'
@@ -254,6 +255,10 @@ export interface RingSample {
   errors: number
   /** Joined pages whose two neighbours match the ring of the joined pages alone (does the members' ring hold together?) */
   membersCorrect: number
+  /** When some page is wrong: the cycles the joined pages' first successors draw (a split, a loopy ring, or a few wrong pointers) */
+  shape?: { cycles: Array<{ length: number, windings: number }>, tails: number, dangling: number }
+  /** When some page is wrong: the disagreements, as `ringErrors` words them */
+  wrong?: string[]
 }
 
 export interface BrowserBenchResult {
@@ -281,6 +286,10 @@ export interface BrowserBenchResult {
    */
   membersRingTrueAfterJoinSec?: number
   membersRingTrueAfterChurnSec?: number
+  /** When the ring did not agree with the true ring in time: every page's view at the last sample, by phase */
+  stuckViews?: Record<string, RingView[]>
+  /** Then: the recent console lines of every page that was wrong, by phase and peer id */
+  stuckLogs?: Record<string, Record<string, string[]>>
   /** What the origin served during the churn phase, from its own counters */
   churnOrigin?: { cdn: OriginTraffic, baseline: OriginTraffic }
   /** Whole run, from the origin's counters */
@@ -288,6 +297,9 @@ export interface BrowserBenchResult {
   /** Times churn happened: seconds since the run began */
   churnEvents: Array<{ at: number, left?: number, arrived: number }>
 }
+
+/** Console lines kept per wrong page when the ring does not agree in time */
+const STUCK_LOG_LINES = 120
 
 /** Seeded PRNG (mulberry32): the same seed makes the same choices */
 function prng (seed: number): () => number {
@@ -426,6 +438,7 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
       }
     }
 
+    let lastViews: RingView[] = []
     const sampleRing = async (phase: string): Promise<RingSample> => {
       const live = pages.filter(p => p.open)
       const views = (await Promise.all(live.map(async p => p.e2e.ring().catch(() => undefined)))).filter((v): v is RingView => v?.self != null)
@@ -445,6 +458,12 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
           return members.filter(v => !wrongMembers.has(v.self?.peer ?? '')).length
         })()
       }
+      if (sample.correct < sample.pages) {
+        const shape = ringShape(views)
+        sample.shape = { cycles: shape.cycles.map(({ length, windings }) => ({ length, windings })), tails: shape.tails, dangling: shape.dangling.length }
+        sample.wrong = errors
+      }
+      lastViews = views
       result.ring.push(sample)
       return sample
     }
@@ -492,6 +511,19 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
           return { members: after(sample) }
         }
         await sleep(Math.min(2_000, options.ringSampleMs))
+      }
+      result.stuckViews = { ...result.stuckViews, [phase]: lastViews }
+      // the wrong pages' recent console lines (with `RINGCDN_E2E_DEBUG=ringcdn:ring` they say which
+      // peers the ring marked dead and why)
+      const wrongPeers = new Set((result.ring[result.ring.length - 1]?.wrong ?? []).map(e => e.split(/[ :]/)[0]))
+      const logs: Record<string, string[]> = {}
+      for (const page of pages.filter(p => p.open && wrongPeers.has(p.e2e.peerId))) {
+        logs[page.e2e.peerId] = page.e2e.test.logs.slice(-STUCK_LOG_LINES)
+      }
+      result.stuckLogs = { ...result.stuckLogs, [phase]: logs }
+      const last = result.ring[result.ring.length - 1]
+      if (last?.shape != null) {
+        log(`ring not true (${phase}): ${last.correct} of ${last.pages} right; first successors draw ${last.shape.cycles.length} cycle(s) ${JSON.stringify(last.shape.cycles)}, ${last.shape.tails} on tails, ${last.shape.dangling} dangling`)
       }
       return {}
     }

@@ -103,6 +103,7 @@ export class OriginOnlyCdn extends TypedEventEmitter<RingCdnEvents> {
       originRaces: 0,
       originRacesWonByPeer: 0,
       holdersSkipped: 0,
+      lookupsAroundHome: 0,
       holderHedges: 0,
       shareWaits: 0,
       holdersAvoided: {},

@@ -30,6 +30,7 @@ export function createCounters (): CdnCounters {
     originRaces: 0,
     originRacesWonByPeer: 0,
     holdersSkipped: 0,
+    lookupsAroundHome: 0,
     holderHedges: 0,
     shareWaits: 0,
     ringRpcsSent: 0,

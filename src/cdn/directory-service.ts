@@ -163,6 +163,8 @@ export class DirectoryService implements RingApplication {
   private readonly maxKeysPerHolder: number
   /** Announces dropped because their holder was listed for its share of keys already */
   announcesDropped = 0
+  /** LOCATEs answered from our replica because our predecessor, the home, swallowed or lied about them */
+  answeredFor = 0
 
   constructor (components: DirectoryServiceComponents, init: DirectoryServiceInit = {}) {
     this.ring = components.ring
@@ -181,7 +183,7 @@ export class DirectoryService implements RingApplication {
   // ---- client side -------------------------------------------------------
 
   /** Looks `key` up on the ring and asks its home node who holds it */
-  async locate (key: bigint, options: { timeout?: number, signal?: AbortSignal } = {}): Promise<LocateResult> {
+  async locate (key: bigint, options: { timeout?: number, signal?: AbortSignal, avoid?: Address[] } = {}): Promise<LocateResult> {
     const app = DirectoryRequest.encode({ type: DirectoryRequest.Type.LOCATE, key: idToBytes(key), gone: [], entries: [] })
     const res: LookupResult = await this.ring.lookup(key, { ...options, app })
     const holders = res.app != null ? decodeDirectoryResponse(res.app).filter(p => p.address !== this.ring.self.address) : []
@@ -232,6 +234,27 @@ export class DirectoryService implements RingApplication {
       // the home node offers itself only when nobody else is listed: adding it to every answer
       // would make it serve a share of every request for its keys, the very hot spot the
       // directory exists to avoid (it is listed like anyone else once it announced itself)
+      holders.push(this.ring.self)
+    }
+    return DirectoryResponse.encode({ holders: holders.map(peerToWire) })
+  }
+
+  /**
+   * A lookup found our predecessor, the key's home, swallowing or lying about
+   * it (a hostile page owns the key): we answer the LOCATE from the replica
+   * its announces and REPLICATEs left here, so the keys a hostile page owns
+   * still reach their holders. The replica is what the home sent us, and a
+   * requester verifies the bytes whoever lists the holder; an empty replica
+   * is an ordinary miss
+   */
+  async answerFor (key: bigint, payload: Uint8Array, owner: Peer): Promise<Uint8Array<ArrayBuffer>> {
+    const req = decodeDirectoryRequest(payload)
+    if (req.type !== DirectoryRequest.Type.LOCATE) {
+      throw new InvalidMessageError(`routed directory request must be LOCATE, got ${req.type}`)
+    }
+    this.answeredFor++
+    const holders = this.directory.locate(key, this.random).filter(p => p.address !== owner.address)
+    if (holders.length === 0 && this.holdsLocally(key)) {
       holders.push(this.ring.self)
     }
     return DirectoryResponse.encode({ holders: holders.map(peerToWire) })

@@ -10,7 +10,7 @@ import { clockDeadline } from './deadline.ts'
 import { LookupTimeoutError } from './errors.ts'
 import type { CdnCounters } from './counters.ts'
 import type { LocateResult, Locator } from './seams.ts'
-import type { Clock } from '../overlay/seams.ts'
+import type { Address, Clock } from '../overlay/seams.ts'
 
 export interface LookupsComponents {
   clock: Clock
@@ -37,14 +37,16 @@ export class Lookups {
   }
 
   /**
+   * `avoid`: peers found lying about `key` (see `Locator.locate`)
+   *
    * @throws {LookupTimeoutError} no answer within `timeout` ms
    * @throws {AbortError} when `signal` aborts
    */
-  async locate (key: bigint, timeout: number, signal?: AbortSignal): Promise<LocateResult> {
+  async locate (key: bigint, timeout: number, signal?: AbortSignal, avoid?: Address[]): Promise<LocateResult> {
     const deadline = clockDeadline(this.clock, timeout, signal)
     this.counters.lookups++
     try {
-      const res = await raceSignal(this.locator.locate(key, { timeout, signal }), deadline.signal)
+      const res = await raceSignal(this.locator.locate(key, avoid == null ? { timeout, signal } : { timeout, signal, avoid }), deadline.signal)
       this.counters.hops += res.hops
       this.counters.lookupsAnswered++
       this.onAnswer?.(res)

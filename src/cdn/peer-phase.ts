@@ -129,22 +129,54 @@ export class PeerPhase {
       return undefined
     }
     const peerDeadline = this.clock.now() + this.peerTimeoutMs
-    const located = await this.lookup(state, signal)
+    let located = await this.lookup(state, signal)
     if (located == null) {
       return undefined
     }
+    if (this.avoidList.has(located.home.address)) {
+      // a home we avoid (it served us bytes that are not what it listed, or stayed silent) answers
+      // for its keys with whatever it likes: its successor's replica is asked instead
+      located = await this.lookupAround(state, located.home, signal)
+      if (located == null) {
+        return undefined
+      }
+    }
     state.home = located.home
-    const self = this.locator.self?.address
-    const listed = located.holders.filter(h => h.address !== self)
-    const holders = listed.filter(h => !this.avoidList.has(h.address))
-    this.counters.holdersSkipped += listed.length - holders.length
-    if (holders.length === 0 || !(await this.trustedDigest(state, signal))) {
+    const win = await this.raceListed(state, located.holders, peerDeadline, signal, hooks)
+    if (win !== undefined || !this.avoidList.has(located.home.address) || this.clock.now() >= peerDeadline || state.askedAround === true) {
+      return win ?? undefined
+    }
+    // the home listed holders that all failed, itself among them (now avoided): once more, around it
+    const around = await this.lookupAround(state, located.home, signal)
+    if (around == null) {
       return undefined
+    }
+    return await this.raceListed(state, around.holders, peerDeadline, signal, hooks) ?? undefined
+  }
+
+  /**
+   * The listed holders this page may ask (not itself, not avoided), raced;
+   * `null` when there was nobody to ask or no trusted digest
+   */
+  private async raceListed (state: FetchState, listed: Peer[], peerDeadline: number, signal: AbortSignal, hooks: PeerPhaseHooks): Promise<PeerWin | undefined | null> {
+    const self = this.locator.self?.address
+    const others = listed.filter(h => h.address !== self)
+    const holders = others.filter(h => !this.avoidList.has(h.address))
+    this.counters.holdersSkipped += others.length - holders.length
+    if (holders.length === 0 || !(await this.trustedDigest(state, signal))) {
+      return null
     }
     // a holder still silent to another of this page's requests is asked last: a silent holder costs
     // a page one hedge delay, not one per fetch in flight
     const ordered = [...holders.filter(h => !this.unanswered.has(h.address)), ...holders.filter(h => this.unanswered.has(h.address))]
     return this.race(state, ordered.slice(0, this.maxHolderAttempts), peerDeadline, signal, hooks)
+  }
+
+  /** Looks the key up once more, around a home we avoid: its successor answers from its replica (route's `answer-for`) */
+  private async lookupAround (state: FetchState, home: Peer, signal: AbortSignal): Promise<LocateResult | undefined> {
+    state.askedAround = true
+    this.counters.lookupsAroundHome++
+    return this.lookup(state, signal, [home.address])
   }
 
   /**
@@ -461,10 +493,10 @@ export class PeerPhase {
     }
   }
 
-  private async lookup (state: FetchState, signal: AbortSignal): Promise<LocateResult | undefined> {
+  private async lookup (state: FetchState, signal: AbortSignal, avoid?: Address[]): Promise<LocateResult | undefined> {
     const started = this.clock.now()
     try {
-      const res = await this.lookups.locate(state.key, this.lookupTimeoutMs, signal)
+      const res = await this.lookups.locate(state.key, this.lookupTimeoutMs, signal, avoid)
       this.events.lookup?.({ target: state, home: res.home, hops: res.hops, holders: res.holders, durationMs: this.clock.now() - started })
       return res
     } catch (err: any) {

@@ -21,8 +21,13 @@ export interface SeamOptions {
 export interface Locator {
   /** Whether this node is a ring member now (a fetch before it goes to the origin) */
   readonly ready: boolean
-  /** Looks `key` up: its home node and a sample of holders */
-  locate(key: bigint, options: SeamOptions): Promise<LocateResult>
+  /**
+   * Looks `key` up: its home node and a sample of holders. `avoid`: peers
+   * found lying about `key` (a home that listed itself and served bytes that
+   * are not the object); the lookup routes around them, and a home among them
+   * is answered for by its successor from its replica of the home's entries
+   */
+  locate(key: bigint, options: SeamOptions & { avoid?: Address[] }): Promise<LocateResult>
   /** Tells `home` that this node holds `key` now, and which listed holders turned out not to */
   announce(home: Peer, key: bigint, gone: Address[], options: SeamOptions): Promise<void>
   /** As `key`'s home: `holder` does not hold it after all, or sent bytes that are not it */
@@ -86,6 +91,8 @@ export interface FetchState extends FetchTarget {
   startedAt: number
   home?: Peer
   gone: Address[]
+  /** The key was looked up again around a home this page avoids (once per fetch) */
+  askedAround?: boolean
   /** The object's size, once a holder has said it */
   size?: number
 }

@@ -50,6 +50,12 @@ export interface RingCdnStats {
   originRacesWonByPeer: number
   /** Listed holders a fetch did not ask because they are avoided */
   holdersSkipped: number
+  /**
+   * Lookups made again around a key's home this page avoids (it served bytes
+   * that are not the object, or stayed silent): the home's successor answers
+   * from its replica of the home's entries
+   */
+  lookupsAroundHome: number
   /** Holders asked beside others that had not started sending within the hedge delay */
   holderHedges: number
   /** Waits of a fetch for one of this page's own downloads from a holder to end, its share of that holder being full */

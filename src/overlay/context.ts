@@ -28,5 +28,5 @@ export interface RingContext {
   /** Addresses of members to rejoin or check placement through */
   bootstrap(): Address[]
   /** A peer failed a direct request: dead for a while, and gone from every role */
-  fail(peer: Peer): void
+  fail(peer: Peer, why?: string): void
 }

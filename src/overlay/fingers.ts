@@ -92,7 +92,7 @@ export class FingerRepair {
         if (err.name === 'AbortError') {
           throw err
         }
-        this.ctx.fail(finger)
+        this.ctx.fail(finger, `finger probe: ${err.message}`)
         return (await this.lookup(start)).owner
       }
       const pred = res.predecessor != null ? peerFromWire(res.predecessor) : undefined

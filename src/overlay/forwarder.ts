@@ -43,13 +43,14 @@
 import { AnswerCheck } from './answer-check.ts'
 import { HopLimitError, LookupFailedError, PeerBusyError } from './errors.ts'
 import { HopTiming } from './hop-timing.ts'
+import { inHalfOpen } from './interval.ts'
 import { RingRequest } from './messages.ts'
 import { PeerWindow } from './request-shares.ts'
 import { requireField } from './ring-client.ts'
 import { idToBytes } from './ring-id.ts'
 import { route } from './route.ts'
-import { addAvoided, besideAfter, inheritAvoided, NOTHING_TO_RELEASE, RunningForwards } from './running-forwards.ts'
-import { MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, WATCH_FRACTION } from './settings.ts'
+import { addAvoided, besideAfter, inheritAvoided, NOTHING_TO_RELEASE, RunningForwards, withAvoided } from './running-forwards.ts'
+import { MAX_AVOIDED_HOPS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, WATCH_FRACTION } from './settings.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
@@ -102,7 +103,7 @@ export class Forwarder {
       final: false,
       maintenance: options.maintenance === true,
       app: options.app,
-      avoid: []
+      avoid: (options.avoid ?? []).slice(0, MAX_AVOIDED_HOPS)
     }
   }
 
@@ -161,9 +162,13 @@ export class Forwarder {
     let deadCandidates = 0
     try {
       for (let attempt = 0; attempt < MAX_HOP_ATTEMPTS; attempt++) {
-        const decision = route(this.table.state, key, { suspects: avoid, gone, final: req.final })
-        if (decision.type === 'deliver') {
-          return await this.deliver(key, req)
+        const decision = route(this.table.state, key, { suspects: avoid, gone, final: req.final, answerFor: answerForAmong(req, avoided) })
+        if (decision.type !== 'forward') {
+          const answer = await this.answerHere(decision, key, req, missedTwice, signal)
+          if (answer != null) {
+            return answer
+          }
+          continue
         }
         if (req.hopsLeft <= 0) {
           throw new HopLimitError(`hop limit reached after ${req.hops} hops`)
@@ -196,19 +201,21 @@ export class Forwarder {
         }
         // the wait the forward got in the end (our own lookups may first wait for a slot)
         const sent = { wait }
-        const forward = this.sendHop(hop, { ...req, avoid: [...avoided] }, sent, allowance, deadline, signal)
+        const believed = this.believedOwner(key)
+        const forward = this.sendHop(hop, { ...req, avoid: avoidList(hop, believed, avoided) }, sent, allowance, deadline, signal)
           .then(res => this.answers.take(key, hop, res, doubted))
-        const lateAfter = mayTryBeside && running.size === 0 && !hop.final ? besideAfter(wait, allowance) : undefined
+        const lateAfter = mayTryBeside && running.size === 0 ? besideAfterFor(hop, req, wait, allowance) : undefined
+        const named = namedIn(hop, believed, avoided)
         const outcome = await this.awaitForward(hop.peer, forward, running, lateAfter, detour)
         if ('route' in outcome) {
           return outcome.route
         }
         if ('late' in outcome) {
-          this.avoidLate(hop.peer, excluded, avoided)
+          this.avoidLate(hop.peer, excluded, named)
           continue
         }
         lastError = outcome.err
-        this.takeHopFailure(outcome.err, hop, sent.wait < allowance, excluded, avoided, req.hops)
+        this.takeHopFailure(outcome.err, hop, sent.wait < allowance, excluded, named, req.hops)
       }
       const late = await running.settle()
       if (late != null) {
@@ -220,10 +227,43 @@ export class Forwarder {
     }
   }
 
+  /**
+   * We deliver `key`, or answer in the name of our predecessor, which owns
+   * it but swallowed or lied about this lookup. A predecessor that crashed no
+   * longer owns anything: one silent to our probe as well as to the sender is
+   * gone for this walk (`undefined`: route again, and the key is ours)
+   */
+  private async answerHere (decision: { type: 'deliver' } | { type: 'answer-for', owner: Peer }, key: bigint, req: RouteRequest, missedTwice: Set<Address>, signal?: AbortSignal): Promise<RouteResponse | undefined> {
+    if (decision.type === 'deliver') {
+      return this.deliver(key, req)
+    }
+    if (await this.isLikelyAlive(decision.owner, true, signal)) {
+      return this.answerFor(decision.owner, key, req)
+    }
+    missedTwice.add(decision.owner.address)
+    return undefined
+  }
+
+  /** Our first successor, when it owns `key` as far as we know */
+  private believedOwner (key: bigint): Address | undefined {
+    const first = this.table.state.successors[0]
+    return first != null && inHalfOpen(key, this.self.id, first.id) ? first.address : undefined
+  }
+
   /** We own `key`: the answer names us, with our application's answer to the request's payload */
   private async deliver (key: bigint, req: RouteRequest): Promise<RouteResponse> {
     const app = req.app != null ? await this.ctx.application().deliver?.(key, req.app, this.self.address) : undefined
     return { owner: peerToWire(this.self), hops: req.hops, app }
+  }
+
+  /**
+   * Our predecessor owns `key` but swallowed or lied about this lookup: the
+   * answer names it, and our application answers the payload from the
+   * replica it keeps of its predecessor's state
+   */
+  private async answerFor (owner: Peer, key: bigint, req: RouteRequest): Promise<RouteResponse> {
+    const app = req.app != null ? await this.ctx.application().answerFor?.(key, req.app, owner) : undefined
+    return { owner: peerToWire(owner), hops: req.hops, app }
   }
 
   /**
@@ -321,7 +361,7 @@ export class Forwarder {
         this.table.dropFinger(peer)
         this.checkSilent(peer)
       } else {
-        this.ctx.fail(peer)
+        this.ctx.fail(peer, `probe before a forward: ${err.message}`)
       }
       return false
     }
@@ -386,7 +426,7 @@ export class Forwarder {
         break
       default:
         // unreachable, stopped, leaving, or not in our ring: direct evidence
-        this.ctx.fail(peer)
+        this.ctx.fail(peer, `forward: ${err.name}: ${err.message}`)
     }
   }
 
@@ -485,9 +525,50 @@ export class Forwarder {
         // stopped, or it was heard from meanwhile
         return
       }
-      this.ctx.fail(peer)
+      this.ctx.fail(peer, 'second probe unanswered')
     })
   }
+}
+
+/**
+ * Whose name we may answer in: only a request with a payload is answered in
+ * a silent owner's name. What a bare lookup (a finger repair, a join) wants is
+ * the owner itself, which only a walk back can confirm
+ */
+function answerForAmong (req: RouteRequest, avoided: Set<Address>): SuspectSet | undefined {
+  return req.app != null ? avoided : undefined
+}
+
+/**
+ * When another path may be tried beside a forward to `hop` that is late. Beside
+ * the key's owner only when the request carries an application payload: the
+ * owner's successor answers it in the owner's name from its replica (route's
+ * `answer-for`), while a bare lookup has nothing to ask anyone but the owner
+ */
+function besideAfterFor (hop: { final: boolean }, req: RouteRequest, wait: number, allowance: number): number | undefined {
+  return !hop.final || req.app != null ? besideAfter(wait, allowance) : undefined
+}
+
+/**
+ * Where a late or failed `hop` is named for the rest of the walk: the avoid
+ * list, except a final hop that is not the owner we believe in. The node
+ * after a fall-back successor named there would answer in that successor's
+ * name for a key that is not the successor's; such a hop is only skipped
+ * here, and a walk comes back to it
+ */
+function namedIn (hop: { peer: Peer, final: boolean }, believed: Address | undefined, avoided: Set<Address>): Set<Address> {
+  return !hop.final || hop.peer.address === (believed ?? hop.peer.address) ? avoided : new Set<Address>()
+}
+
+/**
+ * The avoid list a forward to `hop` carries. A final hop past our first
+ * successor, the owner we believe in (we skip it: it is suspect, or failed
+ * this walk), learns that it was passed over: as that owner's successor it
+ * answers in its name instead of walking back into it
+ */
+function avoidList (hop: { peer: Peer, final: boolean }, believed: Address | undefined, avoided: Set<Address>): Address[] {
+  const passedOver = hop.final && believed != null && hop.peer.address !== believed && !avoided.has(believed)
+  return passedOver ? withAvoided(avoided, believed) : [...avoided]
 }
 
 /** Why a watched forward's own requests are cancelled once it has its outcome (nobody sees it) */

@@ -117,6 +117,9 @@ export class Liveness {
   answered (address: Address, sentAt: number, direct: boolean): void {
     this.heardFrom.set(address, this.clock.now())
     this.silent.delete(address)
+    // a loaded page misses a deadline and is marked dead while it lives on: its answer ends the
+    // mark, or every role would pass it over for the whole `suspectTimeoutMs`
+    this.dead.delete(address)
     if (direct) {
       this.rtt += RTT_SMOOTHING * (this.clock.now() - sentAt - this.rtt)
     }

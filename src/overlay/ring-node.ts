@@ -124,7 +124,7 @@ export class RingNode {
       application: () => this.application,
       isMember: () => this.isMember(),
       bootstrap: () => this.bootstrap(),
-      fail: (peer) => { this.fail(peer) }
+      fail: (peer, why) => { this.fail(peer, why) }
     }
     this.forwarder = new Forwarder(ctx)
     this.placement = new PlacementRepair(ctx, { forwarder: this.forwarder, nudge: () => { this.stabilizer.nudge() }, roundMs: () => this.stabilizeRound.ms })
@@ -453,7 +453,9 @@ export class RingNode {
   }
 
   /** A peer failed a direct request: forget it everywhere and do not re-learn it for a while */
-  private fail (peer: Peer): void {
+  private fail (peer: Peer, why?: string): void {
+    // a peer wrongly marked dead is left out of every role for `suspectTimeoutMs`: the log says why
+    this.log('%s marked dead: %s', peer.address, why ?? 'failed a direct request')
     this.liveness.markDead(peer.address)
     this.table.forget(peer)
   }

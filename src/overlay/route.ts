@@ -24,6 +24,13 @@
  * hands us its keys. One merely avoided by this lookup (its part of the walk
  * was slow) may still own them: delivering in its place would be a wrong
  * answer, so the walk goes back to it again, or fails.
+ * - Except when the lookup found that very predecessor swallowing or lying
+ * about it (`answerFor`: the request's avoid list) and sends us the key as
+ * its owner's next successor: walking back would end where the lookup
+ * already failed, so we answer for the predecessor (`answer-for`): it stays
+ * the owner named, and the application answers from the replica it keeps of
+ * its predecessor's state. A hostile page then costs the lookups for the
+ * keys it owns a detour, not the answer.
  */
 
 import { inHalfOpen, inOpen } from './interval.ts'
@@ -41,6 +48,8 @@ export interface NextHop {
 export type RouteDecision =
   | { type: 'deliver' }
   | { type: 'forward', hops: NextHop[] }
+  /** Our predecessor owns the key but swallowed or lied about this lookup: we answer in its name */
+  | { type: 'answer-for', owner: Peer }
 
 export interface SuspectSet {
   has(address: Address): boolean
@@ -62,12 +71,19 @@ export interface RouteOptions {
   gone?: SuspectSet
   /** The sender believes we own the key (see the theory of operation above) */
   final?: boolean
+  /**
+   * Peers this lookup found swallowing or lying about it: a predecessor among
+   * them that owns the key is answered for, not walked back to
+   *
+   * @default none
+   */
+  answerFor?: SuspectSet
   /** @default MAX_CANDIDATES */
   maxCandidates?: number
 }
 
 export function route (state: Readonly<RoutingState>, key: bigint, options: RouteOptions = {}): RouteDecision {
-  const { suspects, gone, final, maxCandidates } = withDefaults(options)
+  const { suspects, gone, final, maxCandidates, answerFor } = withDefaults(options)
   const self = state.self
   const pred = state.predecessor != null && !gone.has(state.predecessor.address) ? state.predecessor : undefined
 
@@ -82,12 +98,7 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
     return { type: 'deliver' }
   }
   if (final && distance(key, self.id) <= distance(self.id, key)) {
-    // the key lies behind us: with no (live) predecessor we are the closest node known to own it;
-    // otherwise our predecessor lies between the key and us, so it (or a node before it) owns it
-    if (pred == null) {
-      return { type: 'deliver' }
-    }
-    return { type: 'forward', hops: [{ peer: pred, final: true }] }
+    return behind(pred, answerFor)
   }
   // (a `final` request for a key ahead of us was misdirected: route it forward like any other)
 
@@ -117,9 +128,26 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
   return { type: 'forward', hops: closestPreceding(state, key, NO_SUSPECTS, maxCandidates).map(peer => ({ peer, final: false })) }
 }
 
+/**
+ * A `final` request for a key that lies behind us: with no (live)
+ * predecessor we are the closest node known to own it; otherwise our
+ * predecessor lies between the key and us, so it (or a node before it) owns
+ * it, and we walk back to it, or answer in its name when this lookup found
+ * it swallowing or lying
+ */
+function behind (pred: Peer | undefined, answerFor: SuspectSet): RouteDecision {
+  if (pred == null) {
+    return { type: 'deliver' }
+  }
+  if (answerFor.has(pred.address)) {
+    return { type: 'answer-for', owner: pred }
+  }
+  return { type: 'forward', hops: [{ peer: pred, final: true }] }
+}
+
 function withDefaults (options: RouteOptions): Required<RouteOptions> {
   const suspects = options.suspects ?? NO_SUSPECTS
-  return { suspects, gone: options.gone ?? suspects, final: options.final ?? false, maxCandidates: options.maxCandidates ?? MAX_CANDIDATES }
+  return { suspects, gone: options.gone ?? suspects, final: options.final ?? false, maxCandidates: options.maxCandidates ?? MAX_CANDIDATES, answerFor: options.answerFor ?? NO_SUSPECTS }
 }
 
 /**

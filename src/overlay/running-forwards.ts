@@ -131,3 +131,10 @@ export function addAvoided (avoided: Set<Address>, address: Address): void {
 export function inheritAvoided (list: string[]): Set<string> {
   return new Set(list.filter(address => address.length <= MAX_ADDRESS_LENGTH).slice(-MAX_AVOIDED_HOPS))
 }
+
+/** `avoided` as a request's list with `address` added last (the set itself unchanged) */
+export function withAvoided (avoided: Set<Address>, address: Address): Address[] {
+  const list = new Set(avoided)
+  addAvoided(list, address)
+  return [...list]
+}

@@ -114,6 +114,8 @@ export class Stabilizer {
 
     // each step moves to a closer successor; a burst of joins may need several, but not forever
     let steps = 0
+    // nodes between us and our successor that we had marked dead, asked this round whether they live
+    const checked = new Set<Address>()
     while (true) {
       if (this.table.state.successors.length === 0) {
         if (options.joining === true) {
@@ -132,11 +134,15 @@ export class Stabilizer {
         if (err.name === 'AbortError') {
           throw err
         }
-        this.ctx.fail(succ)
+        this.ctx.fail(succ, `successor's stabilize: ${err.message}`)
         continue
       }
 
-      if (this.takeStabilizeAnswer(succ, res, options.wantFingers === true) === 'settled' || ++steps > this.table.state.successorListSize) {
+      const taken = this.takeStabilizeAnswer(succ, res, options.wantFingers === true)
+      if (taken !== 'closer' && !(typeof taken === 'object' && await this.revived(taken.dead, checked, options.signal))) {
+        return
+      }
+      if (++steps > this.table.state.successorListSize) {
         return
       }
     }
@@ -146,7 +152,7 @@ export class Stabilizer {
    * Applies our successor's stabilize answer; `closer` when a node between us
    * and it is our successor now, to be asked next (bounded by the caller)
    */
-  private takeStabilizeAnswer (succ: Peer, res: StabilizeResponse, wantFingers: boolean): 'settled' | 'closer' {
+  private takeStabilizeAnswer (succ: Peer, res: StabilizeResponse, wantFingers: boolean): 'settled' | 'closer' | { dead: Peer } {
     const current = this.table.state.successors[0]
     if (current != null && current.address !== succ.address && inOpen(current.id, this.self.id, succ.id)) {
       // a closer successor was adopted while we waited (a placement check ended here): the
@@ -170,7 +176,36 @@ export class Stabilizer {
       return 'closer'
     }
     this.table.replaceSuccessors(list)
+    if (pred != null && pred.address !== this.self.address && inOpen(pred.id, this.self.id, succ.id)) {
+      // our successor takes a node we marked dead for its predecessor: it heard from it lately
+      return { dead: pred }
+    }
     return 'settled'
+  }
+
+  /**
+   * A node our successor names as its predecessor, between us and it, that
+   * we marked dead: a loaded page misses a deadline and lives on, and
+   * skipping it for the whole dead mark leaves it out of the ring (nobody's
+   * successor) that long. One direct probe per round settles it; an answer
+   * ends the mark (`Liveness.answered`), and the round asks our successor
+   * again. Whether it answered
+   */
+  private async revived (peer: Peer, checked: Set<Address>, signal?: AbortSignal): Promise<boolean> {
+    if (checked.has(peer.address)) {
+      return false
+    }
+    checked.add(peer.address)
+    try {
+      await this.client.direct(peer.address, { type: RingRequest.Type.PROBE }, signal)
+    } catch (err: any) {
+      if (err.name === 'AbortError') {
+        throw err
+      }
+      return false
+    }
+    this.ctx.log('%s, between us and our successor, answered a probe: no longer dead', peer.address)
+    return !this.liveness.isDead(peer.address)
   }
 
   /**
@@ -276,7 +311,7 @@ export class Stabilizer {
         }
       }
       if (this.table.state.predecessor?.address === pred.address) {
-        this.ctx.fail(pred)
+        this.ctx.fail(pred, `predecessor silent to probes, ${candidate.address} notified instead`)
         this.table.changePredecessor(candidate, candidateRoundMs)
       }
     } catch {

@@ -20,6 +20,12 @@ export interface RingNodeComponents {
 export interface RingApplication {
   /** This node owns `key`: answer the payload a lookup carried to it */
   deliver?(key: bigint, payload: Uint8Array, from: Address): Promise<Uint8Array<ArrayBuffer> | undefined>
+  /**
+   * Our predecessor `owner` owns `key` but swallowed or lied about a lookup
+   * for it: answer the payload from what we keep for it (a replica), or not
+   * at all. Without this, such a lookup's answer carries no application answer
+   */
+  answerFor?(key: bigint, payload: Uint8Array, owner: Peer): Promise<Uint8Array<ArrayBuffer> | undefined>
   /** A direct (not routed) message from another node */
   message?(from: Address, payload: Uint8Array): Promise<Uint8Array<ArrayBuffer> | undefined>
   /** Leaving gracefully: the state to hand to the successor, which becomes home for our keys */
@@ -49,6 +55,13 @@ export interface LookupOptions {
   maintenance?: boolean
   /** @default the node's lookupTimeoutMs */
   timeout?: number
+  /**
+   * Peers the caller found lying about this key (e.g. a home whose answer
+   * failed the caller's own check): the walk routes around them, and if one
+   * owns the key its successor answers in its name (see `route`). At most
+   * `MAX_AVOIDED_HOPS` are sent
+   */
+  avoid?: Address[]
   signal?: AbortSignal
   /**
    * Asks the owner the walk named, directly, whether it still owns the key

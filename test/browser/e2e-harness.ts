@@ -21,6 +21,7 @@ import { startOrigin } from '../fixtures/origin-server.ts'
 import { createRelaySet } from '../relay/fixtures.ts'
 import { openPage, withTimeout } from './chromium.ts'
 import { startPageServer } from './page-server.ts'
+import { describeRingShape, ringShape } from './ring-shape.ts'
 import type { TestPage } from './chromium.ts'
 import type { E2eApi, FetchResult, StartOptions, ConnectionInfo } from './e2e.page.ts'
 import type { PageServer } from './page-server.ts'
@@ -304,7 +305,8 @@ export async function waitForRing (pages: E2ePage[], ms: number): Promise<RingVi
     // whether each page's maintenance still runs: the ring requests it has sent, by type
     const sent = await Promise.all(pages.map(async p => (await p.stats().catch(() => undefined))?.ringRpcsSentByType))
     const logs = pages.map(p => `--- ${p.peerId} (last ${RING_FAILURE_LOG_LINES} console lines) ---\n${p.test.logs.slice(-RING_FAILURE_LOG_LINES).join('\n')}`)
-    err.message = `${err.message}\n${errors.join('\n')}\nring requests sent, per page: ${JSON.stringify(sent)}\n${logs.join('\n')}`
+    const shape = describeRingShape(ringShape(await Promise.all(pages.map(async p => p.ring().catch(() => undefined))).then(v => v.filter((x): x is RingView => x != null))))
+    err.message = `${err.message}\n${errors.join('\n')}\nfirst successors draw: ${shape}\nring requests sent, per page: ${JSON.stringify(sent)}\n${logs.join('\n')}`
     throw err
   })
 }

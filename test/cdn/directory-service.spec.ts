@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { DirectoryRequest } from '../../src/cdn/directory-messages.ts'
+import { DirectoryRequest, DirectoryResponse } from '../../src/cdn/directory-messages.ts'
 import { DirectoryService, MISS_QUERY_TIMEOUT_MS } from '../../src/cdn/directory-service.ts'
 import { MAX_DIRECTORY_ITEMS } from '../../src/cdn/directory-wire.ts'
 import { idToBytes } from '../../src/overlay/ring-id.ts'
@@ -291,6 +291,23 @@ describe('DirectoryService (simulated ring)', function () {
     const found = await s.ring.settle(s.service(s.nodes[7]).locate(key))
     expect(found.home.address).to.equal('newcomer')
     expect(found.holders.map(p => p.address)).to.deep.equal(['d0'])
+  })
+
+  it('answers a locate that avoids a lying home from the replica its successor keeps, still naming the home', async () => {
+    s = await setup()
+    const home = s.nodes[4]
+    const key = IDS[4] - 5n
+    await s.ring.settle(s.service(s.nodes[0]).announce(home.self, key))
+    await s.ring.run(TEST_STABILIZE_MS)
+    // from now on the home lists only itself, whoever holds the key (and would serve bytes that are not it)
+    home.setApplication({ deliver: async () => DirectoryResponse.encode({ holders: [peerToWire(home.self)] }) })
+    const asker = s.service(s.nodes[6])
+    const plain = await s.ring.settle(asker.locate(key))
+    expect(plain.holders.map(p => p.address)).to.deep.equal(['d4'])
+    const around = await s.ring.settle(asker.locate(key, { avoid: ['d4'] }))
+    expect(around.home.address).to.equal('d4')
+    expect(around.holders.map(p => p.address)).to.deep.equal(['d0'])
+    expect(s.service(s.nodes[5]).answeredFor).to.equal(1)
   })
 
   it('copies more entries than one message may carry to a new successor, in batches', async () => {

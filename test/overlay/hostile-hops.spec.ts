@@ -99,6 +99,68 @@ describe('lookups past hostile hops (simulated network, virtual time)', function
     expect(r.now - started).to.be.at.most(MAX_ROUTE_BUDGET_MS + 1_000)
   })
 
+  /**
+   * Honest nodes answer a payload as owner with `owner <address>`, and in a
+   * silent or lying predecessor's name with `replica at <address> for <owner>`
+   */
+  function withApplications (r: SimRing, honest: RingNode[]): void {
+    const text = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s)
+    for (const node of honest) {
+      node.setApplication({
+        deliver: async () => text(`owner ${node.self.address}`),
+        answerFor: async (_key, _payload, owner) => text(`replica at ${node.self.address} for ${owner.address}`)
+      })
+    }
+    expect(r.members().length).to.equal(NODES)
+  }
+
+  /** Keys a hostile node owns whose owner's successor is honest (two hostile neighbours withhold their keys together) */
+  function hostileKeys (r: SimRing, count: number): bigint[] {
+    return randomKeys(40 * count, 'hostile-owned').filter(key => {
+      const owner = r.owner(key)
+      return HOSTILE.has(owner.self.address) && !HOSTILE.has(r.successorOf(owner).self.address)
+    }).slice(0, count)
+  }
+
+  it('answers a payload for a key a dropper owns from the dropper\'s successor, naming the dropper as owner', async () => {
+    const { r, honest } = await hostileRing('drop')
+    withApplications(r, honest)
+    const keys = hostileKeys(r, 8)
+    expect(keys).to.have.length(8)
+    const app = new TextEncoder().encode('locate')
+    for (const [i, key] of keys.entries()) {
+      const owner = r.owner(key)
+      const res = await r.settle(honest[i].lookup(key, { app }))
+      expect(res.owner.address).to.equal(owner.self.address)
+      expect(new TextDecoder().decode(res.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
+    }
+  })
+
+  it('still fails a bare lookup for a key a dropper owns rather than name anyone else', async () => {
+    const { r, honest } = await hostileRing('drop')
+    withApplications(r, honest)
+    const key = hostileKeys(r, 1)[0]
+    const err = await r.settle(honest[0].lookup(key)).then(() => undefined, (err: Error) => err)
+    expect(err?.name).to.equal('LookupFailedError')
+  })
+
+  it('answers a lookup that names a lying owner in `avoid` from the liar\'s successor', async () => {
+    const { r, honest } = await hostileRing('claim')
+    withApplications(r, honest)
+    const keys = hostileKeys(r, 8)
+    const app = new TextEncoder().encode('locate')
+    for (const [i, key] of keys.entries()) {
+      const owner = r.owner(key)
+      // without `avoid` the liar answers for its own key as what it is: the owner
+      const plain = await r.settle(honest[i].lookup(key, { app }))
+      expect(plain.owner.address).to.equal(owner.self.address)
+      expect(plain.app).to.equal(undefined)
+      const around = await r.settle(honest[i].lookup(key, { app, avoid: [owner.self.address] }))
+      expect(around.owner.address).to.equal(owner.self.address)
+      expect(new TextDecoder().decode(around.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
+    }
+  })
+
   it('names the true owner when a tenth of the ring claims every key, lookup after lookup', async () => {
     const { r, honest, counts } = await hostileRing('claim')
     const keys = honestKeys(r, 24)

@@ -37,9 +37,12 @@ function suspects (...ids: bigint[]): { has(address: Address): boolean } {
 }
 
 /** A decision as [id, final] pairs, or 'deliver' */
-function decide (s: RoutingState, key: bigint, suspected: bigint[] = [], final: boolean = false, gone?: bigint[]): 'deliver' | Array<[bigint, boolean]> {
+function decide (s: RoutingState, key: bigint, suspected: bigint[] = [], final: boolean = false, gone?: bigint[], answerFor: bigint[] = []): 'deliver' | `answer for ${bigint}` | Array<[bigint, boolean]> {
   const avoid = suspects(...suspected)
-  const d = route(s, key, { suspects: avoid, final, maxCandidates: MAX_CANDIDATES, gone: gone == null ? avoid : suspects(...gone) })
+  const d = route(s, key, { suspects: avoid, final, maxCandidates: MAX_CANDIDATES, gone: gone == null ? avoid : suspects(...gone), answerFor: suspects(...answerFor) })
+  if (d.type === 'answer-for') {
+    return `answer for ${d.owner.id}`
+  }
   return d.type === 'deliver' ? 'deliver' : d.hops.map(h => [h.peer.id, h.final])
 }
 
@@ -51,7 +54,9 @@ interface Case {
   final?: boolean
   /** Peers known gone (default: the suspects) */
   gone?: bigint[]
-  expect: 'deliver' | Array<[bigint, boolean]>
+  /** Peers the lookup found swallowing or lying about it */
+  answerFor?: bigint[]
+  expect: 'deliver' | `answer for ${bigint}` | Array<[bigint, boolean]>
 }
 
 const ring: StateSpec = { self: 50n, pred: 40n, successors: [60n, 70n, 80n], fingers: [60n, 70n, 90n, 20n] }
@@ -115,6 +120,12 @@ const cases: Case[] = [
   { name: 'delivers a final request when its predecessor is suspect', state: ring, key: 30n, final: true, suspects: [40n], expect: 'deliver' },
   { name: 'walks a final request back to a predecessor the lookup avoids but that is not known gone', state: ring, key: 30n, final: true, suspects: [40n], gone: [], expect: [[40n, true]] },
   { name: 'delivers a final request for a key behind it once its predecessor is known gone', state: ring, key: 30n, final: true, suspects: [], gone: [40n], expect: 'deliver' },
+  { name: 'answers a final request in the name of a predecessor the lookup found swallowing it', state: ring, key: 30n, final: true, suspects: [40n], gone: [], answerFor: [40n], expect: 'answer for 40' },
+  { name: 'answers for the predecessor\'s own id when the lookup found it lying', state: ring, key: 40n, final: true, answerFor: [40n], expect: 'answer for 40' },
+  { name: 'still delivers its own keys when its predecessor is on the lookup\'s list', state: ring, key: 45n, final: true, answerFor: [40n], expect: 'deliver' },
+  { name: 'walks back to its predecessor when another peer is on the lookup\'s list', state: ring, key: 30n, final: true, answerFor: [60n], expect: [[40n, true]] },
+  { name: 'does not answer for the predecessor a request that is not final', state: ring, key: 30n, answerFor: [40n], expect: [[20n, false], [90n, false], [80n, false], [70n, false]] },
+  { name: 'delivers rather than answer for a predecessor known gone', state: ring, key: 30n, final: true, gone: [40n], answerFor: [40n], expect: 'deliver' },
 
   // wrap-around near 0
   { name: 'delivers 0 at the first node after the top of the ring', state: { self: 5n, pred: TOP - 10n, successors: [20n] }, key: 0n, expect: 'deliver' },
@@ -134,7 +145,7 @@ const cases: Case[] = [
 describe('route', () => {
   for (const c of cases) {
     it(c.name, () => {
-      expect(decide(state(c.state), c.key, c.suspects, c.final, c.gone)).to.deep.equal(c.expect)
+      expect(decide(state(c.state), c.key, c.suspects, c.final, c.gone, c.answerFor)).to.deep.equal(c.expect)
     })
   }
 
@@ -152,7 +163,7 @@ describe('route', () => {
       const s = state({ self, pred: pred ?? undefined, successors: succ, fingers })
       const suspected = suspectIdx.map(i => all[i]).filter(x => x != null)
       const d = route(s, key, { suspects: suspects(...suspected) })
-      if (d.type === 'deliver') {
+      if (d.type !== 'forward') {
         return
       }
       const addresses = d.hops.map(h => h.peer.address)
@@ -217,7 +228,7 @@ describe('route', () => {
         }
         visited.add(visit)
         const d = route(states.get(at) as RoutingState, key, { suspects: suspects(), final })
-        if (d.type === 'deliver') {
+        if (d.type !== 'forward') {
           return { at, hops }
         }
         at = d.hops[0].peer.id

@@ -105,19 +105,21 @@ describe('hostile pages in the simulator', function () {
     it('makes exactly 10 % of the pages hostile, and they swallow lookups', () => {
       const hostile = hostileOf(result)
       expect(hostile).to.include({ fraction: 0.1, behaviour: 'drop', count: 12, created: 12, claimed: 0, forgedContent: 0 })
-      // measured: 1 271 swallowed after the warm-up (2 145 before hops went around silent peers)
-      expect(hostile.swallowed).to.be.greaterThan(1000)
+      // measured: 396 swallowed after the warm-up (1 271 before a dropper's successor answered its
+      // keys' LOCATEs in its name, 2 145 before hops went around silent peers)
+      expect(hostile.swallowed).to.be.greaterThan(100)
     })
 
     it('answers every honest lookup but those for keys a dropper owns, and never with a wrong owner', () => {
       const { lookups } = result
-      // measured: 1 204 of 1 304 correct (92.3 %), 100 failed (7.7 %), 0 wrong; the 12 droppers own
-      // 7.8 % of the key space (`npm run sim:hostile-arc -- 120 0.1 13`), lookups no path can answer.
-      // Before hops went around silent peers: 1 073 of 1 298 correct, 225 failed
+      // measured: 1 254 of 1 304 correct (96.2 %), 50 failed (3.8 %), 0 wrong. The 12 droppers own
+      // 7.8 % of the key space (`npm run sim:hostile-arc -- 120 0.1 13`): a fetch's LOCATE for such a
+      // key is answered by the dropper's successor in its name, a pure lookup (half of them) by nobody.
+      // Before that: 1 204 correct, 100 failed (7.7 %); before hops went around silent peers: 1 073, 225
       expect(lookups.total).to.be.greaterThan(1000)
       expect(lookups.wrong).to.equal(0)
-      expect(lookups.correct / lookups.total).to.be.greaterThan(0.9)
-      expect(lookups.failed / lookups.total).to.be.within(0.05, 0.1)
+      expect(lookups.correct / lookups.total).to.be.greaterThan(0.95)
+      expect(lookups.failed / lookups.total).to.be.below(0.05)
     })
 
     it('ends every honest fetch, from a peer, the origin or the page itself', () => {

@@ -204,7 +204,7 @@ export class Forwarder {
         const believed = this.believedOwner(key)
         const forward = this.sendHop(hop, { ...req, avoid: avoidList(hop, believed, avoided) }, sent, allowance, deadline, signal)
           .then(res => this.answers.take(key, hop, res, doubted))
-        const lateAfter = mayTryBeside && running.size === 0 ? besideAfterFor(hop, req, wait, allowance) : undefined
+        const lateAfter = mayTryBeside && running.size === 0 && !hop.final ? besideAfter(wait, allowance) : undefined
         const named = namedIn(hop, believed, avoided)
         const outcome = await this.awaitForward(hop.peer, forward, running, lateAfter, detour)
         if ('route' in outcome) {
@@ -537,16 +537,6 @@ export class Forwarder {
  */
 function answerForAmong (req: RouteRequest, avoided: Set<Address>): SuspectSet | undefined {
   return req.app != null ? avoided : undefined
-}
-
-/**
- * When another path may be tried beside a forward to `hop` that is late. Beside
- * the key's owner only when the request carries an application payload: the
- * owner's successor answers it in the owner's name from its replica (route's
- * `answer-for`), while a bare lookup has nothing to ask anyone but the owner
- */
-function besideAfterFor (hop: { final: boolean }, req: RouteRequest, wait: number, allowance: number): number | undefined {
-  return !hop.final || req.app != null ? besideAfter(wait, allowance) : undefined
 }
 
 /**

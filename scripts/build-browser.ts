@@ -46,6 +46,18 @@ export function browserBuildOptions (entry: string, outfile: string): BuildOptio
 }
 
 /**
+ * Package versions whose code is the same as another version's, so the
+ * bundle keeps one copy: `@chainsafe/libp2p-yamux` pins uint8arraylist 2.4.9,
+ * everything else uses 3.0.2, and the two `dist/src/index.js` differ only in
+ * comments and in the uint8arrays major they import, whose `alloc`, `concat`
+ * and `equals` (all they use) are identical files (1.7 KiB of gzip). Exact
+ * versions: a new one is bundled as it is until checked the same way
+ */
+export const SAME_CODE: Record<string, string> = {
+  'uint8arraylist@2.4.9': '3.0.2'
+}
+
+/**
  * One copy of each package version in the bundle. npm nests a dependency
  * under each package that needs a version other than the hoisted one, so
  * two packages needing the same other version get two identical copies
@@ -69,7 +81,7 @@ export function dedupeIdenticalPackages (): Plugin {
           return resolved.errors.length > 0 ? { errors: resolved.errors } : { path: resolved.path, external: resolved.external, sideEffects: resolved.sideEffects }
         }
         const { name, version } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'))
-        const id = `${name}@${version}:${resolved.path.slice(root.length)}`
+        const id = `${name}@${SAME_CODE[`${name}@${version}`] ?? version}:${resolved.path.slice(root.length)}`
         const canonical = first.get(id) ?? resolved.path
         first.set(id, canonical)
         return { path: canonical, sideEffects: resolved.sideEffects }

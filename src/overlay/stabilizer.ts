@@ -196,13 +196,20 @@ export class Stabilizer {
       return false
     }
     checked.add(peer.address)
-    try {
-      await this.client.direct(peer.address, { type: RingRequest.Type.PROBE }, signal)
-    } catch (err: any) {
-      if (err.name === 'AbortError') {
-        throw err
+    // as for our successor's stabilize: a timeout while the transport still sets up a connection
+    // to it (a WebRTC set-up through the relay takes seconds on a loaded page) does not count
+    for (let setupWaits = 0; ; setupWaits++) {
+      try {
+        await this.client.direct(peer.address, { type: RingRequest.Type.PROBE }, signal)
+        break
+      } catch (err: any) {
+        if (err.name === 'AbortError') {
+          throw err
+        }
+        if (err.name !== 'RpcTimeoutError' || !this.client.connecting(peer.address) || setupWaits >= SETUP_WAITS) {
+          return false
+        }
       }
-      return false
     }
     this.ctx.log('%s, between us and our successor, answered a probe: no longer dead', peer.address)
     return !this.liveness.isDead(peer.address)

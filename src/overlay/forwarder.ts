@@ -204,7 +204,7 @@ export class Forwarder {
         const believed = this.believedOwner(key)
         const forward = this.sendHop(hop, { ...req, avoid: avoidList(hop, believed, avoided) }, sent, allowance, deadline, signal)
           .then(res => this.answers.take(key, hop, res, doubted))
-        const lateAfter = mayTryBeside && running.size === 0 && !hop.final ? besideAfter(wait, allowance) : undefined
+        const lateAfter = mayTryBeside && running.size === 0 ? besideAfterFor(hop, wait, allowance) : undefined
         const named = namedIn(hop, believed, avoided)
         const outcome = await this.awaitForward(hop.peer, forward, running, lateAfter, detour)
         if ('route' in outcome) {
@@ -537,6 +537,11 @@ export class Forwarder {
  */
 function answerForAmong (req: RouteRequest, avoided: Set<Address>): SuspectSet | undefined {
   return req.app != null ? avoided : undefined
+}
+
+/** When to try another path beside a forward to `hop`: never beside the key's owner (all paths end there) */
+function besideAfterFor (hop: { final: boolean }, wait: number, allowance: number): number | undefined {
+  return hop.final ? undefined : besideAfter(wait, allowance)
 }
 
 /**

@@ -97,7 +97,7 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
     // arc spans more than half the ring, and sending the request on would bring it straight back
     return { type: 'deliver' }
   }
-  if (final && distance(key, self.id) <= distance(self.id, key)) {
+  if (final && (answersFor(state, key, pred, answerFor, suspects) || distance(key, self.id) <= distance(self.id, key))) {
     return behind(pred, answerFor)
   }
   // (a `final` request for a key ahead of us was misdirected: route it forward like any other)
@@ -126,6 +126,22 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
     return { type: 'forward', hops: desperate.map(peer => ({ peer, final: true })) }
   }
   return { type: 'forward', hops: closestPreceding(state, key, NO_SUSPECTS, maxCandidates).map(peer => ({ peer, final: false })) }
+}
+
+/**
+ * Whether we answer a `final` request in our predecessor's name however far
+ * behind us the key lies: the predecessor swallowed or lied about this
+ * lookup, and the key is not our successor's. In a small ring the
+ * predecessor's arc may span more than half the ring, where the half-ring
+ * test would send the request round again and the walk ping-pong until its
+ * hops run out
+ */
+function answersFor (state: Readonly<RoutingState>, key: bigint, pred: Peer | undefined, answerFor: SuspectSet, suspects: SuspectSet): boolean {
+  if (pred == null || !answerFor.has(pred.address)) {
+    return false
+  }
+  const first = state.successors.find(p => !suspects.has(p.address)) ?? state.successors[0]
+  return first == null || !inHalfOpen(key, state.self.id, first.id)
 }
 
 /**

@@ -8,6 +8,7 @@ import type { RoutingState } from '../../src/overlay/routing-state.ts'
 import type { Address, Peer } from '../../src/overlay/seams.ts'
 
 const TOP = RING_SIZE - 1n
+const HALF = RING_SIZE / 2n
 
 function peer (id: bigint): Peer {
   return { id, address: `p${id}` }
@@ -126,6 +127,8 @@ const cases: Case[] = [
   { name: 'walks back to its predecessor when another peer is on the lookup\'s list', state: ring, key: 30n, final: true, answerFor: [60n], expect: [[40n, true]] },
   { name: 'does not answer for the predecessor a request that is not final', state: ring, key: 30n, answerFor: [40n], expect: [[20n, false], [90n, false], [80n, false], [70n, false]] },
   { name: 'delivers rather than answer for a predecessor known gone', state: ring, key: 30n, final: true, gone: [40n], answerFor: [40n], expect: 'deliver' },
+  { name: 'answers for a predecessor whose arc spans more than half the ring (a small ring), not send the request round again', state: { self: HALF + 1000n, pred: 1000n, successors: [HALF + 2000n] }, key: 500n, final: true, answerFor: [1000n], expect: 'answer for 1000' },
+  { name: 'routes on a final request for its successor\'s key whatever its predecessor did', state: ring, key: 55n, final: true, answerFor: [40n], expect: [[60n, true], [70n, true], [80n, true]] },
 
   // wrap-around near 0
   { name: 'delivers 0 at the first node after the top of the ring', state: { self: 5n, pred: TOP - 10n, successors: [20n] }, key: 0n, expect: 'deliver' },

@@ -400,8 +400,9 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
       const index = result.pages.length
       const record: PageRecord = { page: index, process: index % browsers.length, openedAt: now(), churn, joined: false }
       result.pages.push(record)
+      let e2e: E2ePage | undefined
       try {
-        const e2e = await E2ePage.open(browsers[record.process], w)
+        e2e = await E2ePage.open(browsers[record.process], w)
         const page = new BenchPage(record, e2e)
         page.startCalledAt = performance.now()
         const started = await page.call('start', [{ relay: w.relay.multiaddrs }, options.joinTimeoutMs], 30_000)
@@ -412,6 +413,9 @@ export async function runBrowserBench (init: Partial<BrowserBenchOptions> = {}):
       } catch (err: any) {
         record.error = `${err.name}: ${String(err.message).split('\n')[0]}`
         record.leftAt = now()
+        // a page whose start timed out may still be starting: left open, its node would join a ring
+        // the benchmark cannot see, and every sample would judge the others against a wrong true ring
+        await e2e?.close()
         throw err
       }
     }

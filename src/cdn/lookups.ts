@@ -46,7 +46,7 @@ export class Lookups {
     const deadline = clockDeadline(this.clock, timeout, signal)
     this.counters.lookups++
     try {
-      const res = await raceSignal(this.locator.locate(key, avoid == null ? { timeout, signal } : { timeout, signal, avoid }), deadline.signal)
+      const res = await raceSignal(this.locator.locate(key, { timeout, signal, avoid }), deadline.signal)
       this.counters.hops += res.hops
       this.counters.lookupsAnswered++
       this.onAnswer?.(res)

@@ -97,8 +97,9 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
     // arc spans more than half the ring, and sending the request on would bring it straight back
     return { type: 'deliver' }
   }
-  if (final && (answersFor(state, key, pred, answerFor, suspects) || distance(key, self.id) <= distance(self.id, key))) {
-    return behind(pred, answerFor)
+  const back = final ? behind(state, key, pred, answerFor, suspects) : undefined
+  if (back != null) {
+    return back
   }
   // (a `final` request for a key ahead of us was misdirected: route it forward like any other)
 
@@ -129,34 +130,28 @@ export function route (state: Readonly<RoutingState>, key: bigint, options: Rout
 }
 
 /**
- * Whether we answer a `final` request in our predecessor's name however far
- * behind us the key lies: the predecessor swallowed or lied about this
- * lookup, and the key is not our successor's. In a small ring the
- * predecessor's arc may span more than half the ring, where the half-ring
- * test would send the request round again and the walk ping-pong until its
- * hops run out
+ * A `final` request for a key that is not ours: `undefined` when the key
+ * lies ahead of us (the request was misdirected and is routed forward like
+ * any other). A key behind us: with no (live) predecessor we are the closest
+ * node known to own it; otherwise our predecessor lies between the key and
+ * us, so it (or a node before it) owns it, and we walk back to it. Unless
+ * this lookup found that predecessor swallowing or lying: then we answer in
+ * its name wherever behind us the key lies, as long as our successor does
+ * not own it. (In a small ring the predecessor's arc may span more than half
+ * the ring, where the half-ring test would send the request round again and
+ * the walk ping-pong until its hops run out.)
  */
-function answersFor (state: Readonly<RoutingState>, key: bigint, pred: Peer | undefined, answerFor: SuspectSet, suspects: SuspectSet): boolean {
-  if (pred == null || !answerFor.has(pred.address)) {
-    return false
+function behind (state: Readonly<RoutingState>, key: bigint, pred: Peer | undefined, answerFor: SuspectSet, suspects: SuspectSet): RouteDecision | undefined {
+  const self = state.self.id
+  if (pred != null && answerFor.has(pred.address)) {
+    const first = state.successors.find(p => !suspects.has(p.address)) ?? state.successors[0]
+    return first != null && inHalfOpen(key, self, first.id) ? undefined : { type: 'answer-for', owner: pred }
   }
-  const first = state.successors.find(p => !suspects.has(p.address)) ?? state.successors[0]
-  return first == null || !inHalfOpen(key, state.self.id, first.id)
-}
-
-/**
- * A `final` request for a key that lies behind us: with no (live)
- * predecessor we are the closest node known to own it; otherwise our
- * predecessor lies between the key and us, so it (or a node before it) owns
- * it, and we walk back to it, or answer in its name when this lookup found
- * it swallowing or lying
- */
-function behind (pred: Peer | undefined, answerFor: SuspectSet): RouteDecision {
+  if (distance(key, self) > distance(self, key)) {
+    return undefined
+  }
   if (pred == null) {
     return { type: 'deliver' }
-  }
-  if (answerFor.has(pred.address)) {
-    return { type: 'answer-for', owner: pred }
   }
   return { type: 'forward', hops: [{ peer: pred, final: true }] }
 }

@@ -30,9 +30,9 @@ import { NUDGE_INTERVAL_MS, SETUP_WAITS } from './settings.ts'
 import { MAX_PEERS_PER_MESSAGE, peerFromWire, peersFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
 import type { Liveness } from './liveness.ts'
-import type { StabilizeRequest, StabilizeResponse } from './messages.ts'
+import type { RingResponse, StabilizeRequest, StabilizeResponse } from './messages.ts'
 import type { PlacementRepair } from './placement.ts'
-import type { RingClient } from './ring-client.ts'
+import type { OutgoingRequest, RingClient } from './ring-client.ts'
 import type { RoutingTable } from './routing-table.ts'
 import type { Address, Clock, Peer } from './seams.ts'
 import type { RingSettings } from './settings.ts'
@@ -196,20 +196,14 @@ export class Stabilizer {
       return false
     }
     checked.add(peer.address)
-    // as for our successor's stabilize: a timeout while the transport still sets up a connection
-    // to it (a WebRTC set-up through the relay takes seconds on a loaded page) does not count
-    for (let setupWaits = 0; ; setupWaits++) {
-      try {
-        await this.client.direct(peer.address, { type: RingRequest.Type.PROBE }, signal)
-        break
-      } catch (err: any) {
-        if (err.name === 'AbortError') {
-          throw err
-        }
-        if (err.name !== 'RpcTimeoutError' || !this.client.connecting(peer.address) || setupWaits >= SETUP_WAITS) {
-          return false
-        }
+    try {
+      // as for our successor's stabilize, a WebRTC set-up through the relay may take seconds
+      await this.directThroughSetup(peer, { type: RingRequest.Type.PROBE }, 1, signal)
+    } catch (err: any) {
+      if (err.name === 'AbortError') {
+        throw err
       }
+      return false
     }
     this.ctx.log('%s, between us and our successor, answered a probe: no longer dead', peer.address)
     return !this.liveness.isDead(peer.address)
@@ -229,24 +223,33 @@ export class Stabilizer {
    * deadline ends the set-up; `SETUP_WAITS` bounds the wait besides.
    */
   private async askSuccessor (succ: Peer, options: StabilizeOptions): Promise<StabilizeResponse> {
+    const answer = await this.directThroughSetup(succ, {
+      type: RingRequest.Type.STABILIZE,
+      stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true, nextRoundMs: this.nextRoundMs() }
+    }, 2, options.signal)
+    return requireField(answer.stabilize, 'stabilize')
+  }
+
+  /**
+   * A direct request that may go `tries` times unanswered; a timeout while the
+   * transport is still setting up a connection to `peer` does not count
+   * (`SETUP_WAITS` of them at most)
+   */
+  private async directThroughSetup (peer: Peer, req: OutgoingRequest, tries: number, signal?: AbortSignal): Promise<RingResponse> {
     let timeouts = 0
     let setupWaits = 0
     while (true) {
       try {
-        const answer = await this.client.direct(succ.address, {
-          type: RingRequest.Type.STABILIZE,
-          stabilize: { sender: peerToWire(this.self), wantFingers: options.wantFingers === true, nextRoundMs: this.nextRoundMs() }
-        }, options.signal)
-        return requireField(answer.stabilize, 'stabilize')
+        return await this.client.direct(peer.address, req, signal)
       } catch (err: any) {
         if (err.name !== 'RpcTimeoutError') {
           throw err
         }
-        if (this.client.connecting(succ.address) && setupWaits < SETUP_WAITS) {
+        if (this.client.connecting(peer.address) && setupWaits < SETUP_WAITS) {
           setupWaits++
           continue
         }
-        if (++timeouts >= 2) {
+        if (++timeouts >= tries) {
           throw err
         }
       }

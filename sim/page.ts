@@ -170,7 +170,7 @@ export function createPage (ctx: PageContext, address: string, hostile: boolean 
         if (home != null) {
           metrics.judge(target.key, home, hops ?? 0, durationMs)
         } else {
-          metrics.lookupFailed(page, true, error ?? 'Error', message ?? '')
+          metrics.lookupFailed(page, true, target.key, `fetch: ${error ?? 'Error'}`, message ?? '')
         }
       }
     }

@@ -128,13 +128,17 @@ export class RunMetrics {
   }
 
   /** Counts a failed lookup; false when it does not count (not measured, or its own page left) */
-  lookupFailed (page: Page, measured: boolean, name: string, message: string): boolean {
+  lookupFailed (page: Page, measured: boolean, key: bigint, name: string, message: string): boolean {
     // a lookup cut short because its own page left is not the ring's failure
     if (measured && page.alive && page.ring.joined) {
       this.lookups.total++
       this.lookups.failed++
       this.window.lookups++
-      this.count(this.diagnostics.failed, `${name}: ${message.replace(/12D3KooW\w+/g, 'X').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
+      // peer ids, keys and numbers folded, so that failures group by kind; a hostile owner's keys
+      // apart, since a bare lookup for one cannot succeed while it swallows
+      const owner = this.oracle.successor(key)
+      const whose = owner != null && this.pages.get(owner.address)?.hostile === true ? 'hostile owner' : 'honest owner'
+      this.count(this.diagnostics.failed, `${whose}: ${name}: ${message.replace(/12D3KooW\w+/g, 'X').replace(/\b[0-9a-f]{16,}\b/g, 'K').replace(/[0-9]+/g, 'N').slice(0, 160)}`)
       return true
     }
     return false

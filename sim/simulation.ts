@@ -213,7 +213,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
         }
       }
     } catch (err: any) {
-      if (metrics.lookupFailed(page, measured, err.name, String(err.message))) {
+      if (metrics.lookupFailed(page, measured, key, `lookup: ${String(err.name)}`, String(err.message))) {
         metrics.lookups.pure++
       }
     } finally {

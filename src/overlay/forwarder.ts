@@ -5,12 +5,14 @@
  *
  * Theory of operation:
  * - A forwarded request carries the time left (`budgetMs`), so deadlines
- * shrink hop by hop. Each forward gets an allowance sized from the measured
- * round-trip time and the hops still to go; past it, another path is tried
- * beside it (below). The requester keeps a share of its budget for a retry
- * after an outright failure; a hop on the way keeps only a round trip to
- * report a failure back, so a long path does not reach its last hops with
- * its budget spent.
+ * shrink hop by hop. Each forward gets an allowance: the hops still to go
+ * (estimated) times what a hop of the paths this node forwarded to took,
+ * plus a margin for their spread (`HopTiming`, `Liveness.hopWait`); past it,
+ * another path is tried beside it (below). The requester keeps a share of
+ * its budget for a retry after an outright failure; a hop on the way keeps
+ * only a round trip to report a failure back, so a long path does not reach
+ * its last hops with its budget spent. A forward to the key's owner keeps
+ * back the time to ask the owner's successor instead (`keepAfter`).
  * - A hop not heard from recently is probed first, so a crashed finger costs
  * one short probe rather than a long wait; a forward whose answer is late
  * gets its hop probed too, so a hop that crashed since we last heard from
@@ -50,9 +52,10 @@ import { requireField } from './ring-client.ts'
 import { idToBytes } from './ring-id.ts'
 import { route } from './route.ts'
 import { addAvoided, besideAfter, inheritAvoided, NOTHING_TO_RELEASE, RunningForwards, withAvoided } from './running-forwards.ts'
-import { MAX_AVOIDED_HOPS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS, WATCH_FRACTION } from './settings.ts'
+import { MAX_AVOIDED_HOPS, MAX_HOP_ATTEMPTS, MIN_HOP_BUDGET_MS } from './settings.ts'
 import { peerFromWire, peerToWire } from './wire.ts'
 import type { RingContext } from './context.ts'
+import type { PathEstimate } from './hop-timing.ts'
 import type { Liveness } from './liveness.ts'
 import type { RingResponse, RouteRequest, RouteResponse } from './messages.ts'
 import type { OutgoingRequest, RingClient } from './ring-client.ts'
@@ -194,15 +197,17 @@ export class Forwarder {
           continue
         }
         const remaining = deadline - this.clock.now()
-        const allowance = this.timing.allowance(hop.peer.id, key, hop.final)
-        const wait = this.timing.wait(remaining, req.hops === 0)
+        const expected = this.timing.expect(hop.peer.id, key, hop.final)
+        const allowance = expected.allowance
+        const believed = this.believedOwner(key)
+        const keep = this.keepAfter(hop, req, believed)
+        const wait = this.timing.wait(remaining, req.hops === 0, keep, allowance)
         if (wait < MIN_HOP_BUDGET_MS) {
           break
         }
         // the wait the forward got in the end (our own lookups may first wait for a slot)
-        const sent = { wait }
-        const believed = this.believedOwner(key)
-        const forward = this.sendHop(hop, { ...req, avoid: avoidList(hop, believed, avoided) }, sent, allowance, deadline, signal)
+        const sent = { wait, keep }
+        const forward = this.sendHop(hop, { ...req, avoid: avoidList(hop, believed, avoided) }, sent, expected, deadline, signal)
           .then(res => this.answers.take(key, hop, res, doubted))
         const lateAfter = mayTryBeside && running.size === 0 ? besideAfterFor(hop, wait, allowance) : undefined
         const named = namedIn(hop, believed, avoided)
@@ -242,6 +247,17 @@ export class Forwarder {
     }
     missedTwice.add(decision.owner.address)
     return undefined
+  }
+
+  /**
+   * The time a forward to `hop` keeps back from its wait. An owner answers
+   * alone: should the owner we believe in swallow a request with a payload,
+   * our wait on it leaves time to ask its successor, which answers in its
+   * name (route's answer-for). Only the owner we believe in: the successor
+   * of any other would answer for a key that is not its predecessor's
+   */
+  private keepAfter (hop: { peer: Peer, final: boolean }, req: RouteRequest, believed: Address | undefined): number {
+    return hop.final && req.app != null && hop.peer.address === believed ? this.timing.aroundOwner() : 0
   }
 
   /** Our first successor, when it owns `key` as far as we know */
@@ -308,24 +324,31 @@ export class Forwarder {
    * its own fingers (see request-shares.ts). `sent.wait` ends as the wait the
    * forward got
    */
-  private async sendHop (hop: { peer: Peer, final: boolean }, req: RouteRequest, sent: { wait: number }, allowance: number, deadline: number, signal?: AbortSignal): Promise<RingResponse> {
+  private async sendHop (hop: { peer: Peer, final: boolean }, req: RouteRequest, sent: { wait: number, keep: number }, expected: PathEstimate, deadline: number, signal?: AbortSignal): Promise<RingResponse> {
     const own = req.hops === 0
     if (own) {
-      if (!await this.window.enter(hop.peer.address, sent.wait, signal)) {
+      // a slot may take all the wait the forward could have had: what `keep` holds back is for
+      // after a forward that went out
+      if (!await this.window.enter(hop.peer.address, this.timing.wait(deadline - this.clock.now(), true), signal)) {
         throw new PeerBusyError(`our share of lookups at ${hop.peer.address} stayed full`)
       }
       // a wait for a slot is not the hop's: its allowance starts once the request leaves
-      sent.wait = this.timing.wait(deadline - this.clock.now(), true)
+      sent.wait = this.timing.wait(deadline - this.clock.now(), true, sent.keep, expected.allowance)
     }
     try {
       const budgetMs = this.timing.budgetFor(sent.wait)
       if (budgetMs < MIN_HOP_BUDGET_MS) {
         throw new LookupFailedError(`lookup ran out of time at ${this.self.address} waiting to send to ${hop.peer.address}`)
       }
-      return await this.forwardWatched(hop.peer, {
+      const sentAt = this.clock.now()
+      const res = await this.forwardWatched(hop.peer, {
         type: RingRequest.Type.ROUTE,
         route: { ...req, hopsLeft: req.hopsLeft - 1, budgetMs, hops: req.hops + 1, final: hop.final }
-      }, sent.wait, allowance, signal)
+      }, sent.wait, expected.watchAfter, signal)
+      if (res.route != null) {
+        this.liveness.pathAnswered(this.clock.now() - sentAt, expected.hops)
+      }
+      return res
     } finally {
       if (own) {
         this.window.leave(hop.peer.address)
@@ -477,9 +500,8 @@ export class Forwarder {
    * ends the wait with a HopSilentError; an answered one changes nothing
    * (the rest of the path is slow, not the hop).
    */
-  private async forwardWatched (peer: Peer, req: OutgoingRequest, wait: number, allowance: number, signal?: AbortSignal): Promise<RingResponse> {
+  private async forwardWatched (peer: Peer, req: OutgoingRequest, wait: number, watchAfter: number, signal?: AbortSignal): Promise<RingResponse> {
     const probeWait = this.liveness.probeWait()
-    const watchAfter = WATCH_FRACTION * allowance
     // a live connection is evidence enough that the hop is up (as for the probe before a forward):
     // a late answer then means a slow path or a busy page, which a probe would only misjudge
     if (watchAfter + probeWait >= wait || this.client.isConnected(peer.address)) {

@@ -35,12 +35,19 @@ export class HopTiming {
    * a failure back (a round trip at most): were it to keep a share for a
    * retry, the budget would shrink by that at every hop, and a long path
    * under churn reached its last hops with less than a round trip left.
+   * `keep` is held back beyond that for a step after this forward (see
+   * `Forwarder.keepAfter`), unless the forward's `allowance` would not fit.
    */
-  wait (remaining: number, requester: boolean): number {
-    if (requester) {
-      return remaining * (1 - RETRY_RESERVE)
-    }
-    return remaining - this.reportReserve(remaining)
+  wait (remaining: number, requester: boolean, keep: number = 0, allowance: number = 0): number {
+    const full = requester ? remaining * (1 - RETRY_RESERVE) : remaining - this.reportReserve(remaining)
+    // `keep` is kept back for what comes after this forward fails, unless that would cut the
+    // forward's own allowance
+    return full - keep >= allowance ? full - keep : full
+  }
+
+  /** The time to ask a key's owner's successor instead of the owner: a hop there and back, and its probe of the owner */
+  aroundOwner (): number {
+    return this.liveness.hopWait().allowed * FINAL_HOPS + this.liveness.probeWait()
   }
 
   /** The time a hop on the way keeps, with `remaining` of its budget left, to report a failure back */
@@ -61,25 +68,41 @@ export class HopTiming {
   }
 
   /**
-   * The allowance of a forward to `next`: a wait per hop still to go,
-   * estimated from the distance left and the ring density our successor list
-   * shows (a lookup halves the distance per hop on average)
+   * What a forward to `next` should take: the hops the path beyond still has
+   * to go (there and back), estimated from the distance left and the ring
+   * density our successor list shows (a lookup halves the distance per hop
+   * on average), and the allowance, a wait per estimated hop as the paths we
+   * forwarded to measured it
    */
-  allowance (next: bigint, key: bigint, final: boolean): number {
-    const perHop = this.liveness.perHopWait()
+  expect (next: bigint, key: bigint, final: boolean): PathEstimate {
+    const hops = this.hopsBeyond(next, key, final)
+    const perHop = this.liveness.hopWait()
+    return { hops, allowance: perHop.allowed * hops, watchAfter: perHop.watchAfter * hops }
+  }
+
+  private hopsBeyond (next: bigint, key: bigint, final: boolean): number {
     const successors = this.table.state.successors
     const last = successors[successors.length - 1]
     if (final || last == null) {
       // the owner, or a short walk back from it
-      return 2 * perHop
+      return FINAL_HOPS
     }
     // nodes per unit of ring distance, from the span of our successor list
     const span = ringFraction(distance(this.self.id, last.id))
     const left = ringFraction(distance(next, key))
     const nodesBetween = span > 0 ? left * successors.length / span : 1
-    const hops = Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
-    return perHop * hops
+    return Math.log2(Math.max(2, nodesBetween)) / this.settings.fingerBits + 2
   }
+}
+
+/** Hops a final forward is allowed: the owner, or a short walk back from it */
+const FINAL_HOPS = 2
+
+/** A forward's expected path: hops beyond the next (an estimate), the wait they are allowed and when its next hop is probed, ms */
+export interface PathEstimate {
+  hops: number
+  allowance: number
+  watchAfter: number
 }
 
 /** Position of a ring distance as a fraction of the whole ring */

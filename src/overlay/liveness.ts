@@ -18,10 +18,12 @@
  * around it for a while, but it keeps its place (as a predecessor it still
  * owns its keys), and no word from it lifts the mark early.
  * - Round trips of direct requests (not forwarded ones, whose time includes
- * the rest of a path) feed a smoothed RTT: the unit of every hop wait.
+ * the rest of a path) feed a smoothed RTT: the unit of probe waits, and of
+ * hop waits until forwards have been answered; answered forwards feed a
+ * smoothed time per hop of a path, the unit of hop waits from then on.
  */
 
-import { DISTRUST_MS, FRESH_CONTACT_MS, HOP_WAIT_RTTS, INITIAL_RTT_MS, MIN_HOP_WAIT_MS, LATE_LOOKUP_STREAK, PROBE_WAIT_RTTS, RTT_SMOOTHING, SHUN_MS } from './settings.ts'
+import { DISTRUST_MS, FRESH_CONTACT_MS, HOP_DEVIATION_GAIN, HOP_TIME_GAIN, HOP_WAIT_DEVIATIONS, HOP_WAIT_RTTS, INITIAL_RTT_MS, MIN_HOP_WAIT_MS, LATE_LOOKUP_STREAK, PROBE_WAIT_RTTS, RTT_SMOOTHING, SHUN_MS, WATCH_FRACTION } from './settings.ts'
 import type { Address, Clock } from './seams.ts'
 import type { RingSettings } from './settings.ts'
 
@@ -40,6 +42,9 @@ export class Liveness {
   private readonly shunned = new Map<Address, number>()
   /** Lookups in a row each next hop left without any answer */
   private readonly lateStreak = new Map<Address, number>()
+  /** Smoothed time per estimated hop of the paths we forwarded to, and its mean deviation, ms; undefined before the first answer */
+  private hopTime?: number
+  private hopDeviation = 0
 
   constructor (clock: Clock, settings: RingSettings) {
     this.clock = clock
@@ -175,11 +180,50 @@ export class Liveness {
     return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.directRequestMs, PROBE_WAIT_RTTS * this.rtt))
   }
 
-  /** Wait for one hop of a forwarded request, ms */
-  perHopWait (): number {
-    // floored: on a sub-millisecond network (loopback, in-process) 4 RTTs would be too short to
-    // forward at all
-    return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.hopTimeoutMs, HOP_WAIT_RTTS * this.rtt))
+  /**
+   * A forward we sent was answered `ms` later, its path estimated at `hops`
+   * hops beyond us: one sample of the time per estimated hop. Per estimated
+   * hop, not per hop the answer reports: the estimate is what a wait
+   * multiplies, so a bias in it (or a count a hostile hop made up) is learned
+   * away, and the deviation is that of whole paths
+   */
+  pathAnswered (ms: number, hops: number): void {
+    if (!Number.isFinite(ms) || ms < 0 || !(hops > 0)) {
+      return
+    }
+    const sample = ms / hops
+    if (this.hopTime == null) {
+      this.hopTime = sample
+      this.hopDeviation = sample / 2
+      return
+    }
+    this.hopDeviation += HOP_DEVIATION_GAIN * (Math.abs(this.hopTime - sample) - this.hopDeviation)
+    this.hopTime += HOP_TIME_GAIN * (sample - this.hopTime)
+  }
+
+  /**
+   * What one estimated hop of a forwarded request should take, ms: `allowed`
+   * is the wait past which another path is tried beside it, `watchAfter` the
+   * time past which its next hop is probed. Learned from the paths we
+   * forwarded to (TCP's retransmission timeout, RFC 6298: the smoothed time
+   * plus `HOP_WAIT_DEVIATIONS` mean deviations); before any answered,
+   * `HOP_WAIT_RTTS` round trips, with the watch at `WATCH_FRACTION` of that
+   */
+  hopWait (): { allowed: number, watchAfter: number } {
+    if (this.hopTime == null) {
+      const allowed = this.boundHopWait(HOP_WAIT_RTTS * this.rtt)
+      return { allowed, watchAfter: WATCH_FRACTION * allowed }
+    }
+    return {
+      allowed: this.boundHopWait(this.hopTime + HOP_WAIT_DEVIATIONS * this.hopDeviation),
+      watchAfter: this.boundHopWait(this.hopTime + this.hopDeviation)
+    }
+  }
+
+  private boundHopWait (ms: number): number {
+    // floored: on a sub-millisecond network (loopback, in-process) a few RTTs would be too short
+    // to forward at all
+    return Math.max(MIN_HOP_WAIT_MS, Math.min(this.settings.hopTimeoutMs, ms))
   }
 }
 

@@ -101,7 +101,9 @@ describe('adaptive maintenance rounds (simulated network, virtual time)', functi
       const keys = [victim.self.id, pred.self.id + 1n, ...randomKeys(6)]
       const tally = await ring.lookups(ring.members(), keys)
       expect(tally.wrong).to.deep.equal([])
-      failed[String(adaptive)] = tally.failed.length
+      // a burst of 192 lookups at once fills the share a hop grants its predecessor, which forwards
+      // most of them: how many such refusals the burst meets depends on its timing, not on the rounds
+      failed[String(adaptive)] = tally.failed.filter(failure => !failure.includes('is busy')).length
       // the failed probes were news: the neighbours repair within a few base rounds, well before
       // their next backed-off round would have come
       await ring.converge(LONGEST_ROUND, TEST_STABILIZE_MS / 10)

@@ -128,8 +128,8 @@ describe('lookups past hostile hops (simulated network, virtual time)', function
     const keys = hostileKeys(r, 8)
     expect(keys).to.have.length(8)
     const app = new TextEncoder().encode('locate')
-    // the first lookups for a dropper's keys run out of time at the dropper's predecessor, which
-    // shuns it after two; from then on it passes the dropper over and names it in the request
+    // two lookups for each dropper's keys: its predecessor shuns it after two whole waits, and from
+    // then on passes it over at once and names it in the request
     for (const [i, key] of keys.entries()) {
       for (const requester of [honest[i], honest[i + 8]]) {
         await r.settle(requester.lookup(key, { app })).catch(() => {})
@@ -138,6 +138,21 @@ describe('lookups past hostile hops (simulated network, virtual time)', function
     for (const [i, key] of keys.entries()) {
       const owner = r.owner(key)
       const res = await r.settle(honest[i + 16].lookup(key, { app }))
+      expect(res.owner.address).to.equal(owner.self.address)
+      expect(new TextDecoder().decode(res.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
+    }
+  })
+
+  it('answers a payload for a key a dropper owns from the dropper\'s successor on the first lookup for it', async () => {
+    const { r, honest } = await hostileRing('drop')
+    withApplications(r, honest)
+    const keys = hostileKeys(r, 8)
+    const app = new TextEncoder().encode('locate')
+    // nobody has shunned a dropper yet: the dropper's predecessor waits on it only so long that
+    // time is left to ask its successor
+    for (const [i, key] of keys.entries()) {
+      const owner = r.owner(key)
+      const res = await r.settle(honest[i].lookup(key, { app }))
       expect(res.owner.address).to.equal(owner.self.address)
       expect(new TextDecoder().decode(res.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
     }

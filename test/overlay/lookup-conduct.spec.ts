@@ -2,7 +2,7 @@ import { expect } from 'aegir/chai'
 import { Scheduler } from '../../sim/scheduler.ts'
 import { Liveness } from '../../src/overlay/liveness.ts'
 import { addAvoided, besideAfter, inheritAvoided, RunningForwards } from '../../src/overlay/running-forwards.ts'
-import { DISTRUST_MS, LATE_LOOKUP_STREAK, MAX_AVOIDED_HOPS, MIN_HOP_BUDGET_MS, resolveSettings, SHUN_MS } from '../../src/overlay/settings.ts'
+import { DISTRUST_MS, HOP_WAIT_DEVIATIONS, HOP_WAIT_RTTS, INITIAL_RTT_MS, LATE_LOOKUP_STREAK, MAX_AVOIDED_HOPS, MIN_HOP_BUDGET_MS, MIN_HOP_WAIT_MS, resolveSettings, SHUN_MS } from '../../src/overlay/settings.ts'
 import type { RouteResponse } from '../../src/overlay/messages.ts'
 
 function answer (hops: number): RouteResponse {
@@ -48,6 +48,40 @@ describe('lookup conduct', () => {
       expect(live.isShunned('liar')).to.equal(true)
       await scheduler.run({ until: DISTRUST_MS + 1 })
       expect(live.isShunned('liar')).to.equal(false)
+    })
+  })
+
+  describe('Liveness: how long a hop of a forwarded request may take', () => {
+    const settings = resolveSettings({ self: { id: 1n, address: 'self' } })
+
+    it('allows round trips per hop before any forward was answered, and learns from answered ones', () => {
+      const live = new Liveness(new Scheduler().clock(), settings)
+      const prior = live.hopWait()
+      expect(prior.allowed).to.equal(Math.min(settings.hopTimeoutMs, HOP_WAIT_RTTS * INITIAL_RTT_MS))
+      expect(prior.watchAfter).to.be.below(prior.allowed)
+      // paths of 4 estimated hops answered in 800-960 ms: 200-240 ms per hop
+      for (let i = 0; i < 50; i++) {
+        live.pathAnswered(i % 2 === 0 ? 800 : 960, 4)
+      }
+      const learned = live.hopWait()
+      expect(learned.allowed).to.be.within(220, 220 + HOP_WAIT_DEVIATIONS * 25).and.below(prior.allowed)
+      expect(learned.watchAfter).to.be.within(200, learned.allowed)
+    })
+
+    it('stays within its floor and the hop timeout, and ignores nonsense', () => {
+      const live = new Liveness(new Scheduler().clock(), settings)
+      live.pathAnswered(Number.NaN, 3)
+      live.pathAnswered(100, 0)
+      live.pathAnswered(-5, 2)
+      expect(live.hopWait().allowed).to.equal(Math.min(settings.hopTimeoutMs, HOP_WAIT_RTTS * INITIAL_RTT_MS))
+      for (let i = 0; i < 50; i++) {
+        live.pathAnswered(1, 4)
+      }
+      expect(live.hopWait().allowed).to.equal(MIN_HOP_WAIT_MS)
+      for (let i = 0; i < 50; i++) {
+        live.pathAnswered(60_000, 2)
+      }
+      expect(live.hopWait().allowed).to.equal(settings.hopTimeoutMs)
     })
   })
 

@@ -7,6 +7,7 @@ import { addresses, randomKeys, SimRing, TEST_STABILIZE_MS } from './sim-ring.ts
 import type { RingResponse } from '../../src/overlay/messages.ts'
 import type { RingNode } from '../../src/overlay/ring-node.ts'
 import type { Rpc } from '../../src/overlay/seams.ts'
+import type { LookupResult } from '../../src/overlay/types.ts'
 
 /**
  * Peers that take part in ring upkeep (stabilize, probes, maintenance
@@ -122,6 +123,13 @@ describe('lookups past hostile hops (simulated network, virtual time)', function
     }).slice(0, count)
   }
 
+  /** The answer names the key's hostile owner, and its successor answered the payload from its replica */
+  function expectAnsweredFor (r: SimRing, key: bigint, res: LookupResult): void {
+    const owner = r.owner(key)
+    expect(res.owner.address).to.equal(owner.self.address)
+    expect(new TextDecoder().decode(res.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
+  }
+
   it('answers a payload for a key a dropper owns from the dropper\'s successor, naming the dropper as owner, once the dropper is shunned', async () => {
     const { r, honest } = await hostileRing('drop')
     withApplications(r, honest)
@@ -136,10 +144,7 @@ describe('lookups past hostile hops (simulated network, virtual time)', function
       }
     }
     for (const [i, key] of keys.entries()) {
-      const owner = r.owner(key)
-      const res = await r.settle(honest[i + 16].lookup(key, { app }))
-      expect(res.owner.address).to.equal(owner.self.address)
-      expect(new TextDecoder().decode(res.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
+      expectAnsweredFor(r, key, await r.settle(honest[i + 16].lookup(key, { app })))
     }
   })
 
@@ -151,10 +156,7 @@ describe('lookups past hostile hops (simulated network, virtual time)', function
     // nobody has shunned a dropper yet: the dropper's predecessor waits on it only so long that
     // time is left to ask its successor
     for (const [i, key] of keys.entries()) {
-      const owner = r.owner(key)
-      const res = await r.settle(honest[i].lookup(key, { app }))
-      expect(res.owner.address).to.equal(owner.self.address)
-      expect(new TextDecoder().decode(res.app)).to.equal(`replica at ${r.successorOf(owner).self.address} for ${owner.self.address}`)
+      expectAnsweredFor(r, key, await r.settle(honest[i].lookup(key, { app })))
     }
   })
 

@@ -41,7 +41,7 @@ export const HOP_WAIT_RTTS = 4
  * plus this many of its mean deviations. With TCP's 4, a requester in a
  * 1 000-page simulation was still allowed nearly its whole wait for a path,
  * so little time was left to try another beside a swallowed one (fetch p95
- * at 10 % swallowing pages 1.77× the baseline's, against 1.44× with 2, for
+ * at 10 % swallowing pages 1.79× the baseline's, against 1.49× with 2, for
  * 9 % more probe bytes; bench/RESULTS.md)
  */
 export const HOP_WAIT_DEVIATIONS = 2

@@ -8,7 +8,6 @@
  * connection, for the per-IP caps) and only the addresses that are its own
  * (`member-addrs.ts`).
  */
-import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { nodeIdFromBytes } from '../src/keys.ts'
@@ -21,6 +20,7 @@ import {
 import { BootstrapResponse } from '../src/libp2p/bootstrap-messages.ts'
 import { ipOf, ownAddresses } from './member-addrs.ts'
 import { UNKNOWN_IP } from './members.ts'
+import { toResponse } from './peer-relays.ts'
 import type { AskResult, MemberEntry, MemberRegistry } from './members.ts'
 import type { PeerRelays } from './peer-relays.ts'
 import type { BootstrapRequest } from '../src/libp2p/bootstrap-messages.ts'
@@ -57,6 +57,8 @@ export interface BootstrapServerStats {
   refused: number
   /** Member registrations answered but not listed (a cap) */
   notListed: number
+  /** Askers told to wait for a page founding their namespace to register */
+  founderWaits: number
 }
 
 type Node = Pick<Libp2p, 'handle' | 'unhandle' | 'addEventListener' | 'removeEventListener' | 'getMultiaddrs' | 'peerId'> & { logger: ComponentLogger }
@@ -67,7 +69,7 @@ export class BootstrapServer {
   private readonly peerRelays?: PeerRelays
   private readonly log: Logger
   private readonly requestTimeoutMs: number
-  private readonly counters: BootstrapServerStats = { requests: 0, invalidRequests: 0, registrations: 0, founded: 0, droppedAddrs: 0, refused: 0, notListed: 0 }
+  private readonly counters: BootstrapServerStats = { requests: 0, invalidRequests: 0, registrations: 0, founded: 0, droppedAddrs: 0, refused: 0, notListed: 0, founderWaits: 0 }
   private shutdown?: AbortController
 
   constructor (node: Node, init: BootstrapServerInit) {
@@ -191,12 +193,11 @@ export class BootstrapServer {
       case 'found':
         this.counters.founded++
         this.log('%p founds namespace %s', from, req.namespace)
-        return { status: BootstrapResponse.Status.FOUND, members: [], registered: false, message: '' }
+        break
       case 'unavailable':
         this.counters.refused++
         this.log('refused %p for namespace %s: %s', from, req.namespace, result.code)
-        // the code leads the message, so a client (and a test) can tell refusals apart
-        return { status: BootstrapResponse.Status.UNAVAILABLE, members: [], registered: false, message: `${result.code}: ${result.reason}` }
+        break
       case 'members':
         if (result.registered) {
           this.counters.registrations++
@@ -205,18 +206,19 @@ export class BootstrapServer {
           this.counters.notListed++
           this.log('%p answered but not listed in %s: %s', from, req.namespace, result.notListed)
         }
-        return {
-          status: BootstrapResponse.Status.OK,
-          members: result.members.map(m => ({ peer: peerIdFromString(m.peer).toMultihash().bytes, addrs: m.addrs as Array<Uint8Array<ArrayBuffer>> })),
-          registered: result.registered,
-          message: ''
-        }
+        break
+      case 'wait':
+        this.counters.founderWaits++
+        this.log('%p waits for the founder of %s', from, req.namespace)
+        break
       case 'arbitrate':
         // decide() never returns it
         throw new Error('undecided founding')
       default:
-        return assertNever(result)
+        assertNever(result)
     }
+    // an unavailable answer's code leads its message, so a client (and a test) can tell refusals apart
+    return toResponse(result)
   }
 
   /**

@@ -21,10 +21,16 @@ export const MAX_NAMESPACES_PER_IP = 32
 /** Members of one IP address in one answer */
 export const MAX_SAMPLE_PER_IP = 2
 /**
- * How long a page told to found a ring is listed to other askers before it
- * registers, ms. An honest founder registers one round trip after it is told.
+ * How long a page told to found a ring keeps the namespace to itself before
+ * it registers, ms: other askers are told to wait meanwhile. An honest
+ * founder registers one round trip after it is told (the others ask again
+ * every `FOUNDER_POLL_MS` meanwhile); one that registers
+ * later, after another page founded, is alone in its ring and joins the
+ * listed members (`RingMembership`), so the grace only needs to cover the
+ * usual case, and it is all a client that never registers can hold a new
+ * site's first pages back.
  */
-export const FOUNDER_GRACE_MS = 5_000
+export const FOUNDER_GRACE_MS = 2_000
 /** How often lapsed founder grants and idle per-IP records are swept on a request, ms */
 export const SWEEP_INTERVAL_MS = 10_000
 /** Members answered when the asker names no limit */
@@ -62,6 +68,8 @@ export type AskResult =
   | { type: 'unavailable', code: Refusal, reason: string }
   /** The namespace is empty here and this relay may not decide who founds it: ask its arbiter */
   | { type: 'arbitrate' }
+  /** Another page was told to found the ring and has not registered yet: ask again shortly */
+  | { type: 'wait' }
 
 export interface AskOptions {
   /** The asker is a ring member: list it */

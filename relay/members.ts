@@ -22,13 +22,16 @@
  * connection, which the relay sees; a namespace with nobody listed is
  * forgotten at once.
  * - Founding: the first page that asks about an empty namespace (without
- * being a member) is told to create the ring, and for `founderGraceMs` it is
- * listed to every other asker as if it were a member, so two pages that
- * arrive together cannot both found a ring. When the founder registers it
- * becomes an ordinary member. Asking again does not renew the grace (else one
- * client could hold a namespace empty forever); when it lapses unregistered,
- * the next asker founds, and the lapsed founder's peer id (and, after
- * repeats, its IP address) is not told to found again for a while.
+ * being a member) is told to create the ring, and for `founderGraceMs` every
+ * other asker is told to wait and ask again, so two pages that arrive
+ * together cannot both found a ring. The founder is listed only once it
+ * registers (then it is an ordinary member): a client that takes the grant
+ * and never registers costs the others its grace, not failed joins through
+ * it. Asking again does not renew the grace (else one client could hold a
+ * namespace empty forever); when it lapses unregistered, the next asker
+ * founds, and the lapsed founder's peer id (and, after repeats, its IP
+ * address) is not told to found again for a while. A founder that registers
+ * after that finds others listed and joins them (`RingMembership`).
  * - Several relays of one site share their lists (`peer-relays.ts`): what a
  * peer relay publishes is kept here as *remote* listings, by relay, beside
  * this relay's own (*local*) ones. Joiners are drawn from both, so all pages
@@ -135,15 +138,17 @@ export class MemberRegistry {
       ? nearest(ns.members, asker.id, limit, asker.peer)
       : ns.groups.sample(limit, this.maxSamplePerIp, this.random, asker.peer)
     const founder = ns.founder ?? ns.remoteFounder
-    if (founder != null && founder.peer !== asker.peer && members.length < limit) {
-      // the founder is not in the lists yet; it is the ring until others register
-      members.push(founder)
-    }
 
     if (members.length === 0 && !options.member) {
       if (founder?.peer === asker.peer) {
         // a retry of the founder: told again, but its grace is not renewed
         return { type: 'found' }
+      }
+      if (founder != null) {
+        // the founder is not listed before it registers: a client that never does holds the
+        // others back for its grace at most, not for as long as they keep failing to join it
+        this.table.dropIfEmpty(namespace, ns)
+        return { type: 'wait' }
       }
       if (options.mayFound === false) {
         this.table.dropIfEmpty(namespace, ns)
@@ -210,7 +215,7 @@ export class MemberRegistry {
     this.table.dropIfEmpty(namespace, ns)
   }
 
-  /** The namespace's arbiter (a peer relay) told `entry` to found the ring; it is listed to askers for `graceMs` */
+  /** The namespace's arbiter (a peer relay) told `entry` to found the ring; other askers wait for it up to `graceMs` */
   addRemoteFounder (relay: string, namespace: string, entry: MemberEntry & { ip: string }, graceMs: number): void {
     if (this.served != null && !this.served.has(namespace)) {
       return

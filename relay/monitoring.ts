@@ -37,6 +37,7 @@ export function createMetrics (stats: () => RelayStats, processMetrics: boolean)
     ['founded', 'ringcdn_relay_rings_founded_total', 'Pages told to found a ring'],
     ['refusedRequests', 'ringcdn_relay_bootstrap_refused_total', 'Bootstrap requests refused (namespace not served, a cap)'],
     ['notListed', 'ringcdn_relay_not_listed_total', 'Member registrations answered but not listed (a cap)'],
+    ['founderWaits', 'ringcdn_relay_founder_waits_total', 'Askers told to wait for a page founding their namespace to register'],
     ['droppedAddrs', 'ringcdn_relay_dropped_addrs_total', 'Registered addresses dropped as not the page\'s own'],
     ['refusedConnections', 'ringcdn_relay_refused_connections_total', 'Connections refused by the per-IP limits'],
     ['refusedReservations', 'ringcdn_relay_refused_reservations_total', 'Reservation requests refused by a full relay (the page was disconnected)'],

@@ -44,7 +44,7 @@ export const SETTINGS: Setting[] = [
   { flag: 'max-members', env: 'RINGCDN_RELAY_MAX_MEMBERS', kind: 'count', default: String(MAX_MEMBERS), help: 'ring members listed over all namespaces' },
   { flag: 'max-members-per-namespace', env: 'RINGCDN_RELAY_MAX_MEMBERS_PER_NAMESPACE', kind: 'count', default: String(MAX_MEMBERS_PER_NAMESPACE), help: 'ring members listed per namespace' },
   { flag: 'max-namespaces', env: 'RINGCDN_RELAY_MAX_NAMESPACES', kind: 'count', default: String(MAX_NAMESPACES), help: 'namespaces (sites) tracked at once' },
-  { flag: 'founder-grace', env: 'RINGCDN_RELAY_FOUNDER_GRACE_MS', kind: 'ms', default: String(FOUNDER_GRACE_MS), help: 'ms a page told to found a ring is listed to others before it registers (asking again does not renew it)' },
+  { flag: 'founder-grace', env: 'RINGCDN_RELAY_FOUNDER_GRACE_MS', kind: 'ms', default: String(FOUNDER_GRACE_MS), help: 'ms a page told to found a ring keeps others waiting before it registers (asking again does not renew it)' },
   { flag: 'namespace', env: 'RINGCDN_RELAY_NAMESPACES', kind: 'names', default: 'any namespace', help: 'serve only these namespaces (site origins), comma-separated or repeated; others are refused' },
   { flag: 'max-connections-per-ip', env: 'RINGCDN_RELAY_MAX_CONNECTIONS_PER_IP', kind: 'count', default: String(MAX_CONNECTIONS_PER_IP), help: 'connections one IP address may hold, open or in their handshake' },
   { flag: 'max-pending-per-ip', env: 'RINGCDN_RELAY_MAX_PENDING_PER_IP', kind: 'count', default: String(MAX_PENDING_CONNECTIONS_PER_IP), help: 'connections of one IP address in their handshake at once' },

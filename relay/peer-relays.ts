@@ -418,6 +418,8 @@ export function toResponse (result: AskResult): BootstrapResponse {
         registered: result.registered,
         message: ''
       }
+    case 'wait':
+      return { status: BootstrapResponse.Status.WAIT, members: [], registered: false, message: '' }
     case 'arbitrate':
       // never asked with mayFound: false; answered as an empty list rather than a crash
       return { status: BootstrapResponse.Status.OK, members: [], registered: false, message: '' }
@@ -434,6 +436,8 @@ function toAskResult (res: BootstrapResponse): AskResult {
   switch (res.status) {
     case BootstrapResponse.Status.FOUND:
       return { type: 'found' }
+    case BootstrapResponse.Status.WAIT:
+      return { type: 'wait' }
     case BootstrapResponse.Status.OK:
       return {
         type: 'members',

@@ -167,6 +167,8 @@ export interface RelayStats {
   refusedRequests: number
   /** Member registrations answered but not listed (a cap) */
   notListed: number
+  /** Askers told to wait for a page founding their namespace to register */
+  founderWaits: number
   /** Registered addresses dropped as not the page's own */
   droppedAddrs: number
   /** IP addresses the member list keeps a record of */
@@ -337,6 +339,7 @@ export async function createRelay (options: RelayOptions = {}): Promise<Relay> {
       founded: served.founded,
       refusedRequests: served.refused,
       notListed: served.notListed,
+      founderWaits: served.founderWaits,
       droppedAddrs: served.droppedAddrs,
       memberIps: members.ips,
       connectionIps: connections.ips,

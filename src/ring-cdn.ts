@@ -150,7 +150,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       joinRetries: init.joinRetries,
       joinRetryDelayMs: init.joinRetryDelayMs,
       lifetime: () => this.lifecycle?.signal,
-      joined: () => this.ringNode?.joined === true
+      joined: () => this.ringNode?.joined === true,
+      membersListed: () => { this.ringNode?.joinIfAlone() }
     })
     this.budget = new ConnectionBudget(components, {
       tag: `ringcdn-${this.namespace}`,

@@ -22,7 +22,7 @@ process.on('message', (message: { type: string, gc?: boolean }) => {
     gc()
   }
   const memory = process.memoryUsage()
-  process.send?.({ type: 'memory', rss: memory.rss, heapUsed: memory.heapUsed, gc: message.gc === true && gc != null, stats: relay.stats() })
+  process.send?.({ type: 'memory', rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, arrayBuffers: memory.arrayBuffers, gc: message.gc === true && gc != null, stats: relay.stats() })
 })
 process.on('disconnect', () => {
   relay.stop().finally(() => process.exit(0))

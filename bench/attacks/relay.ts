@@ -54,7 +54,15 @@ const { values: args } = parseArgs({
 })
 const JOINS = Number(args.joins)
 
-interface Memory { rss: number, heapUsed: number, stats: RelayStats }
+interface Memory {
+  rss: number
+  heapUsed: number
+  /** V8 heap committed, external memory and ArrayBuffers (part of external): where RSS beyond the heap goes */
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+  stats: RelayStats
+}
 
 interface PhaseResult {
   phase: string
@@ -99,7 +107,7 @@ async function memory (gc = false): Promise<Memory> {
     const onMessage = (message: any): void => {
       if (message.type === 'memory') {
         relayProcess.off('message', onMessage)
-        resolve({ rss: message.rss, heapUsed: message.heapUsed, stats: message.stats })
+        resolve({ rss: message.rss, heapUsed: message.heapUsed, heapTotal: message.heapTotal, external: message.external, arrayBuffers: message.arrayBuffers, stats: message.stats })
       }
     }
     relayProcess.on('message', onMessage)

@@ -1,9 +1,10 @@
 /**
  * How a page's node becomes a ring member (libp2p side): bootstrap addresses
- * are relays (which list members of the namespace, or tell the first page to
- * found the ring) or ring members given directly; the join is retried with
- * backoff; once joined, the node registers with its relay so it is listed to
- * joiners, again whenever its addresses change or the relay reconnects.
+ * are relays (which list members of the namespace, tell the first page to
+ * found the ring, or tell the others to wait until that page has registered)
+ * or ring members given directly; the join is retried with backoff; once
+ * joined, the node registers with its relay so it is listed to joiners,
+ * again whenever its addresses change or the relay reconnects.
  *
  * A site's relays share their member lists (relay/peer-relays.ts), so a page
  * asks **one** relay: the one it is connected to (its `RelayKeeper` chose
@@ -15,9 +16,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import pRetry from 'p-retry'
+import { raceSignal } from 'race-signal'
 import { queryBootstrap, relayOrder, reservationRelays } from '../libp2p/bootstrap-client.ts'
 import { InvalidParametersError, JoinFailedError } from '../overlay/errors.ts'
 import type { AddressBook } from '../libp2p/address-book.ts'
+import type { BootstrapAnswer } from '../libp2p/bootstrap-client.ts'
 import type { RingNode } from '../overlay/ring-node.ts'
 import type { Address } from '../overlay/seams.ts'
 import type { Connection, Logger, PeerId, AbortOptions } from '@libp2p/interface'
@@ -37,6 +40,14 @@ export const JOIN_MAX_RETRY_DELAY_MS = 8_000
 export const REJOIN_INTERVAL_MS = 15_000
 /** Deadline of dialling one bootstrap address that names no peer id, ms */
 export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
+/**
+ * Longest a join attempt keeps asking a relay that tells it to wait for
+ * another page to found the ring, ms (the relay's founder grace is 2 s by
+ * default; a relay that says "wait" forever fails the attempt)
+ */
+export const FOUNDER_WAIT_LIMIT_MS = 15_000
+/** How often a join attempt told to wait for a founder asks again, ms */
+export const FOUNDER_POLL_MS = 250
 
 export interface RingMembershipComponents {
   peerId: PeerId
@@ -60,6 +71,12 @@ export interface RingMembershipInit {
   lifetime(): AbortSignal | undefined
   /** Whether the node is a ring member now */
   joined(): boolean
+  /**
+   * A relay listed other members when we registered (`contacts` holds them
+   * now): a node alone in a ring it founded late, after another page founded
+   * one, joins theirs
+   */
+  membersListed?(): void
 }
 
 export class RingMembership {
@@ -72,6 +89,7 @@ export class RingMembership {
   private readonly joinRetryDelayMs: number
   private readonly lifetime: () => AbortSignal | undefined
   private readonly joined: () => boolean
+  private readonly membersListed?: () => void
   /** Peer ids of bootstrap members, learned from their multiaddrs or from relays */
   private bootstrapIds: Address[] = []
   /** Bootstrap peers that speak the bootstrap protocol (relays keeping member lists) */
@@ -92,6 +110,7 @@ export class RingMembership {
     this.joinRetryDelayMs = init.joinRetryDelayMs ?? JOIN_RETRY_DELAY_MS
     this.lifetime = init.lifetime
     this.joined = init.joined
+    this.membersListed = init.membersListed
     this.onConnectionOpen = this.onConnectionOpen.bind(this)
   }
 
@@ -111,12 +130,14 @@ export class RingMembership {
    * tells us to found the ring (`found`). Any other bootstrap address is a
    * ring member itself. A peer already known not to be a relay is not dialled.
    */
-  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean, refused?: Error }> {
+  private async resolveBootstrap (signal: AbortSignal): Promise<{ contacts: Address[], found: boolean, refused?: Error, wait: boolean }> {
     const self = this.components.peerId.toString()
     const ids = new Set<Address>()
     /** A relay's own refusal (e.g. of our namespace): what a failed join reports, since it says what to change */
     let refused: Error | undefined
     let found = false
+    /** The relay told us another page is founding the ring: ask again shortly */
+    let wait = false
     let answered = false
     for (const ma of this.askingOrder()) {
       // a bootstrap peer that is not a relay is a ring member to join through
@@ -152,6 +173,8 @@ export class RingMembership {
         answered = true
         if (answer.type === 'found') {
           found = true
+        } else if (answer.type === 'wait') {
+          wait = true
         } else {
           // a random sample of the members: the join routes to our place through the ring
           for (const member of answer.members) {
@@ -174,7 +197,7 @@ export class RingMembership {
     }
     ids.delete(self)
     this.bootstrapIds = [...ids]
-    return { contacts: this.bootstrapIds, found, refused }
+    return { contacts: this.bootstrapIds, found, refused, wait }
   }
 
   /**
@@ -193,7 +216,18 @@ export class RingMembership {
 
   async join (ring: RingNode, signal: AbortSignal): Promise<void> {
     await pRetry(async () => {
-      const { contacts, found, refused } = await this.resolveBootstrap(signal)
+      const patience = AbortSignal.timeout(FOUNDER_WAIT_LIMIT_MS)
+      let resolved = await this.resolveBootstrap(signal)
+      // another page is founding the ring: it is listed once it registers, or, if it never does, we are
+      // told to found once its grace lapses
+      while (resolved.wait && resolved.contacts.length === 0 && !resolved.found) {
+        if (patience.aborted) {
+          throw new JoinFailedError('the relay kept us waiting for a founder')
+        }
+        await raceSignal(new Promise(resolve => setTimeout(resolve, FOUNDER_POLL_MS)), signal)
+        resolved = await this.resolveBootstrap(signal)
+      }
+      const { contacts, found, refused } = resolved
       if (contacts.length === 0) {
         if (refused != null) {
           throw new JoinFailedError(`the relay refused to bootstrap this page - ${refused.message}`, { cause: refused })
@@ -284,6 +318,7 @@ export class RingMembership {
         const connection = await this.components.connectionManager.openConnection(relay, { signal })
         const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: true }, { signal })
         this.log('registered with relay %p%s', relay, answer.type === 'members' && !answer.registered ? ' (not listed: the relay is full)' : '')
+        this.learnListed(answer)
       })()
         .catch(err => { this.log('registering with relay %p failed - %e', relay, err) })
         .finally(() => {
@@ -293,6 +328,23 @@ export class RingMembership {
           }
         })
       this.registering.set(key, run)
+    }
+  }
+
+  /**
+   * Members a relay listed when we registered become our contacts (the ring
+   * rejoins through them if it loses everyone), and `membersListed` hears of
+   * them: a founder that registered after its grace lapsed and another page
+   * founded is alone in its ring, which would otherwise stay a second ring
+   */
+  private learnListed (answer: BootstrapAnswer): void {
+    const members = answer.type === 'members' ? answer.members.filter(m => m.peer !== this.components.peerId.toString()) : []
+    if (members.length > 0) {
+      this.bootstrapIds = members.map(m => {
+        this.addressBook.add(m.peer, m.addrs)
+        return m.peer
+      })
+      this.membersListed?.()
     }
   }
 

@@ -64,6 +64,8 @@ export interface BootstrapMember {
 export type BootstrapAnswer =
   | { type: 'found' }
   | { type: 'members', members: BootstrapMember[], registered: boolean }
+  /** Another page was told to found the ring and has not registered yet: ask again shortly */
+  | { type: 'wait' }
 
 export interface BootstrapQuery {
   namespace: string
@@ -210,6 +212,8 @@ export function decodeBootstrapResponse (bytes: Uint8Array): BootstrapAnswer {
       return { type: 'found' }
     case BootstrapResponse.Status.OK:
       return { type: 'members', members: res.members.map(toMember), registered: res.registered }
+    case BootstrapResponse.Status.WAIT:
+      return { type: 'wait' }
     case BootstrapResponse.Status.INVALID_REQUEST:
     case BootstrapResponse.Status.UNAVAILABLE: {
       const message = res.message.slice(0, 512)

@@ -324,7 +324,8 @@ export namespace BootstrapResponse {
     OK = 'OK',
     FOUND = 'FOUND',
     INVALID_REQUEST = 'INVALID_REQUEST',
-    UNAVAILABLE = 'UNAVAILABLE'
+    UNAVAILABLE = 'UNAVAILABLE',
+    WAIT = 'WAIT'
   }
 
   enum __StatusValues {
@@ -332,7 +333,8 @@ export namespace BootstrapResponse {
     OK = 1,
     FOUND = 2,
     INVALID_REQUEST = 3,
-    UNAVAILABLE = 4
+    UNAVAILABLE = 4,
+    WAIT = 5
   }
 
   export namespace Status {

@@ -433,10 +433,25 @@ export class RingNode {
     }
   }
 
+  /**
+   * A member that knows no other (it founded a ring nobody has joined, or
+   * lost every neighbour) joins through the bootstrap list now rather than
+   * at its next stabilize round: the bootstrap list just named members of
+   * another ring of the same namespace, which this node's would otherwise
+   * stay apart from
+   */
+  joinIfAlone (): void {
+    if (this.phase !== 'member' || this.table.state.successors.length > 0 || this.table.state.predecessor != null) {
+      return
+    }
+    void this.rejoin()
+  }
+
   /** Nothing left in the routing state: join again through the bootstrap list, or stay alone */
   private async rejoin (): Promise<void> {
     const contacts = this.bootstrap().filter(a => a !== this.self.address)
-    if (contacts.length === 0) {
+    if (contacts.length === 0 || this.phase !== 'member') {
+      // nobody to join through, or a join is under way already
       return
     }
     try {

@@ -57,6 +57,36 @@ describe('RingNode (simulated network, virtual time)', function () {
     expect(tally.wrong).to.deep.equal([])
   })
 
+  it('joins the ring its bootstrap list names when it founded one nobody joined (joinIfAlone); a member with neighbours stays', async () => {
+    ring = new SimRing()
+    const members = await ring.build(['a', 'b', 'c'], [100n, 200n, 300n])
+    await ring.converge(20 * TEST_STABILIZE_MS)
+    // a late founder: told to found a ring of the namespace, alone in it, and only then told of the others
+    let contacts: string[] = []
+    const late = ring.add('late', 250n, { bootstrap: () => contacts })
+    ring.create(late)
+    await ring.run(5 * TEST_STABILIZE_MS)
+    expect(late.successors).to.deep.equal([])
+    expect(ring.violations()).to.not.deep.equal([])
+
+    const before = members.map(n => n.successors[0]?.address)
+    members[0].joinIfAlone()
+    contacts = ['a']
+    late.joinIfAlone()
+    // at once, not at its next maintenance round
+    await ring.run(TEST_STABILIZE_MS / 2)
+    expect(late.successors[0]?.address).to.equal('c')
+    expect(await ring.converge(30 * TEST_STABILIZE_MS)).to.be.lessThan(30 * TEST_STABILIZE_MS)
+    expect(late.joined).to.equal(true)
+    expect(late.successors[0]?.address).to.equal('c')
+    // 'a' had neighbours: joinIfAlone left it where it was
+    expect(before[0]).to.equal('b')
+    expect(members[0].successors[0]?.address).to.equal('b')
+    const tally = await ring.lookups([late, ...members], [150n, 220n, 260n, 301n])
+    expect(tally.failed).to.deep.equal([])
+    expect(tally.wrong).to.deep.equal([])
+  })
+
   it('joins when its new successor needs a connection set-up longer than a direct request\'s deadline', async () => {
     // a browser's WebRTC set-up through a relay can outlast the 1 s a direct request gets
     ring = new SimRing({ network: { connectMs: 2_500 } })

@@ -129,12 +129,35 @@ describe('relay: attacks of issue 16 on loopback', function () {
     const firstOther = answers.findIndex(a => a !== 'found')
     expect(firstOther).to.be.greaterThan(0)
     expect(lastFound).to.be.lessThan(firstOther)
-    expect(answers.slice(firstOther)).to.satisfy((rest: string[]) => rest.every(a => a === 'founding-refused' || a === 'members'))
+    expect(answers.slice(firstOther)).to.satisfy((rest: string[]) => rest.every(a => a === 'founding-refused' || a === 'members' || a === 'wait'))
     expect(relay.registry.members(namespace).map(m => m.peer)).to.not.include(squatter.node.peerId.toString())
 
     // the squatter leaves: its penalty and per-IP records go
     await squatter.node.stop()
     await waitFor(() => relay.registry.stats().penalties === 0 && relay.stats().memberIps === 3, 20_000, 'the squatter\'s records to expire')
+  })
+
+  it('founder squatting: pages wait out a grant that is never used, without joining through it, then found one ring', async () => {
+    // the relay's clock stands still until the test moves it: the squatter's grant cannot lapse before a
+    // page has been told to wait for it, however slowly the pages start
+    let now = 0
+    await startRelay({ founderGraceMs: 2_000, now: () => now })
+    const namespace = 'https://squat-wait.example'
+    const squatter = await client(ATTACKER_IP)
+    expect(outcome(await ask(squatter, namespace, false))).to.equal('found')
+
+    const first = await page(namespace, '127.0.0.1')
+    await waitFor(() => relay.stats().founderWaits >= 2, 30_000, 'the page to be told to wait for the squatter, twice')
+    expect(first.services.cdn.joined).to.equal(false)
+    // nobody was handed the squatter to join through
+    expect(relay.registry.members(namespace)).to.deep.equal([])
+
+    now += 2_000
+    const second = await page(namespace, '127.0.0.2')
+    await joined(first, second)
+    await waitForRing(asCdnNodes([first, second]), JOIN_DEADLINE_MS)
+    expect(relay.registry.members(namespace).map(m => m.peer).sort()).to.deep.equal([first, second].map(p => p.peerId.toString()).sort())
+    expect(relay.stats().founded).to.equal(2)
   })
 
   it('Sybils of one IP: listed up to a cap, a bounded share of samples, third-party addresses dropped; honest joins work', async () => {

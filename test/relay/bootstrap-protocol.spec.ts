@@ -140,6 +140,9 @@ describe('relay: bootstrap protocol on the wire', function () {
       await expect(ask()).to.eventually.be.rejected.with.property('name', 'InvalidMessageError')
       reply = BootstrapResponse.encode({ status: BootstrapResponse.Status.UNAVAILABLE, members: [], registered: false, message: 'full' })
       await expect(ask()).to.eventually.be.rejected.with.property('name', 'BootstrapRefusedError')
+      // members sent beside WAIT are not taken: nobody is listed before it registers
+      reply = BootstrapResponse.encode({ status: BootstrapResponse.Status.WAIT, members: [{ peer: client.peerId.toMultihash().bytes, addrs: [] }], registered: false, message: '' })
+      await expect(ask()).to.eventually.deep.equal({ type: 'wait' })
       reply = undefined
       await expect(ask()).to.eventually.be.rejected.with.property('name', 'RpcTimeoutError')
     } finally {

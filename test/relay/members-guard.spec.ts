@@ -23,11 +23,14 @@ describe('relay member registry: hostile askers', () => {
     // re-asking every 4 s, as the measured attack did
     now = 4_000
     expect(registry.ask('ns', entry('squatter', 1n, '10.0.0.66'), { member: false })).to.deep.equal({ type: 'found' })
-    expect(peersOf(registry.ask('ns', entry('honest', 2n, '10.0.0.1'), { member: false }))).to.deep.equal(['squatter'])
+    // never listed, so nobody tries to join through it: the others wait for its grant to end
+    expect(registry.ask('ns', entry('honest', 2n, '10.0.0.1'), { member: false })).to.deep.include({ type: 'wait' })
     // the grant dates from the first answer: it lapses at 5 s, whatever the squatter asked since
     now = 5_000
     expect(registry.ask('ns', entry('honest', 2n, '10.0.0.1'), { member: false })).to.deep.equal({ type: 'found' })
-    // the squatter is not told to found again, and is given the new founder
+    // the squatter is not told to found again: it waits like anyone, and is given the new founder once it registers
+    expect(registry.ask('ns', entry('squatter', 1n, '10.0.0.66'), { member: false })).to.deep.include({ type: 'wait' })
+    registry.ask('ns', entry('honest', 2n, '10.0.0.1'), { member: true })
     expect(peersOf(registry.ask('ns', entry('squatter', 1n, '10.0.0.66'), { member: false }))).to.deep.equal(['honest'])
   })
 
@@ -51,15 +54,16 @@ describe('relay member registry: hostile askers', () => {
     expect(registry.ask('d', entry('s1', 1n, '10.0.0.66'), { member: false })).to.deep.equal({ type: 'found' })
   })
 
-  it('lists the founder to concurrent askers, and as an ordinary member once it registers', () => {
+  it('tells concurrent askers to wait for the founder, and lists it as an ordinary member once it registers', () => {
     let now = 0
     const registry = new MemberRegistry({ founderGraceMs: 5_000, now: () => now })
     expect(registry.ask('ns', entry('f', 1n, '10.0.0.1'), { member: false })).to.deep.equal({ type: 'found' })
     for (const peer of ['x', 'y', 'z']) {
-      expect(peersOf(registry.ask('ns', entry(peer, BigInt(peer.charCodeAt(0)), '10.0.0.2'), { member: false }))).to.deep.equal(['f'])
+      expect(registry.ask('ns', entry(peer, BigInt(peer.charCodeAt(0)), '10.0.0.2'), { member: false })).to.deep.include({ type: 'wait' })
     }
     now = 100
     expect(registry.ask('ns', entry('f', 1n, '10.0.0.1'), { member: true })).to.deep.include({ registered: true })
+    expect(peersOf(registry.ask('ns', entry('y', 121n, '10.0.0.2'), { member: false }))).to.deep.equal(['f'])
     // long past the grace: still listed, as a member
     now = 60_000
     expect(peersOf(registry.ask('ns', entry('x', 120n, '10.0.0.2'), { member: false }))).to.deep.equal(['f'])

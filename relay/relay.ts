@@ -14,6 +14,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
+import { UnsupportedKeyTypeError } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -410,13 +411,24 @@ function pem (value: string | undefined): string | undefined {
   return readFileSync(value, 'utf8')
 }
 
-/** The relay's key: as given, read from its file, or created (and saved when a file was named) */
+/**
+ * The relay's key: as given, read from its file, or created (and saved when a
+ * file was named). Ed25519 only: the page bundle verifies no other key type
+ * (`src/browser/ed25519-only-keys.ts`), so pages could not connect to a relay
+ * with one.
+ */
 async function loadIdentity (identity: PrivateKey | string | undefined): Promise<PrivateKey> {
+  const ed25519 = (key: PrivateKey, from: string): PrivateKey => {
+    if (key.type !== 'Ed25519') {
+      throw new UnsupportedKeyTypeError(`the relay's identity (${from}) is a ${key.type} key: pages accept Ed25519 only; give it an Ed25519 key, or a file name that does not exist yet to have one made`)
+    }
+    return key
+  }
   if (identity != null && typeof identity !== 'string') {
-    return identity
+    return ed25519(identity, 'as given')
   }
   if (identity != null && existsSync(identity)) {
-    return privateKeyFromProtobuf(readFileSync(identity))
+    return ed25519(privateKeyFromProtobuf(readFileSync(identity)), identity)
   }
   const key = await generateKeyPair('Ed25519')
   if (identity != null) {

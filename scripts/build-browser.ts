@@ -40,7 +40,7 @@ export function browserBuildOptions (entry: string, outfile: string): BuildOptio
     legalComments: 'none',
     // some dependencies read process.env.NODE_ENV; a page has no `process`
     define: { 'process.env.NODE_ENV': '"production"' },
-    plugins: [dedupeIdenticalPackages(), dropStreamingDecoders()],
+    plugins: [dedupeIdenticalPackages(), dropStreamingDecoders(), ed25519KeysOnly()],
     logLevel: 'warning'
   }
 }
@@ -85,6 +85,30 @@ export function dedupeIdenticalPackages (): Plugin {
         const canonical = first.get(id) ?? resolved.path
         first.set(id, canonical)
         return { path: canonical, sideEffects: resolved.sideEffects }
+      })
+    }
+  }
+}
+
+/** The key modules of other types that `@libp2p/crypto`'s key functions import */
+const OTHER_KEY_TYPES = /^\.\/(rsa|secp256k1|ecdsa)\//
+
+/**
+ * The page bundle resolves `@libp2p/crypto`'s RSA, secp256k1 and ECDSA key
+ * modules to `src/browser/ed25519-only-keys.ts`: every identity a page meets
+ * is Ed25519, and their curve code was 9 KiB of gzip (the bundle's budget is
+ * 200 KiB). Only imports from the key functions' module are redirected; it
+ * is the only importer of those modules in the page bundle.
+ */
+export function ed25519KeysOnly (): Plugin {
+  return {
+    name: 'ed25519-keys-only',
+    setup (build) {
+      build.onResolve({ filter: OTHER_KEY_TYPES }, (args) => {
+        if (!/[/\\]@libp2p[/\\]crypto[/\\]dist[/\\]src[/\\]keys[/\\]index\.js$/.test(args.importer)) {
+          return undefined
+        }
+        return { path: resolve(ROOT, 'src/browser/ed25519-only-keys.ts') }
       })
     }
   }

@@ -65,7 +65,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { RELAY_RETRY_DELAY_MS, RELAY_MAX_RETRY_DELAY_MS, RELAY_DIAL_TIMEOUT_MS } from './browser/relay-keeper.ts'
 export { SOURCE_HEADER } from './ring-cdn.ts'
-export type { RingCdnStats, RingCdnEvents, FetchSource, LookupEventDetail, TransferEventDetail, IntegrityFailureDetail, HolderFailureDetail } from './cdn/stats.ts'
+export type { RingCdnStats, JoinStats, RingCdnEvents, FetchSource, LookupEventDetail, TransferEventDetail, IntegrityFailureDetail, HolderFailureDetail } from './cdn/stats.ts'
 export type { RingCdnFetchOptions, RingView, RingViewPeer } from './ring-cdn.ts'
 export type { ContentStore, ObjectInit, ObjectMeta } from './storage/content-store.ts'
 export { MemoryContentStore, IndexedDbContentStore } from './storage/index.ts'

@@ -38,7 +38,7 @@ import './cli/require-node.ts'
 
 export { ringCdn, RingCdn, ringProtocol, SOURCE_HEADER, DEFAULT_NAMESPACE, LOOKUP_TIMEOUT_MS, MAX_OBJECT_BYTES, MAX_HOLDER_ATTEMPTS, PEER_TIMEOUT_MS, MIN_PEER_THROUGHPUT, MAX_BUFFERED_BYTES, JOIN_RETRIES, JOIN_RETRY_DELAY_MS, ANNOUNCE_TIMEOUT_MS, AVOID_PEER_MS, LEAVE_TIMEOUT_MS, HIDDEN_ROUND_FLOOR_MS } from './ring-cdn.ts'
 export type { RingCdnComponents, RingCdnInit, RingCdnFetchOptions, RingCdnLocateResult, RingTuning, RingView, RingViewPeer } from './ring-cdn.ts'
-export type { RingCdnStats, RingCdnEvents, FetchSource, LookupEventDetail, TransferEventDetail, IntegrityFailureDetail, HolderFailureDetail } from './cdn/stats.ts'
+export type { RingCdnStats, JoinStats, RingCdnEvents, FetchSource, LookupEventDetail, TransferEventDetail, IntegrityFailureDetail, HolderFailureDetail } from './cdn/stats.ts'
 export {
   IntegrityError,
   OriginFetchError,

@@ -52,7 +52,7 @@ import { UploadGate } from './upload-gate.ts'
 import type { CdnCounters } from './cdn/counters.ts'
 import type { RingCdnComponents, RingCdnFetchOptions, RingCdnInit, RingCdnLocateResult, RingView, RingViewPeer } from './cdn/ring-cdn-init.ts'
 import type { FetchTarget, StoredObject } from './cdn/seams.ts'
-import type { FetchSource, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
+import type { FetchSource, JoinStats, RingCdnEvents, RingCdnStats } from './cdn/stats.ts'
 import type { Peer } from './overlay/seams.ts'
 import type { ContentStore } from './storage/content-store.ts'
 import type { UploadDecision } from './upload-policy.ts'
@@ -121,6 +121,10 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
   private directory?: DirectoryService
   private lifecycle?: AbortController
   private joining?: Promise<void>
+  /** When the service started joining, knew its addresses, and first became a member (ms of `performance.now()`) */
+  private startedAt?: number
+  private addressesAt?: number
+  private joinedAt?: number
   private readonly uploads: UploadGate
 
   constructor (components: RingCdnComponents, init: RingCdnInit = {}) {
@@ -270,7 +274,9 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const ring = this.ringNode
     // the transports may still be starting to listen (afterStart runs for all components at once); the
     // first ring messages should carry our addresses, so the ring waits for them (briefly)
+    this.startedAt = performance.now()
     this.joining = this.waitForAddresses(lifecycle.signal).then(async () => {
+      this.addressesAt = performance.now()
       if (this.membership.founder) {
         ring.create()
         this.log('started ring %s as %s', this.namespace, this.self?.address)
@@ -278,7 +284,14 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       }
       await this.membership.join(ring, lifecycle.signal)
     })
-    this.membership.rejoinOnFailure(this.joining, ring, lifecycle.signal, this.settings.rejoinIntervalMs, (attempt) => { this.joining = attempt })
+    const joined = (attempt: Promise<void>): void => {
+      attempt.then(() => { this.joinedAt ??= performance.now() }, () => {})
+    }
+    joined(this.joining)
+    this.membership.rejoinOnFailure(this.joining, ring, lifecycle.signal, this.settings.rejoinIntervalMs, (attempt) => {
+      this.joining = attempt
+      joined(attempt)
+    })
   }
 
   private async waitForAddresses (signal: AbortSignal): Promise<void> {
@@ -467,8 +480,15 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
       holderFailuresByError: { ...holderFailuresByError },
       holdersAvoided: { ...this.avoidList.added },
       ringRpcsSentByType: { ...this.transport.sentByType },
-      connections: this.budget.usage()
+      connections: this.budget.usage(),
+      join: this.joinStats()
     }
+  }
+
+  private joinStats (): JoinStats {
+    const since = (at?: number): number | undefined => at == null || this.startedAt == null ? undefined : Math.round(at - this.startedAt)
+    const { answeredAt, ...progress } = this.membership.progress
+    return { ...progress, addressesMs: since(this.addressesAt), answeredMs: since(answeredAt), joinedMs: since(this.joinedAt) }
   }
 
   // ---- wiring --------------------------------------------------------------

@@ -107,6 +107,7 @@ export class OriginOnlyCdn extends TypedEventEmitter<RingCdnEvents> {
       holderHedges: 0,
       shareWaits: 0,
       holdersAvoided: {},
+      join: { waits: 0, failedAttempts: 0 },
       busyRefusals: 0,
       ringRpcsSent: 0,
       lookupRpcsSent: 0,

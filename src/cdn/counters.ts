@@ -5,7 +5,7 @@
  */
 import type { RingCdnStats } from './stats.ts'
 
-export type CdnCounters = Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'ringBusyRefusals' | 'directoryKeys' | 'announcesDropped' | 'connections' | 'ringRpcsSentByType' | 'holderFailuresByError' | 'holdersAvoided'> & {
+export type CdnCounters = Omit<RingCdnStats, 'meanHops' | 'busyRefusals' | 'ringBusyRefusals' | 'directoryKeys' | 'announcesDropped' | 'connections' | 'ringRpcsSentByType' | 'holderFailuresByError' | 'holdersAvoided' | 'join'> & {
   /** Hops of the answered lookups, summed (for `meanHops`) */
   hops: number
   lookupsAnswered: number

@@ -99,6 +99,8 @@ export class RingMembership {
   /** Registrations with relays in flight, and relays to ask again when theirs ends */
   private readonly registering = new Map<Address, Promise<void>>()
   private readonly registerAgain = new Set<Address>()
+  /** How the joins went so far (times in ms of `performance.now()`) */
+  readonly progress: { answeredAt?: number, waits: number, failedAttempts: number, lastError?: string } = { waits: 0, failedAttempts: 0 }
 
   constructor (components: RingMembershipComponents, init: RingMembershipInit) {
     this.components = components
@@ -171,10 +173,12 @@ export class RingMembership {
         const answer = await queryBootstrap(connection, { namespace: this.namespace, addrs: this.components.addressManager.getAddresses(), member: false }, { signal })
         this.relays.set(remote, connection.remotePeer)
         answered = true
+        this.progress.answeredAt ??= performance.now()
         if (answer.type === 'found') {
           found = true
         } else if (answer.type === 'wait') {
           wait = true
+          this.progress.waits++
         } else {
           // a random sample of the members: the join routes to our place through the ring
           for (const member of answer.members) {
@@ -248,6 +252,8 @@ export class RingMembership {
       signal,
       shouldRetry: ({ error }) => error.name !== 'AbortError',
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        this.progress.failedAttempts++
+        this.progress.lastError = error.message
         this.log('join attempt %d failed (%d left) - %e', attemptNumber, retriesLeft, error)
       }
     })

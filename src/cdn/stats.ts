@@ -78,6 +78,24 @@ export interface RingCdnStats {
   ringRpcsSentByType: Record<string, number>
   /** Connections open now, and how many go to kept routing peers */
   connections: { open: number, kept: number }
+  /** How this page's (last) join went */
+  join: JoinStats
+}
+
+/** Where a join's time went, in ms from the service's start; a time is absent until it is reached */
+export interface JoinStats {
+  /** The node knew its listen addresses (a page: its relay reservation), or stopped waiting for them */
+  addressesMs?: number
+  /** A relay first answered the bootstrap request (members, found or wait) */
+  answeredMs?: number
+  /** Answers that said another page was founding the ring */
+  waits: number
+  /** Join attempts that failed, each retried after a back-off */
+  failedAttempts: number
+  /** Why the last one failed */
+  lastError?: string
+  /** The node first became a ring member (joined or founded) */
+  joinedMs?: number
 }
 
 export interface LookupEventDetail {

@@ -158,6 +158,11 @@ describe('relay: attacks of issue 16 on loopback', function () {
     await waitForRing(asCdnNodes([first, second]), JOIN_DEADLINE_MS)
     expect(relay.registry.members(namespace).map(m => m.peer).sort()).to.deep.equal([first, second].map(p => p.peerId.toString()).sort())
     expect(relay.stats().founded).to.equal(2)
+    // the page's own account of its join: told to wait, then founded
+    const join = first.services.cdn.getStats().join
+    expect(join.waits).to.be.at.least(2)
+    expect(join.answeredMs).to.be.a('number')
+    expect(join.joinedMs).to.be.at.least(join.answeredMs ?? Infinity)
   })
 
   it('Sybils of one IP: listed up to a cap, a bounded share of samples, third-party addresses dropped; honest joins work', async () => {

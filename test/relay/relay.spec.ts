@@ -128,6 +128,11 @@ describe('relay: bootstrap of rings through a relay', function () {
     expect(pages.every(hasWebRtcAddress)).to.be.true()
   })
 
+  it('refuses an identity that is not an Ed25519 key, which pages could not verify, with UnsupportedKeyTypeError', async () => {
+    const key = await generateKeyPair('secp256k1')
+    await expect(createRelay({ port: 0, httpPort: 0, identity: key })).to.eventually.be.rejected.with.property('name', 'UnsupportedKeyTypeError')
+  })
+
   it('lists the ring again after a restart: its pages reconnect and register anew', async () => {
     const namespace = 'https://restart.example'
     const identity = await generateKeyPair('Ed25519')

@@ -22,13 +22,12 @@ export const MAX_NAMESPACES_PER_IP = 32
 export const MAX_SAMPLE_PER_IP = 2
 /**
  * How long a page told to found a ring keeps the namespace to itself before
- * it registers, ms: other askers are told to wait meanwhile. An honest
- * founder registers one round trip after it is told (the others ask again
- * every `FOUNDER_POLL_MS` meanwhile); one that registers
- * later, after another page founded, is alone in its ring and joins the
- * listed members (`RingMembership`), so the grace only needs to cover the
- * usual case, and it is all a client that never registers can hold a new
- * site's first pages back.
+ * it registers, ms; other askers are told to wait (and ask again every
+ * `FOUNDER_POLL_MS`). An honest founder registers one round trip after it is
+ * told. One that registers later, after another page founded, is alone in
+ * its ring and joins the listed members (`RingMembership`), so the grace
+ * only needs to cover the usual case, and it is all that a client which
+ * never registers can hold a new site's first pages back.
  */
 export const FOUNDER_GRACE_MS = 2_000
 /** How often lapsed founder grants and idle per-IP records are swept on a request, ms */

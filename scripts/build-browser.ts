@@ -96,7 +96,7 @@ const OTHER_KEY_TYPES = /^\.\/(rsa|secp256k1|ecdsa)\//
 /**
  * The page bundle resolves `@libp2p/crypto`'s RSA, secp256k1 and ECDSA key
  * modules to `src/browser/ed25519-only-keys.ts`: every identity a page meets
- * is Ed25519, and their curve code was 9 KiB of gzip (the bundle's budget is
+ * is Ed25519, and their curve code was 9.9 KiB of gzip (the bundle's budget is
  * 200 KiB). Only imports from the key functions' module are redirected; it
  * is the only importer of those modules in the page bundle.
  */

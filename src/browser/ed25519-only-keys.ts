@@ -3,7 +3,8 @@
  * and ECDSA key modules (the build swaps them in, `scripts/build-browser.ts`).
  * Every identity a page meets is Ed25519: pages make Ed25519 keys, and the
  * relay makes one and refuses an identity file of another type. The curve
- * code for the other types was a tenth of the page bundle; a peer that
+ * code for the other types was a twentieth of the page bundle (9.9 KiB of
+ * gzip); a peer that
  * presents another key type now fails its handshake with libp2p's own
  * `UnsupportedKeyTypeError`, as an unknown type always did. Node, the relay
  * and the simulator keep the full library.

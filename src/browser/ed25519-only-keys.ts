@@ -4,10 +4,9 @@
  * Every identity a page meets is Ed25519: pages make Ed25519 keys, and the
  * relay makes one and refuses an identity file of another type. The curve
  * code for the other types was a twentieth of the page bundle (9.9 KiB of
- * gzip); a peer that
- * presents another key type now fails its handshake with libp2p's own
- * `UnsupportedKeyTypeError`, as an unknown type always did. Node, the relay
- * and the simulator keep the full library.
+ * gzip); a peer that presents another key type now fails its handshake with
+ * libp2p's own `UnsupportedKeyTypeError`, as an unknown type always did.
+ * Node, the relay and the simulator keep the full library.
  *
  * The names are the ones `@libp2p/crypto/dist/src/keys/index.js` imports
  * from those modules; the constants keep their values, so its checks of key

@@ -276,7 +276,7 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     // first ring messages should carry our addresses, so the ring waits for them (briefly)
     this.startedAt = performance.now()
     this.addressesAt = this.joinedAt = undefined
-    Object.assign(this.membership.progress, { answeredAt: undefined, waits: 0, failedAttempts: 0, lastError: undefined })
+    this.membership.resetProgress()
     this.joining = this.waitForAddresses(lifecycle.signal).then(async () => {
       this.addressesAt = performance.now()
       if (this.membership.founder) {

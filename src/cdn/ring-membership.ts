@@ -100,7 +100,7 @@ export class RingMembership {
   private readonly registering = new Map<Address, Promise<void>>()
   private readonly registerAgain = new Set<Address>()
   /** How the joins went so far (times in ms of `performance.now()`) */
-  readonly progress: { answeredAt?: number, waits: number, failedAttempts: number, lastError?: string } = { waits: 0, failedAttempts: 0 }
+  progress: { answeredAt?: number, waits: number, failedAttempts: number, lastError?: string } = { waits: 0, failedAttempts: 0 }
 
   constructor (components: RingMembershipComponents, init: RingMembershipInit) {
     this.components = components
@@ -114,6 +114,11 @@ export class RingMembership {
     this.joined = init.joined
     this.membersListed = init.membersListed
     this.onConnectionOpen = this.onConnectionOpen.bind(this)
+  }
+
+  /** Forgets how earlier joins went (the service starts again) */
+  resetProgress (): void {
+    this.progress = { waits: 0, failedAttempts: 0 }
   }
 
   /** Whether this node founds the ring itself (no bootstrap addresses) */

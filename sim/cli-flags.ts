@@ -30,6 +30,7 @@ export const FLAGS: readonly FlagDoc[] = [
   { name: 'loss', arg: 'P', default: String(DEFAULT_LOSS), help: 'probability that a message is dropped, 0..1' },
   { name: 'connect-setup', arg: 'DUR', default: '0', help: 'set-up time of a new connection on top of two round trips (a browser: ~250ms); 0 = free' },
   { name: 'connection-loss', arg: 'DUR', default: '0', help: 'how long after a page departs the pages connected to it notice the connection closed (a browser: ~15s, ICE consent checks); 0 = never; needs --connect-setup' },
+  { name: 'connect-stall', arg: 'P', default: '0', help: 'chance that a new connection\'s set-up stalls 6s more (a WebRTC dial stalled until libp2p\'s deadline; Chromium on loopback: ~0.25); needs --connect-setup' },
   { name: 'max-connections', arg: 'N', default: '0', help: 'connections a node keeps open, least recently used closed first; 0 = no limit' },
   { name: 'objects', arg: 'M', default: String(DEFAULT_OBJECTS), help: 'distinct objects in the catalogue' },
   { name: 'zipf', arg: 'ALPHA', default: String(DEFAULT_ZIPF), help: 'Zipf exponent of object popularity; 0 = uniform' },

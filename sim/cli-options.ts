@@ -55,6 +55,7 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
     connectSetupMs: readDuration(raw, 'connect-setup', 0),
     maxConnections: readInteger(raw, 'max-connections', 0, 0),
     connectionLossMs: readDuration(raw, 'connection-loss', 0),
+    connectStall: readFraction(raw, 'connect-stall', 0),
     objects: readInteger(raw, 'objects', DEFAULT_OBJECTS, 1),
     zipf: readNumber(raw, 'zipf', DEFAULT_ZIPF),
     meanObjectKB: readNumber(raw, 'mean-object-kb', DEFAULT_MEAN_OBJECT_KB, { positive: true }),
@@ -88,6 +89,9 @@ export function parseSimArgs (argv: readonly string[]): SimOptions {
   if (opts.maxConnections > 0 && opts.connectSetupMs === 0) {
     // a budget on free connections would change nothing, which is surely not what was meant
     throw new SimOptionsError(`--max-connections ${opts.maxConnections} needs --connect-setup: connections are free without it`, '--max-connections', raw.get('max-connections'))
+  }
+  if (opts.connectStall > 0 && opts.connectSetupMs === 0) {
+    throw new SimOptionsError(`--connect-stall ${raw.get('connect-stall')} needs --connect-setup: connections are free without it`, '--connect-stall', raw.get('connect-stall'))
   }
   if (opts.connectionLossMs > 0 && opts.connectSetupMs === 0) {
     throw new SimOptionsError(`--connection-loss ${raw.get('connection-loss')} needs --connect-setup: connections are free without it, and none is held`, '--connection-loss', raw.get('connection-loss'))

@@ -115,6 +115,14 @@ export interface SimOptions {
    */
   maxConnections: number
   /**
+   * Chance that a new connection's set-up stalls for 6 s (a WebRTC dial that
+   * stalls until libp2p's per-address deadline). Only with
+   * `connectSetupMs` > 0.
+   *
+   * @default 0
+   */
+  connectStall: number
+  /**
    * How long after a page departs a page that held a connection to it
    * notices the connection closed (a browser: ICE consent checks, ~15 s),
    * ms; 0 = never noticed. Only with `connectSetupMs` > 0.
@@ -307,6 +315,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   connectSetupMs: 0,
   connectionLossMs: 0,
   maxConnections: 0,
+  connectStall: 0,
   objects: DEFAULT_OBJECTS,
   zipf: DEFAULT_ZIPF,
   meanObjectKB: DEFAULT_MEAN_OBJECT_KB,

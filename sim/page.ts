@@ -88,7 +88,8 @@ export function createPage (ctx: PageContext, address: string, hostile: boolean 
     fixFingersIntervalMs: opts.fixFingersIntervalMs,
     adaptiveMaintenance: opts.adaptiveMaintenance,
     maintenanceBackoff: opts.maintenanceBackoff,
-    bootstrap: () => ctx.bootstrapContacts(peer)
+    bootstrap: () => ctx.bootstrapContacts(peer),
+    idOf: (a) => idFromBytes(simRingIdOf(a))
   })
   // the libp2p facade's `peer:disconnect`, when the network models it (`--connection-loss`)
   if (opts.connectionLossMs > 0) {

@@ -68,6 +68,11 @@ export interface SimResult {
    * successor (`violations`) or predecessor (`predecessorViolations`) is not the true one
    */
   ring: { violations: number, predecessorViolations?: number }
+  /**
+   * Joins through contacts over the whole run (warm-up included; not the founder, nor pages placed by
+   * `--start converged`): virtual time from a page's arrival to its membership, and the joins that failed
+   */
+  joins?: { count: number, failed: number, p50Ms: number, p95Ms: number, maxMs: number }
   /** The options used, for reproducibility */
   options: Record<string, unknown>
   /** One point per sample interval; all arrays have the same length */

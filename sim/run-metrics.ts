@@ -6,7 +6,7 @@
  * document built from all of it.
  */
 import { MAX_HOLDER_ATTEMPTS } from '../src/cdn/fetch-pipeline.ts'
-import { countHistogramStats, LatencyHistogram } from './result.ts'
+import { countHistogramStats, LatencyHistogram, percentile } from './result.ts'
 import type { SimNetwork } from './network/network.ts'
 import type { SimOptions } from './options.ts'
 import type { Oracle } from './oracle.ts'
@@ -26,6 +26,10 @@ export class RunMetrics {
   readonly diagnostics = { wrong: {} as Record<string, number>, failed: {} as Record<string, number>, origin: {} as Record<string, number> }
   readonly joinedAt = new Map<string, number>()
   readonly fetches = { total: 0, fromPeers: 0, fromOrigin: 0, fromLocal: 0 }
+  /** Virtual ms from a page's arrival to its membership, for every page that joined through contacts */
+  readonly joins: number[] = []
+  /** Pages whose join failed (they leave) */
+  joinsFailed = 0
   // why a request that was not the object's first went to the origin (judged with global knowledge)
   readonly originReasons: Record<OriginReason, number> = { noLiveCopy: 0, inFlightOnly: 0, lookupFailed: 0, notListed: 0, holdersGone: 0, holdersEvicted: 0, holdersBusy: 0, raceLost: 0 }
   // global knowledge for that judgement: which live pages hold each object, and which are fetching it
@@ -204,6 +208,7 @@ export class RunMetrics {
       homeCopies: { copies: replication.copies, bytesPerNodePerSec: round(meanLive > 0 ? replication.bytes / meanLive / measuredSeconds : 0, 1), overDelivered: round(delivered > 0 ? replication.bytes / delivered : 0, 4) },
       upload: { maxOverMean: round(uploads.length > 0 ? Math.max(...uploads) / (totalUploaded / pagesInWindow) : 0, 2) },
       ring: { violations, predecessorViolations },
+      joins: joinStats(this.joins, this.joinsFailed),
       options: { ...opts },
       diagnostics: structuredClone(this.diagnostics),
       series: structuredClone(this.series),
@@ -302,4 +307,16 @@ function countPagesInWindow (created: number, o: SimOptions): number {
 export function round (x: number, digits: number): number {
   const f = 10 ** digits
   return Math.round(x * f) / f
+}
+
+/** Join times of a run: how many, how many failed, nearest-rank p50 / p95 / max */
+function joinStats (durations: number[], failed: number): NonNullable<SimResult['joins']> {
+  const sorted = [...durations].sort((a, b) => a - b)
+  return {
+    count: sorted.length,
+    failed,
+    p50Ms: round(percentile(sorted, 0.5), 1),
+    p95Ms: round(percentile(sorted, 0.95), 1),
+    maxMs: round(sorted[sorted.length - 1] ?? 0, 1)
+  }
 }

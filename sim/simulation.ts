@@ -58,6 +58,7 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
     bandwidthBytesPerSec: LINK_BYTES_PER_SEC,
     connectMs: opts.connectSetupMs,
     maxConnections: opts.maxConnections > 0 ? opts.maxConnections : Infinity,
+    connectStall: opts.connectStall,
     connectionLossMs: opts.connectionLossMs
   })
   const oracle = new Oracle()
@@ -102,10 +103,15 @@ export async function simulate (opts: SimOptions, hooks: SimulationHooks = {}): 
       page.ring.create()
       joined(page)
     } else {
+      const arrived = scheduler.now
       page.ring.join(bootstrapContacts(page.peer))
-        .then(() => { joined(page) })
+        .then(() => {
+          metrics.joins.push(scheduler.now - arrived)
+          joined(page)
+        })
         .catch(() => {
           // could not join (contacts died meanwhile): the page gives up, like a visitor leaving
+          metrics.joinsFailed++
           depart(page, true)
         })
     }

@@ -40,10 +40,11 @@ import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient } from './libp2p/content-client.ts'
 import { contentProtocol } from './libp2p/content-protocol.ts'
 import { ContentServer } from './libp2p/content-server.ts'
+import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
 import { RingTransport } from './libp2p/ring-transport.ts'
 import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
 import { AbortError } from './overlay/errors.ts'
-import { idToHex } from './overlay/ring-id.ts'
+import { idFromBytes, idToHex } from './overlay/ring-id.ts'
 import { RingNode } from './overlay/ring-node.ts'
 import { warmNewNeighbours } from './overlay/warm-connections.ts'
 import { pageHidden, pageHref, pageOrigin } from './page-globals.ts'
@@ -250,11 +251,17 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const rpc = this.transport.metered()
     const warmUp = warmNewNeighbours(rpc)
     const tuning = this.init.ring ?? {}
+    // a join's contacts: a relay's answer, 32 members at most
+    const contactIdOf = libp2pRingIdOf(64)
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
       ...tuning,
       self: this.self,
       namespace: this.namespace,
       bootstrap: () => this.membership.contacts,
+      idOf: (address) => {
+        const bytes = contactIdOf(address)
+        return bytes == null ? undefined : idFromBytes(bytes)
+      },
       roundFloorMs: () => pageHidden() ? HIDDEN_ROUND_FLOOR_MS : undefined,
       onNeighboursChanged: (change) => {
         change.added.forEach(p => { this.addressBook.learn(p) })
@@ -489,8 +496,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
 
   private joinStats (): JoinStats {
     const since = (at?: number): number | undefined => at == null || this.startedAt == null ? undefined : Math.round(at - this.startedAt)
-    const { answeredAt, ...progress } = this.membership.progress
-    return { ...progress, addressesMs: since(this.addressesAt), answeredMs: since(answeredAt), joinedMs: since(this.joinedAt) }
+    const { answeredAt, routedAt, ...progress } = this.membership.progress
+    return { ...progress, addressesMs: since(this.addressesAt), answeredMs: since(answeredAt), routedMs: since(routedAt), joinedMs: since(this.joinedAt) }
   }
 
   // ---- wiring --------------------------------------------------------------

@@ -9,24 +9,37 @@
  * most `maxConnections` (least recently used closed first, on both sides), and
  * a closed connection costs a new set-up. A departed address's connections
  * close with it.
+ *
+ * With `stallChance` > 0 a new set-up stalls that often: it is ready only
+ * `CONNECT_STALL_MS` later than it would be, as when a WebRTC dial between
+ * two pages stalls after ICE and DTLS until libp2p's per-address deadline
+ * and the dial after it connects (traced in Chromium, bench/RESULTS.md).
  */
 import type { LatencyModel } from './latency.ts'
+import type { SeededRandom } from '../random.ts'
 import type { SimNode } from './node.ts'
+
+/** What a stalled set-up adds: libp2p's per-address dial deadline (`ADDRESS_DIAL_TIMEOUT`), ms */
+export const CONNECT_STALL_MS = 6_000
 
 export class Connections {
   /** 0 = connections are free and never counted */
   readonly connectMs: number
   private readonly maxConnections: number
   private readonly latency: LatencyModel
+  private readonly stallChance: number
+  private readonly random?: SeededRandom
   /** Per node index: its open (or opening) connections, peer index → virtual time ready, least recently used first */
   private readonly links: Array<Map<number, number> | undefined> = []
   /** Connections set up so far */
   opened = 0
 
-  constructor (connectMs: number, maxConnections: number, latency: LatencyModel) {
+  constructor (connectMs: number, maxConnections: number, latency: LatencyModel, stall?: { chance: number, random: SeededRandom }) {
     this.connectMs = connectMs
     this.maxConnections = maxConnections
     this.latency = latency
+    this.stallChance = stall?.chance ?? 0
+    this.random = stall?.random
   }
 
   /** Whether `from` holds a connection to `to` that is up at `now` */
@@ -60,7 +73,9 @@ export class Connections {
       theirs.set(from.index, ready)
       return ready
     }
-    const at = now + this.connectMs + 4 * this.latency.propagation(from, to)
+    // drawn only when stalls are modelled, so runs without them keep their random streams
+    const stalled = this.stallChance > 0 && this.random?.chance(this.stallChance) === true
+    const at = now + this.connectMs + 4 * this.latency.propagation(from, to) + (stalled ? CONNECT_STALL_MS : 0)
     this.opened++
     this.link(from, to, at)
     this.link(to, from, at)

@@ -113,6 +113,13 @@ export interface SimNetworkInit {
    */
   maxConnections?: number
   /**
+   * Chance that a new connection's set-up stalls for `CONNECT_STALL_MS`
+   * (only with `connectMs` > 0)
+   *
+   * @default 0
+   */
+  connectStall?: number
+  /**
    * How long after a node departs each peer that held a connection to it is
    * told the connection closed (`onConnectionLost`), in milliseconds: a
    * browser learns it from its ICE consent checks, ~15 s after a tab closed
@@ -165,19 +172,12 @@ export class SimNetwork {
       capacity: INITIAL_NODE_CAPACITY
     })
     this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
-    const connectMs = init.connectMs ?? 0
-    const maxConnections = init.maxConnections ?? Infinity
-    if (!(connectMs >= 0) || !(maxConnections >= 1)) {
-      throw new RangeError(`connectMs must be ≥ 0 and maxConnections ≥ 1, got ${connectMs} and ${maxConnections}`)
-    }
-    this.connectionLossMs = init.connectionLossMs ?? 0
-    if (!(this.connectionLossMs >= 0) || (this.connectionLossMs > 0 && connectMs === 0)) {
-      throw new RangeError(`connectionLossMs must be ≥ 0, and needs connectMs > 0 (free connections are never held), got ${this.connectionLossMs} with connectMs ${connectMs}`)
-    }
+    const { connectMs, maxConnections, connectionLossMs, connectStall } = connectionModel(init)
+    this.connectionLossMs = connectionLossMs
     if (!(loss >= 0 && loss <= 1)) {
       throw new RangeError(`loss must be a probability, got ${loss}`)
     }
-    this.connections = new Connections(connectMs, maxConnections, this.latency)
+    this.connections = new Connections(connectMs, maxConnections, this.latency, connectStall > 0 ? { chance: connectStall, random: random.fork('connect-stall') } : undefined)
     this.ledger = new TrafficLedger(INITIAL_NODE_CAPACITY)
     this.delivery = new Delivery({
       scheduler,
@@ -405,4 +405,22 @@ export class SimNetwork {
     }
     return node
   }
+}
+
+/** The connection model's settings with their defaults, or a `RangeError` naming the one that is wrong */
+function connectionModel (init: SimNetworkInit): { connectMs: number, maxConnections: number, connectionLossMs: number, connectStall: number } {
+  const connectMs = init.connectMs ?? 0
+  const maxConnections = init.maxConnections ?? Infinity
+  if (!(connectMs >= 0) || !(maxConnections >= 1)) {
+    throw new RangeError(`connectMs must be ≥ 0 and maxConnections ≥ 1, got ${connectMs} and ${maxConnections}`)
+  }
+  const connectionLossMs = init.connectionLossMs ?? 0
+  if (!(connectionLossMs >= 0) || (connectionLossMs > 0 && connectMs === 0)) {
+    throw new RangeError(`connectionLossMs must be ≥ 0, and needs connectMs > 0 (free connections are never held), got ${connectionLossMs} with connectMs ${connectMs}`)
+  }
+  const connectStall = init.connectStall ?? 0
+  if (!(connectStall >= 0 && connectStall <= 1) || (connectStall > 0 && connectMs === 0)) {
+    throw new RangeError(`connectStall must be a probability, and needs connectMs > 0, got ${connectStall} with connectMs ${connectMs}`)
+  }
+  return { connectMs, maxConnections, connectionLossMs, connectStall }
 }

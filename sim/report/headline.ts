@@ -52,6 +52,7 @@ export function headlineRows (r: SimResult): HeadlineRow[] {
     { label: 'Maintenance traffic', value: `${formatBytes(r.maintenanceBytesPerNodePerSec)}/node/s`, detail: cdnTrafficText(r) },
     { label: 'Upload max/mean', value: `${formatNumber(r.upload.maxOverMean, 2)}×` },
     { label: 'Ring violations', value: formatInt(r.ring.violations), ok: r.ring.violations === 0 },
+    ...joinRows(r),
     {
       label: 'Run',
       value: `${formatInt(r.nodes)} nodes · ${formatDuration(Math.round(r.virtualSeconds) * 1000)} simulated in ${formatNumber(r.wallSeconds, 1)} s`,
@@ -59,6 +60,19 @@ export function headlineRows (r: SimResult): HeadlineRow[] {
     },
     ...hostileRows(r)
   ]
+}
+
+/** Join times (absent in results from before they were kept, and when no page joined through contacts) */
+function joinRows (r: SimResult): HeadlineRow[] {
+  const j = r.joins
+  if (j == null || j.count + j.failed === 0) {
+    return []
+  }
+  return [{
+    label: 'Joins',
+    value: `p50 ${formatInt(j.p50Ms)} ms · p95 ${formatInt(j.p95Ms)} ms`,
+    detail: `${formatInt(j.count)} joined · ${formatInt(j.failed)} failed · max ${formatInt(j.maxMs)} ms`
+  }]
 }
 
 /** The attack and the honest pages' fetches under it (absent without `--hostile-fraction`); the rows above are the honest pages' */

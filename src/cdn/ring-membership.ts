@@ -100,7 +100,7 @@ export class RingMembership {
   private readonly registering = new Map<Address, Promise<void>>()
   private readonly registerAgain = new Set<Address>()
   /** How the joins went so far (times in ms of `performance.now()`) */
-  progress: { answeredAt?: number, waits: number, failedAttempts: number, lastError?: string } = { waits: 0, failedAttempts: 0 }
+  progress: { answeredAt?: number, routedAt?: number, waits: number, failedAttempts: number, lastError?: string } = { waits: 0, failedAttempts: 0 }
 
   constructor (components: RingMembershipComponents, init: RingMembershipInit) {
     this.components = components
@@ -249,7 +249,10 @@ export class RingMembership {
         this.log('founded ring %s as %s', this.namespace, this.components.peerId.toString())
         return
       }
-      await ring.join(contacts, { signal })
+      await ring.join(contacts, {
+        signal,
+        onRouted: () => { this.progress.routedAt ??= performance.now() }
+      })
     }, {
       retries: this.joinRetries,
       minTimeout: this.joinRetryDelayMs,

@@ -88,6 +88,12 @@ export interface JoinStats {
   addressesMs?: number
   /** A relay first answered the bootstrap request (members, found or wait) */
   answeredMs?: number
+  /**
+   * A contact first answered the join's lookup of this node's own id (the
+   * successor to take is known; the join then connects to it and waits to be
+   * taken in)
+   */
+  routedMs?: number
   /** Answers that said another page was founding the ring */
   waits: number
   /** Join attempts that failed, each retried after a back-off */

@@ -27,6 +27,7 @@ import { InvalidParametersError, JoinFailedError, NotMemberError } from './error
 import { FingerRepair } from './fingers.ts'
 import { Forwarder } from './forwarder.ts'
 import { ringHandlers, ringServer } from './handlers.ts'
+import { joinOrder } from './join-order.ts'
 import { Liveness } from './liveness.ts'
 import { Maintenance } from './maintenance.ts'
 import { RingRequest } from './messages.ts'
@@ -44,12 +45,12 @@ import type { RoutingChange } from './routing-table.ts'
 import type { Address, Clock, Log, Peer, Random, Rpc } from './seams.ts'
 import type { RingNodeInit, RingSettings } from './settings.ts'
 import type { StabilizeOptions } from './stabilizer.ts'
-import type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
+import type { JoinOptions, LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
 export { MAX_PEERS_PER_MESSAGE } from './wire.ts'
 export { ADAPTIVE_MAINTENANCE, FINGER_BITS, FIX_FINGERS_INTERVAL_MS, FRESH_CONTACT_MS, HOP_TIMEOUT_MS, HOP_WAIT_RTTS, LOOKUP_TIMEOUT_MS, MAINTENANCE_BACKOFF, MAINTENANCE_JITTER, MAX_HOP_ATTEMPTS, MAX_HOPS, PLACEMENT_CHECK_BACKOFF, PLACEMENT_CHECK_PERIOD_ROUNDS, RETRY_RESERVE, STABILIZE_INTERVAL_MS, SUCCESSOR_LIST_SIZE, SUSPECT_TIMEOUT_MS } from './settings.ts'
 export type { RingNodeInit } from './settings.ts'
-export type { LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
+export type { JoinOptions, LookupOptions, LookupResult, RingApplication, RingNodeComponents, RoutingSnapshot } from './types.ts'
 
 /**
  * Where a node is in its life:
@@ -87,6 +88,7 @@ export class RingNode {
   /** Answers each request the node receives (handlers.ts) */
   private readonly serve: (from: Address, req: RingRequest) => Promise<RingResponse>
   private readonly bootstrap: () => Address[]
+  private readonly idOf?: (address: Address) => bigint | undefined
   private readonly table: RoutingTable
   private application: RingApplication
   /** Aborted when the node stops: ends its in-flight requests */
@@ -137,6 +139,7 @@ export class RingNode {
       neighbourhoodChanged: () => { this.maintenance.changed(this.stabilizeRound) }
     })
     this.bootstrap = init.bootstrap ?? (() => [])
+    this.idOf = init.idOf
     this.shares = new RequestShares(init.requestShares)
     this.application = init.application ?? {}
     const handlers = ringHandlers(ctx, {
@@ -238,13 +241,14 @@ export class RingNode {
   }
 
   /**
-   * Joins the ring through any of `contacts` (addresses of members), tried in
-   * order
+   * Joins the ring through any of `contacts` (addresses of members), tried
+   * one after another: nearest following our id first when `idOf` knows
+   * their ids (join-order.ts), else in the order given
    */
-  async join (contacts: Address[], options: { signal?: AbortSignal } = {}): Promise<void> {
+  async join (contacts: Address[], options: JoinOptions = {}): Promise<void> {
     this.start()
     let lastError: unknown
-    for (const address of contacts) {
+    for (const address of joinOrder(this.self.id, contacts, this.idOf)) {
       if (address === this.self.address) {
         continue
       }
@@ -255,6 +259,7 @@ export class RingNode {
           route: this.forwarder.request(this.self.id, { maintenance: true })
         }, this.settings.lookupTimeoutMs, options.signal)
         const owner = peerFromWire(requireField(res.route, 'route').owner)
+        options.onRouted?.(owner)
         if (owner.address === this.self.address) {
           // an earlier, interrupted attempt got us adopted already: the ring routes our id to us. Our
           // predecessor stands in as successor if we know no other; stabilize corrects it

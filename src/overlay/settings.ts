@@ -216,6 +216,12 @@ export interface RingNodeInit {
    * successor, finger and predecessor (e.g. a relay's live member list)
    */
   bootstrap?(): Address[]
+  /**
+   * The ring id an address is bound to (the adapter's id binding), or
+   * undefined: lets a join ask the contact nearest its own place first
+   * (see join-order.ts)
+   */
+  idOf?(address: Address): bigint | undefined
   /** Peers entered or left the routing state: the connections worth keeping changed */
   onNeighboursChanged?(change: PeersChange): void
   /**

@@ -48,6 +48,12 @@ export interface RoutingSnapshot {
   fingers?: Array<{ index: number, peer: Peer }>
 }
 
+export interface JoinOptions {
+  signal?: AbortSignal
+  /** The ring answered the join's lookup of our own id: `owner` is to be our successor */
+  onRouted?(owner: Peer): void
+}
+
 export interface LookupOptions {
   /** Payload delivered to the key's owner's application */
   app?: Uint8Array<ArrayBuffer>

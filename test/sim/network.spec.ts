@@ -1,4 +1,5 @@
 import { expect } from 'aegir/chai'
+import { CONNECT_STALL_MS } from '../../sim/network/connections.ts'
 import { SimNetwork } from '../../sim/network/network.ts'
 import { SeededRandom } from '../../sim/random.ts'
 import { Scheduler } from '../../sim/scheduler.ts'
@@ -129,6 +130,18 @@ describe('SimNetwork', () => {
     await scheduler.settle(network.rpc('b', echo).request('a', { payload: new Uint8Array(1) }, { timeout: 5_000 }))
     expect(scheduler.now - third).to.equal(2 * oneWay)
     expect(network.connectionsSetUp).to.equal(1)
+  })
+
+  it('stalls a set-up by CONNECT_STALL_MS with the chance it is given, and refuses stalls without set-ups', async () => {
+    for (const [chance, stall] of [[1, CONNECT_STALL_MS], [0, 0]] as const) {
+      const { scheduler, network } = setup({ bandwidthBytesPerSec: Infinity, connectMs: 250, connectStall: chance })
+      network.rpc('b', echo).handle(async (_from, req) => req)
+      const oneWay = network.latencyMs('a', 'b')
+      await scheduler.settle(network.rpc('a', echo).request('b', { payload: new Uint8Array(1) }, { timeout: 60_000 }))
+      expect(scheduler.now, `chance ${chance}`).to.equal(250 + stall + 4 * oneWay + 2 * oneWay)
+    }
+    expect(() => setup({ connectStall: 0.5 })).to.throw(RangeError, /connectStall/)
+    expect(() => setup({ connectMs: 250, connectStall: 2 })).to.throw(RangeError, /connectStall/)
   })
 
   it('never sends a request whose deadline passed during the set-up, but the connection still comes up for the next', async () => {

@@ -13,11 +13,10 @@ import { AbortError } from '../overlay/errors.ts'
 import { chunkCount, chunkLength } from '../storage/chunks.ts'
 import { ContentCredit, ContentMeta, ContentRequest } from './content-messages.ts'
 import { DIGESTS_IN_FLIGHT, MAX_ASSEMBLED_BYTES, MAX_CHUNK_BYTES, MAX_CONTENT_STREAMS, MAX_CONTROL_FRAME_BYTES, MAX_TRANSFER_WINDOW, MIN_CHUNK_BYTES, REQUEST_TIMEOUT_MS, STALL_TIMEOUT_MS, TRANSFER_WINDOW, waitForClose } from './content-protocol.ts'
-import { firstUsableConnection } from './crossing-dials.ts'
 import type { ContentProtocolComponents } from './content-protocol.ts'
 import type { Address } from '../overlay/seams.ts'
 import type { ObjectInit } from '../storage/content-store.ts'
-import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -338,23 +337,17 @@ export class ContentClient {
     let connection: Connection | undefined
     if (open.length === 0 && hints.length > 0) {
       try {
-        connection = await raceSignal(this.dial(peerId, hints.map(ma => withPeerId(ma, address)), signal, force, avoid), signal)
+        connection = await raceSignal(this.components.connectionManager.openConnection(hints.map(ma => withPeerId(ma, address)), { signal, force }), signal)
       } catch (err: any) {
         signal.throwIfAborted()
         this.log('dialling the hints of %s failed, trying the peer store - %e', address, err)
       }
     }
-    connection ??= await raceSignal(this.dial(peerId, peerId, signal, force, avoid), signal)
+    connection ??= await raceSignal(this.components.connectionManager.openConnection(peerId, { signal, force }), signal)
     if (connection.limits != null) {
       throw new LimitedConnectionError(`only a limited connection to ${address} is open`)
     }
     return connection
-  }
-
-  /** A dial, or a direct connection the holder opens to us meanwhile (crossing-dials.ts) */
-  private async dial (peerId: PeerId, target: PeerId | Multiaddr[], signal: AbortSignal, force: boolean, avoid?: Connection): Promise<Connection> {
-    const dial = this.components.connectionManager.openConnection(target, { signal, force })
-    return firstUsableConnection(this.components.events, peerId, dial, c => c.limits == null && c !== avoid)
   }
 }
 

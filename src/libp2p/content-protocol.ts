@@ -92,8 +92,6 @@ export interface ContentProtocolComponents {
     /** `force` dials a new connection even when one is open (libp2p returns the open one otherwise) */
     openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions & { force?: boolean }): Promise<Connection>
   }
-  /** New connections (see `StreamRpcComponents.events`) */
-  events?: StreamRpcComponents['events']
 }
 
 /** Resolves once the remote end closed `stream` too (a leaked stream counts against the per-connection stream limit) */

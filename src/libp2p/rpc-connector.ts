@@ -1,12 +1,10 @@
 /**
  * How a `StreamRpc` reaches a peer: an open connection is reused; otherwise
  * one dial per peer at a time, bounded by its own deadline rather than by the
- * request that started it (a connection the peer opens to us meanwhile serves
- * at once: crossing-dials.ts), and the first stream on a fresh connection
- * opened alone before others follow.
+ * request that started it, and the first stream on a fresh connection opened
+ * alone before others follow.
  */
 import { raceSignal } from 'race-signal'
-import { firstUsableConnection } from './crossing-dials.ts'
 import type { StreamRpcComponents } from './stream-rpc-init.ts'
 import type { Address } from '../overlay/seams.ts'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -88,8 +86,7 @@ export class RpcConnector {
         }
       })
     }
-    // the peer may be dialling us at the same moment, and its dial may be the one that completes
-    return firstUsableConnection(this.components.events, peerId, dial, conn => conn.limits == null || this.runOnLimitedConnection)
+    return dial
   }
 
   /**

@@ -3,7 +3,6 @@
  * init options (each with its default, the constants in stream-rpc.ts), and
  * the handler it serves with.
  */
-import type { ConnectionEvents } from './crossing-dials.ts'
 import type { Address, RpcHandlerOptions } from '../overlay/seams.ts'
 import type { AbortOptions, ComponentLogger, Connection, Libp2p, PeerId, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -24,8 +23,6 @@ export interface StreamRpcComponents {
     getConnections(peerId?: PeerId): Connection[]
     openConnection(peer: PeerId | Multiaddr[], options?: AbortOptions): Promise<Connection>
   }
-  /** New connections, so that a request waiting on a dial can take one the peer opened to us (crossing-dials.ts) */
-  events?: ConnectionEvents
 }
 
 export interface StreamRpcInit<Req, Res> {
@@ -116,11 +113,10 @@ export type RpcHandler<Req, Res> = (from: Address, req: Req, options: RpcHandler
 /**
  * Lets a libp2p node stand in for a service's components
  */
-export function libp2pComponents (node: Pick<Libp2p, 'peerId' | 'logger' | 'handle' | 'unhandle' | 'getConnections' | 'dial' | 'addEventListener' | 'removeEventListener'>): StreamRpcComponents {
+export function libp2pComponents (node: Pick<Libp2p, 'peerId' | 'logger' | 'handle' | 'unhandle' | 'getConnections' | 'dial'>): StreamRpcComponents {
   return {
     peerId: node.peerId,
     logger: node.logger,
-    events: node,
     registrar: {
       handle: async (protocol, handler, options) => { await node.handle(protocol, handler, options) },
       unhandle: async (protocol, options) => { await node.unhandle(protocol, options) }

@@ -40,7 +40,6 @@ import { ConnectionBudget } from './libp2p/connection-budget.ts'
 import { ContentClient } from './libp2p/content-client.ts'
 import { contentProtocol } from './libp2p/content-protocol.ts'
 import { ContentServer } from './libp2p/content-server.ts'
-import { libp2pRingIdOf } from './libp2p/ring-id-binding.ts'
 import { RingTransport } from './libp2p/ring-transport.ts'
 import { mathRandom, wallClock } from './libp2p/wall-clock.ts'
 import { AbortError } from './overlay/errors.ts'
@@ -251,15 +250,13 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     const rpc = this.transport.metered()
     const warmUp = warmNewNeighbours(rpc)
     const tuning = this.init.ring ?? {}
-    // a join's contacts: a relay's answer, 32 members at most
-    const contactIdOf = libp2pRingIdOf(64)
     this.ringNode = new RingNode({ clock: wallClock, random: mathRandom, rpc, log: this.components.logger.forComponent('ringcdn:ring') }, {
       ...tuning,
       self: this.self,
       namespace: this.namespace,
       bootstrap: () => this.membership.contacts,
       idOf: (address) => {
-        const bytes = contactIdOf(address)
+        const bytes = this.transport.ringIdOf(address)
         return bytes == null ? undefined : idFromBytes(bytes)
       },
       roundFloorMs: () => pageHidden() ? HIDDEN_ROUND_FLOOR_MS : undefined,

@@ -15,6 +15,7 @@ import type { AddressBook } from './address-book.ts'
 import type { ConnectionBudget } from './connection-budget.ts'
 import type { StreamRpcComponents } from './stream-rpc.ts'
 import type { CdnCounters } from '../cdn/counters.ts'
+import type { RingIdOf } from '../overlay/id-binding.ts'
 import type { RingResponse } from '../overlay/messages.ts'
 import type { Rpc } from '../overlay/seams.ts'
 
@@ -41,6 +42,8 @@ export const RING_MAX_STREAMS = 96
 export class RingTransport {
   /** Ring requests sent, by message type */
   readonly sentByType: Record<string, number> = {}
+  /** The ring id every peer record this transport decodes must have (the id binding, cached) */
+  readonly ringIdOf: RingIdOf
   private readonly rpc: StreamRpc<RingRequest, RingResponse>
   private readonly budget: ConnectionBudget
   private readonly counters: CdnCounters
@@ -49,7 +52,7 @@ export class RingTransport {
     this.budget = init.budget
     this.counters = init.counters
     const addressBook = init.addressBook
-    const ringIdOf = libp2pRingIdOf()
+    const ringIdOf = this.ringIdOf = libp2pRingIdOf()
     this.rpc = new StreamRpc(components, {
       protocol: init.protocol,
       encodeRequest: (req) => {

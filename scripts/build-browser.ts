@@ -40,9 +40,14 @@ export function browserBuildOptions (entry: string, outfile: string): BuildOptio
     legalComments: 'none',
     // some dependencies read process.env.NODE_ENV; a page has no `process`
     define: { 'process.env.NODE_ENV': '"production"' },
-    plugins: [dedupeIdenticalPackages(), dropStreamingDecoders(), ed25519KeysOnly()],
+    plugins: pageBundlePlugins(),
     logLevel: 'warning'
   }
+}
+
+/** What the page bundle's build changes in its sources (the demo server bundles its pages with them too) */
+export function pageBundlePlugins (): Plugin[] {
+  return [dedupeIdenticalPackages(), dropStreamingDecoders(), ed25519KeysOnly(), libraryPatches()]
 }
 
 /**
@@ -112,6 +117,108 @@ export function ed25519KeysOnly (): Plugin {
       })
     }
   }
+}
+
+/**
+ * A change the page bundle makes to a library module's text, where the
+ * library's behaviour costs pages and no option changes it. The replaced
+ * span starts at `from` and ends after the first `end` from `to` on;
+ * `from` and `to` must each appear once, so a new version of the library
+ * fails the build instead of being bundled unpatched.
+ */
+export interface LibraryPatch {
+  /** Named in build errors */
+  name: string
+  /** The module's path in node_modules */
+  module: RegExp
+  from: string
+  to: string
+  end: string
+  replacement: string
+}
+
+export const LIBRARY_PATCHES: LibraryPatch[] = [{
+  /**
+   * A dialling page creates an `init` data channel, waits for it to open,
+   * closes it and waits for it to close. The answering page's muxer closes
+   * that channel as soon as it adopts it, so when the answerer is quick the
+   * channel is already closing or closed by the time the dialler looks, and
+   * `@libp2p/webrtc` 6.0 then waits for an `open` event that never comes: the
+   * dial hangs on a connected peer connection until its deadline (libp2p's
+   * 6 s per address). Between two Chromium pages on a quiet machine that was
+   * 3 to 5 dials in 40 (`npm run bench:p6`, bench/RESULTS.md). The page
+   * waits for whichever of open and close comes first, and for the close
+   * only while the channel is not closed yet.
+   */
+  name: 'settled-init-channel',
+  module: /[/\\]@libp2p[/\\]webrtc[/\\]dist[/\\]src[/\\]private-to-private[/\\]initiate-connection\.js$/,
+  from: "if (channel.readyState !== 'open') {",
+  to: "await pEvent(channel, 'close', {",
+  end: '});',
+  replacement: `if (channel.readyState === 'connecting') {
+            await pEvent(channel, ['open', 'close'], { signal });
+        }
+        if (channel.readyState === 'open') {
+            channel.close();
+        }
+        if (channel.readyState !== 'closed') {
+            await pEvent(channel, 'close', { signal });
+        }
+        log.trace('init channel settled');`
+}, {
+  /**
+   * `@libp2p/webrtc` closes a connection when its peer connection's state
+   * becomes `failed` or `closed`. When the other page closes its side (a
+   * connection it trims, a tab that goes), Chromium closes the SCTP and DTLS
+   * transports at once but leaves the state `connected` until ICE consent
+   * checks fail, about 15 s later; until then the connection looks open, takes
+   * a place in the page's connection budget and swallows the streams opened
+   * on it. The page also closes it when the SCTP transport closes.
+   */
+  name: 'close-with-sctp',
+  module: /[/\\]@libp2p[/\\]webrtc[/\\]dist[/\\]src[/\\]rtcpeerconnection-to-conn\.js$/,
+  from: 'const initialState = init.peerConnection.connectionState;',
+  to: 'const initialState = init.peerConnection.connectionState;',
+  end: ';',
+  replacement: `const initialState = init.peerConnection.connectionState;
+        const sctp = init.peerConnection.sctp;
+        sctp?.addEventListener('statechange', () => {
+            if (sctp.state === 'closed' && this.status === 'open') {
+                this.log('the remote closed the SCTP transport');
+                this.onTransportClosed();
+                this.peerConnection.close();
+            }
+        });`
+}]
+
+/** The page bundle's library patches, each applied to its module as esbuild loads it */
+export function libraryPatches (patches: LibraryPatch[] = LIBRARY_PATCHES): Plugin {
+  return {
+    name: 'library-patches',
+    setup (build) {
+      for (const patch of patches) {
+        build.onLoad({ filter: patch.module }, (args) => {
+          return { contents: applyPatch(patch, readFileSync(args.path, 'utf8')), loader: 'js' }
+        })
+      }
+    }
+  }
+}
+
+/** A library patch's anchors are not in its module as expected: the library changed */
+export class LibraryPatchError extends Error {
+  name = 'LibraryPatchError'
+}
+
+/** `source` with `patch` applied; throws `LibraryPatchError` when an anchor is missing or repeated */
+export function applyPatch (patch: LibraryPatch, source: string): string {
+  const from = source.indexOf(patch.from)
+  const to = from < 0 ? -1 : source.indexOf(patch.to, from)
+  const end = to < 0 ? -1 : source.indexOf(patch.end, to)
+  if (end < 0 || source.indexOf(patch.from, from + 1) >= 0 || source.indexOf(patch.to, to + 1) >= 0) {
+    throw new LibraryPatchError(`library patch ${patch.name} does not fit this version of its module: check whether what it fixes is still there`)
+  }
+  return source.slice(0, from) + patch.replacement + source.slice(end + patch.end.length)
 }
 
 /** How a protons-generated message codec's streaming decoder begins (protons 9) */

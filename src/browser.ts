@@ -83,6 +83,20 @@ export type { Multiaddr } from '@multiformats/multiaddr'
 export const CONNECTION_HEADROOM = 8
 
 /**
+ * New relayed connections a page accepts per second and relay (libp2p's
+ * default is 5 per remote host). libp2p counts a relayed connection against
+ * the relay's address, so that default is shared by every visitor of the
+ * site, and every WebRTC connection begins with one (its signalling runs
+ * over it): a page refused the sixth of a second's dials, which their
+ * diallers saw as a reset noise handshake (2 to 9 of 100 redials between two
+ * Chromium pages, `npm run bench:p6`, bench/RESULTS.md). Each connection a
+ * page accepts still costs a handshake, and the ring's budget
+ * (`maxConnections`) bounds what it keeps; a peer that dials in a loop is
+ * the relay's to limit.
+ */
+export const INBOUND_CONNECTION_RATE = 50
+
+/**
  * WebRTC message size of a page's data channels, bytes (128 KiB).
  * `@libp2p/webrtc` defaults to 16 KiB for go- and rust-libp2p peers, but a
  * page's WebRTC peers are other pages, and every browser announces at least
@@ -269,7 +283,8 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
       streamMuxers: [yamux()],
       connectionGater: local ? localDevelopmentGater() : undefined,
       connectionManager: {
-        maxConnections: maxConnections + CONNECTION_HEADROOM
+        maxConnections: maxConnections + CONNECTION_HEADROOM,
+        inboundConnectionThreshold: INBOUND_CONNECTION_RATE
       },
       // it pings every connection over a fresh data channel every 10 s, most of an idle page's CPU; the browser's ICE
       // consent checks close a dead WebRTC connection, and the relay keeper pings the relay (bench:idle, bench/RESULTS.md)

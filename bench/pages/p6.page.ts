@@ -9,10 +9,8 @@
  * lookup, no hashing.
  * - libp2p WebRTC connection set-up: hang up on a peer and dial its
  * `/p2p-circuit/webrtc` address again (relayed signalling + ICE + DTLS +
- * noise), timed in the page.
+ * noise), timed in the page (`redials` of the e2e test page).
  */
-import { multiaddr } from '@multiformats/multiaddr'
-
 /** Message size of the raw channel unless the benchmark asks for another: `@libp2p/webrtc`'s default `maxMessageSize` */
 const MESSAGE_BYTES = 16_384
 /** Bound on one libp2p dial, ms */
@@ -156,40 +154,9 @@ const p6 = {
     }
   },
 
-  /**
-   * `rounds` fresh libp2p WebRTC connections to `addr`, each timed from dial
-   * to open, ms. Every round first hangs up on the peer, so the dial cannot
-   * reuse a connection; a round whose dial returned a connection that was
-   * already open (the ring reconnected first) is not counted and repeated.
-   */
+  /** `rounds` fresh libp2p WebRTC connections to `addr`, each timed from dial to open, ms (`redials` of the e2e test page) */
   async dialTimes (addr: string, rounds: number): Promise<{ times: number[], failures: string[] }> {
-    const cdn = (globalThis as any).e2e.page()
-    const node = cdn.libp2p
-    const target = multiaddr(addr)
-    const peer = target.getComponents().findLast(c => c.name === 'p2p')?.value
-    const times: number[] = []
-    const failures: string[] = []
-    for (let attempt = 0; times.length < rounds && attempt < rounds * 3; attempt++) {
-      const open = node.getConnections().filter((c: any) => c.remotePeer.toString() === peer)
-      await Promise.all(open.map(async (c: any) => c.close()))
-      const before = new Set(node.getConnections().map((c: any) => c.id))
-      const started = performance.now()
-      let connection
-      try {
-        connection = await node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      } catch (err: any) {
-        failures.push(`${err.name}: ${err.message} after ${Math.round(performance.now() - started)} ms`)
-        continue
-      }
-      const ms = performance.now() - started
-      if (connection.limits != null || !String(connection.remoteAddr).includes('/webrtc')) {
-        throw new Error(`dial ${attempt} gave a ${connection.limits != null ? 'limited' : 'non-WebRTC'} connection ${String(connection.remoteAddr)}`)
-      }
-      if (!before.has(connection.id)) {
-        times.push(ms)
-      }
-    }
-    return { times, failures }
+    return (globalThis as any).e2e.redials(addr, rounds, DIAL_TIMEOUT_MS)
   }
 }
 

@@ -215,6 +215,16 @@ export class E2ePage {
     throw last
   }
 
+  /** `rounds` fresh dials of `other`'s WebRTC address, each bounded by `timeoutMs` (`redials` in e2e.page.ts) */
+  async redials (other: E2ePage, rounds: number, timeoutMs: number = 10_000): Promise<{ times: number[], failures: string[] }> {
+    const addr = (await other.webrtcAddrs())[0]
+    if (addr == null) {
+      throw new Error(`${other.peerId} has no WebRTC address`)
+    }
+    // each attempt: a close and a dial, both bounded by timeoutMs
+    return this.call('redials', [addr, rounds, timeoutMs], rounds * 3 * 2 * timeoutMs + 5_000)
+  }
+
   /** The node's upload decision (`RingCdn.uploadState`) */
   async uploadState (): Promise<unknown> {
     return this.call('uploadState', [])

@@ -174,6 +174,54 @@ const api = {
     return connection.remoteAddr.toString()
   },
 
+  /**
+   * `rounds` fresh dials of a page's WebRTC address, each bounded by
+   * `timeoutMs`: every round first closes all connections to that page, so
+   * the dial cannot reuse one. A round whose dial returned a connection that
+   * was already open (the ring reconnected first) is not counted and is
+   * repeated, up to `rounds * 3` attempts. Returns each fresh dial's time
+   * (ms, dial to open) and each failure, with the last steps (libp2p's
+   * progress events) the dial reached.
+   */
+  async redials (addr: string, rounds: number, timeoutMs: number): Promise<{ times: number[], failures: string[] }> {
+    const node = cdn?.libp2p
+    if (node == null) {
+      throw new Error('no libp2p node: not started, or no WebRTC')
+    }
+    const { multiaddr } = await bundle()
+    const target = multiaddr(addr)
+    const peer = target.getComponents().findLast(c => c.name === 'p2p')?.value
+    const times: number[] = []
+    const failures: string[] = []
+    for (let attempt = 0; times.length < rounds && attempt < rounds * 3; attempt++) {
+      const open = node.getConnections().filter(c => c.remotePeer.toString() === peer)
+      await Promise.all(open.map(async c => c.close({ signal: AbortSignal.timeout(timeoutMs) }).catch((err: any) => {
+        // the next dial must start clean whether or not this one closed gracefully
+        failures.push(`closing the previous connection: ${err.name}: ${err.message}`)
+        c.abort(err)
+      })))
+      const before = new Set(node.getConnections().map(c => c.id))
+      const started = performance.now()
+      const steps: string[] = []
+      const onProgress = (event: { type: string }): void => { steps.push(`${event.type}@${Math.round(performance.now() - started)}`) }
+      let connection
+      try {
+        connection = await node.dial(target, { signal: AbortSignal.timeout(timeoutMs), onProgress })
+      } catch (err: any) {
+        failures.push(`${err.name}: ${err.message} after ${Math.round(performance.now() - started)} ms (steps: ${steps.slice(-4).join(', ')})`)
+        continue
+      }
+      const ms = performance.now() - started
+      if (connection.limits != null || !connection.remoteAddr.toString().includes('/webrtc')) {
+        throw new Error(`dial ${attempt} gave a ${connection.limits != null ? 'limited' : 'non-WebRTC'} connection ${connection.remoteAddr.toString()}`)
+      }
+      if (!before.has(connection.id)) {
+        times.push(ms)
+      }
+    }
+    return { times, failures }
+  },
+
   /** Closes every connection to a peer (e.g. the relay), as a network drop would */
   async hangUp (peer: string): Promise<void> {
     const node = cdn?.libp2p

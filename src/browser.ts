@@ -47,6 +47,7 @@ import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { hangUpOnExit } from './browser/hang-up-on-exit.ts'
 import { isLocalDevelopment, localDevelopmentGater } from './browser/local-development.ts'
 import { OriginOnlyCdn } from './browser/origin-only.ts'
 import { RelayKeeper } from './browser/relay-keeper.ts'
@@ -311,6 +312,7 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
     ping: async (peer, options) => node.services.ping.ping(peer, options)
   }, { relays, self: node.peerId.toString(), retryDelayMs: relayRetryDelayMs, maxRetryDelayMs: relayMaxRetryDelayMs })
   keeper.start()
+  const stopHangUp = hangUpOnExit(globalThis, () => node.getConnections())
 
   const cdn = node.services.cdn
   let stopping: Promise<void> | undefined
@@ -328,6 +330,7 @@ export async function createRingCdn (init: CreateRingCdnInit): Promise<RingCdnPa
     removeEventListener: cdn.removeEventListener.bind(cdn),
     stop: async () => {
       stopping ??= (async () => {
+        stopHangUp()
         keeper.stop()
         await node.stop()
         if (ownStore) {

@@ -6,7 +6,8 @@
  * `init` data channel the other page had already closed, a page that
  * refused the sixth relayed connection of a second (counted against the
  * relay's address), and a connection the other page closed that stayed
- * open until ICE consent checks failed.
+ * open until ICE consent checks failed. A page whose tab closes hangs up
+ * on its peers as it goes (src/browser/hang-up-on-exit.ts).
  */
 import { expect } from 'aegir/chai'
 import { launchChromium } from './chromium.ts'
@@ -71,5 +72,23 @@ describe('WebRTC dials between Chromium pages', function () {
     // by id: the ring may well connect the two pages again at once
     const ids = new Set(direct.map(c => c.id))
     await waitFor(async () => (await a.connections(b.peerId)).every(c => !ids.has(c.id) || c.status !== 'open'), CLOSED_MS, 'page A closing the connections page B closed')
+  })
+
+  it('tells its peers at once when its tab closes', async function () {
+    const [a] = pages
+    const leaving = await E2ePage.open(browsers[1], world)
+    try {
+      await leaving.start({ relay: world.relay.multiaddrs, init: { homeCopies: false } })
+      await leaving.whenJoined(JOIN_MS)
+      await leaving.connectTo(a)
+      const direct = (await a.connections(leaving.peerId)).filter(c => c.status === 'open' && !c.limited && c.remoteAddr.includes('/webrtc'))
+      expect(direct, 'page A\'s WebRTC connections to the leaving page').to.not.be.empty()
+      // as a visitor closes a tab: no stop(), no goodbye from the library
+      await leaving.test.page.close()
+      const ids = new Set(direct.map(c => c.id))
+      await waitFor(async () => (await a.connections(leaving.peerId)).every(c => !ids.has(c.id)), CLOSED_MS, 'page A closing its connections to the page whose tab closed')
+    } finally {
+      await leaving.close()
+    }
   })
 })

@@ -304,11 +304,20 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     if (this.components.addressManager.getAddresses().length > 0) {
       return
     }
+    // a transport that starts listening (a browser's relay reservation) has its addresses at once; libp2p's
+    // `self:peer:update` comes a second later (it debounces its peer-record update by 1 s)
+    const waited = new AbortController()
     const updated = new Promise<void>(resolve => {
-      this.components.events.addEventListener('self:peer:update', () => { resolve() }, { once: true, signal })
+      const options = { signal: AbortSignal.any([signal, waited.signal]) }
+      this.components.events.addEventListener('transport:listening', () => {
+        if (this.components.addressManager.getAddresses().length > 0) {
+          resolve()
+        }
+      }, options)
+      this.components.events.addEventListener('self:peer:update', () => { resolve() }, options)
     })
     // a node without listen addresses (a browser before its relay reservation) starts anyway
-    await raceSignal(updated, AbortSignal.any([signal, AbortSignal.timeout(ADDRESS_WAIT_MS)])).catch(() => {})
+    await raceSignal(updated, AbortSignal.any([signal, AbortSignal.timeout(ADDRESS_WAIT_MS)])).catch(() => {}).finally(() => { waited.abort() })
     signal.throwIfAborted()
     this.onSelfUpdate()
   }

@@ -27,9 +27,11 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { createRelay } from '../relay/relay.ts'
+import { pageBundlePlugins } from '../scripts/build-browser.ts'
 import { makeAssets } from './assets.ts'
 import type { DemoAsset } from './assets.ts'
 import type { Relay } from '../relay/relay.ts'
+import type { Plugin } from 'esbuild'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -159,9 +161,9 @@ export function parsePort (value: string | number, name: string): number {
   return port
 }
 
-/** Bundles the page script (and its source map) in memory */
+/** Bundles the page script (and its source map) in memory, with what the library's page bundle changes in its dependencies */
 async function bundlePage (minify: boolean): Promise<{ js: string, map: string }> {
-  return bundle('app.ts', 'esm', minify)
+  return bundle('app.ts', 'esm', minify, pageBundlePlugins())
 }
 
 /** Bundles the service worker: a classic script (IIFE), which every browser with service workers runs */
@@ -169,8 +171,9 @@ async function bundleWorker (minify: boolean): Promise<{ js: string, map: string
   return bundle('sw.ts', 'iife', minify)
 }
 
-async function bundle (entry: string, format: 'esm' | 'iife', minify: boolean): Promise<{ js: string, map: string }> {
+async function bundle (entry: string, format: 'esm' | 'iife', minify: boolean, plugins: Plugin[] = []): Promise<{ js: string, map: string }> {
   const result = await build({
+    plugins,
     entryPoints: [join(DEMO_DIR, entry)],
     bundle: true,
     format,

@@ -146,7 +146,8 @@ export const LIBRARY_PATCHES: LibraryPatch[] = [{
    * `@libp2p/webrtc` 6.0 then waits for an `open` event that never comes: the
    * dial hangs on a connected peer connection until its deadline (libp2p's
    * 6 s per address). Between two Chromium pages on a quiet machine that was
-   * 3 to 5 dials in 40 (`npm run bench:p6`, bench/RESULTS.md). The page
+   * 11 and 4 dials in two runs of 100-odd (`npm run bench:p6`,
+   * bench/RESULTS.md). The page
    * waits for whichever of open and close comes first, and for the close
    * only while the channel is not closed yet.
    */

@@ -307,8 +307,8 @@ export class RingCdn extends TypedEventEmitter<RingCdnEvents> implements Startab
     // a page's relay reservation gives it its addresses at once (`transport:listening`); libp2p's
     // `self:peer:update` comes a second later (it debounces its peer-record update by 1 s). A node that
     // listens itself (Node) waits for that update: starting its join before it made a test ring of real
-    // libp2p nodes miss its repair after a crash 5 times in 12, against 1 in 22 waiting
-    // (test/libp2p/connection-loss.spec.ts; why, not found)
+    // libp2p nodes miss its repair after a crash 5 times in 12 runs of test/libp2p/connection-loss.spec.ts
+    // (0 in 10 of a variant of it with logging), against 1 in 22 waiting; why, not found
     const waited = new AbortController()
     const updated = new Promise<void>(resolve => {
       const options = { signal: AbortSignal.any([signal, waited.signal]) }

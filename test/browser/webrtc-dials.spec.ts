@@ -10,7 +10,7 @@
  * on its peers as it goes (src/browser/hang-up-on-exit.ts).
  */
 import { expect } from 'aegir/chai'
-import { launchChromium } from './chromium.ts'
+import { launchChromium, withTimeout } from './chromium.ts'
 import { E2ePage, startWorld, waitFor, waitForRing } from './e2e-harness.ts'
 import type { E2eWorld } from './e2e-harness.ts'
 import type { Browser } from 'playwright-core'
@@ -84,7 +84,7 @@ describe('WebRTC dials between Chromium pages', function () {
       const direct = (await a.connections(leaving.peerId)).filter(c => c.status === 'open' && !c.limited && c.remoteAddr.includes('/webrtc'))
       expect(direct, 'page A\'s WebRTC connections to the leaving page').to.not.be.empty()
       // as a visitor closes a tab: no stop(), no goodbye from the library
-      await leaving.test.page.close()
+      await withTimeout(leaving.test.page.close(), 10_000, 'closing the leaving page\'s tab')
       const ids = new Set(direct.map(c => c.id))
       await waitFor(async () => (await a.connections(leaving.peerId)).every(c => !ids.has(c.id)), CLOSED_MS, 'page A closing its connections to the page whose tab closed')
     } finally {
